@@ -1,0 +1,203 @@
+/**
+ * The mock's admin API under `/__mock/`: reset, contracts, users, scenarios,
+ * the clock and the request journal. Shapes are documented in README.md.
+ */
+import { http, HttpResponse, type RequestHandler } from "msw";
+import { z } from "zod";
+import { journaled } from "./respond.ts";
+import { scenarioSchema } from "./scenarios.ts";
+import type { JournalEntry, MockDigime, MockUser } from "./state.ts";
+
+const contractSchema = z.object({ applicationId: z.string().min(1), contractId: z.string().min(1), publicKey: z.string().min(1) }).strict();
+
+const userSchema = z
+  .object({
+    userId: z.string().min(1).max(200).regex(/^[A-Za-z0-9._:-]+$/).optional(),
+    clientId: z.string().optional(),
+    accounts: z.union([z.number().int().min(0).max(50), z.array(z.string().min(1)).max(50)]).optional(),
+    scenario: scenarioSchema.optional(),
+  })
+  .strict();
+
+const clockSchema = z.object({ advanceMs: z.number().int().min(0) }).strict();
+
+function invalid(message: string, status = 400): Response {
+  return HttpResponse.json({ error: { code: "InvalidRequest", message } }, { status });
+}
+
+async function body<S extends z.ZodType>(request: Request, schema: S): Promise<z.output<S> | Response> {
+  let value: unknown = {};
+  const text = await request.text();
+  if (text) {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return invalid("body is not JSON");
+    }
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    return invalid(result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
+  }
+  return result.data;
+}
+
+function userView(mock: MockDigime, user: MockUser): Record<string, unknown> {
+  return {
+    userId: user.id,
+    clientId: user.clientId,
+    sessionKey: user.sessionKey,
+    accounts: user.accounts.map((a) => ({ id: a.id, serviceTypeName: a.serviceTypeName, needsReauth: a.needsReauth })),
+    scenario: mock.scenarioFor(user),
+    scenarioScope: user.scenario ? "user" : "global",
+  };
+}
+
+/** Filters for `GET /__mock/journal`. */
+function filterJournal(entries: JournalEntry[], params: URLSearchParams): JournalEntry[] {
+  const endpoint = params.get("endpoint");
+  const userId = params.get("userId");
+  const method = params.get("method")?.toUpperCase();
+  const status = params.get("status");
+  const since = Number(params.get("since") ?? 0);
+  const limit = Math.min(Number(params.get("limit") ?? 1000) || 1000, 5000);
+  return entries
+    .filter(
+      (e) =>
+        (!endpoint || e.endpoint === endpoint) &&
+        (!userId || e.userId === userId) &&
+        (!method || e.method === method) &&
+        (!status || String(e.status) === status) &&
+        e.seq > since,
+    )
+    .slice(-limit);
+}
+
+/** Builds the admin handlers. `origin` is where they live (the API's origin). */
+export function adminHandlers(mock: MockDigime, origin: string): RequestHandler[] {
+  const admin = (path: string) => `${origin}/__mock/${path}`;
+  const wrap = (fn: Parameters<typeof journaled>[2]) => journaled(mock, "admin", fn);
+  const userOr404 = (id: string) => mock.users.get(id) ?? invalid(`no user "${id}"`, 404);
+
+  return [
+    http.post(
+      admin("reset"),
+      wrap(async () => {
+        await mock.reset();
+        return HttpResponse.json({ ok: true });
+      }),
+    ),
+    http.post(
+      admin("contracts"),
+      wrap(async ({ request }) => {
+        const input = await body(request, contractSchema);
+        if (input instanceof Response) return input;
+        try {
+          return HttpResponse.json({ clientId: await mock.registerContract(input) }, { status: 201 });
+        } catch (error) {
+          return invalid(`publicKey: ${(error as Error).message}`);
+        }
+      }),
+    ),
+    http.post(
+      admin("users"),
+      wrap(async ({ request }) => {
+        const input = await body(request, userSchema);
+        if (input instanceof Response) return input;
+        try {
+          const { user, token } = mock.createUser(input);
+          if (input.scenario) mock.setUserScenario(user, input.scenario);
+          return HttpResponse.json({ ...userView(mock, user), token }, { status: 201 });
+        } catch (error) {
+          return invalid((error as Error).message, (error as Error).message.includes("exists") ? 409 : 400);
+        }
+      }),
+    ),
+    http.get(
+      admin("users/:userId"),
+      wrap(async ({ request }) => {
+        const user = userOr404(decodeURIComponent(new URL(request.url).pathname.split("/").pop() ?? ""));
+        return user instanceof Response ? user : HttpResponse.json(userView(mock, user));
+      }),
+    ),
+    http.post(
+      admin("users/:userId/token"),
+      wrap(async ({ request }) => {
+        const user = userOr404(decodeURIComponent(new URL(request.url).pathname.split("/").at(-2) ?? ""));
+        return user instanceof Response ? user : HttpResponse.json({ token: mock.issueToken(user) }, { status: 201 });
+      }),
+    ),
+    http.put(
+      admin("users/:userId/scenario"),
+      wrap(async ({ request }) => {
+        const user = userOr404(decodeURIComponent(new URL(request.url).pathname.split("/").at(-2) ?? ""));
+        if (user instanceof Response) return user;
+        const scenario = await body(request, scenarioSchema);
+        if (scenario instanceof Response) return scenario;
+        try {
+          mock.setUserScenario(user, scenario);
+        } catch (error) {
+          return invalid((error as Error).message);
+        }
+        return HttpResponse.json(userView(mock, user));
+      }),
+    ),
+    http.delete(
+      admin("users/:userId/scenario"),
+      wrap(async ({ request }) => {
+        const user = userOr404(decodeURIComponent(new URL(request.url).pathname.split("/").at(-2) ?? ""));
+        if (user instanceof Response) return user;
+        mock.setUserScenario(user, undefined);
+        return HttpResponse.json(userView(mock, user));
+      }),
+    ),
+    http.put(
+      admin("scenario"),
+      wrap(async ({ request }) => {
+        const scenario = await body(request, scenarioSchema);
+        if (scenario instanceof Response) return scenario;
+        mock.setGlobalScenario(scenario);
+        return HttpResponse.json({ scenario });
+      }),
+    ),
+    http.delete(
+      admin("scenario"),
+      wrap(async () => {
+        mock.setGlobalScenario(scenarioSchema.parse({}));
+        return HttpResponse.json({ scenario: mock.globalScenario });
+      }),
+    ),
+    http.get(
+      admin("journal"),
+      wrap(async ({ request }) => HttpResponse.json({ entries: filterJournal(mock.journal, new URL(request.url).searchParams) })),
+    ),
+    http.delete(
+      admin("journal"),
+      wrap(async () => {
+        mock.journal = [];
+        return HttpResponse.json({ ok: true });
+      }),
+    ),
+    http.post(
+      admin("clock"),
+      wrap(async ({ request }) => {
+        const input = await body(request, clockSchema);
+        if (input instanceof Response) return input;
+        return HttpResponse.json({ now: mock.advanceClock(input.advanceMs) });
+      }),
+    ),
+    http.get(
+      admin(""),
+      wrap(async () =>
+        HttpResponse.json({
+          apiBaseUrl: mock.apiBaseUrl.toString(),
+          onboardBaseUrl: mock.onboardBaseUrl.toString(),
+          contracts: [...mock.contracts.keys()],
+          users: mock.users.size,
+          globalScenario: mock.globalScenario,
+          journalEntries: mock.journal.length,
+        }),
+      ),
+    ),
+  ];
+}

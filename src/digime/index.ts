@@ -1,0 +1,21 @@
+/**
+ * The digi.me client for Workers: protocol only, no Hono, no KV.
+ */
+export {
+  codeChallenge,
+  createCodeVerifier,
+  DEFAULT_AGENT,
+  DEFAULT_API_BASE_URL,
+  DEFAULT_ONBOARD_BASE_URL,
+  DEFAULT_TIMEOUT_MS,
+  DigimeClient,
+  type AuthorizeUrlOptions,
+  type DigimeClientOptions,
+  type ReauthorizeAccountUrlOptions,
+  type ReauthorizeUrlOptions,
+} from "./client.ts";
+export { DigimeError, isDigimeError, type DigimeErrorKind, type InvalidTokenSubject } from "./errors.ts";
+export { MAX_KEY_SET_TTL_MS } from "./key-set.ts";
+export { accountsNeedingReauth, type AccountNeedingReauth } from "./sync-status.ts";
+export { needsRefresh, withTokenRefresh, type WithTokenRefreshOptions, type WithTokenRefreshResult } from "./refresh.ts";
+export type * from "./types.ts";

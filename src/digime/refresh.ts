@@ -1,0 +1,55 @@
+/**
+ * "Refresh on InvalidToken": run a call with the user's access token; if
+ * digi.me says the access token is invalid, refresh once, hand the rotated
+ * token to the caller, and retry once with it.
+ */
+import type { DigimeClient } from "./client.ts";
+import { DigimeError } from "./errors.ts";
+import type { UserAccessToken } from "./types.ts";
+
+/** Options of `withTokenRefresh`. */
+export interface WithTokenRefreshOptions {
+  /**
+   * Called with the rotated token as soon as the refresh succeeds, before the
+   * retry. The old refresh token is dead from then on, so store this one
+   * before anything else can fail.
+   */
+  onRefreshed?: (token: UserAccessToken) => Promise<void> | void;
+}
+
+/** What `withTokenRefresh` returns: the call's result and the token to keep. */
+export interface WithTokenRefreshResult<T> {
+  result: T;
+  token: UserAccessToken;
+  refreshed: boolean;
+}
+
+/** Whether an error from a call made with an access token calls for a refresh. */
+export function needsRefresh(error: unknown): boolean {
+  if (!(error instanceof DigimeError)) return false;
+  if (error.isInvalidToken()) return error.tokenSubject !== "refresh_token";
+  // The official SDK also refreshes on a 401 whose body is not a digi.me error.
+  return error.kind === "invalid_response" && error.status === 401;
+}
+
+/**
+ * Runs `call` with the access token; on an access-token `InvalidToken`
+ * refreshes at most once and retries at most once. A refresh failure (for
+ * example `InvalidToken` on the refresh token) and a second failure of the
+ * call are thrown as they are.
+ */
+export async function withTokenRefresh<T>(
+  client: DigimeClient,
+  token: UserAccessToken,
+  call: (accessToken: string) => Promise<T>,
+  options: WithTokenRefreshOptions = {},
+): Promise<WithTokenRefreshResult<T>> {
+  try {
+    return { result: await call(token.accessToken.value), token, refreshed: false };
+  } catch (error) {
+    if (!needsRefresh(error)) throw error;
+  }
+  const rotated = await client.refreshToken(token);
+  await options.onRefreshed?.(rotated);
+  return { result: await call(rotated.accessToken.value), token: rotated, refreshed: true };
+}

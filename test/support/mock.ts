@@ -1,0 +1,41 @@
+/**
+ * Starts the mock digi.me inside the Workers runtime for one test file: the
+ * mock's MSW handlers intercept every outbound `fetch`, and a request no
+ * handler matches fails the fetch loudly.
+ */
+import { FetchInterceptor } from "@mswjs/interceptors/fetch";
+import { defineNetwork, InterceptorSource } from "msw/experimental";
+import { createMockDigime, type MockDigime } from "../../mock-server/index.ts";
+import devPrivateKey from "../../mock-server/keys/dev-contract.private.pem?raw";
+import devPublicKey from "../../mock-server/keys/dev-contract.public.pem?raw";
+
+/** Where the tests' digi.me lives: the production defaults, never reached (nothing escapes the interceptor). */
+export const TEST_API_BASE = "https://api.digi.me/v1.7/";
+export const TEST_ONBOARD_BASE = "https://api.digi.me/apps/saas/";
+export const TEST_APPLICATION_ID = "dev-app";
+export const TEST_CONTRACT_ID = "dev-contract";
+export { devPrivateKey, devPublicKey };
+
+/** A running mock and the switch that stops intercepting. */
+export interface TestMock {
+  mock: MockDigime;
+  stop: () => Promise<void>;
+}
+
+/** Starts a mock with the development contract registered; `now` drives its clock. */
+export async function startMock(options: { now?: () => number } = {}): Promise<TestMock> {
+  const { mock, handlers } = await createMockDigime({
+    apiBaseUrl: TEST_API_BASE,
+    onboardBaseUrl: TEST_ONBOARD_BASE,
+    contracts: [{ applicationId: TEST_APPLICATION_ID, contractId: TEST_CONTRACT_ID, publicKey: devPublicKey }],
+    now: options.now,
+  });
+  const network = defineNetwork({
+    sources: [new InterceptorSource({ interceptors: [new FetchInterceptor()] })],
+    handlers,
+    onUnhandledFrame: "error",
+    context: { quiet: true },
+  });
+  await network.enable();
+  return { mock, stop: async () => void (await network.disable()) };
+}
