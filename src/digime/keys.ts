@@ -6,10 +6,10 @@
 import { decodePem, pkcs1PrivateToPkcs8, pkcs1PublicToSpki } from "./pem.ts";
 
 /** WebCrypto parameters for PS512 (RSA-PSS with SHA-512). */
-export const PS512_IMPORT: SubtleCryptoImportKeyAlgorithm = { name: "RSA-PSS", hash: "SHA-512" };
+export const PS512_IMPORT = { name: "RSA-PSS", hash: "SHA-512" } as const;
 
 /** PS512 signatures use a salt as long as the digest: 64 bytes. */
-export const PS512_SIGN: SubtleCryptoSignAlgorithm = { name: "RSA-PSS", saltLength: 64 };
+export const PS512_SIGN = { name: "RSA-PSS", saltLength: 64 } as const;
 
 const privateKeyCache = new Map<string, Promise<CryptoKey>>();
 
