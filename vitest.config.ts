@@ -1,5 +1,23 @@
+import { readFileSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+
+/** The Worker's configuration in tests: the development contract and a mock digi.me at the production URLs. */
+const testBindings = {
+  DIGIME_APPLICATION_ID: "dev-app",
+  DIGIME_CONTRACT_ID: "dev-contract",
+  DIGIME_PRIVATE_KEY: readFileSync("mock-server/keys/dev-contract.private.pem", "utf8"),
+  DIGIME_API_BASE_URL: "https://api.digi.me/v1.7/",
+  DIGIME_ONBOARD_BASE_URL: "https://api.digi.me/apps/saas/",
+  DIGIME_TIMEOUT_MS: "2000",
+  API_KEYS: "test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,test-key-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+  // Two keys: "k2" seals, "k1" still opens (rotation). Test-only key material.
+  TOKEN_ENCRYPTION_KEYS: "k2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=,k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+  PUBLIC_BASE_URL: "https://edge.test",
+  ALLOWED_RETURN_ORIGINS: "https://app.test,https://other-app.test",
+  FLOW_TTL_SECONDS: "600",
+  LOG_LEVEL: "warn",
+};
 
 /**
  * Two projects: `workers` runs inside workerd (the Worker, the digi.me client
@@ -13,7 +31,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { compatibilityFlags: ["nodejs_compat"] },
+            miniflare: { compatibilityFlags: ["nodejs_compat"], bindings: testBindings },
           }),
         ],
         test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/node/**"] },

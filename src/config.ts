@@ -1,0 +1,186 @@
+/**
+ * Configuration: every var and secret parsed and validated in one place. A
+ * missing or malformed value is reported by name (never by value), all
+ * problems at once.
+ */
+import { DEFAULT_API_BASE_URL, DEFAULT_ONBOARD_BASE_URL, DEFAULT_TIMEOUT_MS } from "./digime/index.ts";
+import { decodePem } from "./digime/pem.ts";
+import type { Env } from "./env.ts";
+import { fromBase64 } from "./digime/encoding.ts";
+import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS } from "./storage/keys.ts";
+
+/** A token-encryption key as configured: id and raw bytes. */
+export interface EncryptionKeyConfig {
+  id: string;
+  raw: Uint8Array<ArrayBuffer>;
+}
+
+/** The validated configuration. */
+export interface Config {
+  applicationId: string;
+  contractId: string;
+  privateKey: string;
+  apiBaseUrl: string;
+  onboardBaseUrl: string;
+  timeoutMs: number;
+  apiKeys: string[];
+  /** First is current (encrypts); all decrypt. */
+  encryptionKeys: EncryptionKeyConfig[];
+  /** Origin (and optional path) the edge is reached at, without trailing slash. */
+  publicBaseUrl: string;
+  allowedReturnOrigins: string[];
+  flowTtlSeconds: number;
+}
+
+/** The shortest API key accepted: 32 characters. */
+export const MIN_API_KEY_LENGTH = 32;
+
+/** Thrown when configuration is missing or malformed; `problems` name the variables. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`configuration problems: ${problems.join("; ")}`);
+    this.problems = problems;
+  }
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+function baseUrl(value: string | undefined, fallback: string, name: string, problems: string[]): string {
+  const raw = value?.trim() || fallback;
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error();
+    return url.toString().endsWith("/") ? url.toString() : `${url.toString()}/`;
+  } catch {
+    problems.push(`${name} is not an http(s) URL`);
+    return fallback;
+  }
+}
+
+const cache = new WeakMap<object, Config>();
+
+/**
+ * Parses and validates the Worker's environment. Memoised per `env` object, so
+ * the work happens once per isolate. Throws `ConfigError`.
+ */
+export function parseConfig(env: Env): Config {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const problems: string[] = [];
+  const required = (name: keyof Env): string => {
+    const value = env[name];
+    if (typeof value !== "string" || value.trim() === "") {
+      problems.push(`${name} is missing`);
+      return "";
+    }
+    return value.trim();
+  };
+
+  const applicationId = required("DIGIME_APPLICATION_ID");
+  const contractId = required("DIGIME_CONTRACT_ID");
+  const privateKey = required("DIGIME_PRIVATE_KEY");
+  if (privateKey) {
+    try {
+      const { label } = decodePem(privateKey);
+      if (label !== "RSA PRIVATE KEY" && label !== "PRIVATE KEY") problems.push("DIGIME_PRIVATE_KEY is not a private key PEM");
+    } catch (error) {
+      problems.push(`DIGIME_PRIVATE_KEY is malformed (${(error as Error).message})`);
+    }
+  }
+
+  const apiKeys = list(required("API_KEYS"));
+  if (env.API_KEYS && apiKeys.some((k) => k.length < MIN_API_KEY_LENGTH)) {
+    problems.push(`API_KEYS: every key must be at least ${MIN_API_KEY_LENGTH} characters`);
+  }
+
+  const encryptionKeys: EncryptionKeyConfig[] = [];
+  for (const entry of list(required("TOKEN_ENCRYPTION_KEYS"))) {
+    const [id, material] = entry.split(":");
+    let raw: Uint8Array<ArrayBuffer> | undefined;
+    try {
+      raw = material ? fromBase64(material) : undefined;
+    } catch {
+      raw = undefined;
+    }
+    if (!id || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || raw?.length !== 32) {
+      problems.push("TOKEN_ENCRYPTION_KEYS: each entry must be keyId:base64 of 32 bytes");
+      break;
+    }
+    if (encryptionKeys.some((k) => k.id === id)) problems.push(`TOKEN_ENCRYPTION_KEYS: key id "${id}" appears twice`);
+    encryptionKeys.push({ id, raw });
+  }
+
+  let publicBaseUrl = required("PUBLIC_BASE_URL");
+  if (publicBaseUrl) {
+    try {
+      const url = new URL(publicBaseUrl);
+      if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error();
+      publicBaseUrl = url.toString().replace(/\/+$/, "");
+    } catch {
+      problems.push("PUBLIC_BASE_URL is not an http(s) URL");
+    }
+  }
+
+  const allowedReturnOrigins: string[] = [];
+  for (const origin of list(required("ALLOWED_RETURN_ORIGINS"))) {
+    try {
+      const url = new URL(origin);
+      if ((url.protocol !== "https:" && url.protocol !== "http:") || url.origin !== origin.replace(/\/$/, "")) throw new Error();
+      allowedReturnOrigins.push(url.origin);
+    } catch {
+      problems.push(`ALLOWED_RETURN_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
+    }
+  }
+
+  let flowTtlSeconds = FLOW_TTL_DEFAULT_SECONDS;
+  if (env.FLOW_TTL_SECONDS !== undefined && env.FLOW_TTL_SECONDS !== "") {
+    flowTtlSeconds = Number(env.FLOW_TTL_SECONDS);
+    if (!Number.isInteger(flowTtlSeconds) || flowTtlSeconds < KV_MIN_TTL_SECONDS || flowTtlSeconds > FLOW_TTL_MAX_SECONDS) {
+      problems.push(`FLOW_TTL_SECONDS must be an integer from ${KV_MIN_TTL_SECONDS} to ${FLOW_TTL_MAX_SECONDS}`);
+    }
+  }
+
+  let timeoutMs = DEFAULT_TIMEOUT_MS;
+  if (env.DIGIME_TIMEOUT_MS !== undefined && env.DIGIME_TIMEOUT_MS !== "") {
+    timeoutMs = Number(env.DIGIME_TIMEOUT_MS);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) problems.push("DIGIME_TIMEOUT_MS must be an integer from 100 to 60000");
+  }
+
+  const config: Config = {
+    applicationId,
+    contractId,
+    privateKey,
+    apiBaseUrl: baseUrl(env.DIGIME_API_BASE_URL, DEFAULT_API_BASE_URL, "DIGIME_API_BASE_URL", problems),
+    onboardBaseUrl: baseUrl(env.DIGIME_ONBOARD_BASE_URL, DEFAULT_ONBOARD_BASE_URL, "DIGIME_ONBOARD_BASE_URL", problems),
+    timeoutMs,
+    apiKeys,
+    encryptionKeys,
+    publicBaseUrl,
+    allowedReturnOrigins,
+    flowTtlSeconds,
+  };
+  if (!env.REAUTH_KV) problems.push("REAUTH_KV (KV namespace binding) is missing");
+  if (problems.length) throw new ConfigError(problems);
+  cache.set(env, config);
+  return config;
+}
+
+/** The configuration as `/healthz` shows it: no secret, not even a prefix. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    applicationId: config.applicationId,
+    contractId: config.contractId,
+    apiBaseUrl: config.apiBaseUrl,
+    onboardBaseUrl: config.onboardBaseUrl,
+    timeoutMs: config.timeoutMs,
+    publicBaseUrl: config.publicBaseUrl,
+    allowedReturnOrigins: config.allowedReturnOrigins,
+    flowTtlSeconds: config.flowTtlSeconds,
+    apiKeys: config.apiKeys.length,
+    encryptionKeyIds: config.encryptionKeys.map((k) => k.id),
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * The Worker's bindings and Hono's context types, written once.
+ */
+import type { Config } from "./config.ts";
+import type { Services } from "./services.ts";
+
+/** Bindings: vars and secrets (see README "Configuration") and the KV namespace. */
+export interface Env {
+  REAUTH_KV: KVNamespace;
+  DIGIME_APPLICATION_ID?: string;
+  DIGIME_CONTRACT_ID?: string;
+  /** Secret: the contract private key, PKCS#1 or PKCS#8 PEM. */
+  DIGIME_PRIVATE_KEY?: string;
+  DIGIME_API_BASE_URL?: string;
+  DIGIME_ONBOARD_BASE_URL?: string;
+  DIGIME_TIMEOUT_MS?: string;
+  /** Secret: comma-separated backend API keys (several at once, for rotation). */
+  API_KEYS?: string;
+  /** Secret: comma-separated `keyId:base64(32 bytes)`; the first encrypts, all decrypt. */
+  TOKEN_ENCRYPTION_KEYS?: string;
+  PUBLIC_BASE_URL?: string;
+  ALLOWED_RETURN_ORIGINS?: string;
+  FLOW_TTL_SECONDS?: string;
+  LOG_LEVEL?: string;
+}
+
+/** Per-request values middleware puts on the context. */
+export interface Variables {
+  requestId: string;
+  config: Config;
+  services: Services;
+}
+
+/** Hono's environment type for this app. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: Variables;
+}

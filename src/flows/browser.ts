@@ -1,0 +1,141 @@
+/**
+ * The browser's side of a flow: launch (bind and redirect to digi.me) and the
+ * two callbacks (check, exchange where needed, record, redirect back).
+ */
+import type { Context } from "hono";
+import { DigimeError } from "../digime/index.ts";
+import { AppError } from "../errors.ts";
+import { log } from "../log.ts";
+import type { AppEnv } from "../env.ts";
+import { sha256 } from "../storage/crypto.ts";
+import type { FlowRecord } from "../storage/flows.ts";
+import { bindingCookie, bindingSecret, clearBindingCookie, matchesBinding, requireBinding } from "./binding.ts";
+import { newSecret, timingSafeEqual } from "./ids.ts";
+import { outcomeUrl } from "./return-to.ts";
+
+/** A redirect the route sends, with the cookie to set. */
+export interface BrowserRedirect {
+  location: string;
+  setCookie: string;
+}
+
+/** errorCode values digi.me's SDKs document; anything else is kept if it looks like a code. */
+export const KNOWN_ERROR_CODES = ["USER_CANCEL", "INITIALIZE_CHECK_FAIL", "ONBOARD_ERROR", "INVALID_CODE", "SERVER_ERROR"] as const;
+
+/** A callback's errorCode as recorded: the value when it looks like a code, else `UNKNOWN`. */
+export function normaliseErrorCode(value: string | undefined): string {
+  return value && /^[A-Za-z0-9_.-]{1,64}$/.test(value) ? value : "UNKNOWN";
+}
+
+async function loadFlow(c: Context<AppEnv>, flowId: string): Promise<FlowRecord> {
+  const flow = await c.var.services.flows.get(flowId);
+  if (!flow) {
+    throw new AppError(404, "flow_not_found", "this flow is unknown or has expired", {
+      retryable: true,
+      page: "This reauthorization link has expired or is unknown. If you started it just now, wait a moment and reload; otherwise go back to the application and start again.",
+      detail: { flowId },
+    });
+  }
+  return flow;
+}
+
+function alreadyCompleted(flow: FlowRecord): AppError {
+  return new AppError(409, "flow_completed", "this flow has already been completed", {
+    page: "This reauthorization has already been completed. You can close this page or go back to the application.",
+    detail: { flowId: flow.id, status: flow.status },
+  });
+}
+
+/**
+ * Launch: binds the flow to this browser (first browser wins; the same
+ * browser may launch again) and sends it to digi.me.
+ */
+export async function launchFlow(c: Context<AppEnv>, flowId: string): Promise<BrowserRedirect> {
+  const { flows, now } = c.var.services;
+  const flow = await loadFlow(c, flowId);
+  if (flow.status !== "pending" || !flow.upstreamUrl) throw alreadyCompleted(flow);
+  const maxAge = (flow.expiresAt - now()) / 1000;
+  const held = bindingSecret(c, flowId);
+  if (flow.bindingHash) {
+    if (!(await matchesBinding(flow, held))) {
+      throw new AppError(409, "flow_bound_elsewhere", "this flow was already opened in another browser", {
+        page: "This link was already opened in another browser. Please go back to the application and start again.",
+        detail: { flowId },
+      });
+    }
+    return { location: flow.upstreamUrl, setCookie: bindingCookie(flowId, held!, maxAge) };
+  }
+  const secret = newSecret();
+  await flows.update({ ...flow, bindingHash: await sha256(secret) });
+  log(c, "info", "flow_launched", { flowId, kind: flow.kind });
+  return { location: flow.upstreamUrl, setCookie: bindingCookie(flowId, secret, maxAge) };
+}
+
+/** Query of a callback, validated by the route. */
+export interface CallbackQuery {
+  flow: string;
+  success: "true" | "false";
+  state?: string;
+  code?: string;
+  errorCode?: string;
+}
+
+async function finish(c: Context<AppEnv>, flow: FlowRecord, status: "succeeded" | "failed", errorCode?: string): Promise<BrowserRedirect> {
+  const done = await c.var.services.flows.complete(flow, status, errorCode);
+  log(c, "info", "flow_completed", { flowId: flow.id, kind: flow.kind, status, errorCode });
+  return { location: outcomeUrl(done.returnTo, done.id, status, errorCode), setCookie: clearBindingCookie(flow.id) };
+}
+
+/**
+ * digi.me's callback after user reauthorization (or full authorization): on
+ * success, checks `state` and exchanges the code (one upstream call), then
+ * stores the token and the outcome.
+ */
+export async function completeUserCallback(c: Context<AppEnv>, query: CallbackQuery): Promise<BrowserRedirect> {
+  const { flows, tokens, digime } = c.var.services;
+  const flow = await loadFlow(c, query.flow);
+  if (flow.kind === "account") throw new AppError(400, "wrong_callback", "this flow is an account flow", { detail: { flowId: flow.id } });
+  await requireBinding(flow, bindingSecret(c, flow.id));
+  if (flow.status !== "pending") throw alreadyCompleted(flow);
+  if (query.state !== undefined || query.success === "true") {
+    if (!query.state || !flow.stateHash || !timingSafeEqual(await sha256(query.state), flow.stateHash)) {
+      throw new AppError(400, "state_mismatch", "state does not match this flow", {
+        page: "This reauthorization answer does not belong to the flow it names. Please go back to the application and start again.",
+        detail: { flowId: flow.id },
+      });
+    }
+  }
+  if (query.success === "false") return finish(c, flow, "failed", normaliseErrorCode(query.errorCode));
+  if (!query.code) throw new AppError(400, "missing_code", "a successful callback must carry a code", { detail: { flowId: flow.id } });
+
+  const verifier = await flows.openVerifier(flow);
+  if (!verifier) throw new AppError(500, "flow_corrupt", "the flow has no verifier", { detail: { flowId: flow.id } });
+  let token;
+  try {
+    token = await digime.exchangeCodeForToken({ code: query.code, codeVerifier: verifier });
+  } catch (error) {
+    // digi.me refused the code itself (used, expired, wrong verifier): the flow failed for good.
+    // Timeouts, network errors and 5xx leave the flow pending: reloading the callback retries.
+    if (error instanceof DigimeError && error.kind === "api" && (error.status ?? 500) < 500) {
+      const current = await flows.get(flow.id);
+      if (current?.status !== "pending") throw alreadyCompleted(current ?? flow);
+      log(c, "warn", "exchange_refused", { flowId: flow.id, upstreamCode: error.code, upstreamStatus: error.status });
+      return finish(c, current, "failed", "EXCHANGE_FAILED");
+    }
+    throw error;
+  }
+  await tokens.put(flow.userId, token);
+  return finish(c, flow, "succeeded");
+}
+
+/**
+ * digi.me's callback after account reauthorization: no code to exchange, so
+ * no upstream call; the flow is found by the edge's own `flow` parameter.
+ */
+export async function completeAccountCallback(c: Context<AppEnv>, query: CallbackQuery): Promise<BrowserRedirect> {
+  const flow = await loadFlow(c, query.flow);
+  if (flow.kind !== "account") throw new AppError(400, "wrong_callback", "this flow is not an account flow", { detail: { flowId: flow.id } });
+  await requireBinding(flow, bindingSecret(c, flow.id));
+  if (flow.status !== "pending") throw alreadyCompleted(flow);
+  return query.success === "true" ? finish(c, flow, "succeeded") : finish(c, flow, "failed", normaliseErrorCode(query.errorCode));
+}

@@ -1,0 +1,32 @@
+/**
+ * `returnTo`: only to configured origins (no open redirect), and how the
+ * outcome is appended to it.
+ */
+import type { Config } from "../config.ts";
+import { AppError } from "../errors.ts";
+
+/** Checks `returnTo` against ALLOWED_RETURN_ORIGINS; throws 400 `invalid_return_to`. */
+export function checkReturnTo(config: Config, returnTo: string): string {
+  let url: URL;
+  try {
+    url = new URL(returnTo);
+  } catch {
+    throw new AppError(400, "invalid_return_to", "returnTo must be an absolute URL");
+  }
+  if (url.username || url.password || !config.allowedReturnOrigins.includes(url.origin)) {
+    throw new AppError(400, "invalid_return_to", "returnTo is not on an allowed origin", {
+      hint: "add the origin to ALLOWED_RETURN_ORIGINS",
+    });
+  }
+  return url.toString();
+}
+
+/** The URL the browser goes back to, with the flow's outcome in the query. */
+export function outcomeUrl(returnTo: string, flowId: string, status: string, errorCode?: string): string {
+  const url = new URL(returnTo);
+  url.searchParams.set("flowId", flowId);
+  url.searchParams.set("status", status);
+  if (errorCode) url.searchParams.set("errorCode", errorCode);
+  else url.searchParams.delete("errorCode");
+  return url.toString();
+}

@@ -1,0 +1,28 @@
+/**
+ * JSON logs, one line per event, with the request id. Callers pass explicit
+ * fields; nothing logs a request body, a token, a code or a verifier.
+ */
+import type { Context } from "hono";
+import type { AppEnv } from "./env.ts";
+
+type Level = "debug" | "info" | "warn" | "error";
+const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Field names that must never reach a log line, whatever a caller passes. */
+const FORBIDDEN = /token|code_verifier|verifier|secret|authorization|password|cookie|^code$|state/i;
+
+/** Writes one JSON log line; forbidden field names are dropped. */
+export function log(c: Context<AppEnv> | undefined, level: Level, event: string, fields: Record<string, unknown> = {}): void {
+  const threshold = ORDER[(c?.env?.LOG_LEVEL as Level | undefined) ?? "info"] ?? ORDER.info;
+  if (ORDER[level] < threshold) return;
+  const line: Record<string, unknown> = { level, event, time: new Date().toISOString() };
+  const requestId = c?.get("requestId");
+  if (requestId) line.requestId = requestId;
+  for (const [name, value] of Object.entries(fields)) {
+    if (value !== undefined && !FORBIDDEN.test(name)) line[name] = value;
+  }
+  const text = JSON.stringify(line);
+  if (level === "error") console.error(text);
+  else if (level === "warn") console.warn(text);
+  else console.log(text);
+}

@@ -1,0 +1,42 @@
+/**
+ * Backend authentication: `Authorization: Bearer <API key>`, any of several
+ * configured keys (for rotation), compared in constant time.
+ */
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env.ts";
+import { AppError } from "../errors.ts";
+import { utf8 } from "../digime/encoding.ts";
+
+/** Options of `apiKeyAuth`. */
+export interface ApiKeyAuthOptions {
+  /** The accepted keys for this request (read from configuration). */
+  keys: (c: Parameters<MiddlewareHandler<AppEnv>>[0]) => readonly string[];
+}
+
+const digests = new WeakMap<readonly string[], Promise<ArrayBuffer[]>>();
+
+function digest(text: string): Promise<ArrayBuffer> {
+  return crypto.subtle.digest("SHA-256", utf8(text));
+}
+
+/**
+ * Compares SHA-256 digests, so every comparison has the same length, and
+ * checks every configured key, so timing does not tell which one matched.
+ */
+export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header("Authorization") ?? "";
+    const presented = /^Bearer (\S{1,512})$/.exec(header)?.[1];
+    if (!presented) {
+      throw new AppError(401, "unauthorized", "an API key is required: Authorization: Bearer <key>");
+    }
+    const keys = options.keys(c);
+    let known = digests.get(keys);
+    if (!known) digests.set(keys, (known = Promise.all(keys.map(digest))));
+    const candidate = await digest(presented);
+    let match = false;
+    for (const key of await known) match = crypto.subtle.timingSafeEqual(key, candidate) || match;
+    if (!match) throw new AppError(401, "unauthorized", "the API key is not valid");
+    await next();
+  };
+}

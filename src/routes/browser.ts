@@ -1,0 +1,72 @@
+/**
+ * Browser routes: launch (bind the flow to this browser, go to digi.me) and
+ * digi.me's two callbacks. Errors here are HTML pages, never JSON.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../env.ts";
+import { completeAccountCallback, completeUserCallback, launchFlow, type BrowserRedirect } from "../flows/browser.ts";
+import { CallbackQuerySchema, FlowIdSchema } from "../schemas.ts";
+import { validationHook } from "./openapi.ts";
+
+const html = (description: string) => ({ description, content: { "text/html": { schema: z.string() } } });
+
+const launch = createRoute({
+  method: "get",
+  path: "/reauth/launch/{flowId}",
+  tags: ["browser"],
+  summary: "Browser entry point of a flow",
+  description: "Binds the flow to this browser with an HttpOnly, Secure, SameSite=Lax cookie and redirects to digi.me. The first browser to launch a flow owns it.",
+  request: { params: z.object({ flowId: FlowIdSchema.openapi({ param: { name: "flowId", in: "path" } }) }) },
+  responses: {
+    302: { description: "To digi.me's onboarding page" },
+    400: html("Not a flow id"),
+    404: html("Unknown or expired flow"),
+    409: html("Flow completed, or launched in another browser"),
+  },
+});
+
+const callbackResponses = {
+  303: { description: "Back to the flow's returnTo with flowId, status and errorCode" },
+  400: html("Malformed callback, or state that does not match"),
+  403: html("The flow was launched in another browser"),
+  404: html("Unknown or expired flow"),
+  409: html("Flow already completed"),
+  502: html("digi.me failed during the exchange (the flow stays pending; reloading retries)"),
+  504: html("digi.me did not answer in time (the flow stays pending)"),
+};
+
+const userCallback = createRoute({
+  method: "get",
+  path: "/reauth/user/callback",
+  tags: ["browser"],
+  summary: "digi.me's callback for user reauthorization",
+  description: "`success=true&state&code`: the code is exchanged for a new token, stored encrypted. `success=false&errorCode`: the flow fails with that code (`UNKNOWN` if none).",
+  request: { query: CallbackQuerySchema },
+  responses: callbackResponses,
+});
+
+const accountCallback = createRoute({
+  method: "get",
+  path: "/reauth/account/callback",
+  tags: ["browser"],
+  summary: "digi.me's callback for account reauthorization",
+  description: "`flow` is the edge's own id (digi.me sends no state here); `success` and `errorCode` are digi.me's.",
+  request: { query: CallbackQuerySchema.omit({ state: true, code: true }) },
+  responses: callbackResponses,
+});
+
+function redirect(c: Context<AppEnv>, to: BrowserRedirect, status: 302 | 303): Response {
+  c.header("Set-Cookie", to.setCookie);
+  return c.redirect(to.location, status);
+}
+
+/** The browser routes. */
+export function browserRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  // Redirects are not typed responses in @hono/zod-openapi, hence the casts.
+  app.openapi(launch, async (c) => redirect(c, await launchFlow(c, c.req.valid("param").flowId), 302) as never);
+  app.openapi(userCallback, async (c) => redirect(c, await completeUserCallback(c, c.req.valid("query")), 303) as never);
+  app.openapi(accountCallback, async (c) => redirect(c, await completeAccountCallback(c, c.req.valid("query")), 303) as never);
+  return app;
+}

@@ -1,0 +1,59 @@
+/**
+ * POST /v1/reauth/user and POST /v1/reauth/account: backends start flows.
+ */
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../env.ts";
+import { startAccountFlow, startUserFlow } from "../flows/start.ts";
+import { StartAccountFlowSchema, StartedFlowSchema, StartUserFlowSchema } from "../schemas.ts";
+import { jsonBody, jsonError, validationHook } from "./openapi.ts";
+
+const startUser = createRoute({
+  method: "post",
+  path: "/v1/reauth/user",
+  tags: ["flows"],
+  summary: "Start user reauthorization",
+  description:
+    "Gets a reauthorization reference from digi.me (PKCE S256, state) and returns the edge's launch URL for the user's browser. " +
+    "Uses the stored token unless `userAccessToken` is given. 409 `invalid_token` means digi.me refused the access token: the user must authorize afresh " +
+    "(`allowFullAuthorization: true` returns a full-authorization flow instead).",
+  security: [{ ApiKey: [] }],
+  request: jsonBody(StartUserFlowSchema),
+  responses: {
+    201: { description: "Flow started", content: { "application/json": { schema: StartedFlowSchema } } },
+    ...jsonError(400, "Invalid input, or returnTo not on an allowed origin"),
+    ...jsonError(401, "Missing or unknown API key"),
+    ...jsonError(404, "No token stored for the user"),
+    ...jsonError(409, "digi.me refused the access token (invalid_token)"),
+    ...jsonError(502, "digi.me failed or answered something untrustworthy"),
+    ...jsonError(504, "digi.me did not answer in time"),
+  },
+});
+
+const startAccount = createRoute({
+  method: "post",
+  path: "/v1/reauth/account",
+  tags: ["flows"],
+  summary: "Start account reauthorization",
+  description:
+    "Gets the reference code and the account reference from digi.me (two calls in parallel) and returns the launch URL. " +
+    "If digi.me refuses the stored access token, the token is refreshed once, the rotated token stored, and the call retried once.",
+  security: [{ ApiKey: [] }],
+  request: jsonBody(StartAccountFlowSchema),
+  responses: {
+    201: { description: "Flow started", content: { "application/json": { schema: StartedFlowSchema } } },
+    ...jsonError(400, "Invalid input, or returnTo not on an allowed origin"),
+    ...jsonError(401, "Missing or unknown API key"),
+    ...jsonError(404, "No token stored for the user"),
+    ...jsonError(409, "refresh_token_expired (start user reauthorization) or invalid_token"),
+    ...jsonError(502, "digi.me failed or answered something untrustworthy"),
+    ...jsonError(504, "digi.me did not answer in time"),
+  },
+});
+
+/** The flow-starting routes. */
+export function reauthRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.openapi(startUser, async (c) => c.json(await startUserFlow(c.var.services, c.req.valid("json")), 201));
+  app.openapi(startAccount, async (c) => c.json(await startAccountFlow(c.var.services, c.req.valid("json")), 201));
+  return app;
+}

@@ -1,0 +1,98 @@
+/**
+ * Per-user routes: what needs reauthorization, and custody of the user's
+ * digi.me token (import, read, forget).
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../env.ts";
+import { AppError } from "../errors.ts";
+import { reauthStatus } from "../flows/status.ts";
+import { ReauthStatusQuerySchema, ReauthStatusSchema, StoredTokenSchema, UserIdSchema, UserTokenSchema } from "../schemas.ts";
+import { jsonBody, jsonError, validationHook } from "./openapi.ts";
+
+const params = z.object({ userId: UserIdSchema.openapi({ param: { name: "userId", in: "path" } }) });
+const auth = [{ ApiKey: [] }];
+
+const status = createRoute({
+  method: "get",
+  path: "/v1/users/{userId}/reauth-status",
+  tags: ["users"],
+  summary: "List what needs reauthorization",
+  description:
+    "Reads the user's accounts and, with `sessionKey`, that session's sync status (in parallel), and lists accounts reported with 511 " +
+    "(ServiceAuthorizationError) or as unauthorized, plus whether the user's token still works (refreshing it once if needed).",
+  security: auth,
+  request: { params, query: ReauthStatusQuerySchema },
+  responses: {
+    200: { description: "Status", content: { "application/json": { schema: ReauthStatusSchema } } },
+    ...jsonError(401, "Missing or unknown API key"),
+    ...jsonError(404, "No token stored for the user"),
+    ...jsonError(502, "digi.me failed"),
+    ...jsonError(504, "digi.me did not answer in time"),
+  },
+});
+
+const putToken = createRoute({
+  method: "put",
+  path: "/v1/users/{userId}/token",
+  tags: ["users"],
+  summary: "Store the user's token",
+  description: "Imports a token obtained elsewhere (for example at onboarding). Stored encrypted (AES-GCM).",
+  security: auth,
+  request: { params, ...jsonBody(UserTokenSchema) },
+  responses: {
+    204: { description: "Stored" },
+    ...jsonError(400, "Invalid token shape"),
+    ...jsonError(401, "Missing or unknown API key"),
+  },
+});
+
+const getToken = createRoute({
+  method: "get",
+  path: "/v1/users/{userId}/token",
+  tags: ["users"],
+  summary: "Read the user's current token",
+  description: "The latest token, including one rotated by a refresh or issued by a reauthorization.",
+  security: auth,
+  request: { params },
+  responses: {
+    200: { description: "The token", content: { "application/json": { schema: StoredTokenSchema } } },
+    ...jsonError(401, "Missing or unknown API key"),
+    ...jsonError(404, "No token stored"),
+  },
+});
+
+const deleteToken = createRoute({
+  method: "delete",
+  path: "/v1/users/{userId}/token",
+  tags: ["users"],
+  summary: "Forget the user's token",
+  security: auth,
+  request: { params },
+  responses: { 204: { description: "Forgotten (or was not there)" }, ...jsonError(401, "Missing or unknown API key") },
+});
+
+/** The per-user routes. */
+export function userRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.openapi(status, async (c) => {
+    const { userId } = c.req.valid("param");
+    return c.json(await reauthStatus(c.var.services, userId, c.req.valid("query").sessionKey), 200);
+  });
+  app.openapi(putToken, async (c) => {
+    const { userId } = c.req.valid("param");
+    const token = c.req.valid("json");
+    await c.var.services.tokens.put(userId, { ...token, user: token.user ?? { id: userId } });
+    return c.body(null, 204);
+  });
+  app.openapi(getToken, async (c) => {
+    const { userId } = c.req.valid("param");
+    const stored = await c.var.services.tokens.get(userId);
+    if (!stored) throw new AppError(404, "token_not_found", `no digi.me token is stored for user ${userId}`);
+    return c.json({ userId, token: stored.token, updatedAt: new Date(stored.updatedAt).toISOString() }, 200);
+  });
+  app.openapi(deleteToken, async (c) => {
+    await c.var.services.tokens.delete(c.req.valid("param").userId);
+    return c.body(null, 204);
+  });
+  return app;
+}

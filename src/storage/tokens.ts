@@ -1,0 +1,62 @@
+/**
+ * Custody of users' digi.me tokens: one encrypted KV entry per user.
+ */
+import type { UserAccessToken } from "../digime/index.ts";
+import type { Envelope, Sealer } from "./crypto.ts";
+import { TOKEN_MIN_TTL_SECONDS, tokenKey } from "./keys.ts";
+import type { Kv } from "./kv.ts";
+
+/** A token record as stored: the sealed token plus metadata that is not secret. */
+export interface TokenRecord {
+  v: 1;
+  sealed: Envelope;
+  /** Unix seconds, copied out so status checks need not decrypt. */
+  accessTokenExpiry: number;
+  refreshTokenExpiry: number;
+  updatedAt: number;
+}
+
+/** A stored token with when it was last written. */
+export interface StoredToken {
+  token: UserAccessToken;
+  updatedAt: number;
+}
+
+/** Reads and writes users' tokens, sealed with the configured keys. */
+export class TokenStore {
+  readonly #kv: Kv;
+  readonly #sealer: Sealer;
+  readonly #now: () => number;
+  constructor(kv: Kv, sealer: Sealer, now: () => number) {
+    this.#kv = kv;
+    this.#sealer = sealer;
+    this.#now = now;
+  }
+
+  /** Seals and stores a user's token; it lives at least 90 days or until its refresh token expires. */
+  async put(userId: string, token: UserAccessToken): Promise<void> {
+    const key = tokenKey(userId);
+    const record: TokenRecord = {
+      v: 1,
+      sealed: await this.#sealer.seal(JSON.stringify(token), key),
+      accessTokenExpiry: token.accessToken.expiry,
+      refreshTokenExpiry: token.refreshToken.expiry,
+      updatedAt: this.#now(),
+    };
+    const untilRefreshExpiry = token.refreshToken.expiry - this.#now() / 1000;
+    await this.#kv.putJson(key, record, Math.max(TOKEN_MIN_TTL_SECONDS, untilRefreshExpiry));
+  }
+
+  /** The user's token, or `null`. */
+  async get(userId: string): Promise<StoredToken | null> {
+    const key = tokenKey(userId);
+    const record = await this.#kv.getJson<TokenRecord>(key);
+    if (!record || record.v !== 1) return null;
+    return { token: JSON.parse(await this.#sealer.open(record.sealed, key)) as UserAccessToken, updatedAt: record.updatedAt };
+  }
+
+  /** Forgets the user's token. */
+  async delete(userId: string): Promise<void> {
+    await this.#kv.delete(tokenKey(userId));
+  }
+}
