@@ -16,7 +16,7 @@ const testBindings = {
   PUBLIC_BASE_URL: "https://edge.test",
   ALLOWED_RETURN_ORIGINS: "https://app.test,https://other-app.test",
   FLOW_TTL_SECONDS: "600",
-  LOG_LEVEL: "warn",
+  LOG_LEVEL: "error",
 };
 
 /**

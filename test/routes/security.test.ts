@@ -1,0 +1,269 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { APP, EDGE, SECOND_API_KEY, TestBrowser, testApp } from "../support/app.ts";
+import { startMock, type TestMock } from "../support/mock.ts";
+
+let testMock: TestMock;
+let clock = Date.now();
+const { api, request } = testApp({ now: () => clock });
+
+beforeAll(async () => {
+  testMock = await startMock();
+});
+afterAll(() => testMock.stop());
+afterEach(() => {
+  clock = Date.now();
+  return testMock.mock.reset();
+});
+
+async function enrolledUser() {
+  const { user, token } = testMock.mock.createUser();
+  expect((await api(`/v1/users/${user.id}/token`, { method: "PUT", body: token })).status).toBe(204);
+  return { user, token };
+}
+
+async function startedFlow(kind: "user" | "account" = "user") {
+  const { user, token } = await enrolledUser();
+  const body = kind === "user" ? { userId: user.id, returnTo: `${APP}/back` } : { userId: user.id, accountId: user.accounts[0]!.id, returnTo: `${APP}/back` };
+  const response = await api(`/v1/reauth/${kind}`, { body });
+  expect(response.status).toBe(201);
+  const flow = (await response.json()) as { flowId: string; launchUrl: string };
+  return { user, token, flow };
+}
+
+/** Launches in `browser` and returns the callback URL digi.me sends it to, without following it. */
+async function launchToCallback(browser: TestBrowser, launchUrl: string): Promise<string> {
+  const launch = await browser.get(launchUrl);
+  expect(launch.status).toBe(302);
+  const consent = await browser.get(launch.headers.get("Location")!);
+  expect(consent.status).toBe(302);
+  return consent.headers.get("Location")!;
+}
+
+async function flowStatus(flowId: string) {
+  return ((await (await api(`/v1/flows/${flowId}`)).json()) as { status: string }).status;
+}
+
+async function storedAccessToken(userId: string) {
+  return ((await (await api(`/v1/users/${userId}/token`)).json()) as { token: { accessToken: { value: string } } }).token.accessToken.value;
+}
+
+function expectHtmlError(response: Response, status: number) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("Content-Type")).toMatch(/^text\/html/);
+  expect(response.headers.get("Location")).toBeNull();
+}
+
+describe("callback state and flow checks", () => {
+  it("refuses a success callback whose state is missing, and consumes nothing", async () => {
+    const { user, token, flow } = await startedFlow();
+    const browser = new TestBrowser(request);
+    const callback = new URL(await launchToCallback(browser, flow.launchUrl));
+    const withoutState = new URL(callback);
+    withoutState.searchParams.delete("state");
+    const response = await browser.get(withoutState.toString());
+    expectHtmlError(response, 400);
+    expect(await response.text()).toContain("state_mismatch");
+    expect(await flowStatus(flow.flowId)).toBe("pending");
+    expect(await storedAccessToken(user.id)).toBe(token.accessToken.value);
+    const good = await browser.get(callback.toString());
+    expect(good.status).toBe(303);
+    expect(await flowStatus(flow.flowId)).toBe("succeeded");
+  });
+
+  it("refuses a state from another flow", async () => {
+    const a = await startedFlow();
+    const b = await startedFlow();
+    const browser = new TestBrowser(request);
+    const callbackA = new URL(await launchToCallback(browser, a.flow.launchUrl));
+    const callbackB = new URL(await launchToCallback(browser, b.flow.launchUrl));
+    callbackA.searchParams.set("state", callbackB.searchParams.get("state")!);
+    expectHtmlError(await browser.get(callbackA.toString()), 400);
+    expect(await flowStatus(a.flow.flowId)).toBe("pending");
+  });
+
+  it("answers 404 for an unknown flow", async () => {
+    const response = await new TestBrowser(request).get(`${EDGE}/reauth/user/callback?flow=AAAAAAAAAAAAAAAAAAAAAA&success=true&state=x&code=y`);
+    expectHtmlError(response, 404);
+    expect(await response.text()).toMatch(/expired or is unknown/);
+  });
+
+  it("answers 404 once the flow has expired", async () => {
+    const { flow } = await startedFlow();
+    const browser = new TestBrowser(request);
+    const callback = await launchToCallback(browser, flow.launchUrl);
+    clock += 601 * 1000;
+    expectHtmlError(await browser.get(callback), 404);
+    expect((await api(`/v1/flows/${flow.flowId}`)).status).toBe(404);
+  });
+
+  it("refuses a replayed callback (reused state) and changes neither the token nor the outcome", async () => {
+    const { user, flow } = await startedFlow();
+    const browser = new TestBrowser(request);
+    const callback = await launchToCallback(browser, flow.launchUrl);
+    const cookies = new Map(browser.cookies);
+    expect((await browser.get(callback)).status).toBe(303);
+    const token = await storedAccessToken(user.id);
+    for (const [name, value] of cookies) browser.cookies.set(name, value); // even with the cookie put back
+    const replay = await browser.get(callback);
+    expectHtmlError(replay, 409);
+    expect(await replay.text()).toMatch(/already been completed/);
+    expect(await flowStatus(flow.flowId)).toBe("succeeded");
+    expect(await storedAccessToken(user.id)).toBe(token);
+    expect(testMock.mock.journal.filter((e) => e.endpoint === "oauth/token")).toHaveLength(1);
+  });
+
+  it("refuses a user callback for an account flow and the other way round", async () => {
+    const { flow } = await startedFlow("account");
+    const browser = new TestBrowser(request);
+    await launchToCallback(browser, flow.launchUrl);
+    expectHtmlError(await browser.get(`${EDGE}/reauth/user/callback?flow=${flow.flowId}&success=true&state=s&code=c`), 400);
+    expect(await flowStatus(flow.flowId)).toBe("pending");
+  });
+
+  it.each([
+    ["success missing", "flow=AAAAAAAAAAAAAAAAAAAAAA"],
+    ["success not a boolean", "flow=AAAAAAAAAAAAAAAAAAAAAA&success=yes"],
+    ["flow not an id", "flow=../../etc&success=true"],
+    ["an oversized code", `flow=AAAAAAAAAAAAAAAAAAAAAA&success=true&state=s&code=${"c".repeat(5000)}`],
+  ])("answers a malformed callback (%s) with a 400 page", async (_what, query) => {
+    expectHtmlError(await new TestBrowser(request).get(`${EDGE}/reauth/user/callback?${query}`), 400);
+  });
+});
+
+describe("browser binding", () => {
+  it("refuses a callback without the binding cookie, then accepts it from the launching browser", async () => {
+    const { flow } = await startedFlow();
+    const browser = new TestBrowser(request);
+    const callback = await launchToCallback(browser, flow.launchUrl);
+    const stranger = new TestBrowser(request);
+    const response = await stranger.get(callback);
+    expectHtmlError(response, 403);
+    expect(await response.text()).toMatch(/another browser/);
+    expect(await flowStatus(flow.flowId)).toBe("pending");
+    expect((await browser.get(callback)).status).toBe(303);
+  });
+
+  it("refuses a callback carrying another browser's cookie", async () => {
+    const { flow } = await startedFlow("account");
+    const owner = new TestBrowser(request);
+    const callback = await launchToCallback(owner, flow.launchUrl);
+    const other = await startedFlow("account");
+    const intruder = new TestBrowser(request);
+    await launchToCallback(intruder, other.flow.launchUrl);
+    // The intruder presents its own (valid) secret under this flow's cookie name.
+    const [, secret] = [...intruder.cookies][0]!;
+    intruder.cookies.set(`__Host-reauth-${flow.flowId}`, secret);
+    expectHtmlError(await intruder.get(callback), 403);
+    expect(await flowStatus(flow.flowId)).toBe("pending");
+  });
+
+  it("lets the first browser own a launch link and refuses a second browser", async () => {
+    const { flow } = await startedFlow();
+    const first = new TestBrowser(request);
+    expect((await first.get(flow.launchUrl)).status).toBe(302);
+    expect((await first.get(flow.launchUrl)).status).toBe(302); // a reload in the same browser is fine
+    const second = await new TestBrowser(request).get(flow.launchUrl);
+    expectHtmlError(second, 409);
+    expect(await second.text()).toMatch(/another browser/);
+  });
+
+  it("sets an HttpOnly, Secure, SameSite=Lax cookie scoped to the flow", async () => {
+    const { flow } = await startedFlow();
+    const launch = await new TestBrowser(request).get(flow.launchUrl);
+    const cookie = launch.headers.get("Set-Cookie")!;
+    expect(cookie).toMatch(new RegExp(`^__Host-reauth-${flow.flowId}=[A-Za-z0-9_-]{22};`));
+    expect(cookie).toContain("HttpOnly");
+    expect(cookie).toContain("Secure");
+    expect(cookie).toContain("SameSite=Lax");
+    expect(cookie).toContain("Path=/");
+  });
+});
+
+describe("returnTo", () => {
+  it.each([
+    "https://evil.test/steal",
+    "https://app.test.evil.test/",
+    "https://app.test@evil.test/",
+    "http://app.test/",
+    "javascript:alert(1)",
+    "//evil.test/",
+    "/relative",
+  ])("refuses %s and starts nothing", async (returnTo) => {
+    const { user } = await enrolledUser();
+    const response = await api("/v1/reauth/user", { body: { userId: user.id, returnTo } });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: "invalid_return_to" } });
+    expect(testMock.mock.journal.filter((e) => e.endpoint === "oauth/token/reference")).toHaveLength(0);
+  });
+
+  it("accepts every configured origin", async () => {
+    const { user } = await enrolledUser();
+    const response = await api("/v1/reauth/user", { body: { userId: user.id, returnTo: "https://other-app.test/x" } });
+    expect(response.status).toBe(201);
+  });
+});
+
+describe("backend API authentication and input", () => {
+  it("refuses a request without an API key", async () => {
+    const response = await api("/v1/flows/AAAAAAAAAAAAAAAAAAAAAA", { key: null });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({ error: { code: "unauthorized", message: expect.any(String) } });
+  });
+
+  it("refuses a wrong API key", async () => {
+    expect((await api("/v1/flows/AAAAAAAAAAAAAAAAAAAAAA", { key: "test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab" })).status).toBe(401);
+  });
+
+  it("accepts every configured key, for rotation", async () => {
+    expect((await api("/v1/flows/AAAAAAAAAAAAAAAAAAAAAA", { key: SECOND_API_KEY })).status).toBe(404);
+  });
+
+  it("answers 413 for a body over 16 KiB", async () => {
+    const response = await api("/v1/reauth/user", { body: { userId: "u", returnTo: `${APP}/`, sessionOptions: { pad: "x".repeat(17 * 1024) } } });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ error: { code: "payload_too_large" } });
+  });
+
+  it("answers 400 for malformed JSON", async () => {
+    const response = await api("/v1/reauth/user", { body: "{not json" });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: "invalid_request" } });
+  });
+
+  it("names the fields that are wrong", async () => {
+    const response = await api("/v1/reauth/account", { body: { userId: "a b", returnTo: `${APP}/`, extra: 1 } });
+    expect(response.status).toBe(400);
+    const { error } = (await response.json()) as { error: { message: string } };
+    expect(error.message).toMatch(/userId/);
+    expect(error.message).toMatch(/accountId/);
+    expect(error.message).toMatch(/extra/);
+  });
+
+  it("refuses a token of the wrong shape", async () => {
+    const response = await api("/v1/users/u1/token", { method: "PUT", body: { accessToken: "x" } });
+    expect(response.status).toBe(400);
+  });
+
+  it("answers unknown routes with a JSON 404", async () => {
+    const response = await api("/v1/nothing");
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: { code: "not_found" } });
+  });
+});
+
+describe("response headers", () => {
+  it("marks every flow response no-store and no-referrer", async () => {
+    const { flow } = await startedFlow();
+    const browser = new TestBrowser(request);
+    const launch = await browser.get(flow.launchUrl);
+    const consent = await browser.get(launch.headers.get("Location")!);
+    const callback = await browser.get(consent.headers.get("Location")!);
+    const start = await api("/v1/reauth/user", { body: { userId: "nobody", returnTo: `${APP}/` } });
+    const errorPage = await browser.get(`${EDGE}/reauth/launch/AAAAAAAAAAAAAAAAAAAAAA`);
+    for (const response of [launch, callback, start, errorPage, await api(`/v1/flows/${flow.flowId}`)]) {
+      expect(response.headers.get("Cache-Control")).toBe("no-store");
+      expect(response.headers.get("Referrer-Policy")).toBe("no-referrer");
+    }
+    expect(errorPage.headers.get("Content-Security-Policy")).toContain("default-src 'none'");
+  });
+});

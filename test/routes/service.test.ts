@@ -1,0 +1,119 @@
+import { exports } from "cloudflare:workers";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Env } from "../../src/env.ts";
+import { APP, TestBrowser, testApp, testEnv } from "../support/app.ts";
+import { devPrivateKey, startMock, type TestMock } from "../support/mock.ts";
+
+let testMock: TestMock;
+beforeAll(async () => {
+  testMock = await startMock();
+});
+afterAll(() => testMock.stop());
+
+describe("GET /healthz", () => {
+  it("reports ok with the configuration and no secret", async () => {
+    const { request } = testApp();
+    const response = await request("/healthz");
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(JSON.parse(text)).toMatchObject({
+      status: "ok",
+      config: { applicationId: "dev-app", contractId: "dev-contract", apiKeys: 2, encryptionKeyIds: ["k2", "k1"], flowTtlSeconds: 600 },
+    });
+    for (const secret of [...testEnv.API_KEYS!.split(","), "AgICAgIC", "AQEBAQEB", devPrivateKey.split("\n")[1]!]) expect(text).not.toContain(secret);
+  });
+
+  it("names every missing or malformed variable, and the API answers 503 naming them", async () => {
+    const { request } = testApp();
+    const broken: Env = {
+      ...testEnv,
+      DIGIME_PRIVATE_KEY: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+      API_KEYS: "short",
+      PUBLIC_BASE_URL: undefined,
+      ALLOWED_RETURN_ORIGINS: "https://app.test/path",
+      FLOW_TTL_SECONDS: "30",
+      TOKEN_ENCRYPTION_KEYS: "k1:tooshort",
+    };
+    const health = await request("/healthz", {}, broken);
+    expect(health.status).toBe(503);
+    const { problems } = (await health.json()) as { problems: string[] };
+    expect(problems.join("\n")).toMatch(/DIGIME_PRIVATE_KEY/);
+    expect(problems.join("\n")).toMatch(/API_KEYS/);
+    expect(problems.join("\n")).toMatch(/PUBLIC_BASE_URL is missing/);
+    expect(problems.join("\n")).toMatch(/ALLOWED_RETURN_ORIGINS/);
+    expect(problems.join("\n")).toMatch(/FLOW_TTL_SECONDS must be an integer from 60/);
+    expect(problems.join("\n")).toMatch(/TOKEN_ENCRYPTION_KEYS/);
+    const api = await request("/v1/flows/AAAAAAAAAAAAAAAAAAAAAA", { headers: { Authorization: "Bearer x" } }, broken);
+    expect(api.status).toBe(503);
+    expect(await api.json()).toMatchObject({ error: { code: "configuration_error", message: expect.stringContaining("PUBLIC_BASE_URL") } });
+  });
+
+  it("reports a private key that does not import", async () => {
+    const { request } = testApp();
+    const health = await request("/healthz", {}, { ...testEnv, DIGIME_PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nMAA=\n-----END RSA PRIVATE KEY-----" });
+    expect(health.status).toBe(503);
+    expect(JSON.stringify(await health.json())).toMatch(/DIGIME_PRIVATE_KEY/);
+  });
+
+  it("is served by the deployed entry point", async () => {
+    const worker = (exports as unknown as { default: Fetcher }).default;
+    const response = await worker.fetch("https://edge.test/healthz");
+    expect(response.status).toBe(200);
+  });
+});
+
+describe("GET /openapi.json", () => {
+  it("documents every route from the schemas that validate them", async () => {
+    const { request } = testApp();
+    const doc = (await (await request("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, { required?: string[]; properties?: Record<string, unknown> }> };
+    };
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      "/healthz",
+      "/reauth/account/callback",
+      "/reauth/launch/{flowId}",
+      "/reauth/user/callback",
+      "/v1/flows/{flowId}",
+      "/v1/reauth/account",
+      "/v1/reauth/user",
+      "/v1/users/{userId}/reauth-status",
+      "/v1/users/{userId}/token",
+    ]);
+    expect(Object.keys(doc.paths["/v1/users/{userId}/token"]!).sort()).toEqual(["delete", "get", "put"]);
+    expect(doc.components.schemas.StartUserFlow!.required).toEqual(expect.arrayContaining(["userId", "returnTo"]));
+    expect(Object.keys(doc.components.schemas.StartUserFlow!.properties!)).toContain("allowFullAuthorization");
+  });
+});
+
+describe("logs", () => {
+  it("never carry a token, code, state or verifier", async () => {
+    const lines: string[] = [];
+    const capture = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
+    const spies = [vi.spyOn(console, "log").mockImplementation(capture), vi.spyOn(console, "warn").mockImplementation(capture), vi.spyOn(console, "error").mockImplementation(capture)];
+    try {
+      const { request } = testApp();
+      const env: Env = { ...testEnv, LOG_LEVEL: "debug" };
+      const { user, token } = testMock.mock.createUser();
+      const call = (path: string, method: string, body?: unknown) =>
+        request(path, { method, headers: { Authorization: "Bearer test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) }, env);
+      await call(`/v1/users/${user.id}/token`, "PUT", token);
+      const started = (await (await call("/v1/reauth/user", "POST", { userId: user.id, returnTo: `${APP}/x` })).json()) as { launchUrl: string };
+      const browser = new TestBrowser((path, init) => request(path, init, env));
+      const { final } = await browser.navigate(started.launchUrl);
+      expect(final.searchParams.get("status")).toBe("succeeded");
+      await call("/v1/reauth/user", "POST", { userId: user.id, returnTo: "https://evil.test/" });
+      const exchange = testMock.mock.journal.find((e) => e.endpoint === "oauth/token")!;
+      const stored = (await (await call(`/v1/users/${user.id}/token`, "GET")).json()) as { token: { accessToken: { value: string } } };
+      expect(lines.length).toBeGreaterThan(2);
+      const all = lines.join("\n");
+      for (const secret of [token.accessToken.value, token.refreshToken.value, stored.token.accessToken.value, exchange.claims!.code as string, exchange.claims!.code_verifier as string]) {
+        expect(all).not.toContain(secret);
+      }
+      for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+      expect(lines.some((l) => JSON.parse(l).requestId)).toBe(true);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+  });
+});
