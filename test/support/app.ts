@@ -5,7 +5,7 @@
  * application's returnTo.
  */
 import { env } from "cloudflare:test";
-import { createApp } from "../../src/index.ts";
+import { createApp } from "../../src/app.ts";
 import type { Env } from "../../src/env.ts";
 
 export const EDGE = "https://edge.test";

@@ -1,0 +1,161 @@
+/**
+ * The demo application for `npm start`: a stand-in for an application backend
+ * and its web page. It seeds a demo user in the mock digi.me, hands the user's
+ * token to the edge, and offers buttons that set a mock scenario and start a
+ * flow through the edge's backend API; the browser comes back to /return,
+ * which shows the outcome. Development only: it never ships with the Worker.
+ */
+import { createServer, type Server } from "node:http";
+
+/** Where the demo finds the edge and the mock. */
+export interface DemoOptions {
+  port: number;
+  host: string;
+  edgeUrl: string;
+  mockUrl: string;
+  apiKey: string;
+}
+
+/** The demo user's id. */
+export const DEMO_USER = "demo-user";
+
+interface Scenario {
+  id: string;
+  title: string;
+  flow: "user" | "account";
+  scenario: Record<string, unknown>;
+  allowFullAuthorization?: boolean;
+  note: string;
+}
+
+const SCENARIOS: Scenario[] = [
+  { id: "user-success", title: "User reauthorization: success", flow: "user", scenario: { name: "success" }, note: "digi.me approves at once; the edge exchanges the code and stores the new token." },
+  { id: "user-interactive", title: "User reauthorization: you decide", flow: "user", scenario: { name: "success", consent: "interactive" }, note: "The mock shows a consent page: approve, or deny with an errorCode of your choice." },
+  { id: "user-failure", title: "User reauthorization: failure (USER_CANCEL)", flow: "user", scenario: { name: "failure", errorCode: "USER_CANCEL" }, note: "digi.me calls back with success=false&errorCode=USER_CANCEL." },
+  { id: "user-invalid-token", title: "User reauthorization: InvalidToken at start", flow: "user", scenario: { name: "invalid-token" }, note: "digi.me refuses the access token: the edge answers 409 invalid_token, and no browser step happens." },
+  { id: "user-full-authorization", title: "InvalidToken, with the full-authorization fallback", flow: "user", scenario: { name: "invalid-token" }, allowFullAuthorization: true, note: "Same refusal, but the backend asked for allowFullAuthorization: the edge starts full authorization instead." },
+  { id: "user-refresh-expired", title: "Expired refresh token, then user reauthorization", flow: "user", scenario: { name: "refresh-expired" }, note: "reauth-status says needs_user_reauth; user reauthorization issues a fresh pair." },
+  { id: "account-511", title: "Account reauthorization: an account with 511", flow: "account", scenario: { name: "account-511" }, note: "The first account reports ServiceAuthorizationError 511 until it is reauthorized." },
+  { id: "account-failure", title: "Account reauthorization: failure (ONBOARD_ERROR)", flow: "account", scenario: { name: "failure", errorCode: "ONBOARD_ERROR" }, note: "digi.me calls back with success=false&errorCode=ONBOARD_ERROR." },
+];
+
+function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1d2433}
+li{margin:.6rem 0}button{font-size:.95rem;padding:.35rem .8rem;cursor:pointer}small{color:#667}
+pre{background:#f4f5f7;padding:.8rem;overflow:auto;border-radius:6px;font-size:.8rem}
+.ok{color:#0a7d32}.bad{color:#b3261e}.tag{background:#fff3cd;padding:.2rem .5rem;border-radius:4px;font-size:.8rem}</style></head>
+<body><p class="tag">Demo application · development only · talks to the edge at its backend API with the dev API key</p>${body}</body></html>`;
+}
+
+/** Starts the demo app and seeds the demo user. */
+export async function startDemoApp(options: DemoOptions): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
+  const origin = `http://${options.host}:${options.port}`;
+  const edge = (path: string, init: { method?: string; body?: unknown } = {}) =>
+    fetch(`${options.edgeUrl}${path}`, {
+      method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+      headers: { Authorization: `Bearer ${options.apiKey}`, "Content-Type": "application/json" },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    });
+  const mock = (path: string, method: string, body?: unknown) =>
+    fetch(`${options.mockUrl}/__mock/${path}`, { method, headers: { "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+
+  /** (Re)creates the demo user in the mock and gives its token to the edge. */
+  async function seed(): Promise<{ accounts: Array<{ id: string }> }> {
+    let created = await mock("users", "POST", { userId: DEMO_USER, accounts: 3 });
+    if (created.status === 409) created = await mock(`users/${DEMO_USER}/token`, "POST");
+    const body = (await created.json()) as { token: unknown };
+    const stored = await edge(`/v1/users/${DEMO_USER}/token`, { method: "PUT", body: body.token });
+    if (stored.status !== 204) throw new Error(`the edge refused the demo token: ${stored.status} ${await stored.text()}`);
+    return (await (await mock(`users/${DEMO_USER}`, "GET")).json()) as { accounts: Array<{ id: string }> };
+  }
+  const seeded = await seed();
+  const firstAccount = seeded.accounts[0]!.id;
+
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", origin);
+    const send = (status: number, html: string) => {
+      res.writeHead(status, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" });
+      res.end(html);
+    };
+    try {
+      if (url.pathname === "/") {
+        const items = SCENARIOS.map(
+          (s) => `<li><form method="post" action="/start/${s.id}" style="display:inline"><button id="${s.id}">${escapeHtml(s.title)}</button></form><br><small>${escapeHtml(s.note)}</small></li>`,
+        ).join("");
+        send(200, page("digi.me reauthorization demo", `<h1>digi.me reauthorization at the edge: demo</h1>
+<p>User <code>${DEMO_USER}</code> exists in the mock digi.me with accounts ${seeded.accounts.map((a) => `<code>${escapeHtml(a.id)}</code>`).join(", ")}; the edge holds its token.
+Each button sets the mock's scenario for this user and starts a flow through the edge.</p><ol>${items}</ol>
+<p><a href="/status">Reauthorization status of ${DEMO_USER}</a> · <a href="${escapeHtml(options.edgeUrl)}/openapi.json">OpenAPI</a> · <a href="${escapeHtml(options.mockUrl)}/__mock/journal?userId=${DEMO_USER}">Mock journal</a></p>`));
+        return;
+      }
+      if (url.pathname === "/status") {
+        const user = (await (await mock(`users/${DEMO_USER}`, "GET")).json()) as { sessionKey: string };
+        const status = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${user.sessionKey}`);
+        send(200, page("Status", `<h1>reauth-status</h1><pre>${escapeHtml(JSON.stringify(await status.json(), null, 2))}</pre><p><a href="/">Back</a></p>`));
+        return;
+      }
+      const start = /^\/start\/([a-z0-9-]+)$/.exec(url.pathname);
+      if (start && req.method === "POST") {
+        const scenario = SCENARIOS.find((s) => s.id === start[1]);
+        if (!scenario) return send(404, page("Unknown", "<p>No such demo scenario.</p>"));
+        await seed(); // a fresh token each run, so earlier scenarios leave nothing behind
+        const config = scenario.scenario.name === "account-511" ? { ...scenario.scenario, accounts: [firstAccount] } : scenario.scenario;
+        await mock(`users/${DEMO_USER}/scenario`, "PUT", config);
+        let before = "";
+        if (scenario.id === "user-refresh-expired" || scenario.flow === "account") {
+          const user = (await (await mock(`users/${DEMO_USER}`, "GET")).json()) as { sessionKey: string };
+          before = JSON.stringify(await (await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${user.sessionKey}`)).json(), null, 2);
+        }
+        const returnTo = `${origin}/return?scenario=${scenario.id}`;
+        const body =
+          scenario.flow === "user"
+            ? { userId: DEMO_USER, returnTo, locale: "en", ...(scenario.allowFullAuthorization ? { allowFullAuthorization: true } : {}) }
+            : { userId: DEMO_USER, accountId: firstAccount, returnTo };
+        const started = await edge(`/v1/reauth/${scenario.flow}`, { body });
+        const answer = (await started.json()) as { launchUrl?: string };
+        if (started.status !== 201 || !answer.launchUrl) {
+          send(200, page("Refused at start", `<h1>${escapeHtml(scenario.title)}</h1><p class="bad">The edge answered <strong>${started.status}</strong>; there is no browser step.</p>
+<pre>${escapeHtml(JSON.stringify(answer, null, 2))}</pre><p><a href="/">Back</a></p>`));
+          return;
+        }
+        if (before) {
+          send(200, page("Before", `<h1>${escapeHtml(scenario.title)}</h1><p>reauth-status before the flow:</p><pre>${escapeHtml(before)}</pre>
+<p><a id="continue" href="${escapeHtml(answer.launchUrl)}">Continue to digi.me</a></p>`));
+          return;
+        }
+        res.writeHead(303, { Location: answer.launchUrl, "Cache-Control": "no-store" });
+        res.end();
+        return;
+      }
+      if (url.pathname === "/return") {
+        const flowId = url.searchParams.get("flowId") ?? "";
+        const status = url.searchParams.get("status") ?? "";
+        const errorCode = url.searchParams.get("errorCode");
+        const flow = await edge(`/v1/flows/${encodeURIComponent(flowId)}`);
+        const user = (await (await mock(`users/${DEMO_USER}`, "GET")).json()) as { sessionKey: string };
+        const after = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${user.sessionKey}`);
+        send(200, page("Outcome", `<h1>Back from the edge</h1>
+<p id="outcome" class="${status === "succeeded" ? "ok" : "bad"}">status=<strong id="status">${escapeHtml(status)}</strong>${errorCode ? ` errorCode=<strong id="errorCode">${escapeHtml(errorCode)}</strong>` : ""} flowId=<code>${escapeHtml(flowId)}</code></p>
+<h2>GET /v1/flows/${escapeHtml(flowId)}</h2><pre id="flow">${escapeHtml(JSON.stringify(await flow.json(), null, 2))}</pre>
+<h2>GET /v1/users/${DEMO_USER}/reauth-status</h2><pre>${escapeHtml(JSON.stringify(await after.json(), null, 2))}</pre>
+<p><a href="/">Back to the scenarios</a></p>`));
+        return;
+      }
+      send(404, page("Not found", "<p>Not found.</p>"));
+    } catch (error) {
+      console.error("[demo] failed:", error);
+      send(500, page("Demo error", `<p class="bad">${escapeHtml((error as Error).message)}</p>`));
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  return { url: `${origin}/`, server, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}

@@ -1,0 +1,58 @@
+/**
+ * Builds the Hono app: middleware, route groups, the OpenAPI document and the
+ * error handler. `src/index.ts` lists the routes and exports the Worker.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import type { AppEnv } from "./env.ts";
+import { AppError, onError } from "./errors.ts";
+import { apiKeyAuth } from "./middleware/api-key.ts";
+import { securityHeaders } from "./middleware/security-headers.ts";
+import { withServices, type WithServicesOptions } from "./middleware/services.ts";
+import { browserRoutes } from "./routes/browser.ts";
+import { flowRoutes } from "./routes/flows.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { reauthRoutes } from "./routes/reauth.ts";
+import { userRoutes } from "./routes/users.ts";
+
+/** The largest JSON body the backend API accepts: 16 KiB. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+/** Builds the app. Tests pass a clock or a fetch; production uses the defaults. */
+export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use("*", requestId());
+  app.use("*", securityHeaders());
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError(413, "payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+  app.use("/v1/*", withServices(options));
+  app.use("/v1/*", apiKeyAuth({ keys: (c) => c.var.config.apiKeys }));
+  app.use("/reauth/*", withServices(options));
+
+  app.route("/", healthRoutes());
+  app.route("/", reauthRoutes());
+  app.route("/", flowRoutes());
+  app.route("/", userRoutes());
+  app.route("/", browserRoutes());
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", { type: "http", scheme: "bearer", description: "One of API_KEYS" });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "digi.me reauthorization edge", version: "1.0.0", description: "Runs digi.me's user and account reauthorization flows at the edge." },
+  });
+
+  app.notFound(() => {
+    throw new AppError(404, "not_found", "no such route");
+  });
+  app.onError(onError);
+  return app;
+}
+
