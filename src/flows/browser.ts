@@ -114,18 +114,32 @@ export async function completeUserCallback(c: Context<AppEnv>, query: CallbackQu
   try {
     token = await digime.exchangeCodeForToken({ code: query.code, codeVerifier: verifier });
   } catch (error) {
-    // digi.me refused the code itself (used, expired, wrong verifier): the flow failed for good.
     // Timeouts, network errors and 5xx leave the flow pending: reloading the callback retries.
-    if (error instanceof DigimeError && error.kind === "api" && (error.status ?? 500) < 500) {
-      const current = await flows.get(flow.id);
-      if (current?.status !== "pending") throw alreadyCompleted(current ?? flow);
-      log(c, "warn", "exchange_refused", { flowId: flow.id, upstreamCode: error.code, upstreamStatus: error.status });
-      return finish(c, current, "failed", "EXCHANGE_FAILED");
-    }
-    throw error;
+    if (!(error instanceof DigimeError && error.kind === "api" && (error.status ?? 500) < 500)) throw error;
+    return afterRefusedExchange(c, flow, error);
   }
   await tokens.put(flow.userId, token);
   return finish(c, flow, "succeeded");
+}
+
+/** How long a refused exchange waits for a concurrent winner to record its outcome. */
+export const EXCHANGE_RACE_GRACE_MS = 300;
+
+/**
+ * digi.me refused the code (used, expired, wrong verifier). Codes are single
+ * use, so this is often a duplicate callback racing the one that won: wait
+ * briefly, then report the winner's outcome without writing anything. Only a
+ * flow still pending after that is recorded as failed.
+ */
+async function afterRefusedExchange(c: Context<AppEnv>, flow: FlowRecord, error: DigimeError): Promise<BrowserRedirect> {
+  log(c, "warn", "exchange_refused", { flowId: flow.id, upstreamCode: error.code, upstreamStatus: error.status });
+  await new Promise((resolve) => setTimeout(resolve, EXCHANGE_RACE_GRACE_MS));
+  const current = await c.var.services.flows.get(flow.id);
+  if (!current) throw new AppError(404, "flow_not_found", "this flow is unknown or has expired", { detail: { flowId: flow.id } });
+  if (current.status !== "pending") {
+    return { location: outcomeUrl(current.returnTo, current.id, current.status, current.errorCode), setCookie: clearBindingCookie(flow.id) };
+  }
+  return finish(c, current, "failed", "EXCHANGE_FAILED");
 }
 
 /**

@@ -267,3 +267,20 @@ describe("response headers", () => {
     expect(errorPage.headers.get("Content-Security-Policy")).toContain("default-src 'none'");
   });
 });
+
+describe("concurrent callbacks", () => {
+  it("lets one exchange win and sends the duplicate back with the winner's outcome", async () => {
+    const { user, flow } = await startedFlow();
+    const browser = new TestBrowser(request);
+    const callback = await launchToCallback(browser, flow.launchUrl);
+    const [first, second] = await Promise.all([browser.get(callback), browser.get(callback)]);
+    expect([first.status, second.status]).toEqual([303, 303]);
+    for (const response of [first, second]) {
+      expect(new URL(response.headers.get("Location")!).searchParams.get("status")).toBe("succeeded");
+    }
+    const exchanges = testMock.mock.journal.filter((e) => e.endpoint === "oauth/token");
+    expect(exchanges.map((e) => e.status).sort()).toEqual([200, 400]);
+    expect(await flowStatus(flow.flowId)).toBe("succeeded");
+    expect(testMock.mock.checkAccessToken(await storedAccessToken(user.id), "dev-app_dev-contract").ok).toBe(true);
+  });
+});

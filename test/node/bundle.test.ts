@@ -1,0 +1,32 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+let outdir: string;
+let bundle: string;
+
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), "edge-bundle-"));
+  execFileSync("node_modules/.bin/wrangler", ["deploy", "--dry-run", "--outdir", outdir], {
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    stdio: "pipe",
+  });
+  bundle = readFileSync(join(outdir, "index.js"), "utf8");
+}, 120_000);
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+describe("the production bundle (wrangler deploy --dry-run)", () => {
+  it("contains the service", () => {
+    expect(bundle).toContain("/reauth/user/callback");
+    expect(bundle).toContain("oauth/token/reference");
+  });
+
+  it("contains nothing of the mock, the demo, msw or the development keys", () => {
+    for (const marker of ["__mock", "MockRouteNotFound", "Mock digi.me", "mockServiceWorker", "demo-user", "dev-api-key", "BEGIN RSA PRIVATE KEY-----\nMII"]) {
+      expect(bundle, marker).not.toContain(marker);
+    }
+    expect(bundle).not.toMatch(/from ["']msw/);
+  });
+});
