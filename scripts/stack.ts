@@ -1,0 +1,129 @@
+/**
+ * The local stack: the standalone mock digi.me and the edge Worker under
+ * `wrangler dev`, wired together with a development configuration. Used by
+ * `npm start`, the QA runner and the benchmarks. Development only.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DEV_CONTRACT, startStandaloneMock, type StandaloneMock } from "../mock-server/standalone.ts";
+
+/** The development API key (local only; printed, documented in the README). */
+export const DEV_API_KEY = "dev-api-key-0000000000000000000000000000";
+/** The development token-encryption key (local only: 32 bytes of 0x07). */
+const DEV_ENCRYPTION_KEY = `dev:${Buffer.alloc(32, 7).toString("base64")}`;
+
+/** The repository root. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Options of `startStack`. */
+export interface StackOptions {
+  host?: string;
+  /** 0 picks a free port. */
+  edgePort?: number;
+  mockPort?: number;
+  /** Origins `returnTo` may use (the demo app's, the QA runner's landing). */
+  returnOrigins: string[];
+  /** The edge's deadline per digi.me call. */
+  timeoutMs?: number;
+  logLevel?: string;
+  /** Where wrangler persists local KV; a fresh temporary folder when absent. */
+  persistTo?: string;
+  /** Pipe wrangler's output through this (default: drop it). */
+  onOutput?: (line: string, stream: "stdout" | "stderr") => void;
+}
+
+/** A running stack. */
+export interface Stack {
+  edgeUrl: string;
+  mock: StandaloneMock;
+  apiKey: string;
+  wrangler: ChildProcess;
+  close: () => Promise<void>;
+}
+
+/** A free TCP port on `host`. */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+      if (response.status === 503) throw new Error(`the edge is misconfigured: ${await response.text()}`);
+    } catch (error) {
+      if ((error as Error).message.startsWith("the edge is misconfigured")) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
+}
+
+function envFileLine(name: string, value: string): string {
+  return `${name}="${value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`;
+}
+
+/** Starts the mock and the edge; resolves once the edge's /healthz answers 200. */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const host = options.host ?? "127.0.0.1";
+  const mock = await startStandaloneMock({ port: options.mockPort ?? 0, host });
+  const edgePort = options.edgePort || (await freePort(host));
+  const edgeUrl = `http://${host}:${edgePort}`;
+  const stateDir = join(ROOT, ".wrangler", `stack-${edgePort}`);
+  mkdirSync(stateDir, { recursive: true });
+  const envFile = join(stateDir, "dev.env");
+  const config: Record<string, string> = {
+    DIGIME_APPLICATION_ID: DEV_CONTRACT.applicationId,
+    DIGIME_CONTRACT_ID: DEV_CONTRACT.contractId,
+    DIGIME_PRIVATE_KEY: readFileSync(DEV_CONTRACT.privateKeyPath, "utf8"),
+    DIGIME_API_BASE_URL: mock.apiBaseUrl,
+    DIGIME_ONBOARD_BASE_URL: mock.onboardBaseUrl,
+    DIGIME_TIMEOUT_MS: String(options.timeoutMs ?? 5000),
+    API_KEYS: DEV_API_KEY,
+    TOKEN_ENCRYPTION_KEYS: DEV_ENCRYPTION_KEY,
+    PUBLIC_BASE_URL: edgeUrl,
+    ALLOWED_RETURN_ORIGINS: options.returnOrigins.join(","),
+    LOG_LEVEL: options.logLevel ?? "info",
+  };
+  writeFileSync(envFile, Object.entries(config).map(([k, v]) => envFileLine(k, v)).join("\n") + "\n", { mode: 0o600 });
+
+  const wrangler = spawn(
+    join(ROOT, "node_modules", ".bin", "wrangler"),
+    ["dev", "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false"],
+    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  for (const stream of ["stdout", "stderr"] as const) {
+    wrangler[stream]?.on("data", (chunk: Buffer) => {
+      for (const line of chunk.toString().split("\n")) if (line.trim()) options.onOutput?.(line, stream);
+    });
+  }
+  const close = async () => {
+    if (wrangler.exitCode === null) {
+      const exited = new Promise((resolve) => wrangler.once("exit", resolve));
+      wrangler.kill("SIGTERM");
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    }
+    await mock.close();
+  };
+  try {
+    await waitForHealth(`${edgeUrl}/healthz`, wrangler, 90_000);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { edgeUrl, mock, apiKey: DEV_API_KEY, wrangler, close };
+}
