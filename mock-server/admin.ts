@@ -21,6 +21,8 @@ const userSchema = z
 
 const clockSchema = z.object({ advanceMs: z.number().int().min(0) }).strict();
 
+const tokenCheckSchema = z.object({ accessToken: z.string() }).strict();
+
 function invalid(message: string, status = 400): Response {
   return HttpResponse.json({ error: { code: "InvalidRequest", message } }, { status });
 }
@@ -176,6 +178,16 @@ export function adminHandlers(mock: MockDigime, origin: string): RequestHandler[
       wrap(async () => {
         mock.journal = [];
         return HttpResponse.json({ ok: true });
+      }),
+    ),
+    http.post(
+      admin("tokens/check"),
+      wrap(async ({ request }) => {
+        const input = await body(request, tokenCheckSchema);
+        if (input instanceof Response) return input;
+        const owner = mock.userByAccessToken(input.accessToken);
+        const verdict = owner ? mock.checkAccessToken(input.accessToken, owner.clientId) : { ok: false as const, message: "The token (access_token) is invalid" };
+        return HttpResponse.json(verdict.ok ? { valid: true, userId: owner!.id } : { valid: false, message: verdict.message });
       }),
     ),
     http.post(

@@ -3,9 +3,9 @@
  * tests use (through msw's `getResponse`). Used by `npm start`, QA and the
  * benchmarks.
  *
- *   npm run mock -- [--port 9090] [--host 127.0.0.1] [--no-dev-contract]
+ *   npm run mock -- [--port 9090] [--host 127.0.0.1] [--public-url URL] [--no-dev-contract]
  *
- * Environment: MOCK_PORT, MOCK_HOST. Development only: never deploy it.
+ * Environment: MOCK_PORT, MOCK_HOST, MOCK_PUBLIC_URL. Development only: never deploy it.
  */
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -30,6 +30,11 @@ export interface StandaloneOptions {
   devContract?: boolean;
   /** Print one line per request (default false). */
   verbose?: boolean;
+  /**
+   * The origin clients reach the mock at, when not `http://host:port` (behind a
+   * tunnel or proxy). Base URLs and the tokens' `jku` use it.
+   */
+  publicUrl?: string;
 }
 
 /** A running standalone mock. */
@@ -79,7 +84,7 @@ export async function startStandaloneMock(options: StandaloneOptions = {}): Prom
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
-  const origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const origin = options.publicUrl ? new URL(options.publicUrl).origin : `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const { mock, handlers } = await createMockDigime({
     apiBaseUrl: `${origin}/v1.7/`,
     onboardBaseUrl: `${origin}/apps/saas/`,
@@ -134,16 +139,23 @@ async function main(): Promise<void> {
       host: { type: "string", default: process.env.MOCK_HOST ?? "127.0.0.1" },
       "no-dev-contract": { type: "boolean", default: false },
       verbose: { type: "boolean", short: "v", default: false },
+      "public-url": { type: "string", default: process.env.MOCK_PUBLIC_URL },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
-    console.log("usage: npm run mock -- [--port 9090] [--host 127.0.0.1] [--no-dev-contract] [--verbose]");
+    console.log("usage: npm run mock -- [--port 9090] [--host 127.0.0.1] [--public-url https://mock.example.com] [--no-dev-contract] [--verbose]");
     return;
   }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${values.port}"`);
-  const running = await startStandaloneMock({ port, host: values.host, devContract: !values["no-dev-contract"], verbose: values.verbose });
+  const running = await startStandaloneMock({
+    port,
+    host: values.host,
+    devContract: !values["no-dev-contract"],
+    verbose: values.verbose,
+    ...(values["public-url"] ? { publicUrl: values["public-url"] } : {}),
+  });
   console.log(`mock digi.me listening on ${running.origin}`);
   console.log(`  API base:        ${running.apiBaseUrl}`);
   console.log(`  onboarding base: ${running.onboardBaseUrl}`);

@@ -1,0 +1,332 @@
+/**
+ * Runs scenario files against a target edge and a mock digi.me: each file
+ * gets its own mock user (so files run in parallel without disturbing each
+ * other), its steps run in order, and every expectation that does not hold is
+ * recorded with what was expected and what happened.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromiumNavigate, hasChromium } from "./chromium.ts";
+import { HttpBrowser, type Navigation } from "./http-browser.ts";
+import type { LoadedScenario } from "./load.ts";
+import type { JournalExpectation, ScenarioFile, Step } from "./schema.ts";
+
+/** Where and how to run. */
+export interface RunnerOptions {
+  /** The edge, e.g. http://127.0.0.1:8787. */
+  target: string;
+  /** The mock digi.me's origin, e.g. http://127.0.0.1:9090. */
+  mock: string;
+  apiKey: string;
+  /** Where flows send the browser back; must be on an origin the target allows. */
+  returnTo: string;
+  /** Folder for failure screenshots. */
+  artifacts: string;
+  /** Called as each step finishes. */
+  onStep?: (scenario: string, step: StepResult) => void;
+}
+
+/** An expectation that did not hold. */
+export interface Failure {
+  where: string;
+  expected: unknown;
+  actual: unknown;
+}
+
+/** One step's result. */
+export interface StepResult {
+  index: number;
+  label: string;
+  ok: boolean;
+  summary: string;
+  durationMs: number;
+  screenshot?: string;
+}
+
+/** One scenario file's result. */
+export interface ScenarioResult {
+  file: string;
+  name: string;
+  status: "passed" | "failed" | "skipped";
+  reason?: string;
+  steps: StepResult[];
+  failures: Failure[];
+  durationMs: number;
+}
+
+interface Context {
+  options: RunnerOptions;
+  scenario: ScenarioFile;
+  userId: string;
+  sessionKey: string;
+  accounts: string[];
+  initialAccessToken?: string;
+  flowId?: string;
+  launchUrl?: string;
+  lastCallback?: string;
+  browser: HttpBrowser;
+  failures: Failure[];
+  journalSince: number;
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40);
+}
+
+/** Whether the scenario needs the real browser. */
+export function needsChromium(scenario: ScenarioFile): boolean {
+  return scenario.steps.some((s) => "browser" in s && typeof s.browser === "object" && s.browser.engine === "chromium");
+}
+
+async function json(response: Response): Promise<Record<string, unknown>> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return { _body: text.slice(0, 300) };
+  }
+}
+
+function check(ctx: Context, where: string, expected: unknown, actual: unknown): boolean {
+  if (expected === undefined) return true;
+  const same = JSON.stringify(expected) === JSON.stringify(actual);
+  if (!same) ctx.failures.push({ where, expected, actual });
+  return same;
+}
+
+async function mockAdmin(ctx: Pick<Context, "options">, path: string, method = "GET", body?: unknown): Promise<Response> {
+  const response = await fetch(`${ctx.options.mock}/__mock/${path}`, {
+    method,
+    headers: { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status >= 400) throw new Error(`mock admin ${method} ${path} answered ${response.status}: ${await response.text()}`);
+  return response;
+}
+
+async function edge(ctx: Context, path: string, method = "GET", body?: unknown): Promise<Response> {
+  return fetch(`${ctx.options.target}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${ctx.options.apiKey}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
+  });
+}
+
+function accountId(ctx: Context, ref: string | number | undefined): string {
+  if (typeof ref === "string") return ref;
+  const id = ctx.accounts[ref ?? 0];
+  if (!id) throw new Error(`the user has no account #${ref}`);
+  return id;
+}
+
+async function runStep(ctx: Context, step: Step, index: number): Promise<{ label: string; summary: string; screenshot?: Buffer }> {
+  const at = (field: string) => `steps[${index}] ${field}`;
+  if ("start" in step) {
+    const { flow, account, ...rest } = step.start;
+    const body = flow === "user" ? { userId: ctx.userId, returnTo: ctx.options.returnTo, ...rest } : { userId: ctx.userId, accountId: accountId(ctx, account), returnTo: ctx.options.returnTo, locale: rest.locale };
+    const response = await edge(ctx, `/v1/reauth/${flow}`, "POST", body);
+    const answer = await json(response);
+    check(ctx, at("start: HTTP status"), step.expect.status, response.status);
+    if (step.expect.error !== undefined) check(ctx, at("start: error code"), step.expect.error, (answer.error as { code?: string } | undefined)?.code);
+    if (step.expect.kind !== undefined) check(ctx, at("start: kind"), step.expect.kind, answer.kind);
+    if (response.status === 201) {
+      ctx.flowId = answer.flowId as string;
+      ctx.launchUrl = answer.launchUrl as string;
+    }
+    const code = (answer.error as { code?: string } | undefined)?.code;
+    return { label: `start ${flow}`, summary: `${response.status}${code ? ` ${code}` : ""}` };
+  }
+  if ("browser" in step) {
+    const spec = typeof step.browser === "string" ? { action: step.browser } : step.browser;
+    const engine = ("engine" in spec && spec.engine) || "http";
+    const errorCode = "errorCode" in spec ? spec.errorCode : undefined;
+    let nav: Navigation & { screenshot?: Buffer };
+    if (spec.action === "reload") {
+      if (!ctx.lastCallback) throw new Error("reload: no callback was visited before");
+      nav = await ctx.browser.navigate(ctx.lastCallback, "follow");
+    } else {
+      if (!ctx.launchUrl) throw new Error(`${spec.action}: no flow was started before`);
+      nav = engine === "chromium" ? await chromiumNavigate(ctx.launchUrl, ctx.options.returnTo, spec.action, errorCode) : await ctx.browser.navigate(ctx.launchUrl, spec.action, errorCode);
+    }
+    if (nav.lastCallback) ctx.lastCallback = nav.lastCallback;
+    const expect = step.expect;
+    check(ctx, at("browser: came back to returnTo"), expect.landed, nav.landed);
+    if (nav.landed) {
+      check(ctx, at("browser: status in returnTo"), expect.outcome, nav.url.searchParams.get("status"));
+      if (expect.errorCode !== undefined) check(ctx, at("browser: errorCode in returnTo"), expect.errorCode, nav.url.searchParams.get("errorCode"));
+      check(ctx, at("browser: flowId in returnTo"), ctx.flowId, nav.url.searchParams.get("flowId"));
+    } else {
+      if (expect.httpStatus !== undefined) check(ctx, at("browser: page status"), expect.httpStatus, nav.status);
+      if (expect.pageContains !== undefined && !nav.body?.includes(expect.pageContains)) {
+        ctx.failures.push({ where: at("browser: page text"), expected: `contains "${expect.pageContains}"`, actual: (nav.body ?? "").replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim().slice(0, 200) });
+      }
+    }
+    const summary = nav.landed ? `back: status=${nav.url.searchParams.get("status")}${nav.url.searchParams.get("errorCode") ? ` errorCode=${nav.url.searchParams.get("errorCode")}` : ""}` : `stopped at ${nav.status ?? "?"} ${nav.url.pathname}`;
+    return { label: `browser ${spec.action}${engine === "chromium" ? " (chromium)" : ""}`, summary, screenshot: nav.screenshot };
+  }
+  if ("flow" in step) {
+    if (!ctx.flowId) throw new Error("flow check: no flow was started before");
+    const response = await edge(ctx, `/v1/flows/${ctx.flowId}`);
+    const answer = await json(response);
+    check(ctx, at("flow: HTTP status"), step.expect.httpStatus ?? 200, response.status);
+    check(ctx, at("flow: status"), step.expect.status, answer.status);
+    if (step.expect.errorCode !== undefined) check(ctx, at("flow: errorCode"), step.expect.errorCode, answer.errorCode ?? null);
+    return { label: "flow check", summary: `${response.status} ${answer.status ?? ""}${answer.errorCode ? ` ${answer.errorCode}` : ""}` };
+  }
+  if ("reauthStatus" in step) {
+    const query = step.reauthStatus.sessionKey ? `?sessionKey=${ctx.sessionKey}` : "";
+    const response = await edge(ctx, `/v1/users/${ctx.userId}/reauth-status${query}`);
+    const answer = await json(response);
+    check(ctx, at("reauthStatus: HTTP status"), step.expect.httpStatus, response.status);
+    check(ctx, at("reauthStatus: token"), step.expect.token, (answer.token as { status?: string } | undefined)?.status);
+    if (step.expect.accounts) {
+      const listed = ((answer.accounts as Array<{ accountId: string }> | undefined) ?? []).map((a) => a.accountId);
+      check(ctx, at("reauthStatus: accounts"), step.expect.accounts.map((a) => accountId(ctx, a)), listed);
+    }
+    return { label: "reauth-status", summary: `${response.status} token=${(answer.token as { status?: string } | undefined)?.status ?? "-"}` };
+  }
+  await mockAdmin(ctx, `users/${ctx.userId}/scenario`, "PUT", withDefaultAccounts(ctx, step.setScenario));
+  return { label: "set scenario", summary: step.setScenario.name };
+}
+
+/** `account-511` without `accounts` means the user's first account. */
+function withDefaultAccounts<T extends { name: string; accounts?: string[] }>(ctx: Context, scenario: T): T {
+  return scenario.name === "account-511" && !scenario.accounts ? { ...scenario, accounts: [ctx.accounts[0]!] } : scenario;
+}
+
+function matchesClaim(expected: unknown, actual: unknown): boolean {
+  if (expected === "present") return actual !== undefined && actual !== null && actual !== "";
+  if (expected === "absent") return actual === undefined;
+  return JSON.stringify(expected) === JSON.stringify(actual);
+}
+
+function countHolds(expected: number | string | undefined, actual: number): boolean {
+  if (expected === undefined) return actual >= 1;
+  if (typeof expected === "number") return actual === expected;
+  const [, op, n] = /^(>=|<=|>|<)(\d+)$/.exec(expected)!;
+  const limit = Number(n);
+  return op === ">=" ? actual >= limit : op === "<=" ? actual <= limit : op === ">" ? actual > limit : actual < limit;
+}
+
+async function checkJournal(ctx: Context, expectations: JournalExpectation[]): Promise<void> {
+  if (expectations.length === 0) return;
+  const response = await mockAdmin(ctx, `journal?since=${ctx.journalSince}&limit=5000`);
+  const { entries } = (await response.json()) as { entries: Array<{ endpoint: string; userId?: string; status: number; claims?: Record<string, unknown>; signatureVerified?: boolean }> };
+  expectations.forEach((expectation, i) => {
+    const where = `journal[${i}]${expectation.says ? ` (${expectation.says})` : ""}`;
+    const matching = entries.filter(
+      (e) =>
+        e.endpoint === expectation.endpoint &&
+        // The key set is fetched without a user; everything else is scoped to this scenario's user.
+        (expectation.endpoint === "jwks/oauth" || e.userId === ctx.userId) &&
+        (expectation.status === undefined || e.status === expectation.status) &&
+        Object.entries(expectation.where ?? {}).every(([name, value]) => matchesClaim(value, e.claims?.[name])),
+    );
+    if (!countHolds(expectation.count, matching.length)) {
+      ctx.failures.push({ where: `${where}: ${expectation.endpoint} requests`, expected: expectation.count ?? ">=1", actual: matching.length });
+    }
+    for (const [name, value] of Object.entries(expectation.claims ?? {})) {
+      const bad = matching.find((e) => !matchesClaim(value, e.claims?.[name]));
+      if (bad) ctx.failures.push({ where: `${where}: claim ${name}`, expected: value, actual: bad.claims?.[name] ?? "(absent)" });
+    }
+    if (expectation.signatureVerified !== undefined) {
+      const bad = matching.find((e) => e.signatureVerified !== expectation.signatureVerified);
+      if (bad) ctx.failures.push({ where: `${where}: signatureVerified`, expected: expectation.signatureVerified, actual: bad.signatureVerified });
+    }
+  });
+}
+
+/** Runs one scenario file. */
+export async function runScenario(loaded: LoadedScenario, options: RunnerOptions): Promise<ScenarioResult> {
+  const began = performance.now();
+  const { scenario, file } = loaded;
+  const result: ScenarioResult = { file, name: scenario.name, status: "passed", steps: [], failures: [], durationMs: 0 };
+  if (needsChromium(scenario) && !hasChromium()) {
+    return { ...result, status: "skipped", reason: "Chromium is not installed (apt-get install chromium)", durationMs: 0 };
+  }
+  const userId = `qa-${slug(scenario.name)}-${crypto.randomUUID().slice(0, 8)}`;
+  const last = (await (await mockAdmin({ options }, "journal?limit=1")).json()) as { entries: Array<{ seq: number }> };
+  const created = (await (await mockAdmin({ options }, "users", "POST", { userId, accounts: scenario.user.accounts })).json()) as {
+    sessionKey: string;
+    accounts: Array<{ id: string }>;
+    token: { accessToken: { value: string } };
+  };
+  const ctx: Context = {
+    options,
+    scenario,
+    userId,
+    sessionKey: created.sessionKey,
+    accounts: created.accounts.map((a) => a.id),
+    browser: new HttpBrowser(options.returnTo),
+    failures: result.failures,
+    journalSince: last.entries.at(-1)?.seq ?? 0,
+  };
+  try {
+    if (scenario.user.importToken) {
+      const stored = await edge(ctx, `/v1/users/${userId}/token`, "PUT", created.token);
+      if (stored.status !== 204) throw new Error(`the target refused the user's token: ${stored.status} ${await stored.text()}`);
+      ctx.initialAccessToken = created.token.accessToken.value;
+    }
+    if (scenario.mock) await mockAdmin(ctx, `users/${userId}/scenario`, "PUT", withDefaultAccounts(ctx, scenario.mock));
+    if (scenario.global) await mockAdmin(ctx, "scenario", "PUT", scenario.global);
+
+    for (const [index, step] of scenario.steps.entries()) {
+      const stepBegan = performance.now();
+      const before = ctx.failures.length;
+      let outcome: Awaited<ReturnType<typeof runStep>>;
+      try {
+        outcome = await runStep(ctx, step, index);
+      } catch (error) {
+        ctx.failures.push({ where: `steps[${index}]`, expected: "the step to run", actual: `error: ${(error as Error).message}` });
+        outcome = { label: Object.keys(step)[0] ?? "step", summary: "error" };
+      }
+      const ok = ctx.failures.length === before;
+      const stepResult: StepResult = { index, label: outcome.label, ok, summary: outcome.summary, durationMs: performance.now() - stepBegan };
+      if (!ok && outcome.screenshot) {
+        mkdirSync(options.artifacts, { recursive: true });
+        stepResult.screenshot = join(options.artifacts, `${slug(scenario.name)}-step${index}.png`);
+        writeFileSync(stepResult.screenshot, outcome.screenshot);
+      }
+      result.steps.push(stepResult);
+      options.onStep?.(scenario.name, stepResult);
+      if (!ok && ctx.failures.at(-1)?.actual?.toString().startsWith("error:")) break;
+    }
+
+    if (scenario.expect.tokenRotated !== undefined || scenario.expect.tokenWorks !== undefined) {
+      const response = await edge(ctx, `/v1/users/${userId}/token`);
+      const stored = (await json(response)) as { token?: { accessToken?: { value?: string } } };
+      const value = stored.token?.accessToken?.value;
+      if (scenario.expect.tokenRotated !== undefined) check(ctx, "expect: token rotated", scenario.expect.tokenRotated, value !== undefined && value !== ctx.initialAccessToken);
+      if (scenario.expect.tokenWorks !== undefined) {
+        const verdict = (await (await mockAdmin(ctx, "tokens/check", "POST", { accessToken: value ?? "" })).json()) as { valid: boolean };
+        check(ctx, "expect: stored token works at digi.me", scenario.expect.tokenWorks, verdict.valid);
+      }
+    }
+    await checkJournal(ctx, scenario.expect.journal);
+  } catch (error) {
+    ctx.failures.push({ where: "setup", expected: "the scenario to run", actual: `error: ${(error as Error).message}` });
+  } finally {
+    if (scenario.global) await mockAdmin(ctx, "scenario", "DELETE").catch(() => undefined);
+  }
+  result.status = result.failures.length ? "failed" : "passed";
+  result.durationMs = performance.now() - began;
+  return result;
+}
+
+/** Runs many files: per-user ones `concurrency` at a time, then the ones with a global scenario alone. */
+export async function runAll(files: LoadedScenario[], options: RunnerOptions, concurrency = 4): Promise<ScenarioResult[]> {
+  const results = new Map<LoadedScenario, ScenarioResult>();
+  const parallel = files.filter((f) => !f.scenario.global);
+  const exclusive = files.filter((f) => f.scenario.global);
+  let next = 0;
+  const worker = async () => {
+    while (next < parallel.length) {
+      const file = parallel[next++]!;
+      results.set(file, await runScenario(file, options));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, parallel.length)) }, worker));
+  for (const file of exclusive) results.set(file, await runScenario(file, options));
+  return files.map((f) => results.get(f)!);
+}

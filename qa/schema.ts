@@ -1,0 +1,150 @@
+/**
+ * The scenario file format (YAML or JSON), validated with zod so a bad file
+ * gets an error naming the file and the field. Documented in qa/README.md.
+ */
+import { z } from "zod";
+import { ENDPOINTS, scenarioSchema } from "../mock-server/scenarios.ts";
+
+const countSchema = z.union([z.number().int().min(0), z.string().regex(/^(>=|<=|>|<)\d+$/, 'a number or a comparison such as ">=1"')]);
+
+/** "present", "absent", or an exact value. */
+const claimExpectation = z.union([z.literal("present"), z.literal("absent"), z.string(), z.number(), z.boolean()]);
+
+/** An assertion on the mock's journal. */
+export const journalExpectationSchema = z
+  .object({
+    endpoint: z.enum([...ENDPOINTS]),
+    /** Only entries whose claims match these (same forms as `claims`). */
+    where: z.record(z.string(), claimExpectation).optional(),
+    status: z.number().int().optional(),
+    /** How many matching entries (default: at least one). */
+    count: countSchema.optional(),
+    /** Every matching entry's claims must satisfy these. */
+    claims: z.record(z.string(), claimExpectation).optional(),
+    signatureVerified: z.boolean().optional(),
+    /** Shown in reports, e.g. "the exchange sent a code_verifier". */
+    says: z.string().optional(),
+  })
+  .strict();
+
+const startStep = z
+  .object({
+    start: z
+      .object({
+        flow: z.enum(["user", "account"]),
+        /** For account flows: an account id, or the index of the user's account (default 0). */
+        account: z.union([z.string(), z.number().int().min(0)]).optional(),
+        locale: z.string().optional(),
+        triggerQuery: z.boolean().optional(),
+        allowFullAuthorization: z.boolean().optional(),
+      })
+      .strict(),
+    expect: z
+      .object({
+        status: z.number().int().default(201),
+        error: z.string().optional(),
+        kind: z.enum(["user", "account", "authorize"]).optional(),
+      })
+      .strict()
+      .default({ status: 201 }),
+  })
+  .strict();
+
+const browserStep = z
+  .object({
+    browser: z.union([
+      z.enum(["follow", "approve", "deny", "reload"]),
+      z
+        .object({
+          action: z.enum(["follow", "approve", "deny", "reload"]),
+          /** For deny: the errorCode chosen on the consent page ("" for none). */
+          errorCode: z.string().optional(),
+          /** `http` (default) follows redirects itself; `chromium` drives Debian's Chromium. */
+          engine: z.enum(["http", "chromium"]).optional(),
+        })
+        .strict(),
+    ]),
+    expect: z
+      .object({
+        /** The browser came back to returnTo (default true). */
+        landed: z.boolean().default(true),
+        /** `status` in the returnTo query: succeeded | failed. */
+        outcome: z.enum(["succeeded", "failed"]).optional(),
+        /** `errorCode` in the returnTo query; null for none. */
+        errorCode: z.string().nullable().optional(),
+        /** When not landed: the status of the page the browser stopped at. */
+        httpStatus: z.number().int().optional(),
+        /** When not landed: text the page must contain. */
+        pageContains: z.string().optional(),
+      })
+      .strict()
+      .default({ landed: true }),
+  })
+  .strict();
+
+const flowStep = z
+  .object({
+    flow: z.literal("check"),
+    expect: z
+      .object({
+        status: z.enum(["pending", "succeeded", "failed"]).optional(),
+        errorCode: z.string().nullable().optional(),
+        httpStatus: z.number().int().optional(),
+      })
+      .strict(),
+  })
+  .strict();
+
+const statusStep = z
+  .object({
+    reauthStatus: z.object({ sessionKey: z.boolean().default(true) }).strict().default({ sessionKey: true }),
+    expect: z
+      .object({
+        token: z.enum(["valid", "refreshed", "needs_user_reauth", "needs_full_authorization"]).optional(),
+        /** Account ids or indices expected to need reauthorization, in order. */
+        accounts: z.array(z.union([z.string(), z.number().int().min(0)])).optional(),
+        httpStatus: z.number().int().default(200),
+      })
+      .strict(),
+  })
+  .strict();
+
+const setScenarioStep = z.object({ setScenario: scenarioSchema }).strict();
+
+/** Each kind of step by the key that names it, so a bad step is checked against the schema its author meant. */
+export const STEP_SCHEMAS = { start: startStep, browser: browserStep, flow: flowStep, reauthStatus: statusStep, setScenario: setScenarioStep } as const;
+
+/** A step: start a flow, drive the browser, check the flow or the status, or change the mock's scenario. */
+export const stepSchema = z.union([startStep, browserStep, flowStep, statusStep, setScenarioStep]);
+
+/** A scenario file. */
+export const scenarioFileSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    /** The mock user: how many accounts, and whether the edge gets its token first (default true). */
+    user: z.object({ accounts: z.number().int().min(1).max(10).default(2), importToken: z.boolean().default(true) }).strict().default({ accounts: 2, importToken: true }),
+    /** The mock scenario for this scenario's own user (see mock-server/README.md). */
+    mock: scenarioSchema.optional(),
+    /** A global mock scenario: only for faults that have no user (the key set). Runs the file alone. */
+    global: scenarioSchema.optional(),
+    steps: z.array(stepSchema).min(1),
+    expect: z
+      .object({
+        /** Whether the edge's stored token changed by the end. */
+        tokenRotated: z.boolean().optional(),
+        /** Whether the stored token works at digi.me at the end. */
+        tokenWorks: z.boolean().optional(),
+        journal: z.array(journalExpectationSchema).default([]),
+      })
+      .strict()
+      .default({ journal: [] }),
+  })
+  .strict();
+
+/** A parsed scenario file. */
+export type ScenarioFile = z.output<typeof scenarioFileSchema>;
+/** One step of it. */
+export type Step = z.output<typeof stepSchema>;
+/** A journal assertion. */
+export type JournalExpectation = z.output<typeof journalExpectationSchema>;
