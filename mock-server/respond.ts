@@ -58,6 +58,7 @@ export function journaled(
         return fault;
       },
     };
+    const began = performance.now();
     let response: Response;
     try {
       response = await body(context);
@@ -67,7 +68,14 @@ export function journaled(
     }
     if (endpoint !== "admin") {
       const url = new URL(request.url);
-      mock.record({ method: request.method, path: url.pathname, endpoint, status: response.type === "error" ? 0 : response.status, ...notes });
+      mock.record({
+        method: request.method,
+        path: url.pathname,
+        endpoint,
+        status: response.type === "error" ? 0 : response.status,
+        durationMs: Math.round((performance.now() - began) * 100) / 100,
+        ...notes,
+      });
     }
     return response;
   };

@@ -110,6 +110,8 @@ export interface JournalEntry {
   path: string;
   endpoint: string;
   status: number;
+  /** Time the mock spent answering, injected delays included. */
+  durationMs: number;
   userId?: string;
   /** The Authorization JWT's claims, decoded whether or not the signature verified. */
   claims?: Record<string, unknown>;

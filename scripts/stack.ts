@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEV_CONTRACT, startStandaloneMock, type StandaloneMock } from "../mock-server/standalone.ts";
+import { DEV_CONTRACT, startStandaloneMock } from "../mock-server/standalone.ts";
 
 /** The development API key (local only; printed, documented in the README). */
 export const DEV_API_KEY = "dev-api-key-0000000000000000000000000000";
@@ -33,12 +33,25 @@ export interface StackOptions {
   persistTo?: string;
   /** Pipe wrangler's output through this (default: drop it). */
   onOutput?: (line: string, stream: "stdout" | "stderr") => void;
+  /**
+   * Run the mock in its own Node process instead of this one (the benchmark
+   * does, so its load generator and the mock do not share an event loop).
+   */
+  separateMock?: boolean;
+}
+
+/** The mock as the stack exposes it, in this process or another. */
+export interface MockHandle {
+  origin: string;
+  apiBaseUrl: string;
+  onboardBaseUrl: string;
+  close: () => Promise<void>;
 }
 
 /** A running stack. */
 export interface Stack {
   edgeUrl: string;
-  mock: StandaloneMock;
+  mock: MockHandle;
   apiKey: string;
   wrangler: ChildProcess;
   close: () => Promise<void>;
@@ -60,7 +73,7 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
 async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`${url} is served by a process that exited with code ${child.exitCode}`);
     try {
       const response = await fetch(url);
       if (response.ok) return;
@@ -73,6 +86,25 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
   throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
 }
 
+/** Runs `mock-server/standalone.ts` as a child process and waits until it answers. */
+async function startMockProcess(host: string, port: number): Promise<MockHandle> {
+  const child = spawn(process.execPath, [join(ROOT, "mock-server", "standalone.ts"), "--host", host, "--port", String(port)], { stdio: ["ignore", "ignore", "inherit"] });
+  const origin = `http://${host}:${port}`;
+  const close = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  };
+  try {
+    await waitForHealth(`${origin}/__mock/`, child, 30_000);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { origin, apiBaseUrl: `${origin}/v1.7/`, onboardBaseUrl: `${origin}/apps/saas/`, close };
+}
+
 function envFileLine(name: string, value: string): string {
   return `${name}="${value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`;
 }
@@ -80,7 +112,7 @@ function envFileLine(name: string, value: string): string {
 /** Starts the mock and the edge; resolves once the edge's /healthz answers 200. */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const host = options.host ?? "127.0.0.1";
-  const mock = await startStandaloneMock({ port: options.mockPort ?? 0, host });
+  const mock = options.separateMock ? await startMockProcess(host, options.mockPort || (await freePort(host))) : await startStandaloneMock({ port: options.mockPort ?? 0, host });
   const edgePort = options.edgePort || (await freePort(host));
   const edgeUrl = `http://${host}:${edgePort}`;
   const stateDir = join(ROOT, ".wrangler", `stack-${edgePort}`);
