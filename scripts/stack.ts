@@ -38,6 +38,8 @@ export interface StackOptions {
    * does, so its load generator and the mock do not share an event loop).
    */
   separateMock?: boolean;
+  /** wrangler's own log level (its per-request lines cost time under load). */
+  wranglerLogLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
 }
 
 /** The mock as the stack exposes it, in this process or another. */
@@ -135,7 +137,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const wrangler = spawn(
     join(ROOT, "node_modules", ".bin", "wrangler"),
-    ["dev", "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false"],
+    ["dev", "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   for (const stream of ["stdout", "stderr"] as const) {

@@ -24,15 +24,14 @@ export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv
   const app = new OpenAPIHono<AppEnv>();
   app.use("*", requestId());
   app.use("*", securityHeaders());
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new AppError(413, "payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
-      },
-    }),
-  );
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new AppError(413, "payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+    },
+  });
+  app.use("/v1/*", limit);
+  app.use("/reauth/*", limit);
   app.use("/v1/*", withServices(options));
   app.use("/v1/*", apiKeyAuth({ keys: (c) => c.var.config.apiKeys }));
   app.use("/reauth/*", withServices(options));

@@ -23,6 +23,12 @@ export interface AppErrorInit {
   cause?: unknown;
   /** Logged, never sent. */
   detail?: Record<string, unknown>;
+  /** Extra fields of the JSON error body (for example a token the caller must keep). */
+  extra?: Record<string, unknown>;
+  /** A whole HTML page for browser routes, instead of the one-sentence page. */
+  html?: string;
+  /** The Content-Security-Policy of that page. */
+  contentSecurityPolicy?: string;
 }
 
 /** An expected failure with a status and a stable code. */
@@ -96,9 +102,10 @@ export function onError(error: Error, c: Context<AppEnv>): Response {
   const headers: Record<string, string> = {};
   if (appError.init.retryable) headers["Retry-After"] = "5";
   if (isBrowserRoute(c.req.path)) {
-    return c.html(errorPage(appError.init.page ?? capitalize(appError.message), appError.code), appError.status, headers);
+    if (appError.init.contentSecurityPolicy) headers["Content-Security-Policy"] = appError.init.contentSecurityPolicy;
+    return c.html(appError.init.html ?? errorPage(appError.init.page ?? capitalize(appError.message), appError.code), appError.status, headers);
   }
-  const body: { error: Record<string, unknown> } = { error: { code: appError.code, message: appError.message } };
+  const body: { error: Record<string, unknown> } = { error: { code: appError.code, message: appError.message, ...appError.init.extra } };
   if (appError.init.hint) body.error.hint = appError.init.hint;
   if (appError.init.retryable) body.error.retryable = true;
   return c.json(body, appError.status, headers);

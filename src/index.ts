@@ -13,6 +13,7 @@
  *   GET    /reauth/launch/:flowId             bind to this browser, go to digi.me
  *   GET    /reauth/user/callback              digi.me's callback, flow 1
  *   GET    /reauth/account/callback           digi.me's callback, flow 2
+ *   POST   /reauth/recover                    store a token the callback could not store
  * Service:
  *   GET    /healthz                           liveness and configuration check
  *   GET    /openapi.json                      the OpenAPI document

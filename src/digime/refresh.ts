@@ -15,6 +15,11 @@ export interface WithTokenRefreshOptions {
    * before anything else can fail.
    */
   onRefreshed?: (token: UserAccessToken) => Promise<void> | void;
+  /**
+   * How to refresh; defaults to `client.refreshToken`. A service can plug in
+   * its own, e.g. to adopt a token a concurrent request already rotated.
+   */
+  refresh?: (token: UserAccessToken) => Promise<UserAccessToken>;
 }
 
 /** What `withTokenRefresh` returns: the call's result and the token to keep. */
@@ -49,7 +54,7 @@ export async function withTokenRefresh<T>(
   } catch (error) {
     if (!needsRefresh(error)) throw error;
   }
-  const rotated = await client.refreshToken(token);
+  const rotated = await (options.refresh ?? ((t: UserAccessToken) => client.refreshToken(t)))(token);
   await options.onRefreshed?.(rotated);
   return { result: await call(rotated.accessToken.value), token: rotated, refreshed: true };
 }

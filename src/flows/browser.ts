@@ -11,6 +11,7 @@ import { sha256 } from "../storage/crypto.ts";
 import type { FlowRecord } from "../storage/flows.ts";
 import { bindingCookie, bindingSecret, clearBindingCookie, matchesBinding, requireBinding } from "./binding.ts";
 import { newSecret, timingSafeEqual } from "./ids.ts";
+import { recoveryPage } from "../pages.ts";
 import { outcomeUrl } from "./return-to.ts";
 
 /** A redirect the route sends, with the cookie to set. */
@@ -118,7 +119,34 @@ export async function completeUserCallback(c: Context<AppEnv>, query: CallbackQu
     if (!(error instanceof DigimeError && error.kind === "api" && (error.status ?? 500) < 500)) throw error;
     return afterRefusedExchange(c, flow, error);
   }
-  await tokens.put(flow.userId, token);
+  try {
+    await tokens.put(flow.userId, token);
+  } catch (error) {
+    if (!(error instanceof AppError && error.code === "storage_unavailable")) throw error;
+    // The code is spent: this token exists nowhere else. The browser carries it back, sealed.
+    log(c, "error", "token_not_stored", { flowId: flow.id });
+    throw new AppError(503, "token_not_stored", "the new token could not be stored", {
+      retryable: true,
+      cause: error,
+      html: recoveryPage(flow.id, await tokens.sealForRecovery(flow.id, flow.userId, token)),
+      contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      detail: { flowId: flow.id },
+    });
+  }
+  return finish(c, flow, "succeeded");
+}
+
+/**
+ * POST /reauth/recover: stores a token that the callback could not store,
+ * carried back sealed by the browser that owns the flow, and completes the flow.
+ */
+export async function recoverToken(c: Context<AppEnv>, form: { flow: string; sealed: string }): Promise<BrowserRedirect> {
+  const flow = await loadFlow(c, form.flow);
+  await requireBinding(flow, bindingSecret(c, flow.id));
+  if (flow.status !== "pending") throw alreadyCompleted(flow);
+  const token = await c.var.services.tokens.openRecovery(flow.id, flow.userId, form.sealed);
+  await c.var.services.tokens.put(flow.userId, token);
+  log(c, "info", "token_recovered", { flowId: flow.id });
   return finish(c, flow, "succeeded");
 }
 

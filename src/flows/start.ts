@@ -2,7 +2,7 @@
  * Starting flows: one upstream round trip each (the account flow's two calls
  * run in parallel), then one KV write.
  */
-import { withTokenRefresh, type SessionOptions, type UserAccessToken } from "../digime/index.ts";
+import { withTokenRefresh, type SessionOptions } from "../digime/index.ts";
 import { AppError } from "../errors.ts";
 import { DigimeError } from "../digime/index.ts";
 import { sha256 } from "../storage/crypto.ts";
@@ -10,6 +10,7 @@ import type { FlowKind, FlowRecord } from "../storage/flows.ts";
 import type { Services } from "../services.ts";
 import { newFlowId, newSecret } from "./ids.ts";
 import { checkReturnTo } from "./return-to.ts";
+import { refreshHooks } from "./tokens.ts";
 
 /** What the backend gets back from a start. */
 export interface StartedFlow {
@@ -119,9 +120,7 @@ export async function startAccountFlow(services: Services, input: StartAccountFl
   } else {
     const stored = await services.tokens.get(input.userId);
     if (!stored) throw noToken(input.userId);
-    ({ result: started } = await withTokenRefresh(services.digime, stored.token, call, {
-      onRefreshed: (token: UserAccessToken) => services.tokens.put(input.userId, token),
-    }));
+    ({ result: started } = await withTokenRefresh(services.digime, stored.token, call, refreshHooks(services, input.userId)));
   }
   return save(services, { id: flowId, kind: "account", userId: input.userId, accountId: input.accountId, returnTo, upstreamUrl: started.url, session: started.session });
 }

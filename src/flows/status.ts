@@ -5,6 +5,7 @@
 import { accountsNeedingReauth, DigimeError, withTokenRefresh, type DigimeAccount, type FileListResponse } from "../digime/index.ts";
 import { AppError } from "../errors.ts";
 import type { Services } from "../services.ts";
+import { refreshHooks } from "./tokens.ts";
 
 /** How the user's token stands. */
 export type TokenState = "valid" | "refreshed" | "needs_user_reauth" | "needs_full_authorization";
@@ -33,7 +34,7 @@ export async function reauthStatus(services: Services, userId: string, sessionKe
     ]);
   let outcome: { result: [DigimeAccount[], FileListResponse | undefined]; token: typeof stored.token; refreshed: boolean };
   try {
-    outcome = await withTokenRefresh(services.digime, stored.token, read, { onRefreshed: (token) => services.tokens.put(userId, token) });
+    outcome = await withTokenRefresh(services.digime, stored.token, read, refreshHooks(services, userId));
   } catch (error) {
     if (error instanceof DigimeError && error.isInvalidToken()) {
       // After a rotation the stored token is the new one; report its expiries.

@@ -19,6 +19,9 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
     c.header("Referrer-Policy", "no-referrer");
     c.header("X-Content-Type-Options", "nosniff");
     c.header("X-Frame-Options", "DENY");
-    if (c.res.headers.get("Content-Type")?.startsWith("text/html")) c.header("Content-Security-Policy", csp);
+    // A page that needs more (the token-recovery form posts back here) sets its own.
+    if (c.res.headers.get("Content-Type")?.startsWith("text/html") && !c.res.headers.has("Content-Security-Policy")) {
+      c.header("Content-Security-Policy", csp);
+    }
   };
 }

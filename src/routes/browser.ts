@@ -5,7 +5,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
-import { completeAccountCallback, completeUserCallback, launchFlow, type BrowserRedirect } from "../flows/browser.ts";
+import { completeAccountCallback, completeUserCallback, launchFlow, recoverToken, type BrowserRedirect } from "../flows/browser.ts";
 import { CallbackQuerySchema, FlowIdSchema } from "../schemas.ts";
 import { validationHook } from "./openapi.ts";
 
@@ -56,6 +56,27 @@ const accountCallback = createRoute({
   responses: callbackResponses,
 });
 
+const recover = createRoute({
+  method: "post",
+  path: "/reauth/recover",
+  tags: ["browser"],
+  summary: "Store a token the callback could not store",
+  description: "Posted by the page a callback shows when digi.me issued a token but storage failed; the token comes back sealed and bound to the flow.",
+  request: {
+    body: {
+      required: true,
+      content: { "application/x-www-form-urlencoded": { schema: z.object({ flow: FlowIdSchema, sealed: z.string().min(1).max(8192) }) } },
+    },
+  },
+  responses: {
+    303: { description: "Back to the flow's returnTo with status succeeded" },
+    400: html("Malformed or foreign recovery data"),
+    403: html("The flow was launched in another browser"),
+    409: html("Flow already completed"),
+    503: html("Storage still unavailable: the same page, to try again"),
+  },
+});
+
 function redirect(c: Context<AppEnv>, to: BrowserRedirect, status: 302 | 303): Response {
   c.header("Set-Cookie", to.setCookie);
   return c.redirect(to.location, status);
@@ -68,5 +89,6 @@ export function browserRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(launch, async (c) => redirect(c, await launchFlow(c, c.req.valid("param").flowId), 302) as never);
   app.openapi(userCallback, async (c) => redirect(c, await completeUserCallback(c, c.req.valid("query")), 303) as never);
   app.openapi(accountCallback, async (c) => redirect(c, await completeAccountCallback(c, c.req.valid("query")), 303) as never);
+  app.openapi(recover, async (c) => redirect(c, await recoverToken(c, c.req.valid("form")), 303) as never);
   return app;
 }

@@ -15,6 +15,9 @@ function unavailable(operation: string, key: string, cause: unknown): AppError {
   });
 }
 
+/** Waits before the retries of a failed write: past KV's one-write-per-second-per-key limit. */
+export const PUT_RETRY_DELAYS_MS = [300, 1000] as const;
+
 /** A thin wrapper over a KV namespace. */
 export class Kv {
   readonly namespace: KVNamespace;
@@ -38,13 +41,26 @@ export class Kv {
     }
   }
 
-  /** Writes a JSON value that expires after `ttlSeconds` (raised to KV's minimum). */
+  /**
+   * Writes a JSON value that expires after `ttlSeconds` (raised to KV's
+   * minimum). KV allows about one write per second to a key and answers more
+   * with 429, which a fast start → launch → callback can hit, so a failed
+   * write is retried after `PUT_RETRY_DELAYS_MS`.
+   */
   async putJson(key: string, value: unknown, ttlSeconds: number): Promise<void> {
-    try {
-      await this.namespace.put(key, JSON.stringify(value), { expirationTtl: Math.max(Math.ceil(ttlSeconds), KV_MIN_TTL_SECONDS) });
-    } catch (error) {
-      throw unavailable("put", key, error);
+    const text = JSON.stringify(value);
+    const options = { expirationTtl: Math.max(Math.ceil(ttlSeconds), KV_MIN_TTL_SECONDS) };
+    let lastError: unknown;
+    for (const wait of [0, ...PUT_RETRY_DELAYS_MS]) {
+      if (wait) await new Promise((resolve) => setTimeout(resolve, wait));
+      try {
+        await this.namespace.put(key, text, options);
+        return;
+      } catch (error) {
+        lastError = error;
+      }
     }
+    throw unavailable("put", key, lastError);
   }
 
   /** Deletes a key (absent keys are fine). */

@@ -2,6 +2,7 @@
  * Custody of users' digi.me tokens: one encrypted KV entry per user.
  */
 import type { UserAccessToken } from "../digime/index.ts";
+import { AppError } from "../errors.ts";
 import type { Envelope, Sealer } from "./crypto.ts";
 import { TOKEN_MIN_TTL_SECONDS, tokenKey } from "./keys.ts";
 import type { Kv } from "./kv.ts";
@@ -53,6 +54,30 @@ export class TokenStore {
     const record = await this.#kv.getJson<TokenRecord>(key);
     if (!record || record.v !== 1) return null;
     return { token: JSON.parse(await this.#sealer.open(record.sealed, key)) as UserAccessToken, updatedAt: record.updatedAt };
+  }
+
+  /**
+   * Seals a token for the browser to carry back when storing it failed. Bound
+   * to the flow and the user, so it opens only for that flow's recovery.
+   */
+  async sealForRecovery(flowId: string, userId: string, token: UserAccessToken): Promise<string> {
+    const envelope = await this.#sealer.seal(JSON.stringify(token), `recovery:v1:${flowId}:${tokenKey(userId)}`);
+    return btoa(JSON.stringify(envelope));
+  }
+
+  /** Opens what `sealForRecovery` sealed; anything else is a 400. */
+  async openRecovery(flowId: string, userId: string, sealed: string): Promise<UserAccessToken> {
+    let envelope: Envelope;
+    try {
+      envelope = JSON.parse(atob(sealed)) as Envelope;
+    } catch {
+      throw new AppError(400, "invalid_request", "the recovery data is malformed");
+    }
+    try {
+      return JSON.parse(await this.#sealer.open(envelope, `recovery:v1:${flowId}:${tokenKey(userId)}`)) as UserAccessToken;
+    } catch {
+      throw new AppError(400, "invalid_request", "the recovery data does not belong to this flow");
+    }
   }
 
   /** Forgets the user's token. */

@@ -73,6 +73,7 @@ describe("GET /openapi.json", () => {
       "/healthz",
       "/reauth/account/callback",
       "/reauth/launch/{flowId}",
+      "/reauth/recover",
       "/reauth/user/callback",
       "/v1/flows/{flowId}",
       "/v1/reauth/account",
