@@ -7,6 +7,9 @@ import { DigimeError, type UserAccessToken, type WithTokenRefreshOptions } from 
 import { AppError } from "../errors.ts";
 import type { Services } from "../services.ts";
 
+/** How long a refused refresh waits for a concurrent refresh to store its token. */
+export const REFRESH_RACE_GRACE_MS = 300;
+
 /**
  * Stores a token digi.me just issued. If storage fails, the answer says so
  * (503 `token_not_stored`) and carries the token, so the backend can store it
@@ -40,6 +43,8 @@ export function refreshHooks(services: Services, userId: string): WithTokenRefre
         return await services.digime.refreshToken(token);
       } catch (error) {
         if (!(error instanceof DigimeError && error.isInvalidToken("refresh_token"))) throw error;
+        // A concurrent winner may still be writing its rotated token: give it a moment.
+        await new Promise((resolve) => setTimeout(resolve, REFRESH_RACE_GRACE_MS));
         const latest = await services.tokens.get(userId);
         if (latest && latest.token.refreshToken.value !== token.refreshToken.value) return latest.token;
         throw error;

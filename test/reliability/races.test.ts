@@ -1,0 +1,83 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { APP, TestBrowser, testApp } from "../support/app.ts";
+import { startMock, type TestMock } from "../support/mock.ts";
+
+/**
+ * Races the local KV simulator never produces by itself (it is strongly
+ * consistent): here they are forced by firing requests at once.
+ */
+let testMock: TestMock;
+const { api, request } = testApp();
+
+beforeAll(async () => {
+  testMock = await startMock();
+});
+afterAll(() => testMock.stop());
+afterEach(() => testMock.mock.reset());
+
+async function enrolled() {
+  const { user, token } = testMock.mock.createUser();
+  expect((await api(`/v1/users/${user.id}/token`, { method: "PUT", body: token })).status).toBe(204);
+  return { user, token };
+}
+
+async function storedToken(userId: string) {
+  return ((await (await api(`/v1/users/${userId}/token`)).json()) as { token: { accessToken: { value: string }; refreshToken: { value: string } } }).token;
+}
+
+describe("races", () => {
+  it("five concurrent callbacks for one flow: one exchange wins, every answer is the winner's outcome", async () => {
+    const { user } = await enrolled();
+    const started = (await (await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/x` } })).json()) as { flowId: string; launchUrl: string };
+    const browser = new TestBrowser(request);
+    const launch = await browser.get(started.launchUrl);
+    const callback = (await browser.get(launch.headers.get("Location")!)).headers.get("Location")!;
+    const answers = await Promise.all(Array.from({ length: 5 }, () => browser.get(callback)));
+    for (const answer of answers) {
+      expect(answer.status).toBe(303);
+      expect(new URL(answer.headers.get("Location")!).searchParams.get("status")).toBe("succeeded");
+    }
+    const exchanges = testMock.mock.journal.filter((e) => e.endpoint === "oauth/token");
+    expect(exchanges.filter((e) => e.status === 200)).toHaveLength(1);
+    expect(testMock.mock.checkAccessToken((await storedToken(user.id)).accessToken.value, "dev-app_dev-contract").ok).toBe(true);
+  });
+
+  it("concurrent refreshes for one user leave a live refresh token stored", async () => {
+    const { user } = await enrolled();
+    testMock.mock.setUserScenario(user, { ...testMock.mock.scenarioFor(user), name: "invalid-token", recoverOnRefresh: true });
+    const starts = await Promise.all(
+      Array.from({ length: 3 }, () => api("/v1/reauth/account", { body: { userId: user.id, accountId: user.accounts[0]!.id, returnTo: `${APP}/x` } })),
+    );
+    expect(starts.map((s) => s.status)).toEqual([201, 201, 201]);
+    const refreshes = testMock.mock.journal.filter((e) => e.endpoint === "oauth/token");
+    expect(refreshes.filter((e) => e.status === 200)).toHaveLength(1); // one rotation won; the others adopted it
+    const stored = await storedToken(user.id);
+    expect(testMock.mock.refreshTokens.get(stored.refreshToken.value)?.used).toBe(false);
+    expect(testMock.mock.checkAccessToken(stored.accessToken.value, "dev-app_dev-contract").ok).toBe(true);
+  });
+
+  it("concurrent starts for one user make independent flows that each complete", async () => {
+    const { user } = await enrolled();
+    const starts = await Promise.all(Array.from({ length: 8 }, (_, i) => api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/x?n=${i}` } })));
+    const flows = (await Promise.all(starts.map((s) => s.json()))) as Array<{ flowId: string; launchUrl: string }>;
+    expect(new Set(flows.map((f) => f.flowId)).size).toBe(8);
+    // Complete them in another order, each in its own browser: none disturbs another.
+    for (const [i, flow] of [...flows.entries()].reverse()) {
+      const { final } = await new TestBrowser(request).navigate(flow.launchUrl);
+      expect(Object.fromEntries(final.searchParams)).toEqual({ n: String(i), flowId: flow.flowId, status: "succeeded" });
+    }
+  });
+
+  it("two flows launched in one browser keep separate bindings", async () => {
+    const { user } = await enrolled();
+    const a = (await (await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/a` } })).json()) as { launchUrl: string };
+    const b = (await (await api("/v1/reauth/account", { body: { userId: user.id, accountId: user.accounts[0]!.id, returnTo: `${APP}/b` } })).json()) as { launchUrl: string };
+    const browser = new TestBrowser(request);
+    const launchA = await browser.get(a.launchUrl);
+    const launchB = await browser.get(b.launchUrl);
+    const callbackA = (await browser.get(launchA.headers.get("Location")!)).headers.get("Location")!;
+    const callbackB = (await browser.get(launchB.headers.get("Location")!)).headers.get("Location")!;
+    expect((await browser.get(callbackB)).status).toBe(303);
+    expect((await browser.get(callbackA)).status).toBe(303);
+  });
+});
