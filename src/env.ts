@@ -22,6 +22,8 @@ export interface Env {
   ALLOWED_RETURN_ORIGINS?: string;
   FLOW_TTL_SECONDS?: string;
   LOG_LEVEL?: string;
+  /** Tests only: the property tests' seed. */
+  FC_SEED?: string;
 }
 
 /** Per-request values middleware puts on the context. */
