@@ -85,7 +85,7 @@ const cookieHeader = () =>
     { nil: undefined },
   );
 
-function get(path: string, cookie?: string): Promise<Response> {
+async function get(path: string, cookie?: string): Promise<Response> {
   return request(path, { headers: cookie ? { Cookie: cookie } : {} });
 }
 
@@ -125,7 +125,7 @@ describe(`random inputs on every route (${TOTAL} cases)`, () => {
   const jsonish = fc.jsonValue({ maxDepth: 3 });
   const returnTo = fc.oneof(fc.constant(`${APP}/back`), fc.webUrl(), oddText, fc.constantFrom("javascript:alert(1)", "//evil.test", `${APP}@evil.test`, "https://app.test.evil.test/"));
 
-  function post(path: string, body: unknown, contentType: string | undefined, method = "POST"): Promise<Response> {
+  async function post(path: string, body: unknown, contentType: string | undefined, method = "POST"): Promise<Response> {
     return request(path, {
       method,
       headers: { Authorization: `Bearer ${KEY}`, ...(contentType ? { "Content-Type": contentType } : {}) },
