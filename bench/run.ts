@@ -13,7 +13,7 @@ import { cpus, totalmem, release, platform } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEV_CONTRACT } from "../mock-server/standalone.ts";
-import { freePort, ROOT, startStack, type Stack } from "../scripts/stack.ts";
+import { freePort, ROOT, startStack, WRANGLER, type Stack } from "../scripts/stack.ts";
 
 const RETURN_TO = "http://127.0.0.1:8788/bench-return";
 const API_ENDPOINTS = ["oauth/token/reference", "reference", "oauth/token", "oauth/authorize", "permission-access/accounts", "permission-access/query", "jwks/oauth"];
@@ -147,8 +147,8 @@ async function measure(c: Client, step: StepName, concurrency: number, requests:
 async function cryptoBench(): Promise<Record<string, number>> {
   const port = await freePort();
   const wrangler = spawn(
-    join(ROOT, "node_modules", ".bin", "wrangler"),
-    ["dev", "-c", join(ROOT, "bench", "wrangler.toml"), "--local", "--ip", "127.0.0.1", "--port", String(port), "--var", `PRIVATE_KEY:${readFileSync(DEV_CONTRACT.privateKeyPath, "utf8")}`, "--var", `PUBLIC_KEY:${readFileSync(DEV_CONTRACT.publicKeyPath, "utf8")}`, "--show-interactive-dev-session=false"],
+    WRANGLER[0],
+    [WRANGLER[1], "dev", "-c", join(ROOT, "bench", "wrangler.toml"), "--local", "--ip", "127.0.0.1", "--port", String(port), "--var", `PRIVATE_KEY:${readFileSync(DEV_CONTRACT.privateKeyPath, "utf8")}`, "--var", `PUBLIC_KEY:${readFileSync(DEV_CONTRACT.publicKeyPath, "utf8")}`, "--show-interactive-dev-session=false"],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: "ignore" },
   );
   try {

@@ -137,6 +137,8 @@ export type AuthResult =
   | { ok: false; status: number; code: string; message: string; claims?: Record<string, unknown>; verified?: boolean };
 
 const JOURNAL_LIMIT = 5000;
+/** Sweep stale state every this many journal entries. */
+const SWEEP_EVERY = 1000;
 const NONCE = /^[A-Za-z0-9]{32}$/;
 
 function randomId(bytes = 24): string {
@@ -175,7 +177,8 @@ export class MockDigime {
   readonly references = new Map<string, ReferenceRecord>();
   readonly accountRefs = new Map<string, { userId: string; accountId: string }>();
   readonly authorizationCodes = new Map<string, AuthorizationCodeRecord>();
-  readonly nonces = new Set<string>();
+  /** Seen nonces and when; kept while a request carrying them could still be accepted. */
+  readonly nonces = new Map<string, number>();
   journal: JournalEntry[] = [];
   globalScenario: Scenario = SUCCESS;
   globalFaults: ActiveFault[] = [];
@@ -384,7 +387,7 @@ export class MockDigime {
     if (typeof timestamp !== "number" || Math.abs(timestamp - this.now()) > LIFETIMES_MS.timestampSkew) {
       return { ok: false, status: 406, code: "InvalidRequest", message: "The timestamp provided in JWT payload is out of range", claims, verified: true };
     }
-    this.nonces.add(nonce);
+    this.nonces.set(nonce, this.now());
     return { ok: true, claims, contract };
   }
 
@@ -461,6 +464,20 @@ export class MockDigime {
     const full: JournalEntry = { seq: ++this.#seq, time: new Date(this.now()).toISOString(), ...entry };
     this.journal.push(full);
     if (this.journal.length > JOURNAL_LIMIT) this.journal.splice(0, this.journal.length - JOURNAL_LIMIT);
+    if (this.#seq % SWEEP_EVERY === 0) this.sweep();
     return full;
+  }
+
+  /**
+   * Forgets what can no longer matter, so a long QA session or soak keeps the
+   * mock's memory flat: nonces whose timestamp window has passed (a replay
+   * would be refused for its timestamp anyway), spent or expired codes.
+   */
+  sweep(): void {
+    const now = this.now();
+    for (const [nonce, seenAt] of this.nonces) if (seenAt < now - 2 * LIFETIMES_MS.timestampSkew) this.nonces.delete(nonce);
+    for (const [code, record] of this.references) if (record.expiresAt < now - LIFETIMES_MS.reference) this.references.delete(code);
+    for (const [code, record] of this.authorizationCodes) if (record.expiresAt < now - LIFETIMES_MS.authorizationCode) this.authorizationCodes.delete(code);
+    for (const [value, record] of this.accessTokens) if (record.expiresAt < now - LIFETIMES_MS.accessToken) this.accessTokens.delete(value);
   }
 }

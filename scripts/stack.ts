@@ -18,6 +18,12 @@ const DEV_ENCRYPTION_KEY = `dev:${Buffer.alloc(32, 7).toString("base64")}`;
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
+/**
+ * How to run wrangler: its JS entry on the Node running this script (Node 24
+ * from node_modules under `npm run`), never whatever `node` is first on PATH.
+ */
+export const WRANGLER = [process.execPath, join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js")] as const;
+
 /** Options of `startStack`. */
 export interface StackOptions {
   host?: string;
@@ -136,8 +142,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   writeFileSync(envFile, Object.entries(config).map(([k, v]) => envFileLine(k, v)).join("\n") + "\n", { mode: 0o600 });
 
   const wrangler = spawn(
-    join(ROOT, "node_modules", ".bin", "wrangler"),
-    ["dev", "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
+    WRANGLER[0],
+    [WRANGLER[1], "dev", "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   for (const stream of ["stdout", "stderr"] as const) {

@@ -3,13 +3,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WRANGLER } from "../../scripts/stack.ts";
 
 let outdir: string;
 let bundle: string;
 
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), "edge-bundle-"));
-  execFileSync("node_modules/.bin/wrangler", ["deploy", "--dry-run", "--outdir", outdir], {
+  execFileSync(WRANGLER[0], [WRANGLER[1], "deploy", "--dry-run", "--outdir", outdir], {
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
     stdio: "pipe",
   });
