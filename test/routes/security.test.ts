@@ -284,3 +284,22 @@ describe("concurrent callbacks", () => {
     expect(testMock.mock.checkAccessToken(await storedAccessToken(user.id), "dev-app_dev-contract").ok).toBe(true);
   });
 });
+
+describe("randomness", () => {
+  it("uses 128-bit random state, flow ids and binding secrets, never repeated", async () => {
+    const seen = { state: new Set<string>(), flow: new Set<string>(), binding: new Set<string>() };
+    for (let i = 0; i < 20; i++) {
+      const { flow } = await startedFlow();
+      const browser = new TestBrowser(request);
+      await browser.get(flow.launchUrl);
+      const state = testMock.mock.journal.filter((e) => e.endpoint === "oauth/token/reference").at(-1)!.claims!.state as string;
+      const binding = [...browser.cookies.values()][0]!;
+      for (const [kind, value] of [["state", state], ["flow", flow.flowId], ["binding", binding]] as const) {
+        // 22 base64url characters carry 132 bits; the encoder pads 16 random bytes (128 bits) into them.
+        expect(value).toMatch(/^[A-Za-z0-9_-]{22}$/);
+        expect(seen[kind].has(value)).toBe(false);
+        seen[kind].add(value);
+      }
+    }
+  });
+});
