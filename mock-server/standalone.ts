@@ -78,23 +78,11 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
 export async function startStandaloneMock(options: StandaloneOptions = {}): Promise<StandaloneMock> {
   const host = options.host ?? "127.0.0.1";
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 9090, host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : options.port;
-  const origin = options.publicUrl ? new URL(options.publicUrl).origin : `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  const { mock, handlers } = await createMockDigime({
-    apiBaseUrl: `${origin}/v1.7/`,
-    onboardBaseUrl: `${origin}/apps/saas/`,
-    contracts:
-      options.devContract === false
-        ? []
-        : [{ applicationId: DEV_CONTRACT.applicationId, contractId: DEV_CONTRACT.contractId, publicKey: readFileSync(DEV_CONTRACT.publicKeyPath, "utf8") }],
-  });
-
+  // Requests that arrive while the mock is still being created wait for it instead of hanging.
+  let ready!: (value: Awaited<ReturnType<typeof createMockDigime>>) => void;
+  const created = new Promise<Awaited<ReturnType<typeof createMockDigime>>>((resolve) => (ready = resolve));
   server.on("request", async (req, res) => {
+    const { handlers } = await created;
     const abort = new AbortController();
     res.on("close", () => abort.abort());
     // Route by path on the mock's own origin, whatever Host the client used (localhost, 127.0.0.1, ...).
@@ -117,6 +105,22 @@ export async function startStandaloneMock(options: StandaloneOptions = {}): Prom
       res.end(JSON.stringify({ error: { code: "MockServerError", message: "the mock failed; see its log" } }));
     }
   });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 9090, host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  const origin = options.publicUrl ? new URL(options.publicUrl).origin : `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const { mock, handlers } = await createMockDigime({
+    apiBaseUrl: `${origin}/v1.7/`,
+    onboardBaseUrl: `${origin}/apps/saas/`,
+    contracts:
+      options.devContract === false
+        ? []
+        : [{ applicationId: DEV_CONTRACT.applicationId, contractId: DEV_CONTRACT.contractId, publicKey: readFileSync(DEV_CONTRACT.publicKeyPath, "utf8") }],
+  });
+  ready({ mock, handlers });
 
   return {
     origin,

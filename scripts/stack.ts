@@ -83,7 +83,7 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${url} is served by a process that exited with code ${child.exitCode}`);
     try {
-      const response = await fetch(url);
+      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (response.ok) return;
       if (response.status === 503) throw new Error(`the edge is misconfigured: ${await response.text()}`);
     } catch (error) {

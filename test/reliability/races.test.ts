@@ -1,25 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { APP, TestBrowser, testApp } from "../support/app.ts";
-import { startMock, type TestMock } from "../support/mock.ts";
+import { describe, expect, it } from "vitest";
+import { APP, enrollUser, TestBrowser, testApp } from "../support/app.ts";
+import { useTestMock } from "../support/mock.ts";
 
 /**
  * Races the local KV simulator never produces by itself (it is strongly
  * consistent): here they are forced by firing requests at once.
  */
-let testMock: TestMock;
+const testMock = useTestMock();
 const { api, request } = testApp();
-
-beforeAll(async () => {
-  testMock = await startMock();
-});
-afterAll(() => testMock.stop());
-afterEach(() => testMock.mock.reset());
-
-async function enrolled() {
-  const { user, token } = testMock.mock.createUser();
-  expect((await api(`/v1/users/${user.id}/token`, { method: "PUT", body: token })).status).toBe(204);
-  return { user, token };
-}
+const enrolled = () => enrollUser(testMock.mock, api);
 
 async function storedToken(userId: string) {
   return ((await (await api(`/v1/users/${userId}/token`)).json()) as { token: { accessToken: { value: string }; refreshToken: { value: string } } }).token;

@@ -1,23 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ScenarioInput } from "../../mock-server/index.ts";
-import { APP, TestBrowser, testApp } from "../support/app.ts";
-import { startMock, type TestMock } from "../support/mock.ts";
+import { APP, enrollUser, TestBrowser, testApp } from "../support/app.ts";
+import { useTestMock } from "../support/mock.ts";
 
-let testMock: TestMock;
+const testMock = useTestMock();
 const { api, request } = testApp();
 
-beforeAll(async () => {
-  testMock = await startMock();
-});
-afterAll(() => testMock.stop());
-afterEach(() => testMock.mock.reset());
-
-async function enrolledUser(scenario?: ScenarioInput, accounts = 2) {
-  const { user, token } = testMock.mock.createUser({ accounts });
-  if (scenario) testMock.mock.setUserScenario(user, { ...testMock.mock.scenarioFor(user), ...scenario } as never);
-  expect((await api(`/v1/users/${user.id}/token`, { method: "PUT", body: token })).status).toBe(204);
-  return { user, token };
-}
+const enrolledUser = (scenario?: ScenarioInput, accounts = 2) => enrollUser(testMock.mock, api, { scenario, accounts });
 
 async function startAccount(userId: string, accountId: string) {
   const response = await api("/v1/reauth/account", { body: { userId, accountId, returnTo: `${APP}/accounts` } });

@@ -1,24 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { KNOWN_ERROR_CODES, type ScenarioInput } from "../../mock-server/index.ts";
-import { APP, TestBrowser, testApp } from "../support/app.ts";
-import { startMock, type TestMock } from "../support/mock.ts";
+import { APP, enrollUser, TestBrowser, testApp } from "../support/app.ts";
+import { useTestMock } from "../support/mock.ts";
 
-let testMock: TestMock;
+const testMock = useTestMock();
 const { api, request } = testApp();
 
-beforeAll(async () => {
-  testMock = await startMock();
-});
-afterAll(() => testMock.stop());
-afterEach(() => testMock.mock.reset());
-
 /** A mock user whose token the edge holds. */
-async function enrolledUser(scenario?: ScenarioInput) {
-  const { user, token } = testMock.mock.createUser();
-  if (scenario) testMock.mock.setUserScenario(user, { ...testMock.mock.scenarioFor(user), ...scenario } as never);
-  expect((await api(`/v1/users/${user.id}/token`, { method: "PUT", body: token })).status).toBe(204);
-  return { user, token };
-}
+const enrolledUser = (scenario?: ScenarioInput) => enrollUser(testMock.mock, api, { scenario });
 
 async function start(userId: string, extra: Record<string, unknown> = {}) {
   const response = await api("/v1/reauth/user", { body: { userId, returnTo: `${APP}/done?tab=digime`, ...extra } });

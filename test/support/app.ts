@@ -5,6 +5,8 @@
  * application's returnTo.
  */
 import { env } from "cloudflare:test";
+import { expect } from "vitest";
+import { scenarioSchema, type IssuedToken, type MockDigime, type MockUser, type ScenarioInput } from "../../mock-server/index.ts";
 import { createApp } from "../../src/app.ts";
 import type { Env } from "../../src/env.ts";
 
@@ -82,4 +84,15 @@ export class TestBrowser {
     }
     throw new Error(`too many redirects from ${url}`);
   }
+}
+
+/** The backend-API caller `testApp` returns. */
+export type ApiCall = ReturnType<typeof testApp>["api"];
+
+/** Creates a mock user (with a scenario, if given) and gives its token to the edge. */
+export async function enrollUser(mock: MockDigime, api: ApiCall, options: { scenario?: ScenarioInput; accounts?: number } = {}): Promise<{ user: MockUser; token: IssuedToken }> {
+  const { user, token } = mock.createUser({ accounts: options.accounts ?? 2 });
+  if (options.scenario) mock.setUserScenario(user, scenarioSchema.parse(options.scenario));
+  expect((await api(`/v1/users/${user.id}/token`, { method: "PUT", body: token })).status).toBe(204);
+  return { user, token };
 }

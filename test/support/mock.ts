@@ -4,6 +4,7 @@
  * handler matches fails the fetch loudly.
  */
 import { FetchInterceptor } from "@mswjs/interceptors/fetch";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { defineNetwork, InterceptorSource } from "msw/experimental";
 import { createMockDigime, type MockDigime } from "../../mock-server/index.ts";
 import devPrivateKey from "../../mock-server/keys/dev-contract.private.pem?raw";
@@ -38,4 +39,23 @@ export async function startMock(options: { now?: () => number } = {}): Promise<T
   });
   await network.enable();
   return { mock, stop: async () => void (await network.disable()) };
+}
+
+/**
+ * The usual lifecycle for a test file: the mock starts before all tests, is
+ * reset after each (tests stay independent of order) and stops after all.
+ */
+export function useTestMock(): { readonly mock: MockDigime } {
+  let running: TestMock | undefined;
+  beforeAll(async () => {
+    running = await startMock();
+  });
+  afterEach(() => running?.mock.reset());
+  afterAll(() => running?.stop());
+  return {
+    get mock(): MockDigime {
+      if (!running) throw new Error("the mock starts in beforeAll");
+      return running.mock;
+    },
+  };
 }
