@@ -47,7 +47,9 @@ export function summary(results: ScenarioResult[], wallMs: number): string {
   return [
     `\n  ${"result"}${"scenario".padEnd(width)}  ${"time".padStart(9)}  notes`,
     ...rows,
-    `\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""} (${(wallMs / 1000).toFixed(1)} s)`,
+    `\nfinished in ${(wallMs / 1000).toFixed(1)} s`,
+    // The count line stands alone, as CI systems read it.
+    `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`,
   ].join("\n");
 }
 
