@@ -1,19 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { codeChallenge, DigimeError, type UserAccessToken } from "../../src/digime/index.ts";
 import type { IssuedToken, MockUser } from "../../mock-server/index.ts";
 import pkcs8Key from "../fixtures/dev-contract.pkcs8.pem?raw";
 import { followConsent, recordingClient, type SentRequest } from "../support/client.ts";
 import { verifyWithContractKey } from "../support/jwt.ts";
-import { startMock, TEST_ONBOARD_BASE, type TestMock } from "../support/mock.ts";
+import { TEST_ONBOARD_BASE, useTestMock } from "../support/mock.ts";
 
 const CALLBACK = "https://edge.example/reauth/user/callback";
-let testMock: TestMock;
-
-beforeAll(async () => {
-  testMock = await startMock();
-});
-afterAll(() => testMock.stop());
-afterEach(() => testMock.mock.reset());
+const testMock = useTestMock();
 
 function newUser(accounts = 2): { user: MockUser; token: IssuedToken } {
   return testMock.mock.createUser({ accounts });

@@ -1,16 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { accountsNeedingReauth, withTokenRefresh, type UserAccessToken } from "../../src/digime/index.ts";
 import { recordingClient } from "../support/client.ts";
-import { startMock, type TestMock } from "../support/mock.ts";
+import { useTestMock } from "../support/mock.ts";
 
 const CALLBACK = "https://edge.example/reauth/account/callback?flow=f";
-let testMock: TestMock;
-
-beforeAll(async () => {
-  testMock = await startMock();
-});
-afterAll(() => testMock.stop());
-afterEach(() => testMock.mock.reset());
+const testMock = useTestMock();
 
 const count = (endpoint: string, status?: number) =>
   testMock.mock.journal.filter((e) => e.endpoint === endpoint && (status === undefined || e.status === status)).length;

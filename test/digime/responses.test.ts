@@ -1,19 +1,13 @@
 import { CompactSign, generateKeyPair } from "jose";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DigimeError } from "../../src/digime/index.ts";
 import type { Fault } from "../../mock-server/index.ts";
 import { followConsent, recordingClient } from "../support/client.ts";
-import { startMock, type TestMock } from "../support/mock.ts";
+import { useTestMock } from "../support/mock.ts";
 
 const CALLBACK = "https://edge.example/reauth/user/callback";
-let testMock: TestMock;
+const testMock = useTestMock();
 let clock = 0;
-
-beforeAll(async () => {
-  testMock = await startMock();
-});
-afterAll(() => testMock.stop());
-afterEach(() => testMock.mock.reset());
 
 function userWith(faults: Fault[] = []) {
   const { user, token } = testMock.mock.createUser();

@@ -1,18 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LIFETIMES_MS } from "../../mock-server/index.ts";
 import { codeChallenge } from "../../src/digime/index.ts";
 import { followConsent, recordingClient } from "../support/client.ts";
-import { startMock, type TestMock } from "../support/mock.ts";
+import { useTestMock } from "../support/mock.ts";
 import { callApi, errorOf, requestJwt } from "../support/signed.ts";
 
 const CALLBACK = "https://edge.example/cb";
-let testMock: TestMock;
-
-beforeAll(async () => {
-  testMock = await startMock();
-});
-afterAll(() => testMock.stop());
-afterEach(() => testMock.mock.reset());
+const testMock = useTestMock();
 
 /** Runs user reauthorization up to the callback and returns the code and verifier. */
 async function codeFor(accessToken: string) {

@@ -1,18 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { KNOWN_ERROR_CODES, type ScenarioInput } from "../../mock-server/index.ts";
 import { accountsNeedingReauth, type UserAccessToken } from "../../src/digime/index.ts";
 import { followConsent, recordingClient } from "../support/client.ts";
-import { startMock, type TestMock } from "../support/mock.ts";
+import { useTestMock } from "../support/mock.ts";
 
 const ADMIN = "https://api.digi.me/__mock/";
 const CALLBACK = "https://edge.example/reauth/user/callback";
-let testMock: TestMock;
-
-beforeAll(async () => {
-  testMock = await startMock();
-});
-afterAll(() => testMock.stop());
-afterEach(() => testMock.mock.reset());
+useTestMock();
 
 interface CreatedUser {
   userId: string;
