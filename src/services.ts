@@ -52,8 +52,8 @@ export function getServices(config: Config, namespace: KVNamespace, options: Ser
       now,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     }),
-    flows: new FlowStore(kv, sealer, now),
-    tokens: new TokenStore(kv, sealer, now),
+    flows: new FlowStore({ kv, sealer, now }),
+    tokens: new TokenStore({ kv, sealer, now }),
   };
   byNamespace.set(namespace, services);
   return services;

@@ -4,7 +4,7 @@
 import type { DigimeSession } from "../digime/index.ts";
 import type { Envelope, Sealer } from "./crypto.ts";
 import { COMPLETED_FLOW_TTL_SECONDS, flowKey } from "./keys.ts";
-import type { Kv } from "./kv.ts";
+import type { Kv, StoreDeps } from "./kv.ts";
 
 /** `user` and `account` reauthorization; `authorize` is the full-authorization fallback. */
 export type FlowKind = "user" | "account" | "authorize";
@@ -41,10 +41,8 @@ export class FlowStore {
   readonly #kv: Kv;
   readonly #sealer: Sealer;
   readonly #now: () => number;
-  constructor(kv: Kv, sealer: Sealer, now: () => number) {
-    this.#kv = kv;
-    this.#sealer = sealer;
-    this.#now = now;
+  constructor({ kv, sealer, now }: StoreDeps) {
+    [this.#kv, this.#sealer, this.#now] = [kv, sealer, now];
   }
 
   /** Stores a new flow for `ttlSeconds`. */

@@ -3,6 +3,7 @@
  * KV's minimum, and every KV failure becomes a retryable `storage_unavailable`.
  */
 import { AppError } from "../errors.ts";
+import type { Sealer } from "./crypto.ts";
 import { KV_MIN_TTL_SECONDS } from "./keys.ts";
 
 function unavailable(operation: string, key: string, cause: unknown): AppError {
@@ -17,6 +18,13 @@ function unavailable(operation: string, key: string, cause: unknown): AppError {
 
 /** Waits before the retries of a failed write: past KV's one-write-per-second-per-key limit. */
 export const PUT_RETRY_DELAYS_MS = [300, 1000] as const;
+
+/** What a store needs: KV, the sealer for what must not sit in clear, and the clock. */
+export interface StoreDeps {
+  kv: Kv;
+  sealer: Sealer;
+  now: () => number;
+}
 
 /** A thin wrapper over a KV namespace. */
 export class Kv {

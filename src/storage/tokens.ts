@@ -5,7 +5,7 @@ import type { UserAccessToken } from "../digime/index.ts";
 import { AppError } from "../errors.ts";
 import type { Envelope, Sealer } from "./crypto.ts";
 import { TOKEN_MIN_TTL_SECONDS, tokenKey } from "./keys.ts";
-import type { Kv } from "./kv.ts";
+import type { Kv, StoreDeps } from "./kv.ts";
 
 /** A token record as stored: the sealed token plus metadata that is not secret. */
 export interface TokenRecord {
@@ -28,10 +28,8 @@ export class TokenStore {
   readonly #kv: Kv;
   readonly #sealer: Sealer;
   readonly #now: () => number;
-  constructor(kv: Kv, sealer: Sealer, now: () => number) {
-    this.#kv = kv;
-    this.#sealer = sealer;
-    this.#now = now;
+  constructor({ kv, sealer, now }: StoreDeps) {
+    [this.#kv, this.#sealer, this.#now] = [kv, sealer, now];
   }
 
   /** Seals and stores a user's token; it lives at least 90 days or until its refresh token expires. */
