@@ -2,9 +2,8 @@
  * Starting flows: one upstream round trip each (the account flow's two calls
  * run in parallel), then one KV write.
  */
-import { withTokenRefresh, type SessionOptions } from "../digime/index.ts";
+import { DigimeError, withTokenRefresh, type SessionOptions } from "../digime/index.ts";
 import { AppError } from "../errors.ts";
-import { DigimeError } from "../digime/index.ts";
 import { sha256 } from "../storage/crypto.ts";
 import type { FlowKind, FlowRecord } from "../storage/flows.ts";
 import type { Services } from "../services.ts";
