@@ -1,8 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Fault } from "../../mock-server/index.ts";
 import type { Env } from "../../src/env.ts";
 import { APP, TestBrowser, testApp, testEnv } from "../support/app.ts";
-import { startMock, type TestMock } from "../support/mock.ts";
+import { useTestMock } from "../support/mock.ts";
+import { quietConsole } from "../support/quiet.ts";
 
 /**
  * Every mock fault × every step. Each answer must be a clear error with a
@@ -11,19 +12,10 @@ import { startMock, type TestMock } from "../support/mock.ts";
  * pending flow left retryable, no stored token changed.
  */
 const DEADLINE_MS = 300;
-let testMock: TestMock;
+const testMock = useTestMock();
+quietConsole();
 const { request } = testApp();
 
-beforeAll(async () => {
-  testMock = await startMock();
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  vi.spyOn(console, "warn").mockImplementation(() => undefined);
-});
-afterAll(async () => {
-  vi.restoreAllMocks();
-  await testMock.stop();
-});
-afterEach(() => testMock.mock.reset());
 
 type FaultName = "delay past the deadline" | "network error" | "HTTP 503" | "malformed JSON" | "empty body" | "foreign signature" | "unknown kid" | "key set down";
 

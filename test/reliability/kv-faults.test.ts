@@ -1,10 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { Env } from "../../src/env.ts";
 import { APP, TestBrowser, testApp, testEnv } from "../support/app.ts";
 import { faultyKv } from "../support/faulty-kv.ts";
-import { startMock, type TestMock } from "../support/mock.ts";
+import { useTestMock } from "../support/mock.ts";
+import { quietConsole } from "../support/quiet.ts";
 
-let testMock: TestMock;
+const testMock = useTestMock();
+quietConsole();
 const broken = faultyKv(testEnv.REAUTH_KV);
 const env: Env = { ...testEnv, REAUTH_KV: broken.kv };
 const { request } = testApp();
@@ -12,18 +14,8 @@ const call = (path: string, init: RequestInit = {}) => request(path, init, env);
 const api = (path: string, body?: unknown, method = body === undefined ? "GET" : "POST") =>
   call(path, { method, headers: { Authorization: "Bearer test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
 
-beforeAll(async () => {
-  testMock = await startMock();
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  vi.spyOn(console, "warn").mockImplementation(() => undefined);
-});
-afterAll(async () => {
-  vi.restoreAllMocks();
-  await testMock.stop();
-});
 afterEach(() => {
   broken.faults.length = 0;
-  return testMock.mock.reset();
 });
 
 async function enrolled() {
