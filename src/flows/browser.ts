@@ -20,10 +20,12 @@ export interface BrowserRedirect {
   setCookie: string;
 }
 
-/** errorCode values digi.me's SDKs document; anything else is kept if it looks like a code. */
-export const KNOWN_ERROR_CODES = ["USER_CANCEL", "INITIALIZE_CHECK_FAIL", "ONBOARD_ERROR", "INVALID_CODE", "SERVER_ERROR"] as const;
-
-/** A callback's errorCode as recorded: the value when it looks like a code, else `UNKNOWN`. */
+/**
+ * A callback's errorCode as recorded: the value when it looks like a code, else
+ * `UNKNOWN`. digi.me's SDKs document USER_CANCEL, INITIALIZE_CHECK_FAIL,
+ * ONBOARD_ERROR, INVALID_CODE and SERVER_ERROR; the web's full list is not
+ * published, so any code-like value is kept as it came.
+ */
 export function normaliseErrorCode(value: string | undefined): string {
   return value && /^[A-Za-z0-9_.-]{1,64}$/.test(value) ? value : "UNKNOWN";
 }
