@@ -6,6 +6,7 @@
  */
 import { http, HttpResponse, type RequestHandler } from "msw";
 import { applyPreFaults, journaled, type HandlerContext } from "./respond.ts";
+import { escapeHtml } from "../src/pages.ts";
 import { KNOWN_ERROR_CODES } from "./scenarios.ts";
 import type { MockDigime, MockUser, ReferenceRecord } from "./state.ts";
 
@@ -22,10 +23,6 @@ const TITLES: Record<Page, string> = {
   reauthorize: "Reconnect your account",
   authorize: "Connect to digi.me",
 };
-
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function page(title: string, body: string, status = 200): Response {
   return new HttpResponse(

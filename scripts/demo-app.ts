@@ -6,6 +6,7 @@
  * which shows the outcome. Development only: it never ships with the Worker.
  */
 import { createServer, type Server } from "node:http";
+import { escapeHtml } from "../src/pages.ts";
 
 /** Where the demo finds the edge and the mock. */
 export interface DemoOptions {
@@ -38,10 +39,6 @@ const SCENARIOS: Scenario[] = [
   { id: "account-511", title: "Account reauthorization: an account with 511", flow: "account", scenario: { name: "account-511" }, note: "The first account reports ServiceAuthorizationError 511 until it is reauthorized." },
   { id: "account-failure", title: "Account reauthorization: failure (ONBOARD_ERROR)", flow: "account", scenario: { name: "failure", errorCode: "ONBOARD_ERROR" }, note: "digi.me calls back with success=false&errorCode=ONBOARD_ERROR." },
 ];
-
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
