@@ -13,7 +13,7 @@ import { cpus, totalmem, release, platform } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEV_CONTRACT } from "../mock-server/standalone.ts";
-import { freePort, ROOT, startStack, WRANGLER, type Stack } from "../scripts/stack.ts";
+import { freePort, ROOT, startStack, waitForHealth, WRANGLER, type Stack } from "../scripts/stack.ts";
 
 const RETURN_TO = "http://127.0.0.1:8788/bench-return";
 const API_ENDPOINTS = ["oauth/token/reference", "reference", "oauth/token", "oauth/authorize", "permission-access/accounts", "permission-access/query", "jwks/oauth"];
@@ -153,13 +153,7 @@ async function cryptoBench(): Promise<Record<string, number>> {
   );
   try {
     const base = `http://127.0.0.1:${port}/`;
-    for (let i = 0; i < 300; i++) {
-      try {
-        if ((await fetch(`${base}?op=none&n=0`)).ok) break;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
+    await waitForHealth(`${base}?op=none&n=0`, wrangler, 60_000);
     const time = async (op: string, n: number) => {
       const runs: number[] = [];
       for (let i = 0; i < 7; i++) {

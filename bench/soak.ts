@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort, ROOT, startStack, WRANGLER } from "../scripts/stack.ts";
+import { freePort, ROOT, startStack, waitForHealth, WRANGLER } from "../scripts/stack.ts";
 
 const RETURN_TO = "http://127.0.0.1:8788/soak-return";
 
@@ -54,13 +54,7 @@ async function control(requests: number, concurrency: number, fetchUrl: string):
   });
   try {
     const url = `http://127.0.0.1:${port}/`;
-    for (let i = 0; i < 300; i++) {
-      try {
-        if ((await fetch(url)).ok) break;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
+    await waitForHealth(url, child, 60_000);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const before = rssMiB(child.pid!, /workerd/);
     let sent = 0;

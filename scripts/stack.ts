@@ -78,7 +78,11 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
-async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+/**
+ * Polls `url` until it answers 2xx. Fails fast when the process serving it
+ * exits, and on a 503 (the edge's answer to a bad configuration).
+ */
+export async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${url} is served by a process that exited with code ${child.exitCode}`);
