@@ -8,6 +8,7 @@ import { decodePem } from "./digime/pem.ts";
 import type { Env } from "./env.ts";
 import { fromBase64 } from "./digime/encoding.ts";
 import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS } from "./storage/keys.ts";
+import { parseWebhookSettings, type WebhookSettings } from "./webhooks/settings.ts";
 
 /** A token-encryption key as configured: id and raw bytes. */
 export interface EncryptionKeyConfig {
@@ -30,10 +31,17 @@ export interface Config {
   publicBaseUrl: string;
   allowedReturnOrigins: string[];
   flowTtlSeconds: number;
+  /** Signs the outcome on the redirect to returnTo (src/flows/signed-return.ts). */
+  returnSigningSecret: string;
+  /** Where webhook events go; absent when WEBHOOK_URL is not set (nothing is sent). */
+  webhooks?: WebhookSettings;
 }
 
 /** The shortest API key accepted: 32 characters. */
 export const MIN_API_KEY_LENGTH = 32;
+
+/** The shortest RETURN_SIGNING_SECRET accepted: 32 characters. */
+export const MIN_RETURN_SIGNING_SECRET_LENGTH = 32;
 
 /** Thrown when configuration is missing or malformed; `problems` name the variables. */
 export class ConfigError extends Error {
@@ -150,6 +158,13 @@ export function parseConfig(env: Env): Config {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) problems.push("DIGIME_TIMEOUT_MS must be an integer from 100 to 60000");
   }
 
+  // Signed return (issue 11) and webhooks (issue 12).
+  const returnSigningSecret = required("RETURN_SIGNING_SECRET");
+  if (returnSigningSecret && returnSigningSecret.length < MIN_RETURN_SIGNING_SECRET_LENGTH) {
+    problems.push(`RETURN_SIGNING_SECRET must be at least ${MIN_RETURN_SIGNING_SECRET_LENGTH} characters`);
+  }
+  const webhooks = parseWebhookSettings(env, problems);
+
   const config: Config = {
     applicationId,
     contractId,
@@ -162,6 +177,8 @@ export function parseConfig(env: Env): Config {
     publicBaseUrl,
     allowedReturnOrigins,
     flowTtlSeconds,
+    returnSigningSecret,
+    ...(webhooks ? { webhooks } : {}),
   };
   if (!env.REAUTH_KV) problems.push("REAUTH_KV (KV namespace binding) is missing");
   if (problems.length) throw new ConfigError(problems);
@@ -182,5 +199,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     flowTtlSeconds: config.flowTtlSeconds,
     apiKeys: config.apiKeys.length,
     encryptionKeyIds: config.encryptionKeys.map((k) => k.id),
+    // The receiver's origin only: a path could carry a token of the receiver's own.
+    webhooks: config.webhooks ? new URL(config.webhooks.url).origin : "off",
   };
 }

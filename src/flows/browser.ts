@@ -3,7 +3,7 @@
  * two callbacks (check, exchange where needed, record, redirect back).
  */
 import type { Context } from "hono";
-import { DigimeError } from "../digime/index.ts";
+import { DigimeError, type UserAccessToken } from "../digime/index.ts";
 import { AppError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { AppEnv } from "../env.ts";
@@ -12,7 +12,7 @@ import type { FlowRecord } from "../storage/flows.ts";
 import { bindingCookie, bindingSecret, clearBindingCookie, matchesBinding, requireBinding } from "./binding.ts";
 import { newSecret, timingSafeEqual } from "./ids.ts";
 import { recoveryPage } from "../pages.ts";
-import { outcomeUrl } from "./return-to.ts";
+import { signedOutcomeUrl } from "./signed-return.ts";
 
 /** A redirect the route sends, with the cookie to set. */
 export interface BrowserRedirect {
@@ -83,10 +83,31 @@ export interface CallbackQuery {
   errorCode?: string;
 }
 
-async function finish(c: Context<AppEnv>, flow: FlowRecord, status: "succeeded" | "failed", errorCode?: string): Promise<BrowserRedirect> {
+/** The signed redirect to the flow's returnTo (src/flows/signed-return.ts). */
+function returnLocation(c: Context<AppEnv>, flow: FlowRecord, status: string, errorCode: string | undefined): Promise<string> {
+  return signedOutcomeUrl(c.var.config.returnSigningSecret, flow, status, errorCode, c.var.services.now());
+}
+
+/**
+ * Webhook: announces the outcome (and a user flow's new token). Only an
+ * enqueue, and the answer does not depend on it, so it runs after the
+ * response where the runtime allows.
+ */
+function announceOutcome(c: Context<AppEnv>, flow: FlowRecord, token?: UserAccessToken): Promise<void> {
+  const sent = c.var.services.webhooks.flowEnded(flow, token);
+  try {
+    c.executionCtx.waitUntil(sent);
+    return Promise.resolve();
+  } catch {
+    return sent; // no execution context (some tests): wait for it here
+  }
+}
+
+async function finish(c: Context<AppEnv>, flow: FlowRecord, status: "succeeded" | "failed", errorCode?: string, token?: UserAccessToken): Promise<BrowserRedirect> {
   const done = await c.var.services.flows.complete(flow, status, errorCode);
   log(c, "info", "flow_completed", { flowId: flow.id, kind: flow.kind, status, errorCode });
-  return { location: outcomeUrl(done.returnTo, done.id, status, errorCode), setCookie: clearBindingCookie(flow.id) };
+  await announceOutcome(c, done, token);
+  return { location: await returnLocation(c, done, status, errorCode), setCookie: clearBindingCookie(flow.id) };
 }
 
 /**
@@ -135,7 +156,7 @@ export async function completeUserCallback(c: Context<AppEnv>, query: CallbackQu
       detail: { flowId: flow.id },
     });
   }
-  return finish(c, flow, "succeeded");
+  return finish(c, flow, "succeeded", undefined, token);
 }
 
 /**
@@ -149,7 +170,7 @@ export async function recoverToken(c: Context<AppEnv>, form: { flow: string; sea
   const token = await c.var.services.tokens.openRecovery(flow.id, flow.userId, form.sealed);
   await c.var.services.tokens.put(flow.userId, token);
   log(c, "info", "token_recovered", { flowId: flow.id });
-  return finish(c, flow, "succeeded");
+  return finish(c, flow, "succeeded", undefined, token);
 }
 
 /** How long a refused exchange waits for a concurrent winner to record its outcome. */
@@ -167,7 +188,7 @@ async function afterRefusedExchange(c: Context<AppEnv>, flow: FlowRecord, error:
   const current = await c.var.services.flows.get(flow.id);
   if (!current) throw new AppError(404, "flow_not_found", "this flow is unknown or has expired", { detail: { flowId: flow.id } });
   if (current.status !== "pending") {
-    return { location: outcomeUrl(current.returnTo, current.id, current.status, current.errorCode), setCookie: clearBindingCookie(flow.id) };
+    return { location: await returnLocation(c, current, current.status, current.errorCode), setCookie: clearBindingCookie(flow.id) };
   }
   return finish(c, current, "failed", "EXCHANGE_FAILED");
 }
