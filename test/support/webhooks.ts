@@ -1,0 +1,79 @@
+/**
+ * Webhooks in tests: a Queues producer that records what is sent (and can be
+ * made to fail), the bindings that turn webhooks on, and a receiver that
+ * records deliveries the consumer makes through an injected fetch.
+ */
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import type { Env } from "../../src/env.ts";
+import { handleWebhookBatch, type WebhookConsumerOptions } from "../../src/webhooks/consumer.ts";
+import type { WebhookMessage } from "../../src/webhooks/messages.ts";
+import { testEnv } from "./app.ts";
+
+/** Test-only Standard Webhooks secret (24 bytes of 0x05). */
+export const WEBHOOK_SECRET = `whsec_${btoa(String.fromCharCode(...new Array(24).fill(5)))}`;
+export const WEBHOOK_URL = "https://backend.test/webhooks";
+
+/** A message as the recording queue saw it. */
+export interface SentMessage {
+  body: WebhookMessage;
+  delaySeconds?: number;
+}
+
+/** A Queues producer that records sends; `failing` makes send throw. */
+export class RecordingQueue {
+  readonly sent: SentMessage[] = [];
+  failing = false;
+  async send(body: WebhookMessage, options?: QueueSendOptions): Promise<void> {
+    if (this.failing) throw new Error("Queue send failed: 503");
+    // Through JSON, as the platform does (contentType: json).
+    this.sent.push({ body: JSON.parse(JSON.stringify(body)) as WebhookMessage, delaySeconds: options?.delaySeconds });
+  }
+  async sendBatch(messages: Iterable<MessageSendRequest<WebhookMessage>>): Promise<void> {
+    for (const m of messages) await this.send(m.body, m);
+  }
+  /** Takes what was sent so far. */
+  take(): SentMessage[] {
+    return this.sent.splice(0);
+  }
+}
+
+/** Bindings with webhooks on; a fresh object each call, so each gets its own configuration and services. */
+export function webhookEnv(overrides: Partial<Env> = {}): { env: Env; queue: RecordingQueue; dlq: RecordingQueue } {
+  const queue = new RecordingQueue();
+  const dlq = new RecordingQueue();
+  const env = {
+    ...testEnv,
+    WEBHOOK_URL,
+    WEBHOOK_SECRET,
+    WEBHOOK_QUEUE: queue as unknown as Queue<WebhookMessage>,
+    WEBHOOK_DLQ: dlq as unknown as Queue<WebhookMessage>,
+    ...overrides,
+  } as Env;
+  return { env, queue, dlq };
+}
+
+/** A delivery the receiver got. */
+export interface Received {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A backend endpoint as a fetch: records every attempt and answers with `status()`. */
+export function recordingReceiver(status: () => number = () => 204): { fetch: typeof fetch; received: Received[] } {
+  const received: Received[] = [];
+  const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    if (request.url !== WEBHOOK_URL) throw new Error(`unexpected fetch to ${request.url}`);
+    received.push({ headers: Object.fromEntries(request.headers), body: await request.text() });
+    return new Response(null, { status: status() });
+  }) as typeof fetch;
+  return { fetch: fetchFn, received };
+}
+
+/** Runs the Worker's queue handler on messages; returns what it acked and retried. */
+export async function consume(env: Env, messages: Array<{ body: unknown; attempts?: number; id?: string }>, options: WebhookConsumerOptions = {}) {
+  const batch = createMessageBatch<unknown>("digime-reauth-webhooks", messages.map((m, i) => ({ id: m.id ?? `m${i}`, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })));
+  const ctx = createExecutionContext();
+  await handleWebhookBatch(batch, env, options);
+  return getQueueResult(batch, ctx);
+}
