@@ -3,7 +3,6 @@
  * made to fail), the bindings that turn webhooks on, and a receiver that
  * records deliveries the consumer makes through an injected fetch.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import type { Env } from "../../src/env.ts";
 import { handleWebhookBatch, type WebhookConsumerOptions } from "../../src/webhooks/consumer.ts";
 import type { WebhookMessage } from "../../src/webhooks/messages.ts";
@@ -70,10 +69,34 @@ export function recordingReceiver(status: () => number = () => 204): { fetch: ty
   return { fetch: fetchFn, received };
 }
 
-/** Runs the Worker's queue handler on messages; returns what it acked and retried. */
-export async function consume(env: Env, messages: Array<{ body: unknown; attempts?: number; id?: string }>, options: WebhookConsumerOptions = {}) {
-  const batch = createMessageBatch<unknown>("digime-reauth-webhooks", messages.map((m, i) => ({ id: m.id ?? `m${i}`, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })));
-  const ctx = createExecutionContext();
+/** What the queue handler did with a batch: acked ids, and retried ids with their delay. */
+export interface ConsumeResult {
+  explicitAcks: string[];
+  retryMessages: Array<{ msgId: string; delaySeconds?: number }>;
+}
+
+/**
+ * Runs the Worker's queue handler on messages; returns what it acked and
+ * retried (with the delay, which cloudflare:test's getQueueResult does not report).
+ */
+export async function consume(env: Env, messages: Array<{ body: unknown; attempts?: number; id?: string }>, options: WebhookConsumerOptions = {}): Promise<ConsumeResult> {
+  const result: ConsumeResult = { explicitAcks: [], retryMessages: [] };
+  const batch = {
+    queue: "digime-reauth-webhooks",
+    messages: messages.map((m, i) => {
+      const id = m.id ?? `m${i}`;
+      return {
+        id,
+        timestamp: new Date(),
+        attempts: m.attempts ?? 1,
+        body: m.body,
+        ack: () => void result.explicitAcks.push(id),
+        retry: (o?: QueueRetryOptions) => void result.retryMessages.push({ msgId: id, ...(o?.delaySeconds !== undefined ? { delaySeconds: o.delaySeconds } : {}) }),
+      };
+    }),
+    ackAll: () => void result.explicitAcks.push(...messages.map((m, i) => m.id ?? `m${i}`)),
+    retryAll: (o?: QueueRetryOptions) => void result.retryMessages.push(...messages.map((m, i) => ({ msgId: m.id ?? `m${i}`, delaySeconds: o?.delaySeconds }))),
+  } as unknown as MessageBatch<unknown>;
   await handleWebhookBatch(batch, env, options);
-  return getQueueResult(batch, ctx);
+  return result;
 }
