@@ -46,8 +46,9 @@ export function signedHeaders(secret: string, id: string, payload: string, nowMs
 
 /** POSTs `payload` to the backend; a 2xx is delivered, anything else is retried later. Redirects are not followed. */
 export async function deliver(settings: WebhookSettings, id: string, payload: string, options: DeliveryOptions): Promise<DeliveryResult> {
+  const send = options.fetch; // called unbound: workerd's fetch refuses another `this`
   try {
-    const response = await options.fetch(settings.url, {
+    const response = await send(settings.url, {
       method: "POST",
       headers: { "Content-Type": "application/json", "User-Agent": "digime-reauth-edge-webhooks/1", ...signedHeaders(settings.secret, id, payload, options.now()) },
       body: payload,

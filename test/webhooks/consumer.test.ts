@@ -93,6 +93,17 @@ describe("webhook consumer: delivery", () => {
     expect(new Set(receiver.received.map((r) => r.body)).size).toBe(1);
   });
 
+  it("calls fetch unbound, as workerd's own fetch requires", async () => {
+    const { env } = webhookEnv();
+    const receiver = recordingReceiver();
+    const strict = function (this: unknown, input: RequestInfo | URL, init?: RequestInit) {
+      if (this !== undefined && this !== globalThis) throw new TypeError("Illegal invocation: function called with incorrect `this` reference");
+      return receiver.fetch(input, init);
+    } as typeof fetch;
+    const result = await consume(env, [{ body: await succeededDelivery(env) }], { fetch: strict });
+    expect(result.explicitAcks).toEqual(["m0"]);
+  });
+
   it("treats a timeout, a network error and a redirect as failures to retry", async () => {
     const { env } = webhookEnv();
     const message = await succeededDelivery(env);
