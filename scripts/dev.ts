@@ -4,14 +4,15 @@
  *   mock digi.me   http://127.0.0.1:9090   (npm run mock, in-process)
  *   the edge       http://127.0.0.1:8787   (wrangler dev, local KV in .wrangler/state)
  *   demo app       http://127.0.0.1:8788   (a stand-in application backend and page)
+ *   webhooks       http://127.0.0.1:8789   (the recording receiver WEBHOOK_URL points to)
  *
- * Flags: --mock-port, --port, --demo-port, --no-demo. The development
+ * Flags: --mock-port, --port, --demo-port, --webhook-port, --no-demo. The development
  * configuration is written under .wrangler/ (git-ignored) and is for local use only.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startDemoApp } from "./demo-app.ts";
-import { DEV_API_KEY, ROOT, startStack } from "./stack.ts";
+import { DEV_API_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, startStack } from "./stack.ts";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
       "mock-port": { type: "string", default: "9090" },
       port: { type: "string", default: "8787" },
       "demo-port": { type: "string", default: "8788" },
+      "webhook-port": { type: "string", default: "8789" },
       "no-demo": { type: "boolean", default: false },
     },
   });
@@ -28,12 +30,14 @@ async function main(): Promise<void> {
     host,
     edgePort: Number(values.port),
     mockPort: Number(values["mock-port"]),
+    webhookPort: Number(values["webhook-port"]),
     returnOrigins: [demoOrigin],
     persistTo: join(ROOT, ".wrangler", "state"),
     onOutput: (line, stream) => (stream === "stderr" ? console.error : console.log)(`[edge] ${line}`),
   });
   console.log(`mock digi.me   ${stack.mock.origin}  (admin: ${stack.mock.origin}/__mock/)`);
   console.log(`the edge       ${stack.edgeUrl}  (API key: ${DEV_API_KEY})`);
+  console.log(`webhooks       ${stack.webhooks.url}  (received: ${stack.webhooks.origin}/__webhooks/received)`);
 
   let demo: Awaited<ReturnType<typeof startDemoApp>> | undefined;
   const stop = async (code = 0) => {
@@ -48,7 +52,15 @@ async function main(): Promise<void> {
   });
 
   if (!values["no-demo"]) {
-    demo = await startDemoApp({ port: Number(values["demo-port"]), host, edgeUrl: stack.edgeUrl, mockUrl: stack.mock.origin, apiKey: DEV_API_KEY });
+    demo = await startDemoApp({
+      port: Number(values["demo-port"]),
+      host,
+      edgeUrl: stack.edgeUrl,
+      mockUrl: stack.mock.origin,
+      apiKey: DEV_API_KEY,
+      returnSigningSecret: DEV_RETURN_SIGNING_SECRET,
+      webhooks: stack.webhooks,
+    });
     console.log(`demo app       ${demo.url}`);
     console.log(`\nOpen ${demo.url} to run both flows in a browser against the mock. Ctrl-C stops everything.`);
   }
