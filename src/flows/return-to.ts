@@ -1,6 +1,6 @@
 /**
- * `returnTo`: only to configured origins (no open redirect), and how the
- * outcome is appended to it.
+ * `returnTo`: only to configured origins (no open redirect). The outcome is
+ * appended to it, signed, by signed-return.ts.
  */
 import type { Config } from "../config.ts";
 import { AppError } from "../errors.ts";
@@ -21,12 +21,3 @@ export function checkReturnTo(config: Config, returnTo: string): string {
   return url.toString();
 }
 
-/** The URL the browser goes back to, with the flow's outcome in the query. */
-export function outcomeUrl(returnTo: string, flowId: string, status: string, errorCode?: string): string {
-  const url = new URL(returnTo);
-  url.searchParams.set("flowId", flowId);
-  url.searchParams.set("status", status);
-  if (errorCode) url.searchParams.set("errorCode", errorCode);
-  else url.searchParams.delete("errorCode");
-  return url.toString();
-}

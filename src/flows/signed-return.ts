@@ -7,7 +7,6 @@
  * supplies the user it expects, and a flow of another user does not verify.
  */
 import { toBase64Url, utf8 } from "../digime/encoding.ts";
-import { outcomeUrl } from "./return-to.ts";
 
 /** What the signature covers. */
 export interface ReturnOutcome {
@@ -53,7 +52,11 @@ export async function signedOutcomeUrl(
   nowMs: number,
 ): Promise<string> {
   const ts = Math.floor(nowMs / 1000);
-  const url = new URL(outcomeUrl(flow.returnTo, flow.id, status, errorCode));
+  const url = new URL(flow.returnTo);
+  url.searchParams.set("flowId", flow.id);
+  url.searchParams.set("status", status);
+  if (errorCode) url.searchParams.set("errorCode", errorCode);
+  else url.searchParams.delete("errorCode");
   url.searchParams.set("ts", String(ts));
   url.searchParams.set("sig", await signReturn(secret, { flowId: flow.id, status, errorCode, userId: flow.userId, ts }));
   return url.toString();
