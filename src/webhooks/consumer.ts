@@ -4,8 +4,9 @@
  * last attempt, and turns a flow's delayed expiry check into a `flow.expired`
  * event when the flow is still pending or gone.
  */
+import type { Context } from "hono";
 import { ConfigError, parseConfig } from "../config.ts";
-import type { Env } from "../env.ts";
+import type { AppEnv, Env } from "../env.ts";
 import { log } from "../log.ts";
 import { getServices, type Services } from "../services.ts";
 import { deliver } from "./delivery.ts";
@@ -23,37 +24,46 @@ export interface WebhookConsumerOptions {
 /** The delay before a batch is retried when the Worker is misconfigured: 1 minute. */
 export const MISCONFIGURED_RETRY_SECONDS = 60;
 
+type Say = (level: "info" | "warn" | "error", event: string, fields: Record<string, unknown>) => void;
+
+/** Logs with the Worker's LOG_LEVEL; there is no request here, so no request id. */
+function logger(env: Env): Say {
+  const context = { env, get: () => undefined } as unknown as Context<AppEnv>;
+  return (level, event, fields) => log(context, level, event, fields);
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** Handles a batch: each message on its own, in parallel; none can fail another. */
 export async function handleWebhookBatch(batch: MessageBatch<unknown>, env: Env, options: WebhookConsumerOptions = {}): Promise<void> {
+  const say = logger(env);
   let services: Services;
   try {
     services = getServices(parseConfig(env), env.REAUTH_KV, { webhookQueue: env.WEBHOOK_QUEUE, ...(options.now ? { now: options.now } : {}) });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    log(undefined, "error", "webhook_consumer_misconfigured", { problems: error.problems });
+    say("error", "webhook_consumer_misconfigured", { problems: error.problems });
     batch.retryAll({ delaySeconds: MISCONFIGURED_RETRY_SECONDS });
     return;
   }
-  await Promise.all(batch.messages.map((message) => handleMessage(message, services, env, options)));
+  await Promise.all(batch.messages.map((message) => handleMessage(message, services, env, options, say)));
 }
 
-async function handleMessage(message: Message<unknown>, services: Services, env: Env, options: WebhookConsumerOptions): Promise<void> {
+async function handleMessage(message: Message<unknown>, services: Services, env: Env, options: WebhookConsumerOptions, say: Say): Promise<void> {
   const parsed = WebhookMessageSchema.safeParse(message.body);
   if (!parsed.success) {
-    log(undefined, "error", "webhook_message_malformed", { messageId: message.id });
+    say("error", "webhook_message_malformed", { messageId: message.id });
     message.ack(); // retrying cannot make it well-formed
     return;
   }
   try {
-    if (parsed.data.kind === "expiry-check") await checkExpiry(message, parsed.data, services);
-    else await deliverMessage(message as Message<WebhookMessage>, parsed.data, services, env, options);
+    if (parsed.data.kind === "expiry-check") await checkExpiry(message, parsed.data, services, say);
+    else await deliverMessage(message as Message<WebhookMessage>, parsed.data, services, env, options, say);
   } catch (error) {
     // KV or the queue failed: try the whole message again later.
-    log(undefined, "error", "webhook_message_failed", { messageId: message.id, kind: parsed.data.kind, attempts: message.attempts, cause: describe(error) });
+    say("error", "webhook_message_failed", { messageId: message.id, kind: parsed.data.kind, attempts: message.attempts, cause: describe(error) });
     message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
   }
 }
@@ -63,10 +73,10 @@ async function handleMessage(message: Message<unknown>, services: Services, env:
  * pending (or gone from KV, which deletes expired flows) expired unfinished.
  * A check that arrives early waits for the rest.
  */
-async function checkExpiry(message: Message<unknown>, check: ExpiryCheckMessage, services: Services): Promise<void> {
+async function checkExpiry(message: Message<unknown>, check: ExpiryCheckMessage, services: Services, say: Say): Promise<void> {
   const now = services.now();
   if (!services.webhooks.enabled) {
-    log(undefined, "warn", "webhook_dropped", { flowId: check.flow.id, type: "flow.expired", reason: "WEBHOOK_URL is not set" });
+    say("warn", "webhook_dropped", { flowId: check.flow.id, type: "flow.expired", reason: "WEBHOOK_URL is not set" });
     message.ack();
     return;
   }
@@ -81,33 +91,33 @@ async function checkExpiry(message: Message<unknown>, check: ExpiryCheckMessage,
   }
   const id = flowEventId(check.flow.id, "expired");
   await services.webhooks.enqueueDelivery(await services.webhooks.deliveryMessage(id, flowExpiredEvent(check.flow, now)));
-  log(undefined, "info", "flow_expired", { flowId: check.flow.id, kind: check.flow.kind, webhookId: id });
+  say("info", "flow_expired", { flowId: check.flow.id, kind: check.flow.kind, webhookId: id });
   message.ack();
 }
 
-async function deliverMessage(message: Message<WebhookMessage>, delivery: DeliverMessage, services: Services, env: Env, options: WebhookConsumerOptions): Promise<void> {
+async function deliverMessage(message: Message<WebhookMessage>, delivery: DeliverMessage, services: Services, env: Env, options: WebhookConsumerOptions, say: Say): Promise<void> {
   const settings = services.config.webhooks;
   const fields = { webhookId: delivery.id, type: delivery.type, attempt: message.attempts };
   if (!settings) {
-    log(undefined, "warn", "webhook_dropped", { ...fields, reason: "WEBHOOK_URL is not set" });
+    say("warn", "webhook_dropped", { ...fields, reason: "WEBHOOK_URL is not set" });
     message.ack();
     return;
   }
   const payload = await services.webhooks.openPayload(delivery);
   const result = await deliver(settings, delivery.id, payload, { fetch: options.fetch ?? fetch, now: services.now });
   if (result.ok) {
-    log(undefined, "info", "webhook_delivered", { ...fields, status: result.status, latencyMs: services.now() - delivery.enqueuedAt });
+    say("info", "webhook_delivered", { ...fields, receiverStatus: result.status, latencyMs: services.now() - delivery.enqueuedAt });
     message.ack();
     return;
   }
-  const failure = { ...fields, upstreamStatus: result.status, error: result.error };
+  const failure = { ...fields, receiverStatus: result.status, error: result.error };
   if (message.attempts >= MAX_DELIVERY_ATTEMPTS && env.WEBHOOK_DLQ) {
     await env.WEBHOOK_DLQ.send(delivery, { contentType: "json" });
-    log(undefined, "error", "webhook_dead_lettered", failure);
+    say("error", "webhook_dead_lettered", failure);
     message.ack();
     return;
   }
   const delaySeconds = retryDelaySeconds(message.attempts);
-  log(undefined, "warn", "webhook_delivery_failed", { ...failure, retryInSeconds: delaySeconds });
+  say("warn", "webhook_delivery_failed", { ...failure, retryInSeconds: delaySeconds });
   message.retry({ delaySeconds });
 }

@@ -3,10 +3,11 @@
  * made to fail), the bindings that turn webhooks on, and a receiver that
  * records deliveries the consumer makes through an injected fetch.
  */
+import { createApp } from "../../src/app.ts";
 import type { Env } from "../../src/env.ts";
 import { handleWebhookBatch, type WebhookConsumerOptions } from "../../src/webhooks/consumer.ts";
 import type { WebhookMessage } from "../../src/webhooks/messages.ts";
-import { testEnv } from "./app.ts";
+import { EDGE, testEnv } from "./app.ts";
 
 /** Test-only Standard Webhooks secret (24 bytes of 0x05). */
 export const WEBHOOK_SECRET = `whsec_${btoa(String.fromCharCode(...new Array(24).fill(5)))}`;
@@ -99,4 +100,18 @@ export async function consume(env: Env, messages: Array<{ body: unknown; attempt
   } as unknown as MessageBatch<unknown>;
   await handleWebhookBatch(batch, env, options);
   return result;
+}
+
+/**
+ * An app whose execution context keeps what handlers hand to `waitUntil`
+ * (the callback's enqueue runs there), so a test can wait for it.
+ */
+export function appWithWaitUntil(options: Parameters<typeof createApp>[0] = {}) {
+  const app = createApp(options);
+  const pending: Array<Promise<unknown>> = [];
+  const ctx = { waitUntil: (p: Promise<unknown>) => void pending.push(p), passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
+  const request = (path: string, init: RequestInit = {}, bindings: Env = testEnv) => app.fetch(new Request(new URL(path, EDGE), init), bindings, ctx);
+  /** Waits for everything handed to waitUntil so far. */
+  const settled = async () => void (await Promise.all(pending.splice(0)));
+  return { request, settled };
 }

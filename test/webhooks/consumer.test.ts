@@ -15,7 +15,10 @@ import { flowEndedEvent, tokenRotatedEvent, WebhookEventSchema } from "../../src
 import type { DeliverMessage } from "../../src/webhooks/messages.ts";
 import { flowEventId } from "../../src/webhooks/outbox.ts";
 import { MAX_DELIVERY_ATTEMPTS, retryDelaySeconds } from "../../src/webhooks/retry.ts";
-import { consume, recordingReceiver, WEBHOOK_SECRET, webhookEnv } from "../support/webhooks.ts";
+import { consume, recordingReceiver, WEBHOOK_SECRET, webhookEnv as baseEnv } from "../support/webhooks.ts";
+
+/** Webhooks on, and every log line written (the token must be in none). */
+const webhookEnv = (overrides: Parameters<typeof baseEnv>[0] = {}) => baseEnv({ LOG_LEVEL: "debug", ...overrides });
 
 const TOKEN: UserAccessToken = {
   accessToken: { value: "access-SECRET-VALUE-1234567890", expiry: 2_000_000_000 },
@@ -65,6 +68,7 @@ describe("webhook consumer: delivery", () => {
     expect(headers["content-type"]).toBe("application/json");
     const event = WebhookEventSchema.parse(new Webhook(WEBHOOK_SECRET).verify(body, headers));
     expect(event).toMatchObject({ type: "flow.succeeded", data: { flowId: "AAAAAAAAAAAAAAAAAAAAAA", token: TOKEN } });
+    expect(lines.some((l) => l.includes('"event":"webhook_delivered"'))).toBe(true);
   });
 
   it("signs so that another secret, a changed body or a changed id does not verify", async () => {

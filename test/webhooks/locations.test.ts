@@ -10,10 +10,10 @@ import { describe, expect, it } from "vitest";
 import type { UserAccessToken } from "../../src/digime/index.ts";
 import type { Env } from "../../src/env.ts";
 import { WebhookEventSchema } from "../../src/webhooks/events.ts";
-import { APP, API_KEY, TestBrowser, testApp } from "../support/app.ts";
+import { APP, API_KEY, TestBrowser } from "../support/app.ts";
 import { LOCATION_CACHE_MS, LocationKv } from "../support/location-kv.ts";
 import { useTestMock } from "../support/mock.ts";
-import { consume, recordingReceiver, WEBHOOK_SECRET, webhookEnv } from "../support/webhooks.ts";
+import { appWithWaitUntil, consume, recordingReceiver, WEBHOOK_SECRET, webhookEnv } from "../support/webhooks.ts";
 
 const testMock = useTestMock();
 
@@ -25,7 +25,7 @@ describe("a flow that crosses locations", () => {
     const { env: base, queue } = webhookEnv();
     const at = (location: string): Env => ({ ...base, REAUTH_KV: kv.at(location) });
     const [envA, envB] = [at("A"), at("B")];
-    const { request } = testApp({ now });
+    const { request, settled } = appWithWaitUntil({ now });
     const api = (path: string, init: { method?: string; body?: unknown } = {}) =>
       request(
         path,
@@ -50,6 +50,7 @@ describe("a flow that crosses locations", () => {
     clock += 5_000;
     const browser = new TestBrowser((path, init) => request(path, init, envB));
     const { final } = await browser.navigate(launchUrl);
+    await settled(); // the callback's enqueue, after its response
     expect(final.searchParams.get("status")).toBe("succeeded");
     const newToken = ((await (await request(`/v1/users/${user.id}/token`, { headers: { Authorization: `Bearer ${API_KEY}` } }, envB)).json()) as { token: UserAccessToken }).token;
     expect(newToken.accessToken.value).not.toBe(oldToken.accessToken.value);

@@ -12,7 +12,7 @@ import { WebhookEventSchema, type WebhookEvent } from "../../src/webhooks/events
 import { APP, TestBrowser, testApp, testEnv, type ApiCall } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
 import { quietConsole } from "../support/quiet.ts";
-import { webhookEnv, type RecordingQueue } from "../support/webhooks.ts";
+import { appWithWaitUntil, webhookEnv, type RecordingQueue } from "../support/webhooks.ts";
 import type { Env } from "../../src/env.ts";
 
 const testMock = useTestMock();
@@ -20,7 +20,7 @@ quietConsole();
 
 /** An app bound to `env`: API calls and a browser that reach it. */
 function appFor(env: Env) {
-  const { request } = testApp();
+  const { request, settled } = appWithWaitUntil();
   const call = (path: string, init: RequestInit = {}) => request(path, init, env);
   const api: ApiCall = (path, init = {}) =>
     call(path, {
@@ -28,7 +28,18 @@ function appFor(env: Env) {
       headers: { Authorization: "Bearer test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", ...(init.body === undefined ? {} : { "Content-Type": "application/json" }) },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     });
-  return { api, browser: () => new TestBrowser(call) };
+  const browser = () => {
+    const b = new TestBrowser(call);
+    // The callback enqueues after its response (waitUntil): navigate, then wait for that.
+    return {
+      navigate: async (url: string) => {
+        const result = await b.navigate(url);
+        await settled();
+        return result;
+      },
+    };
+  };
+  return { api, browser };
 }
 
 async function enroll(api: ApiCall, scenario?: ScenarioInput) {
