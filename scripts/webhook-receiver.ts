@@ -42,6 +42,9 @@ export interface WebhookReceiver {
   close: () => Promise<void>;
 }
 
+/** The receiver keeps the latest deliveries only (benchmarks send many). */
+const MAX_RECORDED = 10_000;
+
 interface Outage {
   userId?: string;
   failures: number;
@@ -98,6 +101,7 @@ export async function startWebhookReceiver(options: { host: string; port: number
           entry.answered = outage.status;
         }
         received.push(entry);
+        if (received.length > MAX_RECORDED) received.splice(0, received.length - MAX_RECORDED);
         for (const listener of listeners) listener(entry);
         res.writeHead(entry.answered).end();
         return;

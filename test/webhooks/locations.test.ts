@@ -77,4 +77,22 @@ describe("a flow that crosses locations", () => {
     expect(await (await api(`/v1/flows/${flowId}`)).json()).toMatchObject({ status: "succeeded" });
     expect(((await (await api(`/v1/users/${user.id}/token`)).json()) as { token: UserAccessToken }).token).toEqual(newToken);
   });
+
+  it("caches a \"not found\" too: a token stored at B reads 404 at A until A's entry ages out", async () => {
+    let clock = Date.now();
+    const now = () => clock;
+    const kv = new LocationKv(now);
+    const { env: base } = webhookEnv();
+    const { request } = appWithWaitUntil({ now });
+    const at = (location: string, path: string, init: RequestInit = {}) =>
+      request(path, { ...init, headers: { Authorization: `Bearer ${API_KEY}`, "Content-Type": "application/json" } }, { ...base, REAUTH_KV: kv.at(location) });
+    const { user, token } = testMock.mock.createUser({ accounts: 1 });
+    expect((await at("A", `/v1/users/${user.id}/token`)).status).toBe(404);
+    expect((await at("B", `/v1/users/${user.id}/token`, { method: "PUT", body: JSON.stringify(token) })).status).toBe(204);
+    clock += LOCATION_CACHE_MS - 1;
+    expect((await at("A", `/v1/users/${user.id}/token`)).status).toBe(404);
+    expect((await at("B", `/v1/users/${user.id}/token`)).status).toBe(200);
+    clock += 1;
+    expect((await at("A", `/v1/users/${user.id}/token`)).status).toBe(200);
+  });
 });
