@@ -45,7 +45,7 @@ async function loadFlow(c: Context<AppEnv>, flowId: string): Promise<FlowRecord>
 function alreadyCompleted(flow: FlowRecord): AppError {
   return new AppError(409, "flow_completed", "this flow has already been completed", {
     page: "This reauthorization has already been completed. You can close this page or go back to the application.",
-    detail: { flowId: flow.id, status: flow.status },
+    detail: { flowId: flow.id, flowStatus: flow.status },
   });
 }
 
