@@ -59,6 +59,11 @@ export const FlowSchema = z
     accountId: z.string().optional(),
     status: z.enum(["pending", "succeeded", "failed"]),
     errorCode: z.string().optional(),
+    identity: z
+      .enum(["confirmed", "new", "replaced"])
+      .optional()
+      .openapi({ description: "Succeeded user/authorize flows: the stored token's digi.me identity matched the known one (confirmed), none was known (new), or a full authorization brought another (replaced)" }),
+    digimeUserId: z.string().optional().openapi({ description: "Succeeded user/authorize flows: digi.me's `sub` of the token stored" }),
     createdAt: z.string(),
     expiresAt: z.string(),
     completedAt: z.string().optional(),

@@ -42,6 +42,8 @@ export interface FlowRecord {
   identity?: "confirmed" | "new" | "replaced";
   /** Pending user and authorize flows: the digi.me identity known at start (the stored token's `user.id`). */
   expectedDigimeUserId?: string;
+  /** Pending account flows started with the backend's own access token: kept (sealed) to confirm the account at the callback. */
+  userAccessToken?: string;
   /** SHA-256 of the browser binding secret, set at launch. */
   bindingHash?: string;
   createdAt: number;
@@ -50,7 +52,7 @@ export interface FlowRecord {
 }
 
 /** A flow as it sits in KV: the onboarding URL and the session sealed (see docs/storage-schema.md). */
-type StoredFlow = Omit<FlowRecord, "upstreamUrl" | "session"> & { upstreamUrl?: Envelope; session?: Envelope };
+type StoredFlow = Omit<FlowRecord, "upstreamUrl" | "session" | "userAccessToken"> & { upstreamUrl?: Envelope; session?: Envelope; userAccessToken?: Envelope };
 
 /** Reads and writes flow records; seals and opens the fields that must not sit in clear. */
 export class FlowStore {
@@ -92,29 +94,31 @@ export class FlowStore {
     errorCode?: string,
     extra: Pick<FlowRecord, "digimeUserId" | "identity"> = {},
   ): Promise<FlowRecord> {
-    const { verifier: _verifier, upstreamUrl: _upstreamUrl, session: _session, expectedDigimeUserId: _expected, ...rest } = record;
+    const { verifier: _verifier, upstreamUrl: _upstreamUrl, session: _session, expectedDigimeUserId: _expected, userAccessToken: _token, ...rest } = record;
     const done: FlowRecord = { ...rest, ...extra, status, completedAt: this.#now(), ...(errorCode ? { errorCode } : {}) };
     await this.#kv.putJson(flowKey(record.id), done, COMPLETED_FLOW_TTL_SECONDS);
     return done;
   }
 
   async #seal(record: FlowRecord): Promise<StoredFlow> {
-    const { upstreamUrl, session, ...rest } = record;
+    const { upstreamUrl, session, userAccessToken, ...rest } = record;
     const key = flowKey(record.id);
     return {
       ...rest,
       ...(upstreamUrl === undefined ? {} : { upstreamUrl: await this.#sealer.seal(upstreamUrl, `${key}:upstreamUrl`) }),
       ...(session === undefined ? {} : { session: await this.#sealer.seal(JSON.stringify(session), `${key}:session`) }),
+      ...(userAccessToken === undefined ? {} : { userAccessToken: await this.#sealer.seal(userAccessToken, `${key}:userAccessToken`) }),
     };
   }
 
   async #open(stored: StoredFlow): Promise<FlowRecord> {
-    const { upstreamUrl, session, ...rest } = stored;
+    const { upstreamUrl, session, userAccessToken, ...rest } = stored;
     const key = flowKey(stored.id);
     return {
       ...rest,
       ...(upstreamUrl === undefined ? {} : { upstreamUrl: await this.#sealer.open(upstreamUrl, `${key}:upstreamUrl`) }),
       ...(session === undefined ? {} : { session: JSON.parse(await this.#sealer.open(session, `${key}:session`)) as DigimeSession }),
+      ...(userAccessToken === undefined ? {} : { userAccessToken: await this.#sealer.open(userAccessToken, `${key}:userAccessToken`) }),
     };
   }
 
