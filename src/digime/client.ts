@@ -261,7 +261,7 @@ export class DigimeClient {
     }
     // Origin and path prefix: another service on digi.me's API origin must not vouch for tokens.
     if (keySetUrl.origin !== this.apiBaseUrl.origin || !keySetUrl.pathname.startsWith(this.apiBaseUrl.pathname) || keySetUrl.username || keySetUrl.password) {
-      throw invalid(`token jku is not under ${this.apiBaseUrl.href}`);
+      throw invalid(`token jku is not on ${this.apiBaseUrl.href}`);
     }
     const key = await this.#keySets.getKey(keySetUrl.toString(), kid);
     if (!(await verifyPs512(jwt, key))) throw invalid("token signature does not verify");
