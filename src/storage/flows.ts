@@ -114,6 +114,9 @@ export class FlowStore {
   async #open(stored: StoredFlow): Promise<FlowRecord> {
     const { upstreamUrl, session, userAccessToken, ...rest } = stored;
     const key = flowKey(stored.id);
+    // Flows written before these fields were sealed (pending at most an hour after a deploy) still launch.
+    const legacy = stored as unknown as { upstreamUrl?: unknown; session?: { key?: unknown } };
+    if (typeof legacy.upstreamUrl === "string" || typeof legacy.session?.key === "string") return stored as unknown as FlowRecord;
     return {
       ...rest,
       ...(upstreamUrl === undefined ? {} : { upstreamUrl: await this.#sealer.open(upstreamUrl, `${key}:upstreamUrl`) }),

@@ -45,6 +45,20 @@ describe("pending flows", () => {
     for (const dropped of ["userAccessToken", "session", "upstreamUrl", "verifier"]) expect(done).not.toHaveProperty(dropped);
   });
 
+  it("still launch a flow written before these fields were sealed", async () => {
+    const { user } = await enrollUser(testMock.mock, api);
+    const started = (await (await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/x` } })).json()) as { flowId: string; launchUrl: string };
+    const record = JSON.parse((await testEnv.REAUTH_KV.get(`flow:v1:${started.flowId}`))!) as Record<string, unknown>;
+    const onboarding = "https://api.digi.me/apps/saas/user-reauth?code=ref_legacy";
+    await testEnv.REAUTH_KV.put(`flow:v1:${started.flowId}`, JSON.stringify({ ...record, upstreamUrl: onboarding, session: { expiry: 1, key: "legacy-session" } }));
+    const launch = await new TestBrowser(request).get(started.launchUrl);
+    expect(launch.status).toBe(302);
+    expect(launch.headers.get("Location")).toBe(onboarding);
+    const rewritten = (await testEnv.REAUTH_KV.get(`flow:v1:${started.flowId}`))!; // the launch's binding write sealed them
+    expect(rewritten).not.toContain("ref_legacy");
+    expect(rewritten).not.toContain("legacy-session");
+  });
+
   it("refuse a flow record copied under another flow's key, even with its id rewritten", async () => {
     const { user } = await enrollUser(testMock.mock, api);
     const started = (await (await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/x` } })).json()) as { flowId: string };
