@@ -450,14 +450,15 @@ export class MockDigime {
   }
 
   /**
-   * Signs a response token. `foreign-signature` signs with another key under
+   * Signs a response token (valid for 10 minutes unless the payload says). `foreign-signature` signs with another key under
    * the real `kid`; `unknown-kid` names a `kid` the key set does not have.
    */
   async signToken(payload: Record<string, unknown>, fault?: "foreign-signature" | "unknown-kid"): Promise<string> {
     const key = fault === "foreign-signature" || fault === "unknown-kid" ? this.#foreign.privateKey : this.#signing.privateKey;
     const kid = fault === "unknown-kid" ? `unknown-${randomId(4)}` : this.#signing.kid;
     const now = Math.floor(this.now() / 1000);
-    const body = new TextEncoder().encode(JSON.stringify({ ...payload, iat: now, exp: now + 600 }));
+    // A payload's own iat/exp/nbf win, so tests can sign tokens that are expired or not yet valid.
+    const body = new TextEncoder().encode(JSON.stringify({ iat: now, exp: now + 600, ...payload }));
     return new CompactSign(body).setProtectedHeader({ alg: "PS512", typ: "JWT", jku: this.keySetUrl, kid }).sign(key);
   }
 
