@@ -65,7 +65,7 @@ describe("answers the SDK accepts", () => {
     const started = await client.getAuthorizeUrl({ callbackUrl: CALLBACK, state: "s" });
     expect(new URL(started.url).searchParams.get("code")).toMatch(/^ref_/);
     const token = await testMock.mock.signToken({ reference_code: "ref_x" });
-    const { client: misled } = recordingClient({ fetch: scripted([{ suffix: "/oauth/authorize", answer: () => Response.json({ token }, { status: 201 }) }]) });
+    const { client: misled } = recordingClient({ fetch: scripted([{ suffix: "/oauth/authorize", answer: () => Response.json({ token, session: { expiry: 1, key: "k" } }, { status: 201 }) }]) });
     await expect(misled.getAuthorizeUrl({ callbackUrl: CALLBACK, state: "s" })).rejects.toMatchObject({ kind: "invalid_response", call: "oauth/authorize" });
   });
 });
