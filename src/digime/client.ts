@@ -194,16 +194,18 @@ export class DigimeClient {
   }
 
   /**
-   * Starts account reauthorization: the reference code, then (once its token
-   * verified) the account reference, in that order as the official SDK does,
-   * so a refused access token never leaves an account reference behind.
+   * Starts account reauthorization. The official SDK sends the reference call,
+   * then the account reference; nothing in the protocol orders them, so both
+   * run at once (one round trip, DESIGN.md), each exactly as the SDK sends it.
    */
   async getReauthorizeAccountUrl(options: ReauthorizeAccountUrlOptions): Promise<AccountUrlResult> {
-    const { code: referenceCode, session } = await this.#reference("oauth/token/reference", {
-      access_token: options.userAccessToken,
-      redirect_uri: options.callbackUrl,
-    });
-    const accountRef = await this.#accountReference(options.accountId);
+    const [{ code: referenceCode, session }, accountRef] = await Promise.all([
+      this.#reference("oauth/token/reference", {
+        access_token: options.userAccessToken,
+        redirect_uri: options.callbackUrl,
+      }),
+      this.#accountReference(options.accountId),
+    ]);
     const url = new URL("reauthorize", this.onboardBaseUrl);
     url.searchParams.set("code", referenceCode);
     url.searchParams.set("accountRef", accountRef);

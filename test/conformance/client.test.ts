@@ -107,15 +107,15 @@ describe("the client sends exactly the SDK's requests", () => {
     expectOnboardUrl(started.url, SDK_CALLS.getReauthorizeUrl.onboard(new URL(started.url).searchParams.get("code")!, { ...inputs, locale: "fr", triggerQuery: false }));
   });
 
-  it("getReauthorizeAccountUrl: the reference call, then the account reference, in that order; the reauthorize URL", async () => {
+  it("getReauthorizeAccountUrl: the reference call and the account reference (sent at once: see docs/digime-client.md); the reauthorize URL", async () => {
     const { user, inputs } = newUser();
     const { client, sent } = capturingClient();
     const accountId = user.accounts[0]!.id;
     const started = await client.getReauthorizeAccountUrl({ userAccessToken: inputs.accessToken!, callbackUrl: CALLBACK, accountId, locale: "de" });
-    const [first, second, ...others] = apiCalls(sent);
-    expect(others).toEqual([]);
-    await expectSdkRequest(first, SDK_CALLS.getReauthorizeAccountUrl, inputs);
-    await expectSdkRequest(second, SDK_CALLS.accountReference, { ...inputs, accountId });
+    const calls = apiCalls(sent);
+    expect(calls).toHaveLength(2);
+    await expectSdkRequest(calls.find((r) => r.url.pathname.endsWith("/oauth/token/reference")), SDK_CALLS.getReauthorizeAccountUrl, inputs);
+    await expectSdkRequest(calls.find((r) => r.url.pathname.endsWith("/v1.7/reference")), SDK_CALLS.accountReference, { ...inputs, accountId });
     const url = new URL(started.url);
     expectOnboardUrl(started.url, SDK_CALLS.getReauthorizeAccountUrl.onboard(url.searchParams.get("code")!, { ...inputs, accountRef: url.searchParams.get("accountRef")!, locale: "de" }));
   });
