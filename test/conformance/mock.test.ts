@@ -228,7 +228,7 @@ describe("the mock refuses as digi.me's recorded errors", () => {
     ["state", { state: undefined }],
   ])("oauth/authorize without the SDK's %s is 400 ValidationErrors", async (claim, override) => {
     const { inputs } = user();
-    const request = await SDK_CALLS.getAuthorizeUrl.request({ ...inputs, codeVerifier: createCodeVerifier(), state: "s" });
+    const request: SdkRequest = await SDK_CALLS.getAuthorizeUrl.request({ ...inputs, codeVerifier: createCodeVerifier(), state: "s" });
     request.claims = { ...request.claims, ...override };
     await expectError(await sendAsSdk(request), "ValidationErrors", SDK_ERRORS.ValidationErrors.message());
     expect(testMock.mock.journal.at(-1)?.errorDetail).toContain(claim);
