@@ -81,6 +81,8 @@ export interface CallbackQuery {
   state?: string;
   code?: string;
   errorCode?: string;
+  /** Sent by digi.me's full-authorization (`authorize`) callback on success. */
+  accountReference?: string;
 }
 
 async function finish(c: Context<AppEnv>, flow: FlowRecord, status: "succeeded" | "failed", errorCode?: string): Promise<BrowserRedirect> {
@@ -135,7 +137,8 @@ export async function completeUserCallback(c: Context<AppEnv>, query: CallbackQu
       detail: { flowId: flow.id },
     });
   }
-  return finish(c, flow, "succeeded");
+  const kept = flow.kind === "authorize" && query.accountReference ? { ...flow, accountReference: query.accountReference } : flow;
+  return finish(c, kept, "succeeded");
 }
 
 /**

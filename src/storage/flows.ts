@@ -29,6 +29,8 @@ export interface FlowRecord {
   /** The PKCE verifier, sealed; dropped on completion. */
   verifier?: Envelope;
   session?: DigimeSession;
+  /** The `accountReference` digi.me's full-authorization callback carried (authorize flows). */
+  accountReference?: string;
   /** SHA-256 of the browser binding secret, set at launch. */
   bindingHash?: string;
   createdAt: number;
