@@ -132,6 +132,7 @@ export const CallbackQuerySchema = z.object({
   state: z.string().max(256).optional(),
   code: z.string().min(1).max(4096).optional(),
   errorCode: z.string().max(256).optional(),
+  accountReference: z.string().max(1024).optional(),
 });
 
 export const ReauthStatusQuerySchema = z.object({

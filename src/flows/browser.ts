@@ -82,6 +82,8 @@ export interface CallbackQuery {
   state?: string;
   code?: string;
   errorCode?: string;
+  /** Sent by digi.me's full-authorization (`authorize`) callback on success. */
+  accountReference?: string;
 }
 
 async function finish(
@@ -148,7 +150,8 @@ export async function completeUserCallback(c: Context<AppEnv>, query: CallbackQu
       detail: { flowId: flow.id },
     });
   }
-  return finish(c, flow, "succeeded", undefined, identity);
+  const kept = flow.kind === "authorize" && query.accountReference ? { ...flow, accountReference: query.accountReference } : flow;
+  return finish(c, kept, "succeeded", undefined, identity);
 }
 
 /**

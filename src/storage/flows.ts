@@ -44,6 +44,8 @@ export interface FlowRecord {
   expectedDigimeUserId?: string;
   /** Pending account flows started with the backend's own access token: kept (sealed) to confirm the account at the callback. */
   userAccessToken?: string;
+  /** The `accountReference` digi.me's full-authorization callback carried (authorize flows). */
+  accountReference?: string;
   /** SHA-256 of the browser binding secret, set at launch. */
   bindingHash?: string;
   createdAt: number;

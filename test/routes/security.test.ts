@@ -359,7 +359,7 @@ describe("concurrent callbacks", () => {
       expect(new URL(response.headers.get("Location")!).searchParams.get("status")).toBe("succeeded");
     }
     const exchanges = testMock.mock.journal.filter((e) => e.endpoint === "oauth/token");
-    expect(exchanges.map((e) => e.status).sort()).toEqual([200, 400]);
+    expect(exchanges.map((e) => e.status).sort()).toEqual([201, 400]);
     expect(await flowStatus(flow.flowId)).toBe("succeeded");
     expect(testMock.mock.checkAccessToken(await storedAccessToken(user.id), "dev-app_dev-contract").ok).toBe(true);
   });
