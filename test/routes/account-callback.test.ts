@@ -84,6 +84,19 @@ describe("GET /reauth/account/callback confirms success with digi.me", () => {
     expect(new URL(reload.headers.get("Location")!).searchParams.get("status")).toBe("succeeded");
   });
 
+  it("refreshes a stored access token digi.me refuses, stores the rotated one, then confirms", async () => {
+    const { user, started, browser, onboarding } = await launchedAccountFlow();
+    const consent = await browser.get(onboarding);
+    const before = ((await (await api(`/v1/users/${user.id}/token`)).json()) as { token: { refreshToken: { value: string } } }).token.refreshToken.value;
+    testMock.mock.revokeAccessTokens(user.id); // the stored access token dies while the user is at digi.me
+    const callback = await browser.get(consent.headers.get("Location")!);
+    expect(new URL(callback.headers.get("Location")!).searchParams.get("status")).toBe("succeeded");
+    expect(testMock.mock.journal.slice(-3).map((e) => e.endpoint)).toEqual(["permission-access/accounts", "oauth/token", "permission-access/accounts"]);
+    const after = ((await (await api(`/v1/users/${user.id}/token`)).json()) as { token: { refreshToken: { value: string } } }).token.refreshToken.value;
+    expect(after).not.toBe(before);
+    expect(await flow(started.flowId)).toMatchObject({ status: "succeeded" });
+  });
+
   it("confirms with the access token the backend passed at start when none is stored", async () => {
     const { user, token } = testMock.mock.createUser();
     const started = (await (await api("/v1/reauth/account", {
