@@ -282,9 +282,10 @@ export class DigimeClient {
   }
 
   /**
-   * Verifies a token digi.me issued: PS512 only, `jku` on the API origin, a
-   * known `kid`, a valid signature, and `exp`/`nbf` when present (checked in
-   * whole seconds, no leeway, as the SDK's jsonwebtoken does). Returns its payload.
+   * Verifies a token digi.me issued: PS512 only, `jku` under the API base
+   * (origin and path), a known `kid`, a valid signature, and `exp`/`nbf` when
+   * present (checked in whole seconds, no leeway, as the SDK's jsonwebtoken
+   * does). Returns its payload.
    */
   async verifyToken(token: string, call: string): Promise<Record<string, unknown>> {
     const invalid = (message: string) => new DigimeError({ kind: "invalid_response", message, call });
@@ -303,7 +304,10 @@ export class DigimeClient {
     } catch {
       throw invalid("token jku is not a URL");
     }
-    if (keySetUrl.origin !== this.apiBaseUrl.origin) throw invalid(`token jku is not on ${this.apiBaseUrl.origin}`);
+    // Origin and path prefix: another service on digi.me's API origin must not vouch for tokens.
+    if (keySetUrl.origin !== this.apiBaseUrl.origin || !keySetUrl.pathname.startsWith(this.apiBaseUrl.pathname) || keySetUrl.username || keySetUrl.password) {
+      throw invalid(`token jku is not on ${this.apiBaseUrl.href}`);
+    }
     const key = await this.#keySets.getKey(keySetUrl.toString(), kid);
     if (!(await verifyPs512(jwt, key))) throw invalid("token signature does not verify");
     const { exp, nbf } = jwt.payload;
@@ -397,7 +401,11 @@ export class DigimeClient {
   }
 
   async #loadKeySet(url: string): Promise<unknown> {
-    const response = await this.#send(new URL(url), "jwks", { method: "GET", headers: { Accept: "application/json" } });
+    // No redirects: a redirect on the API origin must not lead verification to a foreign key set.
+    const response = await this.#send(new URL(url), "jwks", { method: "GET", headers: { Accept: "application/json" }, redirect: "manual" });
+    if (response.response.status >= 300 && response.response.status < 400) {
+      throw new DigimeError({ kind: "invalid_response", message: `key set answered a redirect (${response.response.status}), refused`, status: response.response.status, call: "jwks" });
+    }
     return this.#readJson(response, { path: "jwks", method: "GET", claims: {} });
   }
 
