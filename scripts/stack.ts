@@ -160,6 +160,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     WEBHOOK_URL: webhooks.url,
     WEBHOOK_SECRET: DEV_WEBHOOK_SECRET,
     ...(options.flowTtlSeconds ? { FLOW_TTL_SECONDS: String(options.flowTtlSeconds) } : {}),
+    // Accepts the development defaults above (published API key, 0x07 key, dev contract, http://), which production refuses.
+    DEVELOPMENT_MODE: "true",
   };
   writeFileSync(envFile, Object.entries(config).map(([k, v]) => envFileLine(k, v)).join("\n") + "\n", { mode: 0o600 });
 

@@ -20,10 +20,13 @@ import { withWebhookEvents } from "./webhooks/openapi.ts";
 /** The largest JSON body the backend API accepts: 16 KiB. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
+/** The longest client `X-Request-Id` kept (letters, digits, `_`, `-`, `=`); anything else gets a generated id. */
+export const MAX_REQUEST_ID_LENGTH = 64;
+
 /** Builds the app. Tests pass a clock or a fetch; production uses the defaults. */
 export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
-  app.use("*", requestId());
+  app.use("*", requestId({ limitLength: MAX_REQUEST_ID_LENGTH }));
   app.use("*", securityHeaders());
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
@@ -56,9 +59,8 @@ export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv
     ),
   );
 
-  app.notFound(() => {
-    throw new AppError(404, "not_found", "no such route");
-  });
+  // Answered, not thrown: a throw from the not-found handler skips the middleware that sets the security headers.
+  app.notFound((c) => onError(new AppError(404, "not_found", "no such route"), c));
   app.onError(onError);
   return app;
 }

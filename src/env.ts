@@ -33,6 +33,8 @@ export interface Env {
   WEBHOOK_QUEUE?: Queue<WebhookMessage>;
   /** Queues producer: where deliveries go after the last attempt. */
   WEBHOOK_DLQ?: Queue<WebhookMessage>;
+  /** `"true"` accepts the development defaults (local stack and tests only); see `productionProblems`. */
+  DEVELOPMENT_MODE?: string;
   /** Tests only: the property tests' seed. */
   FC_SEED?: string;
 }
