@@ -8,7 +8,7 @@ import { decodePem, pkcs8ToPkcs1Private } from "./digime/pem.ts";
 import type { Env } from "./env.ts";
 import { fromBase64, toBase64, utf8 } from "./digime/encoding.ts";
 import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS } from "./storage/keys.ts";
-import { parseWebhookSettings, type WebhookSettings } from "./webhooks/settings.ts";
+import { parseWebhookSettings, webhookProductionProblems, type WebhookSettings } from "./webhooks/settings.ts";
 
 /** A token-encryption key as configured: id and raw bytes. */
 export interface EncryptionKeyConfig {
@@ -44,6 +44,9 @@ export const MIN_API_KEY_LENGTH = 32;
 
 /** The shortest RETURN_SIGNING_SECRET accepted: 32 characters. */
 export const MIN_RETURN_SIGNING_SECRET_LENGTH = 32;
+
+/** The local stack's RETURN_SIGNING_SECRET (scripts/stack.ts), base64 so the bundle does not carry it verbatim. */
+export const DEV_RETURN_SIGNING_SECRET_BASE64 = "ZGV2LXJldHVybi1zaWduaW5nLXNlY3JldC0wMDAwMDAwMDAwMDAwMA==";
 /**
  * The API key `npm start` uses and the README publishes, refused outside
  * development mode; kept base64-encoded so the bundle carries no development
@@ -238,6 +241,9 @@ export function productionProblems(config: Config): string[] {
     else if (key.raw.every((b) => b === 0)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is all zeros`);
   }
   if (config.privateKey && isDevContractKey(config.privateKey)) problems.push("DIGIME_PRIVATE_KEY is the committed development contract key");
+  // Signed return and webhooks (issue 12): the local stack's secrets.
+  if (config.returnSigningSecret && toBase64(utf8(config.returnSigningSecret)) === DEV_RETURN_SIGNING_SECRET_BASE64) problems.push("RETURN_SIGNING_SECRET is the development secret");
+  problems.push(...webhookProductionProblems(config.webhooks));
   const urls: Array<[string, string]> = [
     ["PUBLIC_BASE_URL", config.publicBaseUrl],
     ["DIGIME_API_BASE_URL", config.apiBaseUrl],

@@ -59,3 +59,19 @@ export function parseWebhookSettings(env: WebhookEnv, problems: string[]): Webho
   if (!env.WEBHOOK_QUEUE) problems.push("WEBHOOK_QUEUE (Queues producer binding) is missing while WEBHOOK_URL is set");
   return { url, secret };
 }
+
+/**
+ * What production refuses (the rest of the configuration's development
+ * defaults are in config.ts): a WEBHOOK_SECRET of one repeated byte, such as
+ * the local stack's (32 bytes of 0x09).
+ */
+export function webhookProductionProblems(settings: WebhookSettings | undefined): string[] {
+  if (!settings) return [];
+  let key: Uint8Array;
+  try {
+    key = fromBase64(settings.secret.slice(WEBHOOK_SECRET_PREFIX.length));
+  } catch {
+    return []; // already reported by parseWebhookSettings
+  }
+  return key.length > 0 && key.every((b) => b === key[0]) ? ["WEBHOOK_SECRET is a development secret (one repeated byte)"] : [];
+}
