@@ -8,6 +8,8 @@ import { requestId } from "hono/request-id";
 import type { AppEnv } from "./env.ts";
 import { AppError, onError } from "./errors.ts";
 import { apiKeyAuth } from "./middleware/api-key.ts";
+import { requireJsonBody } from "./middleware/json-body.ts";
+import { methodNotAllowed } from "./middleware/method-not-allowed.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
 import { withServices, type WithServicesOptions } from "./middleware/services.ts";
 import { browserRoutes } from "./routes/browser.ts";
@@ -34,6 +36,7 @@ export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv
   app.use("/reauth/*", limit);
   app.use("/v1/*", withServices(options));
   app.use("/v1/*", apiKeyAuth({ keys: (c) => c.var.config.apiKeys }));
+  app.use("/v1/*", requireJsonBody());
   app.use("/reauth/*", withServices(options));
 
   app.route("/", healthRoutes());
@@ -48,7 +51,9 @@ export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv
     info: { title: "digi.me reauthorization edge", version: "1.0.0", description: "Runs digi.me's user and account reauthorization flows at the edge." },
   });
 
-  app.notFound(() => {
+  const wrongMethod = methodNotAllowed({ routes: () => app.routes });
+  app.notFound((c) => {
+    wrongMethod(c.req.method, c.req.path);
     throw new AppError(404, "not_found", "no such route");
   });
   app.onError(onError);
