@@ -4,7 +4,7 @@
  * `npm start`, the QA runner and the benchmarks. Development only.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -121,13 +121,18 @@ function envFileLine(name: string, value: string): string {
   return `${name}="${value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`;
 }
 
+/** The folder a stack on `edgePort` keeps its configuration (and, unless told otherwise, its KV) in; removed when the stack closes. */
+export function stackDir(edgePort: number): string {
+  return join(ROOT, ".wrangler", `stack-${edgePort}`);
+}
+
 /** Starts the mock and the edge; resolves once the edge's /healthz answers 200. */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const host = options.host ?? "127.0.0.1";
   const mock = options.separateMock ? await startMockProcess(host, options.mockPort || (await freePort(host))) : await startStandaloneMock({ port: options.mockPort ?? 0, host });
   const edgePort = options.edgePort || (await freePort(host));
   const edgeUrl = `http://${host}:${edgePort}`;
-  const stateDir = join(ROOT, ".wrangler", `stack-${edgePort}`);
+  const stateDir = stackDir(edgePort);
   mkdirSync(stateDir, { recursive: true });
   const envFile = join(stateDir, "dev.env");
   const config: Record<string, string> = {
@@ -162,6 +167,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
     }
     await mock.close();
+    // The development configuration (a private key among it) and the throwaway KV go with the stack.
+    rmSync(stateDir, { recursive: true, force: true });
   };
   try {
     await waitForHealth(`${edgeUrl}/healthz`, wrangler, 90_000);
