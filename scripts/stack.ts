@@ -44,6 +44,11 @@ export interface StackOptions {
    * does, so its load generator and the mock do not share an event loop).
    */
   separateMock?: boolean;
+  /**
+   * Serve the API reference at /docs (default true): wrangler dev runs
+   * `src/dev-entry.ts` instead of the production entry `src/index.ts`.
+   */
+  docs?: boolean;
   /** wrangler's own log level (its per-request lines cost time under load). */
   wranglerLogLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
 }
@@ -152,7 +157,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const wrangler = spawn(
     WRANGLER[0],
-    [WRANGLER[1], "dev", "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
+    [WRANGLER[1], "dev", ...(options.docs === false ? [] : [join("src", "dev-entry.ts")]), "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   for (const stream of ["stdout", "stderr"] as const) {
