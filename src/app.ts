@@ -3,11 +3,11 @@
  * error handler. `src/index.ts` lists the routes and exports the Worker.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./env.ts";
 import { AppError, onError } from "./errors.ts";
 import { apiKeyAuth } from "./middleware/api-key.ts";
+import { limitBody } from "./middleware/body-limit.ts";
 import { requireJsonBody } from "./middleware/json-body.ts";
 import { methodNotAllowed } from "./middleware/method-not-allowed.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
@@ -26,9 +26,9 @@ export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv
   const app = new OpenAPIHono<AppEnv>();
   app.use("*", requestId());
   app.use("*", securityHeaders());
-  const limit = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
+  const limit = limitBody({
+    maxBytes: MAX_BODY_BYTES,
+    onTooLarge: () => {
       throw new AppError(413, "payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
     },
   });

@@ -53,6 +53,27 @@ describe("the shipped QA suite", () => {
   }
 });
 
+describe("the edge under wrangler dev", () => {
+  it("answers 413 to a 16 MiB chunked body instead of resetting the connection", async () => {
+    const chunk = new Uint8Array(16 * 1024).fill(120);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 1024) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const response = await fetch(`${stack.edgeUrl}/v1/reauth/user`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${stack.apiKey}`, "Content-Type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("payload_too_large");
+  }, 60_000);
+});
+
 describe("the QA runner", () => {
   it("turns a broken expectation into a readable expected/actual failure and a JUnit failure", async () => {
     const copy = join(scratch, "broken.yaml");
