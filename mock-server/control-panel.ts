@@ -113,7 +113,7 @@ function scenarioSelect(id, current) {
 function faults(list) {
   return list.length ? list.map((f) => '<span class="tag">' + esc(f.type) + (f.ms !== undefined ? " " + f.ms + " ms" : "") + (f.status ? " " + f.status : "") + " · " + esc(Array.isArray(f.endpoints) ? f.endpoints.join(", ") : f.endpoints) + " · left " + esc(f.remaining) + "</span>").join(" ") : '<span class="muted">none</span>';
 }
-function when(ms) { return new Date(ms).toISOString().slice(11, 19); }
+function when(ms) { return new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC"; }
 function renderState() {
   $("global-scenario").innerHTML = scenarioSelect("global-name", state.globalScenario.name);
   $("global-consent").value = state.globalScenario.consent;

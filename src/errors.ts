@@ -124,17 +124,33 @@ function isBrowserRoute(path: string): boolean {
 /** The sentence for a browser request whose link was cut short or altered. */
 const DAMAGED_LINK_PAGE = "This link is incomplete or damaged. Please go back to the application and start again.";
 
+/** Sentences for errors that carry none of their own, by code: a person reads them, not a developer. */
+const BROWSER_PAGES: Record<string, string> = {
+  invalid_request: DAMAGED_LINK_PAGE,
+  wrong_callback: DAMAGED_LINK_PAGE,
+  missing_code: DAMAGED_LINK_PAGE,
+  not_found: "There is no such page here. Please go back to the application.",
+  method_not_allowed: "This page cannot be opened this way. Please go back to the application and start again.",
+  payload_too_large: "This request was too large to handle. Please go back to the application and start again.",
+  unsupported_media_type: "This request was sent in a form we do not accept. Please go back to the application and start again.",
+};
+
+/** The sentence for a server-side failure without one of its own. */
+const SERVER_TROUBLE_PAGE = "Something went wrong on our side. Please try again in a moment; if it keeps happening, go back to the application.";
+
 /**
- * Browser routes never show validation text: a launch link that is not a
- * flow id is a link cut short, so it gets the unknown-or-expired page; any
- * other malformed browser request gets one plain sentence.
+ * Browser routes never show validation text or internal messages: a launch
+ * link that is not a flow id is a link cut short, so it gets the
+ * unknown-or-expired page; any other error without its own sentence gets a
+ * plain one for its kind.
  */
 function forBrowser(error: AppError, path: string): AppError {
-  if (error.code !== "invalid_request" || error.init.page) return error;
-  if (path.startsWith("/reauth/launch/")) {
+  if (error.init.page || error.init.html) return error;
+  if (error.code === "invalid_request" && path.startsWith("/reauth/launch/")) {
     return new AppError(404, "flow_not_found", "this flow is unknown or has expired", { page: FLOW_NOT_FOUND_PAGE, detail: { validation: error.message } });
   }
-  return new AppError(error.status, error.code, error.message, { ...error.init, page: DAMAGED_LINK_PAGE, detail: { ...error.init.detail, validation: error.message } });
+  const page = BROWSER_PAGES[error.code] ?? (error.status >= 500 ? SERVER_TROUBLE_PAGE : DAMAGED_LINK_PAGE);
+  return new AppError(error.status, error.code, error.message, { ...error.init, page });
 }
 
 /** The sentence of the unknown-or-expired page. */
@@ -172,15 +188,11 @@ export function onError(error: Error, c: Context<AppEnv>): Response {
   if (appError.init.retryable) headers["Retry-After"] = "5";
   if (browser) {
     if (appError.init.contentSecurityPolicy) headers["Content-Security-Policy"] = appError.init.contentSecurityPolicy;
-    const page = errorPage(appError.init.page ?? capitalize(appError.message), { code: appError.code, requestId: c.get("requestId"), returnTo: c.get("flowReturnTo") });
+    const page = errorPage(appError.init.page ?? SERVER_TROUBLE_PAGE, { code: appError.code, requestId: c.get("requestId"), returnTo: c.get("flowReturnTo") });
     return c.html(appError.init.html ?? page, appError.status, headers);
   }
   const body: { error: Record<string, unknown> } = { error: { code: appError.code, message: appError.message, ...appError.init.extra } };
   if (appError.init.hint) body.error.hint = appError.init.hint;
   if (appError.init.retryable) body.error.retryable = true;
   return c.json(body, appError.status, headers);
-}
-
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1) + (text.endsWith(".") ? "" : ".");
 }

@@ -64,6 +64,26 @@ describe("edge error pages", () => {
     expect(html).toContain(`<code id="code">browser_not_bound</code>`);
   });
 
+  it.each([
+    ["GET /reauth/recover", "/reauth/recover", 405, "This page cannot be opened this way."],
+    ["an unknown browser path", "/reauth/nowhere", 404, "There is no such page here."],
+  ])("answers %s with a sentence for a person, not the API's message", async (_what, path, status, sentence) => {
+    const response = await request(path);
+    expect(response.status).toBe(status);
+    const html = await response.text();
+    expect(message(html)).toContain(sentence);
+    expect(html).not.toMatch(/not allowed on this path|no such route/);
+  });
+
+  it("shows a user callback for an account flow the damaged-link sentence with the back link", async () => {
+    const { user } = await enrollUser(testMock.mock, api);
+    const started = (await (await api("/v1/reauth/account", { body: { userId: user.id, accountId: user.accounts[0]!.id, returnTo: `${APP}/back` } })).json()) as { flowId: string };
+    const html = await (await request(`/reauth/user/callback?flow=${started.flowId}&success=true&state=s&code=c`)).text();
+    expect(message(html)).toBe("This link is incomplete or damaged. Please go back to the application and start again.");
+    expect(html).toContain(`href="${APP}/back"`);
+    expect(html).not.toContain("account flow");
+  });
+
   it("has no back link when the flow is unknown", async () => {
     const html = await (await request(`/reauth/launch/AAAAAAAAAAAAAAAAAAAAAA`)).text();
     expect(html).not.toContain('id="back"');
