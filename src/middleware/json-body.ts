@@ -4,6 +4,7 @@
  * to send instead.
  */
 import type { MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import { AppError } from "../errors.ts";
 
 /** Options of `requireJsonBody`. */
@@ -19,7 +20,7 @@ export function requireJsonBody(options: RequireJsonBodyOptions = {}): Middlewar
   const methods = new Set(options.methods ?? ["POST", "PUT", "PATCH"]);
   return async (c, next) => {
     // Only where a route answers this method: elsewhere the answer is 404 or 405, not 415.
-    const routed = c.req.matchedRoutes.some((route) => route.method !== "ALL");
+    const routed = matchedRoutes(c).some((route) => route.method !== "ALL");
     if (routed && methods.has(c.req.method)) {
       const type = c.req.header("Content-Type");
       if (!type || !JSON_TYPE.test(type)) {
