@@ -45,11 +45,12 @@ async function main(): Promise<void> {
     edgePort: Number(values.port),
     mockPort: Number(values["mock-port"]),
     returnOrigins: [demoOrigin],
+    docs: true,
     persistTo: join(ROOT, ".wrangler", "state"),
     onOutput: (line, stream) => (stream === "stderr" ? console.error : console.log)(`[edge] ${line}`),
   });
-  console.log(`mock digi.me   ${stack.mock.origin}  (admin: ${stack.mock.origin}/__mock/)`);
-  console.log(`the edge       ${stack.edgeUrl}  (API key: ${DEV_API_KEY})`);
+  console.log(`mock digi.me   ${stack.mock.origin}  (control panel and admin API: ${stack.mock.origin}/__mock/)`);
+  console.log(`the edge       ${stack.edgeUrl}  (API key: ${DEV_API_KEY}; API reference: ${stack.edgeUrl}/docs)`);
 
   let demo: Awaited<ReturnType<typeof startDemoApp>> | undefined;
   const stop = async (code = 0) => {

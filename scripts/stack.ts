@@ -45,8 +45,9 @@ export interface StackOptions {
    */
   separateMock?: boolean;
   /**
-   * Serve the API reference at /docs (default true): wrangler dev runs
-   * `src/dev-entry.ts` instead of the production entry `src/index.ts`.
+   * Serve the API reference at /docs (`npm start` does): wrangler dev runs
+   * `src/dev-entry.ts` instead of the production entry `src/index.ts`, which
+   * the benchmarks, QA and tests keep measuring (default false).
    */
   docs?: boolean;
   /** wrangler's own log level (its per-request lines cost time under load). */
@@ -157,7 +158,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const wrangler = spawn(
     WRANGLER[0],
-    [WRANGLER[1], "dev", ...(options.docs === false ? [] : [join("src", "dev-entry.ts")]), "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
+    [WRANGLER[1], "dev", ...(options.docs ? [join("src", "dev-entry.ts")] : []), "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   for (const stream of ["stdout", "stderr"] as const) {

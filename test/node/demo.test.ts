@@ -8,7 +8,8 @@ let demo: Awaited<ReturnType<typeof startDemoApp>>;
 beforeAll(async () => {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  stack = await startStack({ returnOrigins: [origin], timeoutMs: 2000, logLevel: "error" });
+  // As npm start runs it: the development entry, with /docs.
+  stack = await startStack({ returnOrigins: [origin], timeoutMs: 2000, logLevel: "error", docs: true });
   demo = await startDemoApp({ port, host: "127.0.0.1", edgeUrl: stack.edgeUrl, mockUrl: stack.mock.origin, apiKey: stack.apiKey });
 }, 120_000);
 afterAll(async () => {
@@ -33,6 +34,15 @@ async function press(button: string): Promise<{ url: string; html: string }> {
   }
   return { url, html: await response.text() };
 }
+
+describe("the development stack (npm start)", () => {
+  it("serves the interactive API reference at /docs under wrangler dev", async () => {
+    const response = await fetch(`${stack.edgeUrl}/docs`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Content-Security-Policy")).toContain("https://cdn.jsdelivr.net");
+    expect(await response.text()).toContain("/openapi.json");
+  });
+});
 
 describe("the demo application", () => {
   it("shows a working reauth-status after full authorization (the new digi.me user's session, not the old one)", async () => {
