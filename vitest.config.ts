@@ -17,6 +17,8 @@ const testBindings = {
   ALLOWED_RETURN_ORIGINS: "https://app.test,https://other-app.test",
   FLOW_TTL_SECONDS: "600",
   LOG_LEVEL: "error",
+  // The tests run the committed development contract key; production refuses it (src/config.ts productionProblems).
+  DEVELOPMENT_MODE: "true",
   // The property tests' seed: FC_SEED=<n> npm test reproduces a run; otherwise a new one each run.
   FC_SEED: process.env.FC_SEED ?? String(Math.floor(Math.random() * 2 ** 31)),
 };

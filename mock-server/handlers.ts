@@ -1,7 +1,10 @@
 /**
  * The mock digi.me API, happy path first: each handler checks what digi.me
- * checks and answers as digi.me answers. Scenarios (see `scenarios.ts`) and
- * faults (see `respond.ts`) bend these answers per user.
+ * checks and answers as digi.me answers, with the statuses of digi.me's
+ * recorded answers (the official Node SDK 16.1.5's fixtures, see
+ * ../shared/digime-wire.md "Every call, as the official SDK 16.1.5 makes it").
+ * Scenarios (see `scenarios.ts`) and faults (see `respond.ts`) bend these
+ * answers per user.
  */
 import { http, HttpResponse, type RequestHandler } from "msw";
 import { apiError, applyBodyFaults, applyPreFaults, journaled, signatureFault, type HandlerContext } from "./respond.ts";
@@ -10,6 +13,12 @@ import type { MockDigime, MockUser } from "./state.ts";
 
 type Claims = Record<string, unknown>;
 
+/** SDK names the mock accepts in the `agent` block; digi.me refuses others with 400 `SDKInvalid`. */
+export const KNOWN_SDK_NAMES: readonly string[] = ["nodejs"];
+
+/** How long a session handed out with a reference or by `permission-access/trigger` lasts. */
+const SESSION_LIFETIME_MS = 30 * 60 * 1000;
+
 /** Signs an API request and returns its claims, or the error to answer with. */
 async function authenticated(mock: MockDigime, context: HandlerContext): Promise<{ claims: Claims; clientId: string } | Response> {
   const auth = await mock.authenticate(context.request.headers.get("Authorization"));
@@ -17,6 +26,7 @@ async function authenticated(mock: MockDigime, context: HandlerContext): Promise
   if (!auth.ok) {
     context.notes.signatureVerified = auth.verified;
     context.notes.errorCode = auth.code;
+    if (auth.detail) context.notes.errorDetail = auth.detail;
     return apiError(auth.status, auth.code, auth.message);
   }
   context.notes.claims = auth.claims;
@@ -27,6 +37,50 @@ async function authenticated(mock: MockDigime, context: HandlerContext): Promise
 function refuse(context: HandlerContext, status: number, code: string, message: string): Response {
   context.notes.errorCode = code;
   return apiError(status, code, message);
+}
+
+/** A missing or malformed JWT claim or body field: digi.me's terse 400; the detail goes to the journal. */
+function invalidParameters(context: HandlerContext, detail: string): Response {
+  context.notes.errorDetail = detail;
+  return refuse(context, 400, "ValidationErrors", "Parameter validation errors");
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Checks the `agent` block of `oauth/authorize`, `oauth/token/reference` and
+ * `permission-access/trigger`: an unknown SDK name is 400 `SDKInvalid`; the
+ * `sdk-version-invalid` scenario refuses the version with 403 `SDKVersionInvalid`.
+ */
+function checkAgent(mock: MockDigime, context: HandlerContext, body: unknown, user: MockUser | undefined): Response | undefined {
+  const agent = isObject(body) ? body.agent : undefined;
+  const sdk = isObject(agent) ? agent.sdk : undefined;
+  const name = isObject(sdk) ? sdk.name : undefined;
+  if (typeof name !== "string" || !KNOWN_SDK_NAMES.includes(name) || !isObject(sdk) || typeof sdk.version !== "string") {
+    return refuse(context, 400, "SDKInvalid", `The SDK is invalid: ${String(name)}`);
+  }
+  if (mock.scenarioFor(user).name === "sdk-version-invalid") {
+    return refuse(context, 403, "SDKVersionInvalid", "This SDK version is no longer supported.");
+  }
+  return undefined;
+}
+
+/** The last path segment, decoded (the SDK sends the literal `h:accountId` there). */
+function lastSegment(request: Request): string {
+  const raw = new URL(request.url).pathname.split("/").pop() ?? "";
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** The account a `permission-access/{revoke,service}` call names: the `accountId` header, as the SDK sends it. */
+function namedAccount(request: Request): string | null {
+  const segment = lastSegment(request);
+  return request.headers.get("accountId") ?? (segment && segment !== "h:accountId" ? segment : null);
 }
 
 async function readJson(request: Request): Promise<unknown> {
@@ -53,10 +107,32 @@ function validRedirectUri(value: unknown): value is string {
 export function apiHandlers(mock: MockDigime): RequestHandler[] {
   const api = (path: string) => new URL(path, mock.apiBaseUrl).toString();
 
-  /** A token-bearing answer, with the faults that spoil tokens and bodies. */
+  const onboard = (path: string) => new URL(path, mock.onboardBaseUrl).toString();
+
+  /** A token-bearing answer (201, as digi.me's fixtures), with the faults that spoil tokens and bodies. */
   async function tokenAnswer(context: HandlerContext, payload: Claims, extra: Claims = {}): Promise<Response> {
     const token = await mock.signToken(payload, signatureFault(context));
-    return applyBodyFaults(context, HttpResponse.json({ ...extra, token }));
+    return applyBodyFaults(context, HttpResponse.json({ ...extra, token }, { status: 201 }));
+  }
+
+  /** The user an access-token call is about, refused with 401 `InvalidToken` when the token is not good. */
+  function withAccessToken(
+    endpoint: Endpoint,
+    body: (context: HandlerContext, user: MockUser, claims: Claims) => Promise<Response>,
+    before?: (context: HandlerContext, user: MockUser | undefined) => Promise<Response | undefined>,
+  ) {
+    return journaled(mock, endpoint, async (context) => {
+      const auth = await authenticated(mock, context);
+      if (auth instanceof Response) return auth;
+      const access = mock.checkAccessToken(auth.claims.access_token, auth.clientId);
+      context.forUser(access.user);
+      const early = await applyPreFaults(context);
+      if (early) return early;
+      const refused = await before?.(context, access.user);
+      if (refused) return refused;
+      if (!access.ok) return refuse(context, 401, "InvalidToken", access.message);
+      return body(context, access.user, auth.claims);
+    });
   }
 
   /** Shared by `oauth/token/reference` and `oauth/authorize`. */
@@ -74,17 +150,21 @@ export function apiHandlers(mock: MockDigime): RequestHandler[] {
       context.forUser(known);
       const early = await applyPreFaults(context);
       if (early) return early;
-      if (typeof body !== "object" || body === null || typeof (body as { agent?: unknown }).agent !== "object") {
-        return refuse(context, 400, "SDKInvalid", "The request body must carry an agent block");
-      }
+      const badAgent = checkAgent(mock, context, body, known);
+      if (badAgent) return badAgent;
       if (!validRedirectUri(claims.redirect_uri)) {
-        return refuse(context, 400, "InvalidRedirectUri", `The redirect_uri (${String(claims.redirect_uri)}) is invalid`);
+        return refuse(context, 404, "InvalidRedirectUri", `The redirect_uri (${String(claims.redirect_uri)}) is invalid`);
       }
       if (pkce && (claims.code_challenge_method !== "S256" || typeof claims.code_challenge !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(claims.code_challenge))) {
-        return refuse(context, 400, "InvalidRequest", "code_challenge must be an S256 challenge");
+        return invalidParameters(context, "code_challenge must be an S256 challenge (code_challenge_method S256)");
       }
-      if (kind === "authorize" && !pkce) return refuse(context, 400, "InvalidRequest", "oauth/authorize requires PKCE");
-      if (pkce && typeof claims.state !== "string") return refuse(context, 400, "InvalidRequest", "state is required with PKCE");
+      if (kind === "authorize") {
+        if (!pkce) return invalidParameters(context, "oauth/authorize requires PKCE (code_challenge)");
+        if (claims.response_type !== "code") return invalidParameters(context, 'oauth/authorize requires response_type "code"');
+        if (claims.response_mode !== "query") return invalidParameters(context, 'oauth/authorize requires response_mode "query"');
+        if (typeof claims.state !== "string" || claims.state === "") return invalidParameters(context, "oauth/authorize requires state");
+      }
+      if (claims.state !== undefined && typeof claims.state !== "string") return invalidParameters(context, "state must be a string");
       if (access && !access.ok) return refuse(context, 401, "InvalidToken", access.message);
       const user = access?.ok ? access.user : known;
       const sessionKey = user?.sessionKey ?? crypto.randomUUID();
@@ -97,8 +177,9 @@ export function apiHandlers(mock: MockDigime): RequestHandler[] {
         codeChallenge: typeof claims.code_challenge === "string" ? claims.code_challenge : undefined,
         sessionKey,
       });
-      const session = { expiry: mock.now() + 30 * 60 * 1000, key: sessionKey };
-      return tokenAnswer(context, { reference_code: code }, { session });
+      // digi.me's recorded oauth/authorize answer is `{ token }` alone, its code named preauthorization_code.
+      if (kind === "authorize") return tokenAnswer(context, { preauthorization_code: code });
+      return tokenAnswer(context, { reference_code: code }, { session: { expiry: mock.now() + SESSION_LIFETIME_MS, key: sessionKey } });
     });
   }
 
@@ -117,11 +198,13 @@ export function apiHandlers(mock: MockDigime): RequestHandler[] {
         context.forUser(user);
         const early = await applyPreFaults(context);
         if (early) return early;
-        if (body?.type !== "accountId" || typeof body.value !== "string") {
-          return refuse(context, 400, "InvalidRequest", 'body must be { "type": "accountId", "value": <accountId> }');
+        if ((body?.type !== "accountId" && body?.type !== "cloudId") || typeof body.value !== "string" || body.value === "") {
+          return invalidParameters(context, 'body must be { "type": "accountId" | "cloudId", "value": <id> }');
         }
+        // The SDK's getAuthorizeUrl with a storageId turns a cloud id into a storageRef.
+        if (body.type === "cloudId") return applyBodyFaults(context, HttpResponse.json({ id: `stg_${crypto.randomUUID()}` }, { status: 201 }));
         if (!user || user.clientId !== auth.clientId) return refuse(context, 404, "ResourceNotFound", `account ${body.value} not found`);
-        return applyBodyFaults(context, HttpResponse.json({ id: mock.createAccountRef(user.id, body.value) }));
+        return applyBodyFaults(context, HttpResponse.json({ id: mock.createAccountRef(user.id, body.value) }, { status: 201 }));
       }),
     ),
 
@@ -161,31 +244,72 @@ export function apiHandlers(mock: MockDigime): RequestHandler[] {
 
     http.get(
       api("permission-access/accounts"),
-      journaled(mock, "permission-access/accounts", async (context) => {
-        const auth = await authenticated(mock, context);
-        if (auth instanceof Response) return auth;
-        const access = mock.checkAccessToken(auth.claims.access_token, auth.clientId);
-        context.forUser(access.user);
-        const early = await applyPreFaults(context);
-        if (early) return early;
-        if (!access.ok) return refuse(context, 401, "InvalidToken", access.message);
-        return applyBodyFaults(context, HttpResponse.json(access.user.accounts.map((account) => accountView(account, access.user))));
-      }),
+      withAccessToken("permission-access/accounts", async (context, user) =>
+        applyBodyFaults(context, HttpResponse.json(user.accounts.map((account) => accountView(account, user)), { status: 202 })),
+      ),
     ),
 
     http.get(
       api("permission-access/query/:sessionKey"),
-      journaled(mock, "permission-access/query", async (context) => {
-        const auth = await authenticated(mock, context);
-        if (auth instanceof Response) return auth;
-        const access = mock.checkAccessToken(auth.claims.access_token, auth.clientId);
-        context.forUser(access.user);
-        const early = await applyPreFaults(context);
-        if (early) return early;
-        if (!access.ok) return refuse(context, 401, "InvalidToken", access.message);
-        const sessionKey = decodeURIComponent(new URL(context.request.url).pathname.split("/").pop() ?? "");
-        if (sessionKey !== access.user.sessionKey) return refuse(context, 404, "SessionNotFound", "session not found for this user");
-        return applyBodyFaults(context, HttpResponse.json(syncStatus(mock, access.user)));
+      withAccessToken("permission-access/query", async (context, user) => {
+        const sessionKey = lastSegment(context.request);
+        const triggered = mock.sessions.get(sessionKey);
+        if (sessionKey !== user.sessionKey && triggered?.userId !== user.id) return refuse(context, 404, "SessionNotFound", "session not found for this user");
+        const syncing = triggered !== undefined && mock.now() - triggered.startedAt < mock.scenarioFor(user).syncMs;
+        return applyBodyFaults(context, HttpResponse.json(syncing ? runningStatus(user) : syncStatus(mock, user)));
+      }),
+    ),
+
+    // readSession: the session options sit at the top level of the body, beside the agent.
+    http.post(
+      api("permission-access/trigger"),
+      withAccessToken(
+        "permission-access/trigger",
+        async (context, user) => {
+          const session = { expiry: mock.now() + SESSION_LIFETIME_MS, key: mock.triggerSession(user) };
+          return applyBodyFaults(context, HttpResponse.json({ session }, { status: 202 }));
+        },
+        async (context, user) => {
+          const body = await readJson(context.request);
+          context.notes.body = body;
+          if (!isObject(body)) return invalidParameters(context, "body must be a JSON object with an agent block");
+          return checkAgent(mock, context, body, user);
+        },
+      ),
+    ),
+
+    // getRevokeAccountPermissionUrl: the SDK sends the path literally as `h:accountId`, the values in headers.
+    http.get(
+      api("permission-access/revoke/:accountId"),
+      withAccessToken("permission-access/revoke", async (context, user, claims) => {
+        const accountId = namedAccount(context.request);
+        const redirectUri = context.request.headers.get("redirectUri");
+        if (!validRedirectUri(redirectUri)) return refuse(context, 404, "InvalidRedirectUri", `The redirect_uri (${String(redirectUri)}) is invalid`);
+        if (!accountId) return invalidParameters(context, "an accountId header is required");
+        if (!user.accounts.some((a) => a.id === accountId)) return refuse(context, 404, "ResourceNotFound", `account ${accountId} not found`);
+        const code = mock.createReference({ kind: "revoke", userId: user.id, clientId: String(claims.client_id), redirectUri, accountId, sessionKey: user.sessionKey });
+        const location = new URL(onboard("revoke"));
+        location.searchParams.set("code", code);
+        return applyBodyFaults(context, HttpResponse.json({ location: location.toString() }, { status: 201 }));
+      }),
+    ),
+
+    // deleteAccount: the same literal path, the account in the `accountId` header; the SDK reads any 2xx as deleted.
+    http.delete(
+      api("permission-access/service/:accountId"),
+      withAccessToken("permission-access/service", async (context, user) => {
+        const accountId = namedAccount(context.request);
+        if (!accountId) return invalidParameters(context, "an accountId header is required");
+        if (!mock.removeAccount(user, accountId)) return refuse(context, 404, "ResourceNotFound", `account ${accountId} not found`);
+        return new HttpResponse(null, { status: 201 });
+      }),
+    ),
+
+    http.delete(
+      api("user"),
+      withAccessToken("user", async (_context, user) => {
+        mock.deleteUser(user);
+        return new HttpResponse(null, { status: 201 });
       }),
     ),
 
@@ -194,7 +318,7 @@ export function apiHandlers(mock: MockDigime): RequestHandler[] {
       journaled(mock, "jwks/oauth", async (context) => {
         const early = await applyPreFaults(context);
         if (early) return early;
-        return applyBodyFaults(context, HttpResponse.json(mock.keySet()));
+        return applyBodyFaults(context, HttpResponse.json(mock.keySet(), { status: 201 }));
       }),
     ),
   ];
@@ -239,6 +363,12 @@ function accountView(account: MockUser["accounts"][number], user: MockUser): Cla
     username: `${user.id}@${account.serviceTypeName.toLowerCase()}`,
     accessTokenStatus: { authorized: !account.needsReauth },
   };
+}
+
+/** A triggered session that has not finished syncing yet (the scenario's `syncMs`). */
+function runningStatus(user: MockUser): Claims {
+  const details = Object.fromEntries(user.accounts.map((account) => [account.id, { state: "running" }]));
+  return { status: { state: "running", details }, fileList: [] };
 }
 
 function syncStatus(mock: MockDigime, user: MockUser): Claims {

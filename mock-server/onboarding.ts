@@ -1,8 +1,9 @@
 /**
  * The onboarding (web client) pages a browser visits: `user-reauth`,
- * `reauthorize` and `authorize`. With `consent: auto` they redirect at once to
- * the callback with the scenario's outcome; with `interactive` they show a
- * page where a person (or a browser test) approves or denies.
+ * `reauthorize`, `authorize`, `onboard` and `revoke`. With `consent: auto`
+ * they redirect at once to the callback with the scenario's outcome; with
+ * `interactive` they show a page where a person (or a browser test) approves
+ * or denies.
  */
 import { http, HttpResponse, type RequestHandler } from "msw";
 import { applyPreFaults, journaled, type HandlerContext } from "./respond.ts";
@@ -10,18 +11,23 @@ import { escapeHtml } from "../src/pages.ts";
 import { KNOWN_ERROR_CODES } from "./scenarios.ts";
 import type { MockDigime, MockUser, ReferenceRecord } from "./state.ts";
 
-type Page = "user-reauth" | "reauthorize" | "authorize";
+type Page = "user-reauth" | "reauthorize" | "authorize" | "onboard" | "revoke";
 
+/** Which reference a page takes: `reauthorize` and `onboard` share the no-PKCE `oauth/token/reference`. */
 const PAGE_KIND: Record<Page, ReferenceRecord["kind"]> = {
   "user-reauth": "user-reauth",
   reauthorize: "account",
   authorize: "authorize",
+  onboard: "account",
+  revoke: "revoke",
 };
 
 const TITLES: Record<Page, string> = {
   "user-reauth": "Reauthorize your digi.me connection",
   reauthorize: "Reconnect your account",
   authorize: "Connect to digi.me",
+  onboard: "Add a service",
+  revoke: "Revoke access to your account",
 };
 
 function page(title: string, body: string, status = 200): Response {
@@ -64,11 +70,26 @@ export function onboardingHandlers(mock: MockDigime): RequestHandler[] {
     return { reference, code, user };
   }
 
-  /** Completes a reference with approve or deny and redirects to its callback. */
-  function decide(reference: ReferenceRecord, user: MockUser | undefined, approve: boolean, errorCode: string | null, accountRef: string | null): Response {
+  /**
+   * Completes a reference with approve or deny and redirects to its callback,
+   * with the parameters digi.me's pages send (see the SDK's `documents/`).
+   */
+  function decide(pageName: Page, reference: ReferenceRecord, user: MockUser | undefined, approve: boolean, errorCode: string | null, accountRef: string | null): Response {
     reference.used = true;
+    if (pageName === "revoke") {
+      // MedMij revoke answers `result`, with an optional `error_message`.
+      if (!approve) return redirect(callbackUrl(reference.redirectUri, { result: "failed", error_message: errorCode ?? undefined }));
+      if (user && reference.accountId) mock.removeAccount(user, reference.accountId);
+      return redirect(callbackUrl(reference.redirectUri, { result: "success" }));
+    }
     if (!approve) {
       return redirect(callbackUrl(reference.redirectUri, { success: "false", errorCode: errorCode ?? undefined }));
+    }
+    if (pageName === "onboard") {
+      if (!user) return redirect(callbackUrl(reference.redirectUri, { success: "false", errorCode: "INVALID_CODE" }));
+      mock.addAccount(user);
+      // The SDK lists only success and errorCode for onboard; its option text says state comes back, so it does when given.
+      return redirect(callbackUrl(reference.redirectUri, { success: "true", state: reference.state }));
     }
     if (reference.kind === "account") {
       const target = accountRef ? mock.accountRefs.get(accountRef) : undefined;
@@ -87,6 +108,12 @@ export function onboardingHandlers(mock: MockDigime): RequestHandler[] {
       return redirect(callbackUrl(reference.redirectUri, { success: "false", errorCode: "SERVER_ERROR" }));
     }
     const code = mock.createAuthorizationCode(owner.id, reference.clientId, reference.codeChallenge);
+    if (reference.kind === "authorize") {
+      // The authorize callback also names the account the person onboarded (create-user/authorizing.md).
+      const onboarded = owner.accounts[0] ?? mock.addAccount(owner);
+      const accountReference = mock.createAccountRef(owner.id, onboarded.id);
+      return redirect(callbackUrl(reference.redirectUri, { success: "true", state: reference.state, code, accountReference }));
+    }
     return redirect(callbackUrl(reference.redirectUri, { success: "true", state: reference.state, code }));
   }
 
@@ -118,12 +145,14 @@ export function onboardingHandlers(mock: MockDigime): RequestHandler[] {
         const params = new URL(context.request.url).searchParams;
         const code = params.get("code") ?? "";
         const reference = mock.references.get(code);
-        const pageName = (Object.keys(PAGE_KIND) as Page[]).find((p) => PAGE_KIND[p] === reference?.kind) ?? "user-reauth";
+        const accountRef = params.get("accountRef");
+        const pageName: Page =
+          reference?.kind === "account" ? (accountRef ? "reauthorize" : "onboard") : ((Object.keys(PAGE_KIND) as Page[]).find((p) => PAGE_KIND[p] === reference?.kind) ?? "user-reauth");
         const found = lookup(context, pageName);
         if (found instanceof Response) return found;
         const approve = params.get("decision") === "approve";
         const errorCode = params.get("errorCode") || null;
-        return decide(found.reference, found.user, approve, errorCode, params.get("accountRef"));
+        return decide(pageName, found.reference, found.user, approve, errorCode, accountRef);
       }),
     ),
   ];
@@ -142,7 +171,7 @@ export function onboardingHandlers(mock: MockDigime): RequestHandler[] {
           if (scenario.consent === "interactive") {
             return consentPage(pageName, found.code, found.user, accountRef, failing ? scenario.errorCode : "USER_CANCEL");
           }
-          return decide(found.reference, found.user, !failing, scenario.errorCode, accountRef);
+          return decide(pageName, found.reference, found.user, !failing, scenario.errorCode, accountRef);
         }),
       ),
     );

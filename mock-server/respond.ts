@@ -16,7 +16,7 @@ export function apiError(status: number, code: string, message: string): Respons
 }
 
 /** What a handler learned while answering, for the journal. */
-export type JournalNotes = Partial<Pick<JournalEntry, "userId" | "claims" | "signatureVerified" | "errorCode" | "fault" | "body">>;
+export type JournalNotes = Partial<Pick<JournalEntry, "userId" | "claims" | "signatureVerified" | "errorCode" | "errorDetail" | "fault" | "body">>;
 
 /** The request-scoped context a handler body receives. */
 export interface HandlerContext {

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-/** The endpoints a fault can be scoped to (`onboarding` covers the three pages). */
+/** The endpoints a fault can be scoped to (`onboarding` covers the onboarding pages). */
 export const ENDPOINTS = [
   "oauth/token/reference",
   "reference",
@@ -13,6 +13,10 @@ export const ENDPOINTS = [
   "oauth/authorize",
   "permission-access/accounts",
   "permission-access/query",
+  "permission-access/trigger",
+  "permission-access/revoke",
+  "permission-access/service",
+  "user",
   "jwks/oauth",
   "onboarding",
 ] as const;
@@ -58,7 +62,7 @@ export type Fault = z.infer<typeof faultSchema>;
 /** The schema of a scenario, shared by the admin API and the QA runner. */
 export const scenarioSchema = z
   .object({
-    name: z.enum(["success", "failure", "account-511", "invalid-token", "refresh-expired"]).default("success"),
+    name: z.enum(["success", "failure", "account-511", "invalid-token", "refresh-expired", "sdk-version-invalid"]).default("success"),
     /** `auto` redirects at once; `interactive` shows a page with Approve and Deny. */
     consent: z.enum(["auto", "interactive"]).default("auto"),
     /** For `failure`: the errorCode sent back; `null` sends none. */
@@ -69,6 +73,11 @@ export const scenarioSchema = z
     shape: z.enum(["nested", "flat"]).default("nested"),
     /** For `invalid-token`: whether tokens issued by a later refresh work again. */
     recoverOnRefresh: z.boolean().default(false),
+    /**
+     * How long a session started by `permission-access/trigger` reports
+     * `running` (on the mock's clock) before its outcome; 0 reports it at once.
+     */
+    syncMs: z.number().int().min(0).max(3_600_000).default(0),
     faults: z.array(faultSchema).default([]),
   })
   .strict();

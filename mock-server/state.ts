@@ -81,17 +81,29 @@ interface RefreshTokenRecord {
   used: boolean;
 }
 
-/** A reference code handed out by `oauth/token/reference` or `oauth/authorize`. */
+/**
+ * A code handed out for an onboarding page: by `oauth/token/reference` (with
+ * PKCE: `user-reauth`; without: `account`, for the `reauthorize` and `onboard`
+ * pages), `oauth/authorize` (`authorize`) or `permission-access/revoke` (`revoke`).
+ */
 export interface ReferenceRecord {
-  kind: "user-reauth" | "account" | "authorize";
+  kind: "user-reauth" | "account" | "authorize" | "revoke";
   userId: string | undefined;
   clientId: string;
   redirectUri: string;
   state?: string;
   codeChallenge?: string;
+  /** For `revoke`: the account whose permission is revoked. */
+  accountId?: string;
   sessionKey: string;
   expiresAt: number;
   used: boolean;
+}
+
+/** A session started by `permission-access/trigger`. */
+export interface TriggeredSession {
+  userId: string;
+  startedAt: number;
 }
 
 interface AuthorizationCodeRecord {
@@ -118,6 +130,8 @@ export interface JournalEntry {
   /** Whether the Authorization JWT verified under PS512 with the contract's key. */
   signatureVerified?: boolean;
   errorCode?: string;
+  /** Why the mock refused, where its answer's message is digi.me's terse one. */
+  errorDetail?: string;
   fault?: string;
   /** Request body, for calls that have one. */
   body?: unknown;
@@ -134,7 +148,10 @@ export interface IssuedToken {
 /** Outcome of checking an Authorization JWT. */
 export type AuthResult =
   | { ok: true; claims: Record<string, unknown>; contract: Contract }
-  | { ok: false; status: number; code: string; message: string; claims?: Record<string, unknown>; verified?: boolean };
+  | { ok: false; status: number; code: string; message: string; detail?: string; claims?: Record<string, unknown>; verified?: boolean };
+
+/** digi.me's answer to a missing or badly signed Authorization JWT (its recorded status is 400). */
+const VALIDATION_ERRORS = { ok: false, status: 400, code: "ValidationErrors", message: "Parameter validation errors" } as const;
 
 const JOURNAL_LIMIT = 5000;
 /** Sweep stale state every this many journal entries. */
@@ -177,6 +194,8 @@ export class MockDigime {
   readonly references = new Map<string, ReferenceRecord>();
   readonly accountRefs = new Map<string, { userId: string; accountId: string }>();
   readonly authorizationCodes = new Map<string, AuthorizationCodeRecord>();
+  /** Sessions started by `permission-access/trigger`, by session key. */
+  readonly sessions = new Map<string, TriggeredSession>();
   /** Seen nonces and when; kept while a request carrying them could still be accepted. */
   readonly nonces = new Map<string, number>();
   journal: JournalEntry[] = [];
@@ -220,7 +239,7 @@ export class MockDigime {
 
   /** Forgets everything but the signing key, then registers the start-up contracts again. */
   async reset(): Promise<void> {
-    for (const map of [this.contracts, this.users, this.accessTokens, this.refreshTokens, this.references, this.accountRefs, this.authorizationCodes]) {
+    for (const map of [this.contracts, this.users, this.accessTokens, this.refreshTokens, this.references, this.accountRefs, this.authorizationCodes, this.sessions]) {
       map.clear();
     }
     this.nonces.clear();
@@ -307,6 +326,35 @@ export class MockDigime {
     };
   }
 
+  /** Starts a sync session for a user (`permission-access/trigger`) and returns its key. */
+  triggerSession(user: MockUser): string {
+    const key = randomId(16);
+    this.sessions.set(key, { userId: user.id, startedAt: this.now() });
+    return key;
+  }
+
+  /** Adds an account to a user (a service onboarded through the `onboard` page). */
+  addAccount(user: MockUser, serviceTypeName = "Service"): MockAccount {
+    const account: MockAccount = { id: `${user.accounts.length + 1}_${user.id}_${randomId(2)}`, serviceTypeName, needsReauth: false };
+    user.accounts.push(account);
+    return account;
+  }
+
+  /** Removes an account from its user (`DELETE permission-access/service`, or a revoke). */
+  removeAccount(user: MockUser, accountId: string): boolean {
+    const before = user.accounts.length;
+    user.accounts = user.accounts.filter((a) => a.id !== accountId);
+    return user.accounts.length < before;
+  }
+
+  /** Deletes a user (`DELETE user`): their tokens die with them. */
+  deleteUser(user: MockUser): void {
+    this.revokeAccessTokens(user.id);
+    for (const record of this.refreshTokens.values()) if (record.userId === user.id) record.used = true;
+    for (const [key, session] of this.sessions) if (session.userId === user.id) this.sessions.delete(key);
+    this.users.delete(user.id);
+  }
+
   /** Revokes every access token of a user (after a refresh or a reauthorization). */
   revokeAccessTokens(userId: string): void {
     for (const record of this.accessTokens.values()) if (record.userId === userId) record.revoked = true;
@@ -353,32 +401,32 @@ export class MockDigime {
    */
   async authenticate(header: string | null): Promise<AuthResult> {
     const token = header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
-    if (!token) return { ok: false, status: 406, code: "ValidationErrors", message: "Authorization header with a Bearer JWT is required" };
+    if (!token) return { ...VALIDATION_ERRORS, detail: "Authorization header with a Bearer JWT is required" };
     let claims: Record<string, unknown> | undefined;
     try {
       const [, body] = token.split(".");
       claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob((body ?? "").replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0))));
     } catch {
-      return { ok: false, status: 406, code: "ValidationErrors", message: "Authorization JWT is malformed" };
+      return { ...VALIDATION_ERRORS, detail: "Authorization JWT is malformed" };
     }
-    if (!claims || typeof claims !== "object") return { ok: false, status: 406, code: "ValidationErrors", message: "Authorization JWT is malformed" };
+    if (!claims || typeof claims !== "object") return { ...VALIDATION_ERRORS, detail: "Authorization JWT is malformed" };
     let alg: unknown;
     try {
       alg = decodeProtectedHeader(token).alg;
     } catch {
-      return { ok: false, status: 406, code: "ValidationErrors", message: "Authorization JWT header is malformed", claims };
+      return { ...VALIDATION_ERRORS, detail: "Authorization JWT header is malformed", claims };
     }
     const contract = typeof claims.client_id === "string" ? this.contracts.get(claims.client_id) : undefined;
     if (!contract) return { ok: false, status: 401, code: "InvalidClient", message: `The client_id (${String(claims.client_id)}) is invalid`, claims };
-    if (alg !== "PS512") return { ok: false, status: 406, code: "ValidationErrors", message: "Authorization JWT must be signed with PS512", claims, verified: false };
+    if (alg !== "PS512") return { ...VALIDATION_ERRORS, detail: "Authorization JWT must be signed with PS512", claims, verified: false };
     try {
       await compactVerify(token, contract.key, { algorithms: ["PS512"] });
     } catch {
-      return { ok: false, status: 406, code: "ValidationErrors", message: "Authorization JWT signature is invalid", claims, verified: false };
+      return { ...VALIDATION_ERRORS, detail: "Authorization JWT signature is invalid", claims, verified: false };
     }
     const nonce = claims.nonce;
     if (typeof nonce !== "string" || !NONCE.test(nonce)) {
-      return { ok: false, status: 406, code: "ValidationErrors", message: "nonce must be 32 alphanumeric characters", claims, verified: true };
+      return { ...VALIDATION_ERRORS, detail: "nonce must be 32 alphanumeric characters", claims, verified: true };
     }
     if (this.nonces.has(nonce)) {
       return { ok: false, status: 406, code: "InvalidRequest", message: `The nonce provided in JWT payload (${nonce}) has already been used`, claims, verified: true };
@@ -402,14 +450,15 @@ export class MockDigime {
   }
 
   /**
-   * Signs a response token. `foreign-signature` signs with another key under
+   * Signs a response token (valid for 10 minutes unless the payload says). `foreign-signature` signs with another key under
    * the real `kid`; `unknown-kid` names a `kid` the key set does not have.
    */
   async signToken(payload: Record<string, unknown>, fault?: "foreign-signature" | "unknown-kid"): Promise<string> {
     const key = fault === "foreign-signature" || fault === "unknown-kid" ? this.#foreign.privateKey : this.#signing.privateKey;
     const kid = fault === "unknown-kid" ? `unknown-${randomId(4)}` : this.#signing.kid;
     const now = Math.floor(this.now() / 1000);
-    const body = new TextEncoder().encode(JSON.stringify({ ...payload, iat: now, exp: now + 600 }));
+    // A payload's own iat/exp/nbf win, so tests can sign tokens that are expired or not yet valid.
+    const body = new TextEncoder().encode(JSON.stringify({ iat: now, exp: now + 600, ...payload }));
     return new CompactSign(body).setProtectedHeader({ alg: "PS512", typ: "JWT", jku: this.keySetUrl, kid }).sign(key);
   }
 

@@ -153,6 +153,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     PUBLIC_BASE_URL: edgeUrl,
     ALLOWED_RETURN_ORIGINS: options.returnOrigins.join(","),
     LOG_LEVEL: options.logLevel ?? "info",
+    // Accepts the development defaults above (published API key, 0x07 key, dev contract, http://), which production refuses.
+    DEVELOPMENT_MODE: "true",
   };
   writeFileSync(envFile, Object.entries(config).map(([k, v]) => envFileLine(k, v)).join("\n") + "\n", { mode: 0o600 });
 

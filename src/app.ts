@@ -21,10 +21,13 @@ import { userRoutes } from "./routes/users.ts";
 /** The largest JSON body the backend API accepts: 16 KiB. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
+/** The longest client `X-Request-Id` kept (letters, digits, `_`, `-`, `=`); anything else gets a generated id. */
+export const MAX_REQUEST_ID_LENGTH = 64;
+
 /** Builds the app. Tests pass a clock or a fetch; production uses the defaults. */
 export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
-  app.use("*", requestId());
+  app.use("*", requestId({ limitLength: MAX_REQUEST_ID_LENGTH }));
   app.use("*", securityHeaders());
   const limit = limitBody({
     maxBytes: MAX_BODY_BYTES,
@@ -51,11 +54,9 @@ export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv
     info: { title: "digi.me reauthorization edge", version: "1.0.0", description: "Runs digi.me's user and account reauthorization flows at the edge." },
   });
 
+  // Answered, not thrown: a throw from the not-found handler skips the middleware that sets the security headers.
   const wrongMethod = methodNotAllowed({ routes: () => app.routes });
-  app.notFound((c) => {
-    wrongMethod(c.req.method, c.req.path);
-    throw new AppError(404, "not_found", "no such route");
-  });
+  app.notFound((c) => onError(wrongMethod(c.req.method, c.req.path) ?? new AppError(404, "not_found", "no such route"), c));
   app.onError(onError);
   return app;
 }

@@ -4,9 +4,9 @@
  * problems at once.
  */
 import { DEFAULT_API_BASE_URL, DEFAULT_ONBOARD_BASE_URL, DEFAULT_TIMEOUT_MS } from "./digime/index.ts";
-import { decodePem } from "./digime/pem.ts";
+import { decodePem, pkcs8ToPkcs1Private } from "./digime/pem.ts";
 import type { Env } from "./env.ts";
-import { fromBase64 } from "./digime/encoding.ts";
+import { fromBase64, toBase64, utf8 } from "./digime/encoding.ts";
 import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS } from "./storage/keys.ts";
 
 /** A token-encryption key as configured: id and raw bytes. */
@@ -30,10 +30,35 @@ export interface Config {
   publicBaseUrl: string;
   allowedReturnOrigins: string[];
   flowTtlSeconds: number;
+  /** `DEVELOPMENT_MODE="true"`: the development defaults below are accepted. */
+  developmentMode: boolean;
 }
 
 /** The shortest API key accepted: 32 characters. */
 export const MIN_API_KEY_LENGTH = 32;
+
+/**
+ * The API key `npm start` uses and the README publishes, refused outside
+ * development mode; kept base64-encoded so the bundle carries no development
+ * credential verbatim (test/node/bundle.test.ts).
+ */
+export const DEV_API_KEY_BASE64 = "ZGV2LWFwaS1rZXktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA==";
+
+/**
+ * The committed development contract key (mock-server/keys/), recognised
+ * without bundling it: the first 48 bytes of its PKCS#1 DER (the DER header
+ * and 296 bits of the modulus; DER is canonical, so the same key always
+ * encodes the same way, whether it arrives as PKCS#1 or PKCS#8).
+ */
+export const DEV_CONTRACT_KEY_FINGERPRINT = "MIIEpAIBAAKCAQEArIXO4KtnUaKMNAirUb+F/rydA5fjt7sPVhjN8RqiSHTzTqN8";
+
+/** Hosts for which `http:` is acceptable even in production: the machine itself. */
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/** Whether a URL's host is this machine (`localhost`, 127.0.0.1, ::1). */
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname.toLowerCase());
+}
 
 /** Thrown when configuration is missing or malformed; `problems` name the variables. */
 export class ConfigError extends Error {
@@ -93,6 +118,7 @@ export function parseConfig(env: Env): Config {
   }
 
   const apiKeys = list(required("API_KEYS"));
+  if (env.API_KEYS?.trim() && apiKeys.length === 0) problems.push("API_KEYS holds no key (only commas and spaces)");
   if (env.API_KEYS && apiKeys.some((k) => k.length < MIN_API_KEY_LENGTH)) {
     problems.push(`API_KEYS: every key must be at least ${MIN_API_KEY_LENGTH} characters`);
   }
@@ -162,11 +188,53 @@ export function parseConfig(env: Env): Config {
     publicBaseUrl,
     allowedReturnOrigins,
     flowTtlSeconds,
+    developmentMode: env.DEVELOPMENT_MODE === "true",
   };
+  if (!config.developmentMode) problems.push(...productionProblems(config));
   if (!env.REAUTH_KV) problems.push("REAUTH_KV (KV namespace binding) is missing");
   if (problems.length) throw new ConfigError(problems);
   cache.set(env, config);
   return config;
+}
+
+function isDevContractKey(pem: string): boolean {
+  try {
+    const { label, der } = decodePem(pem);
+    const pkcs1 = label === "PRIVATE KEY" ? pkcs8ToPkcs1Private(der) : der;
+    return toBase64(pkcs1.subarray(0, 48)) === DEV_CONTRACT_KEY_FINGERPRINT;
+  } catch {
+    return false; // a malformed key is reported on its own
+  }
+}
+
+/**
+ * What a production deployment must not run with: the published development
+ * defaults (`npm start`'s API key, its encryption key of 32 bytes of 0x07, an
+ * all-zero key, the committed development contract key) and `http:` URLs
+ * (allowed only for return origins on this machine). Skipped when
+ * `DEVELOPMENT_MODE="true"`, which only the local stack and the tests set.
+ */
+export function productionProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.apiKeys.some((k) => toBase64(utf8(k)) === DEV_API_KEY_BASE64)) problems.push("API_KEYS contains the published development key");
+  for (const key of config.encryptionKeys) {
+    if (key.raw.every((b) => b === 0x07)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is the development key (32 bytes of 0x07)`);
+    else if (key.raw.every((b) => b === 0)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is all zeros`);
+  }
+  if (config.privateKey && isDevContractKey(config.privateKey)) problems.push("DIGIME_PRIVATE_KEY is the committed development contract key");
+  const urls: Array<[string, string]> = [
+    ["PUBLIC_BASE_URL", config.publicBaseUrl],
+    ["DIGIME_API_BASE_URL", config.apiBaseUrl],
+    ["DIGIME_ONBOARD_BASE_URL", config.onboardBaseUrl],
+  ];
+  for (const [name, value] of urls) if (value.startsWith("http:")) problems.push(`${name} must be https:// outside development mode`);
+  for (const origin of config.allowedReturnOrigins) {
+    const url = new URL(origin);
+    if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+      problems.push(`ALLOWED_RETURN_ORIGINS: "${origin}" must be https:// (http:// only for localhost) outside development mode`);
+    }
+  }
+  return problems;
 }
 
 /** The configuration as `/healthz` shows it: no secret, not even a prefix. */
@@ -182,5 +250,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     flowTtlSeconds: config.flowTtlSeconds,
     apiKeys: config.apiKeys.length,
     encryptionKeyIds: config.encryptionKeys.map((k) => k.id),
+    ...(config.developmentMode ? { developmentMode: true } : {}),
   };
 }

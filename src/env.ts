@@ -22,6 +22,8 @@ export interface Env {
   ALLOWED_RETURN_ORIGINS?: string;
   FLOW_TTL_SECONDS?: string;
   LOG_LEVEL?: string;
+  /** `"true"` accepts the development defaults (local stack and tests only); see `productionProblems`. */
+  DEVELOPMENT_MODE?: string;
   /** Tests only: the property tests' seed. */
   FC_SEED?: string;
 }

@@ -178,11 +178,12 @@ export function onError(error: Error, c: Context<AppEnv>): Response {
   if (browser) appError = forBrowser(appError, c.req.path);
   const level = appError.status >= 500 ? "error" : "warn";
   log(c, level, "request_failed", {
+    ...appError.init.detail,
+    ...(appError.init.cause instanceof Error && appError.status >= 500 ? { cause: `${appError.init.cause.name}: ${appError.init.cause.message}` } : {}),
+    // Last, so no detail can overwrite what the line is about: the HTTP status and the error code.
     status: appError.status,
     errorCode: appError.code,
     message: appError.message,
-    ...appError.init.detail,
-    ...(appError.init.cause instanceof Error && appError.status >= 500 ? { cause: `${appError.init.cause.name}: ${appError.init.cause.message}` } : {}),
   });
   const headers: Record<string, string> = { ...appError.init.headers };
   if (appError.init.retryable) headers["Retry-After"] = "5";

@@ -11,7 +11,10 @@ const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 
 /** Field names that must never reach a log line, whatever a caller passes. */
 const FORBIDDEN = /token|code_verifier|verifier|secret|authorization|password|cookie|^code$|state/i;
 
-/** Writes one JSON log line; forbidden field names are dropped. */
+/** Fields the logger owns: a caller's field of the same name lands as `field_<name>` instead. */
+const RESERVED = new Set(["level", "event", "time", "requestId"]);
+
+/** Writes one JSON log line; forbidden field names are dropped, reserved ones renamed. */
 export function log(c: Context<AppEnv> | undefined, level: Level, event: string, fields: Record<string, unknown> = {}): void {
   const threshold = ORDER[(c?.env?.LOG_LEVEL as Level | undefined) ?? "info"] ?? ORDER.info;
   if (ORDER[level] < threshold) return;
@@ -19,7 +22,8 @@ export function log(c: Context<AppEnv> | undefined, level: Level, event: string,
   const requestId = c?.get("requestId");
   if (requestId) line.requestId = requestId;
   for (const [name, value] of Object.entries(fields)) {
-    if (value !== undefined && !FORBIDDEN.test(name)) line[name] = value;
+    if (value === undefined || FORBIDDEN.test(name)) continue;
+    line[RESERVED.has(name) ? `field_${name}` : name] = value;
   }
   const text = JSON.stringify(line);
   if (level === "error") console.error(text);

@@ -3,6 +3,7 @@
  * OpenAPI document (`/openapi.json`), so the two cannot drift apart.
  */
 import { z } from "@hono/zod-openapi";
+import { TOKEN_EXPIRY_MAX_SECONDS, TOKEN_EXPIRY_MIN_SECONDS } from "./storage/keys.ts";
 
 const ID = /^[A-Za-z0-9._:@-]+$/;
 
@@ -58,6 +59,11 @@ export const FlowSchema = z
     accountId: z.string().optional(),
     status: z.enum(["pending", "succeeded", "failed"]),
     errorCode: z.string().optional(),
+    identity: z
+      .enum(["confirmed", "new", "replaced"])
+      .optional()
+      .openapi({ description: "Succeeded user/authorize flows: the stored token's digi.me identity matched the known one (confirmed), none was known (new), or a full authorization brought another (replaced)" }),
+    digimeUserId: z.string().optional().openapi({ description: "Succeeded user/authorize flows: digi.me's `sub` of the token stored" }),
     createdAt: z.string(),
     expiresAt: z.string(),
     completedAt: z.string().optional(),
@@ -66,7 +72,13 @@ export const FlowSchema = z
 
 const TokenPartSchema = z.object({
   value: z.string().min(1).max(4096),
-  expiry: z.number().int().min(0).openapi({ description: "Unix seconds" }),
+  // Seconds, not milliseconds: a millisecond expiry is refused by name rather than stored wrong.
+  expiry: z
+    .number()
+    .int()
+    .min(TOKEN_EXPIRY_MIN_SECONDS, "must be Unix seconds (from 2001-09-09)")
+    .max(TOKEN_EXPIRY_MAX_SECONDS, "must be Unix seconds, not milliseconds (until 2100-01-01)")
+    .openapi({ description: "Unix seconds" }),
 });
 
 export const UserTokenSchema = z
@@ -120,6 +132,7 @@ export const CallbackQuerySchema = z.object({
   state: z.string().max(256).optional(),
   code: z.string().min(1).max(4096).optional(),
   errorCode: z.string().max(256).optional(),
+  accountReference: z.string().max(1024).optional(),
 });
 
 export const ReauthStatusQuerySchema = z.object({

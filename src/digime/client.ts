@@ -16,6 +16,7 @@ import {
   accountReferenceSchema,
   accountsSchema,
   apiErrorSchema,
+  authorizePayloadSchema,
   fileListSchema,
   referencePayloadSchema,
   referenceResponseSchema,
@@ -37,18 +38,41 @@ import type {
 export const DEFAULT_API_BASE_URL = "https://api.digi.me/v1.7/";
 /** digi.me's production onboarding (web client) base. */
 export const DEFAULT_ONBOARD_BASE_URL = "https://api.digi.me/apps/saas/";
-/** Deadline for one upstream call, including reading its body. */
+/** Deadline for one upstream call, including reading its body and any retries of a GET. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** The official Node SDK release whose wire format this client reproduces. */
+export const SDK_VERSION = "16.1.5";
 /**
- * The `agent` block sent by default. It names the official Node SDK release
- * whose wire format this client reproduces, so digi.me's SDK checks accept it;
- * `meta.client` says who really sent it.
+ * The `agent.sdk` block sent by default: digi.me knows the official Node SDK
+ * as `nodejs` and refuses a name it does not know (400 `SDKInvalid`). The SDK
+ * puts `process.version` in `meta.node`; a Worker has no Node version, so it
+ * says `workerd` there (unless it runs with Node compatibility).
  */
 export const DEFAULT_AGENT: AgentInfo = {
-  name: "node",
-  version: "16.1.5",
-  meta: { client: "digime-reauth-edge" },
+  name: "nodejs",
+  version: SDK_VERSION,
+  meta: { node: runtimeVersion() },
 };
+
+function runtimeVersion(): string {
+  const version = (globalThis as { process?: { version?: unknown } }).process?.version;
+  return typeof version === "string" && version !== "" ? version : "workerd";
+}
+
+/**
+ * GET retries, as the official SDK (got 11, `retry: { limit: 2 }`) makes them:
+ * at most two, on these statuses or a network error, 1 s then 2 s apart unless
+ * `Retry-After` says otherwise, each signed afresh. Unlike the SDK, a retry
+ * whose wait would not end before the call's deadline is not made: the call
+ * fails at once with the last error, so a Worker never waits past `timeoutMs`.
+ * POSTs are never retried (a retried exchange after a lost answer would burn
+ * the single-use code).
+ */
+export const GET_RETRY = {
+  limit: 2,
+  statuses: [408, 413, 429, 500, 502, 503, 504, 521, 522, 524] as readonly number[],
+  backoffMs: [1000, 2000] as readonly number[],
+} as const;
 
 /** Configuration of a `DigimeClient`. */
 export interface DigimeClientOptions {
@@ -60,13 +84,16 @@ export interface DigimeClientOptions {
   apiBaseUrl?: string;
   /** Onboarding base with a trailing slash; default `DEFAULT_ONBOARD_BASE_URL`. */
   onboardBaseUrl?: string;
-  /** Per-call deadline in milliseconds; default `DEFAULT_TIMEOUT_MS`. */
+  /** Per-call deadline in milliseconds, retries included; default `DEFAULT_TIMEOUT_MS`. */
   timeoutMs?: number;
+  /** The `agent.sdk` block; default `DEFAULT_AGENT`. */
   agent?: AgentInfo;
   /** Injectable for tests; defaults to the global `fetch`. */
   fetch?: typeof fetch;
   /** Injectable clock in milliseconds; defaults to `Date.now`. */
   now?: () => number;
+  /** Waits between GET retries; injectable for tests, defaults to a timer. */
+  sleep?: (ms: number) => Promise<void>;
   /** Key-set cache lifetime; capped at 15 minutes. */
   keySetTtlMs?: number;
 }
@@ -95,8 +122,11 @@ export interface AuthorizeUrlOptions {
   state: string;
   userAccessToken?: string;
   sessionOptions?: SessionOptions;
+  /** The onboarding page's `sourceType`; default `pull`, as the SDK sends it. */
+  sourceType?: string;
   serviceId?: number;
   locale?: string;
+  triggerQuery?: boolean;
 }
 
 interface CallSpec {
@@ -105,10 +135,10 @@ interface CallSpec {
   method: "GET" | "POST";
   claims: Record<string, unknown>;
   body?: unknown;
+  /** Sends `Content-Type: application/json` even without a body, as the SDK's refresh does. */
+  jsonContentType?: boolean;
   /** Which token an `InvalidToken` on this call is about when the message does not say. */
   tokenSubject?: InvalidTokenSubject;
-  /** Whether a network error or 5xx may be retried (idempotent reads only). */
-  retry?: boolean;
 }
 
 /**
@@ -123,6 +153,7 @@ export class DigimeClient {
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
   readonly #timeoutMs: number;
+  readonly #sleep: (ms: number) => Promise<void>;
   readonly #keySets: KeySetCache;
 
   constructor(options: DigimeClientOptions) {
@@ -137,6 +168,7 @@ export class DigimeClient {
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#now = options.now ?? Date.now;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#keySets = new KeySetCache({ load: (url) => this.#loadKeySet(url), now: this.#now, ttlMs: options.keySetTtlMs });
   }
 
@@ -147,7 +179,7 @@ export class DigimeClient {
    */
   async getReauthorizeUrl(options: ReauthorizeUrlOptions): Promise<PkceUrlResult> {
     const codeVerifier = createCodeVerifier();
-    const { referenceCode, session } = await this.#reference("oauth/token/reference", {
+    const { code: referenceCode, session } = await this.#reference("oauth/token/reference", {
       access_token: options.userAccessToken,
       code_challenge: await codeChallenge(codeVerifier),
       code_challenge_method: "S256",
@@ -162,11 +194,12 @@ export class DigimeClient {
   }
 
   /**
-   * Starts account reauthorization: the reference code and the account
-   * reference are independent, so both calls run at once.
+   * Starts account reauthorization. The official SDK sends the reference call,
+   * then the account reference; nothing in the protocol orders them, so both
+   * run at once (one round trip, DESIGN.md), each exactly as the SDK sends it.
    */
   async getReauthorizeAccountUrl(options: ReauthorizeAccountUrlOptions): Promise<AccountUrlResult> {
-    const [{ referenceCode, session }, accountRef] = await Promise.all([
+    const [{ code: referenceCode, session }, accountRef] = await Promise.all([
       this.#reference("oauth/token/reference", {
         access_token: options.userAccessToken,
         redirect_uri: options.callbackUrl,
@@ -180,21 +213,31 @@ export class DigimeClient {
     return { url: url.toString(), session };
   }
 
-  /** Starts full authorization (`oauth/authorize`), the way out when reauthorization is impossible. */
+  /**
+   * Starts full authorization (`oauth/authorize` with PKCE S256, `state`,
+   * `response_type: "code"` and `response_mode: "query"`), the way out when
+   * reauthorization is impossible. digi.me answers a `preauthorization_code`;
+   * its callback carries `success`, `state`, `code` and `accountReference`.
+   */
   async getAuthorizeUrl(options: AuthorizeUrlOptions): Promise<PkceUrlResult> {
     const codeVerifier = createCodeVerifier();
     const claims: Record<string, unknown> = {
       code_challenge: await codeChallenge(codeVerifier),
       code_challenge_method: "S256",
       redirect_uri: options.callbackUrl,
+      response_mode: "query",
+      response_type: "code",
       state: options.state,
     };
     if (options.userAccessToken) claims.access_token = options.userAccessToken;
-    const { referenceCode, session } = await this.#reference("oauth/authorize", claims, options.sessionOptions);
+    const { code, session } = await this.#reference("oauth/authorize", claims, options.sessionOptions);
+    // The SDK's parameter order: code, sourceType, service, …, lng, …, triggerQuery.
     const url = new URL("authorize", this.onboardBaseUrl);
-    url.searchParams.set("code", referenceCode);
-    if (options.serviceId !== undefined) url.searchParams.set("service", String(options.serviceId));
+    url.searchParams.set("code", code);
+    url.searchParams.set("sourceType", options.sourceType ?? "pull");
+    if (options.serviceId) url.searchParams.set("service", String(options.serviceId));
     if (options.locale) url.searchParams.set("lng", options.locale);
+    if (options.triggerQuery !== undefined) url.searchParams.set("triggerQuery", String(options.triggerQuery));
     return { url: url.toString(), codeVerifier, session };
   }
 
@@ -216,6 +259,7 @@ export class DigimeClient {
       path: "oauth/token",
       method: "POST",
       claims: { grant_type: "refresh_token", refresh_token: token.refreshToken.value },
+      jsonContentType: true,
       tokenSubject: "refresh_token",
     });
   }
@@ -226,7 +270,6 @@ export class DigimeClient {
       path: "permission-access/accounts",
       method: "GET",
       claims: { access_token: userAccessToken },
-      retry: true,
     });
     return parse(accountsSchema, body, "permission-access/accounts") as DigimeAccount[];
   }
@@ -234,13 +277,15 @@ export class DigimeClient {
   /** Reads a session's sync status and file list (where 511 shows up). */
   async readFileList(options: { sessionKey: string; userAccessToken: string }): Promise<FileListResponse> {
     const path = `permission-access/query/${encodeURIComponent(options.sessionKey)}`;
-    const body = await this.#request({ path, method: "GET", claims: { access_token: options.userAccessToken }, retry: true });
+    const body = await this.#request({ path, method: "GET", claims: { access_token: options.userAccessToken } });
     return parse(fileListSchema, body, "permission-access/query") as FileListResponse;
   }
 
   /**
-   * Verifies a token digi.me issued: PS512 only, `jku` on the API origin, a
-   * known `kid`, a valid signature. Returns its payload.
+   * Verifies a token digi.me issued: PS512 only, `jku` under the API base
+   * (origin and path), a known `kid`, a valid signature, and `exp`/`nbf` when
+   * present (checked in whole seconds, no leeway, as the SDK's jsonwebtoken
+   * does). Returns its payload.
    */
   async verifyToken(token: string, call: string): Promise<Record<string, unknown>> {
     const invalid = (message: string) => new DigimeError({ kind: "invalid_response", message, call });
@@ -259,11 +304,18 @@ export class DigimeClient {
     } catch {
       throw invalid("token jku is not a URL");
     }
-    if (keySetUrl.origin !== this.apiBaseUrl.origin) throw invalid(`token jku is not on ${this.apiBaseUrl.origin}`);
+    // Origin and path prefix: another service on digi.me's API origin must not vouch for tokens.
+    if (keySetUrl.origin !== this.apiBaseUrl.origin || !keySetUrl.pathname.startsWith(this.apiBaseUrl.pathname) || keySetUrl.username || keySetUrl.password) {
+      throw invalid(`token jku is not on ${this.apiBaseUrl.href}`);
+    }
     const key = await this.#keySets.getKey(keySetUrl.toString(), kid);
     if (!(await verifyPs512(jwt, key))) throw invalid("token signature does not verify");
-    const exp = jwt.payload.exp;
-    if (typeof exp === "number" && exp * 1000 < this.#now()) throw invalid("token has expired");
+    const { exp, nbf } = jwt.payload;
+    const nowSeconds = Math.floor(this.#now() / 1000);
+    if (exp !== undefined && typeof exp !== "number") throw invalid("token exp is not a number");
+    if (nbf !== undefined && typeof nbf !== "number") throw invalid("token nbf is not a number");
+    if (typeof exp === "number" && nowSeconds >= exp) throw invalid("token has expired");
+    if (typeof nbf === "number" && nbf > nowSeconds) throw invalid("token is not valid yet");
     return jwt.payload;
   }
 
@@ -271,12 +323,15 @@ export class DigimeClient {
     path: "oauth/token/reference" | "oauth/authorize",
     claims: Record<string, unknown>,
     sessionOptions?: SessionOptions,
-  ): Promise<{ referenceCode: string; session: DigimeSession }> {
+  ): Promise<{ code: string; session?: DigimeSession }> {
     const body: Record<string, unknown> = { agent: { sdk: this.#agent() } };
     if (sessionOptions) body.actions = sessionOptions;
     const response = parse(referenceResponseSchema, await this.#request({ path, method: "POST", claims, body, tokenSubject: "access_token" }), path);
-    const payload = parse(referencePayloadSchema, await this.verifyToken(response.token, path), path);
-    return { referenceCode: payload.reference_code, session: response.session };
+    const verified = await this.verifyToken(response.token, path);
+    const code = path === "oauth/authorize"
+      ? parse(authorizePayloadSchema, verified, path).preauthorization_code
+      : parse(referencePayloadSchema, verified, path).reference_code;
+    return response.session ? { code, session: response.session } : { code };
   }
 
   async #accountReference(accountId: string): Promise<string> {
@@ -310,40 +365,53 @@ export class DigimeClient {
     return signJwt({ ...claims, client_id: this.clientId, nonce: randomAlphanumeric(32), timestamp: this.#now() }, key);
   }
 
-  /** One signed call, with at most one retry for idempotent reads. */
+  /**
+   * One signed call under one deadline (`timeoutMs`). A GET is retried by
+   * `GET_RETRY`, each attempt signed afresh (new nonce and timestamp), while
+   * the wait still ends before the deadline; a POST is sent once.
+   */
   async #request(spec: CallSpec): Promise<unknown> {
-    try {
-      return await this.#attempt(spec);
-    } catch (error) {
-      const retryable =
-        spec.retry === true &&
-        error instanceof DigimeError &&
-        (error.kind === "network" || (error.kind === "api" && (error.status ?? 0) >= 500));
-      if (!retryable) throw error;
-      return this.#attempt(spec); // signed afresh: a new nonce and timestamp
+    const deadline = Date.now() + this.#timeoutMs;
+    for (let retries = 0; ; retries++) {
+      let answer: { response: Response; text: string } | undefined;
+      let failure: unknown;
+      try {
+        answer = await this.#attempt(spec, deadline - Date.now());
+      } catch (error) {
+        failure = error;
+      }
+      const wait = spec.method === "GET" && retries < GET_RETRY.limit ? retryWait(retries, answer, failure) : undefined;
+      if (wait === undefined || Date.now() + wait >= deadline) {
+        if (answer) return this.#readJson(answer, spec);
+        throw failure;
+      }
+      await this.#sleep(wait);
     }
   }
 
-  async #attempt(spec: CallSpec): Promise<unknown> {
+  async #attempt(spec: CallSpec, timeoutMs: number): Promise<{ response: Response; text: string }> {
     const jwt = await this.#signRequestJwt(spec.claims);
     const headers: Record<string, string> = { Authorization: `Bearer ${jwt}`, Accept: "application/json" };
-    if (spec.body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await this.#send(new URL(spec.path, this.apiBaseUrl), spec.path, {
+    if (spec.body !== undefined || spec.jsonContentType) headers["Content-Type"] = "application/json";
+    return this.#send(new URL(spec.path, this.apiBaseUrl), spec.path, {
       method: spec.method,
       headers,
       body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-    });
-    return this.#readJson(response, spec);
+    }, timeoutMs);
   }
 
   async #loadKeySet(url: string): Promise<unknown> {
-    const response = await this.#send(new URL(url), "jwks", { method: "GET", headers: { Accept: "application/json" } });
+    // No redirects: a redirect on the API origin must not lead verification to a foreign key set.
+    const response = await this.#send(new URL(url), "jwks", { method: "GET", headers: { Accept: "application/json" }, redirect: "manual" });
+    if (response.response.status >= 300 && response.response.status < 400) {
+      throw new DigimeError({ kind: "invalid_response", message: `key set answered a redirect (${response.response.status}), refused`, status: response.response.status, call: "jwks" });
+    }
     return this.#readJson(response, { path: "jwks", method: "GET", claims: {} });
   }
 
-  /** `fetch` under the per-call deadline, which also covers reading the body. */
-  async #send(url: URL, call: string, init: RequestInit): Promise<{ response: Response; text: string }> {
-    const signal = AbortSignal.timeout(this.#timeoutMs);
+  /** `fetch` under the per-call deadline (or what is left of it), which also covers reading the body. */
+  async #send(url: URL, call: string, init: RequestInit, timeoutMs = this.#timeoutMs): Promise<{ response: Response; text: string }> {
+    const signal = AbortSignal.timeout(Math.max(1, timeoutMs));
     try {
       const response = await this.#fetch(url.toString(), { ...init, signal });
       const text = await response.text();
@@ -364,7 +432,7 @@ export class DigimeClient {
       body = JSON.parse(text);
       parsed = true;
     } catch {
-      // handled below: an error status may still carry X-Error-* headers
+      // handled below
     }
     if (!response.ok) throw apiError(response, parsed ? body : undefined, call, spec.tokenSubject);
     if (!parsed) {
@@ -374,10 +442,13 @@ export class DigimeClient {
   }
 }
 
+/**
+ * The error of a non-2xx answer, read from the body only, as the official SDK
+ * does (digi.me's `X-Error-*` headers are a convenience nothing relies on).
+ */
 function apiError(response: Response, body: unknown, call: string, fallbackSubject?: InvalidTokenSubject): DigimeError {
   const fromBody = apiErrorSchema.safeParse(body);
-  const code = fromBody.success ? fromBody.data.error.code : response.headers.get("X-Error-Code");
-  if (!code) {
+  if (!fromBody.success) {
     return new DigimeError({
       kind: "invalid_response",
       message: `HTTP ${response.status} without a digi.me error`,
@@ -385,14 +456,33 @@ function apiError(response: Response, body: unknown, call: string, fallbackSubje
       call,
     });
   }
-  const message = (fromBody.success ? fromBody.data.error.message : response.headers.get("X-Error-Message")) ?? "";
-  const reference = (fromBody.success ? fromBody.data.error.reference : response.headers.get("X-Error-Reference")) ?? undefined;
+  const { code, message, reference } = fromBody.data.error;
   let tokenSubject: InvalidTokenSubject | undefined;
   if (code === "InvalidToken") {
     const named = /\((access_token|refresh_token)\)/.exec(message)?.[1] as InvalidTokenSubject | undefined;
     tokenSubject = named ?? fallbackSubject;
   }
   return new DigimeError({ kind: "api", code, message, reference, status: response.status, tokenSubject, call });
+}
+
+/**
+ * How long to wait before retrying a GET, or `undefined` not to retry: a
+ * network error, or a status of `GET_RETRY.statuses` (waiting `Retry-After`
+ * when it says, else the backoff). A timeout has used the whole deadline.
+ */
+function retryWait(retries: number, answer: { response: Response } | undefined, failure: unknown): number | undefined {
+  const backoff = GET_RETRY.backoffMs[retries] ?? GET_RETRY.backoffMs.at(-1)!;
+  if (!answer) return failure instanceof DigimeError && failure.kind === "network" ? backoff : undefined;
+  if (!GET_RETRY.statuses.includes(answer.response.status)) return undefined;
+  return retryAfterMs(answer.response.headers.get("Retry-After")) ?? backoff;
+}
+
+/** `Retry-After` in milliseconds: delta-seconds or an HTTP date; `undefined` when absent or unreadable. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, call: string): z.output<S> {

@@ -1,7 +1,7 @@
 /**
- * "Refresh on InvalidToken": run a call with the user's access token; if
- * digi.me says the access token is invalid, refresh once, hand the rotated
- * token to the caller, and retry once with it.
+ * "Refresh on 401": run a call with the user's access token; if digi.me
+ * answers 401 `InvalidToken` (or a 401 that is not a digi.me error), refresh
+ * once, hand the rotated token to the caller, and retry once with it.
  */
 import type { DigimeClient } from "./client.ts";
 import { DigimeError } from "./errors.ts";
@@ -29,16 +29,20 @@ export interface WithTokenRefreshResult<T> {
   refreshed: boolean;
 }
 
-/** Whether an error from a call made with an access token calls for a refresh. */
+/**
+ * Whether an error from a call made with an access token calls for a refresh,
+ * by the official SDK's rule: an HTTP 401 whose body is digi.me's
+ * `InvalidToken`, or is not a digi.me error at all. Any other status, and a
+ * 401 with another digi.me error code, are thrown as they are.
+ */
 export function needsRefresh(error: unknown): boolean {
-  if (!(error instanceof DigimeError)) return false;
-  if (error.isInvalidToken()) return error.tokenSubject !== "refresh_token";
-  // The official SDK also refreshes on a 401 whose body is not a digi.me error.
-  return error.kind === "invalid_response" && error.status === 401;
+  if (!(error instanceof DigimeError) || error.status !== 401) return false;
+  if (error.kind === "api") return error.code === "InvalidToken";
+  return error.kind === "invalid_response";
 }
 
 /**
- * Runs `call` with the access token; on an access-token `InvalidToken`
+ * Runs `call` with the access token; when `needsRefresh` says so
  * refreshes at most once and retries at most once. A refresh failure (for
  * example `InvalidToken` on the refresh token) and a second failure of the
  * call are thrown as they are.

@@ -2,7 +2,7 @@
  * Public types of the digi.me client: what goes in and what comes back.
  */
 
-/** The `agent` block sent with reference calls. */
+/** The `agent.sdk` block sent with `oauth/authorize`, `oauth/token/reference` (and the SDK's `permission-access/trigger`). */
 export interface AgentInfo {
   name: string;
   version: string;
@@ -17,7 +17,7 @@ export interface UserAccessToken {
   consentid?: string;
 }
 
-/** digi.me's session returned with reference codes. */
+/** digi.me's session returned with reference codes (absent when digi.me leaves it out). */
 export interface DigimeSession {
   expiry: number;
   key: string;
@@ -30,13 +30,13 @@ export type SessionOptions = Record<string, unknown>;
 export interface PkceUrlResult {
   url: string;
   codeVerifier: string;
-  session: DigimeSession;
+  session?: DigimeSession;
 }
 
 /** Result of `getReauthorizeAccountUrl`. */
 export interface AccountUrlResult {
   url: string;
-  session: DigimeSession;
+  session?: DigimeSession;
 }
 
 /** One of the user's accounts, as `permission-access/accounts` lists it. */

@@ -3,7 +3,7 @@
  * two callbacks (check, exchange where needed, record, redirect back).
  */
 import type { Context } from "hono";
-import { DigimeError } from "../digime/index.ts";
+import { DigimeError, withTokenRefresh, type UserAccessToken } from "../digime/index.ts";
 import { AppError, FLOW_NOT_FOUND_PAGE } from "../errors.ts";
 import { log } from "../log.ts";
 import type { AppEnv } from "../env.ts";
@@ -14,6 +14,7 @@ import { bindingCookie, bindingSecret, clearBindingCookie, matchesBinding, requi
 import { newSecret, timingSafeEqual } from "./ids.ts";
 import { recoveryPage } from "../pages.ts";
 import { outcomeUrl } from "./return-to.ts";
+import { refreshHooks } from "./tokens.ts";
 
 /** A redirect the route sends, with the cookie to set. */
 export interface BrowserRedirect {
@@ -48,7 +49,7 @@ async function loadFlow(c: Context<AppEnv>, flowId: string): Promise<FlowRecord>
 function alreadyCompleted(flow: FlowRecord): AppError {
   return new AppError(409, "flow_completed", "this flow has already been completed", {
     page: "This reauthorization has already been completed. You can close this page or go back to the application.",
-    detail: { flowId: flow.id, status: flow.status },
+    detail: { flowId: flow.id, flowStatus: flow.status },
   });
 }
 
@@ -108,10 +109,18 @@ export interface CallbackQuery {
   state?: string;
   code?: string;
   errorCode?: string;
+  /** Sent by digi.me's full-authorization (`authorize`) callback on success. */
+  accountReference?: string;
 }
 
-async function finish(c: Context<AppEnv>, flow: FlowRecord, status: "succeeded" | "failed", errorCode?: string): Promise<BrowserRedirect> {
-  const done = await c.var.services.flows.complete(flow, status, errorCode);
+async function finish(
+  c: Context<AppEnv>,
+  flow: FlowRecord,
+  status: "succeeded" | "failed",
+  errorCode?: string,
+  extra?: Pick<FlowRecord, "digimeUserId" | "identity">,
+): Promise<BrowserRedirect> {
+  const done = await c.var.services.flows.complete(flow, status, errorCode, extra);
   log(c, "info", "flow_completed", { flowId: flow.id, kind: flow.kind, status, errorCode });
   return { location: outcomeUrl(done.returnTo, done.id, status, errorCode), setCookie: keptBindingCookie(c, flow.id) };
 }
@@ -148,6 +157,12 @@ export async function completeUserCallback(c: Context<AppEnv>, query: CallbackQu
     if (!(error instanceof DigimeError && error.kind === "api" && (error.status ?? 500) < 500)) throw error;
     return afterRefusedExchange(c, flow, error);
   }
+  const identity = identityOf(flow, token);
+  if (!identity) {
+    // The token belongs to another digi.me user than the one this flow is for: keep nothing.
+    log(c, "warn", "user_mismatch", { flowId: flow.id, kind: flow.kind });
+    return finish(c, flow, "failed", "USER_MISMATCH");
+  }
   try {
     await tokens.put(flow.userId, token);
   } catch (error) {
@@ -162,7 +177,22 @@ export async function completeUserCallback(c: Context<AppEnv>, query: CallbackQu
       detail: { flowId: flow.id },
     });
   }
-  return finish(c, flow, "succeeded");
+  const kept = flow.kind === "authorize" && query.accountReference ? { ...flow, accountReference: query.accountReference } : flow;
+  return finish(c, kept, "succeeded", undefined, identity);
+}
+
+/**
+ * Whose token digi.me issued, against the identity known at start (the
+ * stored token's `user.id`). A user flow must bring back that identity
+ * (`undefined`: a mismatch); a full authorization may bring another one, and
+ * the flow says so (`replaced`), as it says when none was known (`new`).
+ */
+export function identityOf(flow: FlowRecord, token: UserAccessToken): Pick<FlowRecord, "digimeUserId" | "identity"> | undefined {
+  const expected = flow.expectedDigimeUserId;
+  const digimeUserId = token.user.id;
+  if (expected === undefined) return { digimeUserId, identity: "new" };
+  if (expected === digimeUserId) return { digimeUserId, identity: "confirmed" };
+  return flow.kind === "authorize" ? { digimeUserId, identity: "replaced" } : undefined;
 }
 
 /**
@@ -174,9 +204,12 @@ export async function recoverToken(c: Context<AppEnv>, form: { flow: string; sea
   if (flow.status !== "pending") return completedAnswer(c, flow);
   await requireBinding(flow, bindingSecret(c, flow.id));
   const token = await c.var.services.tokens.openRecovery(flow.id, flow.userId, form.sealed);
+  // Sealed only after the identity check passed; checked again so the outcome names it.
+  const identity = identityOf(flow, token);
+  if (!identity) return finish(c, flow, "failed", "USER_MISMATCH");
   await c.var.services.tokens.put(flow.userId, token);
   log(c, "info", "token_recovered", { flowId: flow.id });
-  return finish(c, flow, "succeeded");
+  return finish(c, flow, "succeeded", undefined, identity);
 }
 
 /** How long a refused exchange waits for a concurrent winner to record its outcome. */
@@ -200,13 +233,47 @@ async function afterRefusedExchange(c: Context<AppEnv>, flow: FlowRecord, error:
 }
 
 /**
- * digi.me's callback after account reauthorization: no code to exchange, so
- * no upstream call; the flow is found by the edge's own `flow` parameter.
+ * digi.me's callback after account reauthorization; the flow is found by the
+ * edge's own `flow` parameter. `success=true` is only a browser's word (any
+ * page can navigate there with the Lax cookie), so it is confirmed with
+ * digi.me: one read of the user's accounts must show the account authorized.
  */
 export async function completeAccountCallback(c: Context<AppEnv>, query: CallbackQuery): Promise<BrowserRedirect> {
   const flow = await loadFlow(c, query.flow);
   if (flow.kind !== "account") throw new AppError(400, "wrong_callback", "this flow is not an account flow", { detail: { flowId: flow.id } });
   if (flow.status !== "pending") return completedAnswer(c, flow);
   await requireBinding(flow, bindingSecret(c, flow.id));
-  return query.success === "true" ? finish(c, flow, "succeeded") : finish(c, flow, "failed", normaliseErrorCode(query.errorCode));
+  if (query.success !== "true") return finish(c, flow, "failed", normaliseErrorCode(query.errorCode));
+  return (await accountReauthorized(c, flow)) ? finish(c, flow, "succeeded") : finish(c, flow, "failed", "NOT_REAUTHORIZED");
+}
+
+/**
+ * Whether digi.me lists the flow's account as authorized now, read with the
+ * token the flow was started with (the backend's, or the stored one,
+ * refreshed once if digi.me refuses it). digi.me unreachable or failing
+ * throws: a retryable page, the flow still pending. A refusal is a no.
+ */
+async function accountReauthorized(c: Context<AppEnv>, flow: FlowRecord): Promise<boolean> {
+  const services = c.var.services;
+  let accounts;
+  try {
+    if (flow.userAccessToken) {
+      accounts = await services.digime.readAccounts(flow.userAccessToken);
+    } else {
+      const stored = await services.tokens.get(flow.userId);
+      if (!stored) {
+        log(c, "warn", "account_not_confirmed", { flowId: flow.id, reason: "no stored token" });
+        return false;
+      }
+      ({ result: accounts } = await withTokenRefresh(services.digime, stored.token, (t) => services.digime.readAccounts(t), refreshHooks(services, flow.userId)));
+    }
+  } catch (error) {
+    if (!(error instanceof DigimeError && error.kind === "api" && (error.status ?? 500) < 500)) throw error;
+    log(c, "warn", "account_not_confirmed", { flowId: flow.id, upstreamCode: error.code, upstreamStatus: error.status });
+    return false;
+  }
+  const account = accounts.find((a) => a.id === flow.accountId);
+  const confirmed = account !== undefined && account.accessTokenStatus?.authorized !== false;
+  if (!confirmed) log(c, "warn", "account_not_confirmed", { flowId: flow.id, reason: account ? "still unauthorized" : "account not listed" });
+  return confirmed;
 }

@@ -69,7 +69,10 @@ async function save(services: Services, record: Omit<FlowRecord, "v" | "status" 
  */
 export async function startUserFlow(services: Services, input: StartUserFlowInput): Promise<StartedFlow> {
   const returnTo = checkReturnTo(services.config, input.returnTo);
-  const accessToken = input.userAccessToken ?? (await services.tokens.get(input.userId))?.token.accessToken.value;
+  // The user's known digi.me identity is the stored token's, even when the backend passes a token:
+  // the exchanged token must carry it (see completeUserCallback).
+  const stored = await services.tokens.get(input.userId);
+  const accessToken = input.userAccessToken ?? stored?.token.accessToken.value;
   if (!accessToken) throw noToken(input.userId);
   const flowId = newFlowId();
   const state = newSecret();
@@ -99,6 +102,7 @@ export async function startUserFlow(services: Services, input: StartUserFlowInpu
     stateHash: await sha256(state),
     verifier: await services.flows.sealVerifier(flowId, started.codeVerifier),
     session: started.session,
+    ...(stored ? { expectedDigimeUserId: stored.token.user.id } : {}),
   });
 }
 
@@ -121,5 +125,15 @@ export async function startAccountFlow(services: Services, input: StartAccountFl
     if (!stored) throw noToken(input.userId);
     ({ result: started } = await withTokenRefresh(services.digime, stored.token, call, refreshHooks(services, input.userId)));
   }
-  return save(services, { id: flowId, kind: "account", userId: input.userId, accountId: input.accountId, returnTo, upstreamUrl: started.url, session: started.session });
+  return save(services, {
+    id: flowId,
+    kind: "account",
+    userId: input.userId,
+    accountId: input.accountId,
+    returnTo,
+    upstreamUrl: started.url,
+    session: started.session,
+    // The callback confirms the account with digi.me using this token when the backend passed one (sealed at rest).
+    ...(input.userAccessToken ? { userAccessToken: input.userAccessToken } : {}),
+  });
 }

@@ -26,11 +26,11 @@ function matcher(path: string): RegExp {
 }
 
 /**
- * Returns a function for the app's `notFound`: it throws 405
- * `method_not_allowed` with `Allow` when the path has other methods, and
- * otherwise returns so the caller answers 404.
+ * Returns a function for the app's `notFound`: the 405 `method_not_allowed`
+ * error (with `Allow`) when the path has other methods, else `undefined`, so
+ * the caller answers 404.
  */
-export function methodNotAllowed(options: MethodNotAllowedOptions): (method: string, path: string) => void {
+export function methodNotAllowed(options: MethodNotAllowedOptions): (method: string, path: string) => AppError | undefined {
   let table: Array<{ pattern: RegExp; methods: Set<string> }> | undefined;
   const build = () => {
     const byPath = new Map<string, Set<string>>();
@@ -47,8 +47,8 @@ export function methodNotAllowed(options: MethodNotAllowedOptions): (method: str
     table ??= build();
     const allowed = new Set<string>();
     for (const entry of table) if (entry.pattern.test(path)) for (const m of entry.methods) allowed.add(m);
-    if (allowed.size === 0 || allowed.has(method.toUpperCase())) return;
+    if (allowed.size === 0 || allowed.has(method.toUpperCase())) return undefined;
     const allow = [...allowed].sort().join(", ");
-    throw new AppError(405, "method_not_allowed", `${method.toUpperCase()} is not allowed on this path; it answers ${allow}`, { headers: { Allow: allow } });
+    return new AppError(405, "method_not_allowed", `${method.toUpperCase()} is not allowed on this path; it answers ${allow}`, { headers: { Allow: allow } });
   };
 }

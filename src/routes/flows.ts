@@ -33,6 +33,7 @@ export function flowView(flow: FlowRecord): z.infer<typeof FlowSchema> {
     ...(flow.accountId ? { accountId: flow.accountId } : {}),
     status: flow.status,
     ...(flow.errorCode ? { errorCode: flow.errorCode } : {}),
+    ...(flow.identity ? { identity: flow.identity, digimeUserId: flow.digimeUserId } : {}),
     createdAt: new Date(flow.createdAt).toISOString(),
     expiresAt: new Date(flow.expiresAt).toISOString(),
     ...(flow.completedAt ? { completedAt: new Date(flow.completedAt).toISOString() } : {}),

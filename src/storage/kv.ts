@@ -4,7 +4,7 @@
  */
 import { AppError } from "../errors.ts";
 import type { Sealer } from "./crypto.ts";
-import { KV_MIN_TTL_SECONDS } from "./keys.ts";
+import { KV_MAX_TTL_SECONDS, KV_MIN_TTL_SECONDS } from "./keys.ts";
 
 function unavailable(operation: string, key: string, cause: unknown): AppError {
   const prefix = key.split(":").slice(0, 2).join(":");
@@ -24,6 +24,15 @@ export interface StoreDeps {
   kv: Kv;
   sealer: Sealer;
   now: () => number;
+}
+
+/**
+ * A TTL KV accepts: whole seconds from `KV_MIN_TTL_SECONDS` to
+ * `KV_MAX_TTL_SECONDS`; anything that is not a finite number gets the minimum.
+ */
+export function clampTtl(ttlSeconds: number): number {
+  if (!Number.isFinite(ttlSeconds)) return KV_MIN_TTL_SECONDS;
+  return Math.min(Math.max(Math.ceil(ttlSeconds), KV_MIN_TTL_SECONDS), KV_MAX_TTL_SECONDS);
 }
 
 /** A thin wrapper over a KV namespace. */
@@ -50,14 +59,14 @@ export class Kv {
   }
 
   /**
-   * Writes a JSON value that expires after `ttlSeconds` (raised to KV's
-   * minimum). KV allows about one write per second to a key and answers more
+   * Writes a JSON value that expires after `ttlSeconds` (clamped by
+   * `clampTtl`). KV allows about one write per second to a key and answers more
    * with 429, which a fast start → launch → callback can hit, so a failed
    * write is retried after `PUT_RETRY_DELAYS_MS`.
    */
   async putJson(key: string, value: unknown, ttlSeconds: number): Promise<void> {
     const text = JSON.stringify(value);
-    const options = { expirationTtl: Math.max(Math.ceil(ttlSeconds), KV_MIN_TTL_SECONDS) };
+    const options = { expirationTtl: clampTtl(ttlSeconds) };
     let lastError: unknown;
     for (const wait of [0, ...PUT_RETRY_DELAYS_MS]) {
       if (wait) await new Promise((resolve) => setTimeout(resolve, wait));

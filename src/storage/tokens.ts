@@ -4,7 +4,7 @@
 import type { UserAccessToken } from "../digime/index.ts";
 import { AppError } from "../errors.ts";
 import type { Envelope, Sealer } from "./crypto.ts";
-import { TOKEN_MIN_TTL_SECONDS, tokenKey } from "./keys.ts";
+import { TOKEN_MAX_TTL_SECONDS, TOKEN_MIN_TTL_SECONDS, tokenKey } from "./keys.ts";
 import type { Kv, StoreDeps } from "./kv.ts";
 
 /** A token record as stored: the sealed token plus metadata that is not secret. */
@@ -15,6 +15,16 @@ export interface TokenRecord {
   accessTokenExpiry: number;
   refreshTokenExpiry: number;
   updatedAt: number;
+}
+
+/**
+ * How long a token record lives: until its refresh token expires, at least
+ * `TOKEN_MIN_TTL_SECONDS` and at most `TOKEN_MAX_TTL_SECONDS`, whatever digi.me
+ * states as the expiry (a unit it does not document, possibly not a number).
+ */
+export function tokenTtlSeconds(refreshTokenExpiry: unknown, nowMs: number): number {
+  const untilExpiry = typeof refreshTokenExpiry === "number" && Number.isFinite(refreshTokenExpiry) ? refreshTokenExpiry - nowMs / 1000 : 0;
+  return Math.min(Math.max(TOKEN_MIN_TTL_SECONDS, untilExpiry), TOKEN_MAX_TTL_SECONDS);
 }
 
 /** A stored token with when it was last written. */
@@ -32,7 +42,7 @@ export class TokenStore {
     [this.#kv, this.#sealer, this.#now] = [kv, sealer, now];
   }
 
-  /** Seals and stores a user's token; it lives at least 90 days or until its refresh token expires. */
+  /** Seals and stores a user's token; it lives until its refresh token expires, within `tokenTtlSeconds`' bounds. */
   async put(userId: string, token: UserAccessToken): Promise<void> {
     const key = tokenKey(userId);
     const record: TokenRecord = {
@@ -42,8 +52,7 @@ export class TokenStore {
       refreshTokenExpiry: token.refreshToken.expiry,
       updatedAt: this.#now(),
     };
-    const untilRefreshExpiry = token.refreshToken.expiry - this.#now() / 1000;
-    await this.#kv.putJson(key, record, Math.max(TOKEN_MIN_TTL_SECONDS, untilRefreshExpiry));
+    await this.#kv.putJson(key, record, tokenTtlSeconds(token.refreshToken.expiry, this.#now()));
   }
 
   /** The user's token, or `null`. */

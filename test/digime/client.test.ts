@@ -47,7 +47,7 @@ describe("request JWTs", () => {
     );
     expectCommonClaims(claims);
     expect(claims).toMatchObject({ access_token: token.accessToken.value, code_challenge_method: "S256", redirect_uri: CALLBACK, state: "state-123" });
-    expect(JSON.parse(referenceCall!.body!)).toEqual({ agent: { sdk: { name: "node", version: "16.1.5", meta: { client: "digime-reauth-edge" } } } });
+    expect(JSON.parse(referenceCall!.body!)).toEqual({ agent: { sdk: { name: "nodejs", version: "16.1.5", meta: { node: expect.any(String) } } } });
     expect(start.codeVerifier).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
@@ -100,7 +100,7 @@ describe("request JWTs", () => {
     }
     const authorize = await byPath("/oauth/authorize");
     expect(Object.keys(authorize).sort()).toEqual(
-      ["access_token", "client_id", "code_challenge", "code_challenge_method", "nonce", "redirect_uri", "state", "timestamp"],
+      ["access_token", "client_id", "code_challenge", "code_challenge_method", "nonce", "redirect_uri", "response_mode", "response_type", "state", "timestamp"],
     );
     for (const request of sent.filter((r) => r.authorization)) expectCommonClaims(await claimsOf(request));
   });
@@ -108,7 +108,7 @@ describe("request JWTs", () => {
   it("uses a fresh nonce for every request, retries included", async () => {
     const { user, token } = newUser();
     testMock.mock.setUserScenario(user, { ...testMock.mock.scenarioFor(user), faults: [{ type: "network-error", endpoints: ["permission-access/accounts"], times: 1 }] });
-    const { client, sent } = recordingClient();
+    const { client, sent } = recordingClient({ sleep: async () => undefined });
     const accounts = await client.readAccounts(token.accessToken.value);
     expect(accounts).toHaveLength(2);
     const nonces = await Promise.all(sent.map(async (r) => (await claimsOf(r)).nonce));
@@ -148,6 +148,6 @@ describe("contract keys", () => {
     const der = new Uint8Array((await crypto.subtle.exportKey("pkcs8", (other as CryptoKeyPair).privateKey)) as ArrayBuffer);
     const pem = `-----BEGIN PRIVATE KEY-----\n${btoa(String.fromCharCode(...der))}\n-----END PRIVATE KEY-----`;
     const { client } = recordingClient({ privateKey: pem });
-    await expect(client.readAccounts(token.accessToken.value)).rejects.toMatchObject({ kind: "api", status: 406, code: "ValidationErrors" });
+    await expect(client.readAccounts(token.accessToken.value)).rejects.toMatchObject({ kind: "api", status: 400, code: "ValidationErrors" });
   });
 });

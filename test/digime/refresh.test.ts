@@ -27,7 +27,7 @@ describe("withTokenRefresh", () => {
     expect(outcome.result.url).toMatch(/\/reauthorize\?code=/);
     expect(count("oauth/token")).toBe(1);
     expect(count("oauth/token/reference", 401)).toBe(1);
-    expect(count("oauth/token/reference", 200)).toBe(1);
+    expect(count("oauth/token/reference", 201)).toBe(1);
     const retried = testMock.mock.journal.filter((e) => e.endpoint === "oauth/token/reference").at(-1)!;
     expect(retried.claims?.access_token).toBe(outcome.token.accessToken.value);
   });

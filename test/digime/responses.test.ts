@@ -147,11 +147,16 @@ describe("upstream failures", () => {
     });
   });
 
-  it("reads the error from X-Error-* headers when the body is not JSON", async () => {
+  it("reads the error from the body only, as the SDK does: X-Error-* headers alone are not a digi.me error", async () => {
     const { client } = recordingClient({
       fetch: async () => new Response("<html>", { status: 403, headers: { "X-Error-Code": "InsufficientScope", "X-Error-Message": "no" } }),
     });
-    await expect(client.readAccounts("t")).rejects.toMatchObject({ kind: "api", code: "InsufficientScope", status: 403, message: "no" });
+    await expect(client.readAccounts("t")).rejects.toMatchObject({ kind: "invalid_response", status: 403, message: "HTTP 403 without a digi.me error" });
+  });
+
+  it('reads an error body of the form { error: "<code>" }', async () => {
+    const { client } = recordingClient({ fetch: async () => Response.json({ error: "InsufficientScope" }, { status: 403 }) });
+    await expect(client.readAccounts("t")).rejects.toMatchObject({ kind: "api", code: "InsufficientScope", status: 403 });
   });
 });
 
@@ -179,7 +184,7 @@ describe("end to end against the mock", () => {
     expect(url.pathname).toBe("/apps/saas/user-reauth");
     expect(url.searchParams.get("lng")).toBe("de");
     expect(url.searchParams.get("triggerQuery")).toBe("false");
-    expect(start.session.key).toBe(user.sessionKey);
+    expect(start.session?.key).toBe(user.sessionKey);
     const callback = await followConsent(start.url);
     const fresh = await client.exchangeCodeForToken({ code: callback.searchParams.get("code")!, codeVerifier: start.codeVerifier });
     expect(fresh.user.id).toBe(user.id);

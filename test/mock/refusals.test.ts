@@ -17,9 +17,9 @@ async function codeFor(accessToken: string) {
 }
 
 describe("the mock refuses what digi.me refuses", () => {
-  it("refuses a request without an Authorization JWT with 406 ValidationErrors", async () => {
+  it("refuses a request without an Authorization JWT with 400 ValidationErrors", async () => {
     const response = await fetch("https://api.digi.me/v1.7/permission-access/accounts");
-    expect(await errorOf(response)).toMatchObject({ status: 406, code: "ValidationErrors" });
+    expect(await errorOf(response)).toMatchObject({ status: 400, code: "ValidationErrors", message: "Parameter validation errors" });
     expect(response.headers.get("X-Error-Code")).toBe("ValidationErrors");
     expect(response.headers.get("X-Error-Reference")).toMatch(/^mock-/);
   });
@@ -27,7 +27,7 @@ describe("the mock refuses what digi.me refuses", () => {
   it("refuses a reused nonce with 406 InvalidRequest", async () => {
     const { token } = testMock.mock.createUser();
     const jwt = await requestJwt({ access_token: token.accessToken.value });
-    expect((await callApi("permission-access/accounts", jwt, { method: "GET" })).status).toBe(200);
+    expect((await callApi("permission-access/accounts", jwt, { method: "GET" })).status).toBe(202);
     const again = await errorOf(await callApi("permission-access/accounts", jwt, { method: "GET" }));
     expect(again).toMatchObject({ status: 406, code: "InvalidRequest" });
     expect(again.message).toMatch(/nonce provided in JWT payload \([A-Za-z0-9]{32}\) has already been used/);
@@ -42,8 +42,8 @@ describe("the mock refuses what digi.me refuses", () => {
     )) as CryptoKeyPair;
     const der = new Uint8Array((await crypto.subtle.exportKey("pkcs8", other.privateKey)) as ArrayBuffer);
     const jwt = await requestJwt({ access_token: token.accessToken.value }, `-----BEGIN PRIVATE KEY-----\n${btoa(String.fromCharCode(...der))}\n-----END PRIVATE KEY-----`);
-    expect(await errorOf(await callApi("permission-access/accounts", jwt, { method: "GET" }))).toMatchObject({ status: 406, code: "ValidationErrors" });
-    expect(testMock.mock.journal.at(-1)).toMatchObject({ endpoint: "permission-access/accounts", status: 406, signatureVerified: false });
+    expect(await errorOf(await callApi("permission-access/accounts", jwt, { method: "GET" }))).toMatchObject({ status: 400, code: "ValidationErrors" });
+    expect(testMock.mock.journal.at(-1)).toMatchObject({ endpoint: "permission-access/accounts", status: 400, signatureVerified: false, errorDetail: "Authorization JWT signature is invalid" });
   });
 
   it("refuses an unknown client_id", async () => {
@@ -112,13 +112,13 @@ describe("the mock refuses what digi.me refuses", () => {
       redirect_uri: CALLBACK,
       state: "s",
     });
-    expect(await errorOf(await callApi("oauth/token/reference", jwt, { body: { agent: { sdk: {} } } }))).toMatchObject({ status: 400, code: "InvalidRequest" });
+    expect(await errorOf(await callApi("oauth/token/reference", jwt, { body: { agent: { sdk: { name: "nodejs", version: "16.1.5" } } } }))).toMatchObject({ status: 400, code: "ValidationErrors" });
   });
 
   it("refuses a reference request without a valid redirect_uri", async () => {
     const { token } = testMock.mock.createUser();
     const jwt = await requestJwt({ access_token: token.accessToken.value, redirect_uri: "not a url" });
-    expect(await errorOf(await callApi("oauth/token/reference", jwt, { body: { agent: { sdk: {} } } }))).toMatchObject({ status: 400, code: "InvalidRedirectUri" });
+    expect(await errorOf(await callApi("oauth/token/reference", jwt, { body: { agent: { sdk: { name: "nodejs", version: "16.1.5" } } } }))).toMatchObject({ status: 404, code: "InvalidRedirectUri" });
   });
 
   it("answers an unknown path on its origin with a loud 404", async () => {

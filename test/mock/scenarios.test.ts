@@ -167,7 +167,7 @@ describe("per-user scenarios", () => {
   it("keeps one user's scenario and faults away from another user", async () => {
     const broken = await createUser({ name: "failure", faults: [{ type: "http-error", endpoints: ["permission-access/accounts"] }] });
     const healthy = await createUser();
-    const { client } = recordingClient();
+    const { client } = recordingClient({ sleep: async () => undefined });
     await expect(client.readAccounts(broken.token.accessToken.value)).rejects.toMatchObject({ status: 503 });
     await expect(client.readAccounts(healthy.token.accessToken.value)).resolves.toHaveLength(2);
     expect(Object.fromEntries((await userReauthCallback(healthy)).searchParams)).toMatchObject({ success: "true" });
@@ -210,7 +210,7 @@ describe("admin API", () => {
     expect(entries[0]).toMatchObject({
       method: "POST",
       path: "/v1.7/oauth/token/reference",
-      status: 200,
+      status: 201,
       userId: user.userId,
       signatureVerified: true,
       claims: { access_token: user.token.accessToken.value, state: "st", code_challenge_method: "S256" },

@@ -54,6 +54,6 @@ describe("standalone mock server", () => {
     const user = await createUser();
     await client().readAccounts(user.token.accessToken.value);
     const journal = (await (await fetch(`${running.origin}/__mock/journal?userId=${user.userId}`)).json()) as { entries: unknown[] };
-    expect(journal.entries).toEqual([expect.objectContaining({ endpoint: "permission-access/accounts", status: 200, signatureVerified: true })]);
+    expect(journal.entries).toEqual([expect.objectContaining({ endpoint: "permission-access/accounts", status: 202, signatureVerified: true })]);
   });
 });

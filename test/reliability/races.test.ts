@@ -27,7 +27,7 @@ describe("races", () => {
       expect(new URL(answer.headers.get("Location")!).searchParams.get("status")).toBe("succeeded");
     }
     const exchanges = testMock.mock.journal.filter((e) => e.endpoint === "oauth/token");
-    expect(exchanges.filter((e) => e.status === 200)).toHaveLength(1);
+    expect(exchanges.filter((e) => e.status === 201)).toHaveLength(1);
     expect(testMock.mock.checkAccessToken((await storedToken(user.id)).accessToken.value, "dev-app_dev-contract").ok).toBe(true);
   });
 
@@ -39,7 +39,7 @@ describe("races", () => {
     );
     expect(starts.map((s) => s.status)).toEqual([201, 201, 201]);
     const refreshes = testMock.mock.journal.filter((e) => e.endpoint === "oauth/token");
-    expect(refreshes.filter((e) => e.status === 200)).toHaveLength(1); // one rotation won; the others adopted it
+    expect(refreshes.filter((e) => e.status === 201)).toHaveLength(1); // one rotation won; the others adopted it
     const stored = await storedToken(user.id);
     expect(testMock.mock.refreshTokens.get(stored.refreshToken.value)?.used).toBe(false);
     expect(testMock.mock.checkAccessToken(stored.accessToken.value, "dev-app_dev-contract").ok).toBe(true);

@@ -58,7 +58,7 @@ describe("account reauthorization, end to end", () => {
     const { response } = await startAccount(user.id, user.accounts[0]!.id);
     expect(response.status).toBe(201);
     expect(journal("oauth/token", user.id)).toHaveLength(1);
-    expect(journal("oauth/token/reference", user.id).map((e) => e.status)).toEqual([401, 200]);
+    expect(journal("oauth/token/reference", user.id).map((e) => e.status)).toEqual([401, 201]);
     const stored = (await (await api(`/v1/users/${user.id}/token`)).json()) as { token: { refreshToken: { value: string } } };
     expect(stored.token.refreshToken.value).not.toBe(token.refreshToken.value);
     expect(testMock.mock.refreshTokens.get(stored.token.refreshToken.value)?.used).toBe(false);

@@ -6,7 +6,8 @@ import { startMock, type TestMock } from "../support/mock.ts";
 /**
  * The round-trip budget, counted from the mock's journal: per step, how many
  * requests reach digi.me, on a cold isolate (nothing cached) and warm.
- * DESIGN.md: user start 1, account start 1 (two calls in parallel), callback 1.
+ * DESIGN.md: user start 1, account start 1 (two calls in parallel), callback 1
+ * (the user callback's exchange; the account callback's confirming read).
  */
 let testMock: TestMock;
 beforeAll(async () => {
@@ -57,7 +58,7 @@ describe("upstream round trips per step", () => {
     expect(performance.now() - began).toBeLessThan(235); // one round trip of 120 ms, not two
   });
 
-  it("warm: the user callback makes exactly one call (the exchange), the account callback none", async () => {
+  it("warm: the user callback makes exactly one call (the exchange), the account callback one (reading the accounts to confirm)", async () => {
     const s = stack();
     await s.api("/v1/reauth/user", (await prepared(s, "user")).body); // warms the key set
     for (const kind of ["user", "account"] as const) {
@@ -68,7 +69,7 @@ describe("upstream round trips per step", () => {
       const consent = await browser.get(launch.headers.get("Location")!);
       const callback = consent.headers.get("Location")!;
       const calls = await upstreamCalls(() => browser.get(callback));
-      expect(calls).toEqual(kind === "user" ? ["oauth/token"] : []);
+      expect(calls).toEqual(kind === "user" ? ["oauth/token"] : ["permission-access/accounts"]);
     }
   });
 

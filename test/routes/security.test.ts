@@ -1,5 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { APP, EDGE, SECOND_API_KEY, TestBrowser, testApp } from "../support/app.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { log } from "../../src/log.ts";
+import { API_KEY, APP, EDGE, SECOND_API_KEY, TestBrowser, testApp, testEnv } from "../support/app.ts";
 import { startMock, type TestMock } from "../support/mock.ts";
 
 let testMock: TestMock;
@@ -228,12 +229,26 @@ describe("returnTo", () => {
     "javascript:alert(1)",
     "//evil.test/",
     "/relative",
+    "blob:https://app.test/0b0b0b0b-0000-4000-8000-000000000000",
+    "data:text/html,<script>alert(1)</script>",
+    "ftp://app.test/",
   ])("refuses %s and starts nothing", async (returnTo) => {
     const { user } = await enrolledUser();
     const response = await api("/v1/reauth/user", { body: { userId: user.id, returnTo } });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { code: "invalid_return_to" } });
     expect(testMock.mock.journal.filter((e) => e.endpoint === "oauth/token/reference")).toHaveLength(0);
+  });
+
+  it("accepts http: only for a loopback origin", async () => {
+    const { user } = await enrolledUser();
+    const env = { ...testEnv, ALLOWED_RETURN_ORIGINS: "http://127.0.0.1:8788,http://app.test" };
+    const call = (returnTo: string) =>
+      request("/v1/reauth/user", { method: "POST", headers: { Authorization: `Bearer ${API_KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ userId: user.id, returnTo }) }, env);
+    expect((await call("http://127.0.0.1:8788/back")).status).toBe(201);
+    const remote = await call("http://app.test/back"); // configured (development mode allows it), still refused
+    expect(remote.status).toBe(400);
+    expect(await remote.json()).toMatchObject({ error: { code: "invalid_return_to" } });
   });
 
   it("accepts every configured origin", async () => {
@@ -308,6 +323,71 @@ describe("response headers", () => {
   });
 });
 
+describe("security headers on every answer", () => {
+  it.each([
+    ["an unknown backend route", "/v1/nothing", 404],
+    ["an unknown browser route", "/reauth/nothing", 404],
+    ["an unknown top-level route", "/favicon.ico", 404],
+    ["the health check", "/healthz", 200],
+    ["a refused API call", "/v1/flows/AAAAAAAAAAAAAAAAAAAAAA", 401],
+  ])("sets them on %s", async (_what, path, status) => {
+    const response = path.startsWith("/v1/nothing") ? await api(path) : await request(path);
+    expect(response.status).toBe(status);
+    expect(response.headers.get("Cache-Control")).toBe("no-store");
+    expect(response.headers.get("Referrer-Policy")).toBe("no-referrer");
+    expect(response.headers.get("X-Content-Type-Options")).toBe("nosniff");
+    expect(response.headers.get("X-Frame-Options")).toBe("DENY");
+  });
+});
+
+describe("request ids", () => {
+  it("keeps a well-formed X-Request-Id and replaces an oversized or malformed one", async () => {
+    const id = (value: string) => Promise.resolve(request("/healthz", { headers: { "X-Request-Id": value } })).then((r) => r.headers.get("X-Request-Id")!);
+    expect(await id("abc-123_DEF=")).toBe("abc-123_DEF=");
+    const long = "a".repeat(65);
+    expect(await id(long)).not.toBe(long);
+    expect(await id(long)).toMatch(/^[0-9a-f-]{36}$/);
+    for (const bad of ["a b", "x\ty", "<script>", "a\"b", "id;rm"]) expect(await id(bad)).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe("log lines", () => {
+  function captured(run: () => Promise<unknown> | unknown): Promise<Array<Record<string, unknown>>> {
+    const lines: Array<Record<string, unknown>> = [];
+    const capture = (text: unknown) => void lines.push(JSON.parse(String(text)) as Record<string, unknown>);
+    const spies = [vi.spyOn(console, "log").mockImplementation(capture), vi.spyOn(console, "warn").mockImplementation(capture), vi.spyOn(console, "error").mockImplementation(capture)];
+    return Promise.resolve(run()).then(
+      () => lines,
+      (error: unknown) => Promise.reject(error),
+    ).finally(() => spies.forEach((s) => s.mockRestore()));
+  }
+
+  it("never let a caller's fields overwrite level, event, time or requestId", async () => {
+    const lines = await captured(() => log(undefined, "warn", "probe", { level: "debug", event: "forged", time: "then", requestId: "forged", flowId: "f" }));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: "warn", event: "probe", field_level: "debug", field_event: "forged", field_requestId: "forged", flowId: "f" });
+    expect(lines[0]!.time).not.toBe("then");
+    expect(lines[0]).not.toHaveProperty("requestId");
+  });
+
+  it("log a replayed callback's 409 with status 409 and the flow's own status apart", async () => {
+    const { flow } = await startedFlow();
+    const browser = new TestBrowser(request);
+    const callback = await launchToCallback(browser, flow.launchUrl);
+    const cookies = new Map(browser.cookies);
+    expect((await browser.get(callback)).status).toBe(303);
+    for (const [name, value] of cookies) browser.cookies.set(name, value);
+    const env = { ...testEnv, LOG_LEVEL: "debug" };
+    const lines = await captured(async () => {
+      const cookie = [...browser.cookies].map(([n, v]) => `${n}=${v}`).join("; ");
+      expect((await request(callback, { headers: { Cookie: cookie } }, env)).status).toBe(409);
+    });
+    const failed = lines.find((l) => l.event === "request_failed")!;
+    expect(failed).toMatchObject({ status: 409, errorCode: "flow_completed", flowStatus: "succeeded" });
+    expect(lines.some((l) => l.event === "flow_completed")).toBe(false); // nothing completed this time
+  });
+});
+
 describe("concurrent callbacks", () => {
   it("lets one exchange win and sends the duplicate back with the winner's outcome", async () => {
     const { user, flow } = await startedFlow();
@@ -319,7 +399,7 @@ describe("concurrent callbacks", () => {
       expect(new URL(response.headers.get("Location")!).searchParams.get("status")).toBe("succeeded");
     }
     const exchanges = testMock.mock.journal.filter((e) => e.endpoint === "oauth/token");
-    expect(exchanges.map((e) => e.status).sort()).toEqual([200, 400]);
+    expect(exchanges.map((e) => e.status).sort()).toEqual([201, 400]);
     expect(await flowStatus(flow.flowId)).toBe("succeeded");
     expect(testMock.mock.checkAccessToken(await storedAccessToken(user.id), "dev-app_dev-contract").ok).toBe(true);
   });

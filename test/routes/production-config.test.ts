@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { encodePem } from "../../src/digime/pem.ts";
+import type { Env } from "../../src/env.ts";
+import devPkcs8 from "../fixtures/dev-contract.pkcs8.pem?raw";
+import { testApp, testEnv } from "../support/app.ts";
+import { quietConsole } from "../support/quiet.ts";
+
+/**
+ * Production refuses the development defaults (issue 11, point 6): the Worker
+ * answers 503 everywhere and /healthz names each problem, unless
+ * DEVELOPMENT_MODE="true" (set by the local stack and by these tests' bindings).
+ */
+quietConsole();
+const { request } = testApp();
+const ZERO_KEY = `z:${btoa(String.fromCharCode(...new Uint8Array(32)))}`;
+const DEV_KEY = `dev:${btoa(String.fromCharCode(...new Uint8Array(32).fill(7)))}`;
+const PROD_KEY = "k9:CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
+
+/** The test bindings as a production deployment with its own key material would have them. */
+function production(overrides: Partial<Env> = {}): Env {
+  const env: Env = { ...testEnv, DIGIME_PRIVATE_KEY: "", TOKEN_ENCRYPTION_KEYS: PROD_KEY, ...overrides };
+  delete env.DEVELOPMENT_MODE;
+  return env;
+}
+
+async function problemsOf(env: Env): Promise<{ status: number; problems: string[] }> {
+  const response = await request("/healthz", {}, env);
+  const body = (await response.json()) as { problems?: string[] };
+  return { status: response.status, problems: body.problems ?? [] };
+}
+
+describe("production configuration", () => {
+  it("names every development default and answers 503 on every route", async () => {
+    const env = production({
+      DIGIME_PRIVATE_KEY: testEnv.DIGIME_PRIVATE_KEY,
+      API_KEYS: "dev-api-key-0000000000000000000000000000",
+      TOKEN_ENCRYPTION_KEYS: `${DEV_KEY},${ZERO_KEY}`,
+      PUBLIC_BASE_URL: "http://edge.example",
+      DIGIME_API_BASE_URL: "http://api.digi.me/v1.7/",
+      ALLOWED_RETURN_ORIGINS: "http://app.example,http://127.0.0.1:8788",
+    });
+    const { status, problems } = await problemsOf(env);
+    expect(status).toBe(503);
+    const text = problems.join("\n");
+    expect(text).toMatch(/API_KEYS contains the published development key/);
+    expect(text).toMatch(/key "dev" is the development key/);
+    expect(text).toMatch(/key "z" is all zeros/);
+    expect(text).toMatch(/DIGIME_PRIVATE_KEY is the committed development contract key/);
+    expect(text).toMatch(/PUBLIC_BASE_URL must be https/);
+    expect(text).toMatch(/DIGIME_API_BASE_URL must be https/);
+    expect(text).toMatch(/"http:\/\/app.example" must be https/);
+    expect(text).not.toMatch(/127\.0\.0\.1/); // http:// on this machine is allowed for return origins
+    for (const path of ["/v1/flows/AAAAAAAAAAAAAAAAAAAAAA", "/reauth/launch/AAAAAAAAAAAAAAAAAAAAAA", "/reauth/user/callback?flow=AAAAAAAAAAAAAAAAAAAAAA&success=false"]) {
+      const response = await request(path, { headers: { Authorization: "Bearer dev-api-key-0000000000000000000000000000" } }, env);
+      expect(response.status, path).toBe(503);
+    }
+  });
+
+  it("recognises the development contract key in PKCS#8 too", async () => {
+    const { problems } = await problemsOf(production({ DIGIME_PRIVATE_KEY: devPkcs8 }));
+    expect(problems.join("\n")).toMatch(/committed development contract key/);
+  });
+
+  it("refuses API_KEYS that hold no key once trimmed, even in development mode", async () => {
+    for (const env of [production({ DIGIME_PRIVATE_KEY: testEnv.DIGIME_PRIVATE_KEY, API_KEYS: " , ," }), { ...testEnv, API_KEYS: " , ," }]) {
+      const { status, problems } = await problemsOf(env);
+      expect(status).toBe(503);
+      expect(problems.join("\n")).toMatch(/API_KEYS holds no key/);
+    }
+  });
+
+  it("starts with production key material and https URLs, development mode off", async () => {
+    const pair = (await crypto.subtle.generateKey(
+      { name: "RSA-PSS", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-512" },
+      true,
+      ["sign", "verify"],
+    )) as CryptoKeyPair;
+    const pkcs8 = new Uint8Array((await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer);
+    const health = await request("/healthz", {}, production({ DIGIME_PRIVATE_KEY: encodePem("PRIVATE KEY", pkcs8) }));
+    expect(await health.json()).toMatchObject({ status: "ok" });
+    expect(health.status).toBe(200);
+  });
+
+  it("accepts the development defaults only with DEVELOPMENT_MODE=true", async () => {
+    const dev = { ...testEnv, API_KEYS: "dev-api-key-0000000000000000000000000000", TOKEN_ENCRYPTION_KEYS: DEV_KEY, PUBLIC_BASE_URL: "http://127.0.0.1:8787" };
+    const health = await request("/healthz", {}, dev);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: "ok", config: { developmentMode: true } });
+    expect((await problemsOf({ ...dev, DEVELOPMENT_MODE: "yes" })).status).toBe(503);
+  });
+});
