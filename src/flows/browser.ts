@@ -72,7 +72,7 @@ function keptBindingCookie(c: Context<AppEnv>, flowId: string): string {
  */
 async function completedAnswer(c: Context<AppEnv>, flow: FlowRecord): Promise<BrowserRedirect> {
   if (!(await matchesBinding(flow, bindingSecret(c, flow.id)))) throw alreadyCompleted(flow);
-  log(c, "info", "flow_outcome_repeated", { flowId: flow.id, kind: flow.kind, status: flow.status });
+  log(c, "info", "flow_outcome_repeated", { flowId: flow.id, kind: flow.kind, flowStatus: flow.status });
   return { location: outcomeUrl(flow.returnTo, flow.id, flow.status, flow.errorCode), setCookie: keptBindingCookie(c, flow.id) };
 }
 

@@ -374,17 +374,28 @@ describe("log lines", () => {
     const { flow } = await startedFlow();
     const browser = new TestBrowser(request);
     const callback = await launchToCallback(browser, flow.launchUrl);
-    const cookies = new Map(browser.cookies);
     expect((await browser.get(callback)).status).toBe(303);
-    for (const [name, value] of cookies) browser.cookies.set(name, value);
     const env = { ...testEnv, LOG_LEVEL: "debug" };
     const lines = await captured(async () => {
-      const cookie = [...browser.cookies].map(([n, v]) => `${n}=${v}`).join("; ");
-      expect((await request(callback, { headers: { Cookie: cookie } }, env)).status).toBe(409);
+      expect((await request(callback, {}, env)).status).toBe(409); // another browser: no binding cookie
     });
     const failed = lines.find((l) => l.event === "request_failed")!;
     expect(failed).toMatchObject({ status: 409, errorCode: "flow_completed", flowStatus: "succeeded" });
     expect(lines.some((l) => l.event === "flow_completed")).toBe(false); // nothing completed this time
+  });
+
+  it("log the flow's own browser reloading a completed callback as a repeated outcome, not a completion", async () => {
+    const { flow } = await startedFlow();
+    const browser = new TestBrowser(request);
+    const callback = await launchToCallback(browser, flow.launchUrl);
+    expect((await browser.get(callback)).status).toBe(303);
+    const env = { ...testEnv, LOG_LEVEL: "debug" };
+    const lines = await captured(async () => {
+      const cookie = [...browser.cookies].map(([n, v]) => `${n}=${v}`).join("; ");
+      expect((await request(callback, { headers: { Cookie: cookie } }, env)).status).toBe(303);
+    });
+    expect(lines.find((l) => l.event === "flow_outcome_repeated")).toMatchObject({ flowId: flow.flowId, flowStatus: "succeeded" });
+    expect(lines.some((l) => l.event === "flow_completed" || l.event === "request_failed")).toBe(false);
   });
 });
 
