@@ -71,6 +71,19 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
     if (stored.status !== 204) throw new Error(`the edge refused the demo token: ${stored.status} ${await stored.text()}`);
     return (await (await mock(`users/${DEMO_USER}`, "GET")).json()) as { accounts: Array<{ id: string }> };
   }
+  /**
+   * The session key of the digi.me user whose token the edge now holds. After
+   * full authorization that is a new digi.me user (a new library, a new
+   * session), so the demo user's first session key no longer applies.
+   */
+  async function currentSessionKey(): Promise<string> {
+    const stored = (await (await edge(`/v1/users/${DEMO_USER}/token`)).json()) as { token?: { accessToken: { value: string } } };
+    const owner = stored.token
+      ? ((await (await mock("tokens/check", "POST", { accessToken: stored.token.accessToken.value })).json()) as { userId?: string }).userId
+      : undefined;
+    const user = (await (await mock(`users/${encodeURIComponent(owner ?? DEMO_USER)}`, "GET")).json()) as { sessionKey: string };
+    return user.sessionKey;
+  }
   const seeded = await seed();
   const firstAccount = seeded.accounts[0]!.id;
 
@@ -92,8 +105,7 @@ Each button sets the mock's scenario for this user and starts a flow through the
         return;
       }
       if (url.pathname === "/status") {
-        const user = (await (await mock(`users/${DEMO_USER}`, "GET")).json()) as { sessionKey: string };
-        const status = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${user.sessionKey}`);
+        const status = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${await currentSessionKey()}`);
         send(200, page("Status", `<h1>reauth-status</h1><pre>${escapeHtml(JSON.stringify(await status.json(), null, 2))}</pre><p><a href="/">Back</a></p>`));
         return;
       }
@@ -135,8 +147,7 @@ Each button sets the mock's scenario for this user and starts a flow through the
         const status = url.searchParams.get("status") ?? "";
         const errorCode = url.searchParams.get("errorCode");
         const flow = await edge(`/v1/flows/${encodeURIComponent(flowId)}`);
-        const user = (await (await mock(`users/${DEMO_USER}`, "GET")).json()) as { sessionKey: string };
-        const after = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${user.sessionKey}`);
+        const after = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${await currentSessionKey()}`);
         send(200, page("Outcome", `<h1>Back from the edge</h1>
 <p id="outcome" class="${status === "succeeded" ? "ok" : "bad"}">status=<strong id="status">${escapeHtml(status)}</strong>${errorCode ? ` errorCode=<strong id="errorCode">${escapeHtml(errorCode)}</strong>` : ""} flowId=<code>${escapeHtml(flowId)}</code></p>
 <h2>GET /v1/flows/${escapeHtml(flowId)}</h2><pre id="flow">${escapeHtml(JSON.stringify(await flow.json(), null, 2))}</pre>

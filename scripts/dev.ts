@@ -13,6 +13,17 @@ import { parseArgs } from "node:util";
 import { startDemoApp } from "./demo-app.ts";
 import { DEV_API_KEY, ROOT, startStack } from "./stack.ts";
 
+/** What `npm start -- --help` prints. */
+const USAGE = `usage: npm start -- [--port 8787] [--mock-port 9090] [--demo-port 8788] [--no-demo]
+
+Starts, on 127.0.0.1 only:
+  the mock digi.me   --mock-port (default 9090), admin API and control panel at /__mock/
+  the edge Worker    --port (default 8787), wrangler dev with local KV in .wrangler/state,
+                     API reference at /docs
+  a demo application --demo-port (default 8788), unless --no-demo
+
+It keeps this terminal until Ctrl-C: run npm test or npm run qa in a second one.`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -20,8 +31,13 @@ async function main(): Promise<void> {
       port: { type: "string", default: "8787" },
       "demo-port": { type: "string", default: "8788" },
       "no-demo": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const host = "127.0.0.1";
   const demoOrigin = `http://${host}:${values["demo-port"]}`;
   const stack = await startStack({
@@ -29,11 +45,12 @@ async function main(): Promise<void> {
     edgePort: Number(values.port),
     mockPort: Number(values["mock-port"]),
     returnOrigins: [demoOrigin],
+    docs: true,
     persistTo: join(ROOT, ".wrangler", "state"),
     onOutput: (line, stream) => (stream === "stderr" ? console.error : console.log)(`[edge] ${line}`),
   });
-  console.log(`mock digi.me   ${stack.mock.origin}  (admin: ${stack.mock.origin}/__mock/)`);
-  console.log(`the edge       ${stack.edgeUrl}  (API key: ${DEV_API_KEY})`);
+  console.log(`mock digi.me   ${stack.mock.origin}  (control panel and admin API: ${stack.mock.origin}/__mock/)`);
+  console.log(`the edge       ${stack.edgeUrl}  (API key: ${DEV_API_KEY}; API reference: ${stack.edgeUrl}/docs)`);
 
   let demo: Awaited<ReturnType<typeof startDemoApp>> | undefined;
   const stop = async (code = 0) => {
@@ -56,5 +73,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(`npm start failed: ${(error as Error).message}`);
+  console.error("npm start -- --help shows the options");
   process.exit(1);
 });
