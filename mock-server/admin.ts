@@ -4,6 +4,7 @@
  */
 import { http, HttpResponse, type RequestHandler } from "msw";
 import { z } from "zod";
+import { controlPanelHandlers } from "./control-panel.ts";
 import { journaled } from "./respond.ts";
 import { scenarioSchema } from "./scenarios.ts";
 import type { JournalEntry, MockDigime, MockUser } from "./state.ts";
@@ -82,6 +83,8 @@ export function adminHandlers(mock: MockDigime, origin: string): RequestHandler[
   const userOr404 = (id: string) => mock.users.get(id) ?? invalid(`no user "${id}"`, 404);
 
   return [
+    // The control panel: GET /__mock/ from a browser, and the state it polls (control-panel.ts).
+    ...controlPanelHandlers(mock, origin),
     http.post(
       admin("reset"),
       wrap(async () => {

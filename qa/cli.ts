@@ -5,14 +5,15 @@
  * Runs scenario files (default: qa/scenarios) against a target edge and a mock
  * digi.me. With the default target and nothing answering there, starts the
  * local stack itself (mock + wrangler dev) and stops it afterwards. Exit code
- * 1 when any scenario fails, 2 for a bad file or option.
+ * 1 when any scenario fails, 2 for a bad option or when any file was refused
+ * (the valid files still run and every bad file is reported).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEV_API_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, startStack, type Stack } from "../scripts/stack.ts";
 import { closeChromium } from "./chromium.ts";
-import { findScenarioFiles, loadScenario, ScenarioFileError, type LoadedScenario } from "./load.ts";
+import { findScenarioFiles, loadScenarios, ScenarioFileError, type LoadedScenario } from "./load.ts";
 import { failureText, junit, progressLine, summary } from "./report.ts";
 import { runAll } from "./runner.ts";
 
@@ -50,8 +51,9 @@ async function main(): Promise<number> {
     return 0;
   }
   let files: LoadedScenario[];
+  let badFiles: ScenarioFileError[];
   try {
-    files = findScenarioFiles(positionals.length ? positionals : [join(ROOT, "qa", "scenarios")]).map(loadScenario);
+    ({ loaded: files, errors: badFiles } = loadScenarios(findScenarioFiles(positionals.length ? positionals : [join(ROOT, "qa", "scenarios")])));
   } catch (error) {
     if (error instanceof ScenarioFileError) {
       console.error(`qa: ${error.message}`);
@@ -59,8 +61,10 @@ async function main(): Promise<number> {
     }
     throw error;
   }
+  // Every bad file is reported now; the good ones still run, and the exit code says 2 at the end.
+  for (const bad of badFiles) console.error(`qa: ${bad.message.split("\n").join("\nqa: ")}\n`);
   if (files.length === 0) {
-    console.error("qa: no scenario files found");
+    console.error(badFiles.length ? `qa: no valid scenario file (${badFiles.length} refused)` : "qa: no scenario files found");
     return 2;
   }
 
@@ -114,6 +118,10 @@ async function main(): Promise<number> {
     mkdirSync(dirname(values.junit), { recursive: true });
     writeFileSync(values.junit, junit(results, wall));
     console.log(`JUnit report: ${values.junit}`);
+  }
+  if (badFiles.length) {
+    console.error(`qa: ${badFiles.length} scenario file${badFiles.length === 1 ? " was" : "s were"} refused (see above)`);
+    return 2;
   }
   return failed.length ? 1 : 0;
 }

@@ -14,9 +14,15 @@ export interface LoadedScenario {
   scenario: ScenarioFile;
 }
 
-/** Thrown for a file that is not a valid scenario; the message names file and field. */
+/** Thrown for a file that is not a valid scenario; the message names file and field, one problem a line. */
 export class ScenarioFileError extends Error {
   override name = "ScenarioFileError";
+  /** Every problem found in the file (the message holds them all). */
+  readonly problems: string[];
+  constructor(message: string, problems: string[] = [message]) {
+    super(message);
+    this.problems = problems;
+  }
 }
 
 const EXTENSIONS = /\.(ya?ml|json)$/i;
@@ -43,10 +49,25 @@ export function findScenarioFiles(paths: string[]): string[] {
   return found;
 }
 
-function describe(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): string[] {
-  return issues.map((issue) => {
+type Issue = z.core.$ZodIssue;
+
+/**
+ * The issues worth showing for one issue: a failed union (`browser: follow`
+ * or `browser: { action }`) is replaced by the issues of the branch that got
+ * furthest, so the message names the field and the allowed values instead of
+ * "Invalid input".
+ */
+function flatten(issue: Issue): Issue[] {
+  if (issue.code !== "invalid_union" || !issue.errors.length) return [issue];
+  const depth = (branch: Issue[]) => Math.min(...branch.map((i) => i.path.length));
+  const best = issue.errors.reduce((a, b) => (depth(b) > depth(a) ? b : a));
+  return best.flatMap((inner) => flatten({ ...inner, path: [...issue.path, ...inner.path] } as Issue));
+}
+
+function describe(issues: readonly Issue[], prefix: PropertyKey[] = []): string[] {
+  return issues.flatMap(flatten).map((issue) => {
     const path = [...prefix, ...issue.path];
-    return `${path.length ? path.join(".") : "(top level)"}: ${issue.message}`;
+    return `${path.length ? path.map(String).join(".") : "(top level)"}: ${issue.message}`;
   });
 }
 
@@ -67,19 +88,71 @@ function stepProblems(raw: unknown): string[] {
   return problems;
 }
 
-/** Parses one scenario file (YAML or JSON). */
+/** A few lines of `text` around 1-based `line`, numbered, with a caret under `column`. */
+export function excerpt(text: string, line: number, column: number): string {
+  const lines = text.split("\n");
+  const first = Math.max(1, line - 2);
+  const last = Math.min(lines.length, line + 1);
+  const width = String(last).length;
+  const out: string[] = [];
+  for (let n = first; n <= last; n++) {
+    out.push(`${n === line ? ">" : " "} ${String(n).padStart(width)} | ${lines[n - 1] ?? ""}`);
+    if (n === line) out.push(`  ${" ".repeat(width)} | ${" ".repeat(Math.max(0, column - 1))}^`);
+  }
+  return out.join("\n");
+}
+
+function syntaxError(name: string, text: string, error: Error): ScenarioFileError {
+  const reason = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+  const pos = (error as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+  const json = /position (\d+)/.exec(error.message);
+  let where = pos;
+  if (!where && json) {
+    const before = text.slice(0, Number(json[1]));
+    where = { line: before.split("\n").length, col: before.length - before.lastIndexOf("\n") };
+  }
+  const problem = where ? `line ${where.line}, column ${where.col}: ${reason}\n${excerpt(text, where.line, where.col)}` : reason;
+  return new ScenarioFileError(`${name}: cannot be parsed: ${problem}`, [`cannot be parsed: ${problem}`]);
+}
+
+/** Parses one scenario file (YAML or JSON); a bad file throws with every problem found in it. */
 export function loadScenario(file: string): LoadedScenario {
   const name = relative(process.cwd(), file) || file;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ScenarioFileError(`${name}: cannot be read: ${(error as Error).message}`);
+  }
   let raw: unknown;
   try {
-    const text = readFileSync(file, "utf8");
     raw = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new ScenarioFileError(`${name}: cannot be parsed: ${(error as Error).message.split("\n")[0]}`);
+    throw syntaxError(name, text, error as Error);
   }
   const steps = stepProblems(raw);
-  if (steps.length) throw new ScenarioFileError(`${name}: ${steps.slice(0, 5).join("; ")}`);
   const result = scenarioFileSchema.safeParse(raw);
-  if (!result.success) throw new ScenarioFileError(`${name}: ${describe(result.error.issues).slice(0, 5).join("; ")}`);
+  // Steps were checked one by one against the schema of their kind; the whole-file check adds everything else.
+  const checkedSteps = Array.isArray((raw as { steps?: unknown } | null)?.steps);
+  const rest = result.success ? [] : describe(result.error.issues.filter((issue) => !(checkedSteps && issue.path[0] === "steps" && issue.path.length > 1)));
+  const problems = [...rest, ...steps];
+  if (problems.length || !result.success) {
+    throw new ScenarioFileError(problems.map((p) => `${name}: ${p}`).join("\n"), problems);
+  }
   return { file: name, scenario: result.data };
+}
+
+/** Loads every file, collecting the bad ones instead of stopping at the first. */
+export function loadScenarios(files: string[]): { loaded: LoadedScenario[]; errors: ScenarioFileError[] } {
+  const loaded: LoadedScenario[] = [];
+  const errors: ScenarioFileError[] = [];
+  for (const file of files) {
+    try {
+      loaded.push(loadScenario(file));
+    } catch (error) {
+      if (!(error instanceof ScenarioFileError)) throw error;
+      errors.push(error);
+    }
+  }
+  return { loaded, errors };
 }

@@ -33,19 +33,27 @@ export function failureText(result: ScenarioResult): string {
   return lines.join("\n");
 }
 
+/** The summary's first column: "result" and a gap before the scenario name. */
+const RESULT_WIDTH = 8;
+
+/** "1 step", "2 steps". */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 /** The summary table and the closing count line. */
 export function summary(results: ScenarioResult[], wallMs: number): string {
   const width = Math.min(60, Math.max(8, ...results.map((r) => r.name.length)));
   const rows = results.map((r) => {
-    const state = r.status === "passed" ? green("pass  ") : r.status === "failed" ? red("FAIL  ") : yellow("skip  ");
-    const note = r.status === "failed" ? `${r.failures.length} failed expectation(s)` : r.status === "skipped" ? (r.reason ?? "") : `${r.steps.length} steps`;
+    const state = r.status === "passed" ? green("pass".padEnd(RESULT_WIDTH)) : r.status === "failed" ? red("FAIL".padEnd(RESULT_WIDTH)) : yellow("skip".padEnd(RESULT_WIDTH));
+    const note = r.status === "failed" ? plural(r.failures.length, "failed expectation") : r.status === "skipped" ? (r.reason ?? "") : plural(r.steps.length, "step");
     return `  ${state}${r.name.padEnd(width).slice(0, width)}  ${String(Math.round(r.durationMs)).padStart(6)} ms  ${note}`;
   });
   const passed = results.filter((r) => r.status === "passed").length;
   const failed = results.filter((r) => r.status === "failed").length;
   const skipped = results.filter((r) => r.status === "skipped").length;
   return [
-    `\n  ${"result"}${"scenario".padEnd(width)}  ${"time".padStart(9)}  notes`,
+    `\n  ${"result".padEnd(RESULT_WIDTH)}${"scenario".padEnd(width)}  ${"time".padStart(9)}  notes`,
     ...rows,
     `\nfinished in ${(wallMs / 1000).toFixed(1)} s`,
     // The count line stands alone, as CI systems read it.

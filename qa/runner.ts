@@ -66,6 +66,8 @@ interface Context {
   userId: string;
   sessionKey: string;
   accounts: string[];
+  /** Each account's label (its service name), by position. */
+  accountLabels: string[];
   initialAccessToken?: string;
   flowId?: string;
   launchUrl?: string;
@@ -121,10 +123,15 @@ async function edge(ctx: Context, path: string, method = "GET", body?: unknown):
   });
 }
 
-function accountId(ctx: Context, ref: string | number | undefined): string {
-  if (typeof ref === "string") return ref;
+/** An account by position (0 = first), label (service name, case-insensitive) or id. */
+function accountId(ctx: Pick<Context, "accounts" | "accountLabels">, ref: string | number | undefined): string {
+  if (typeof ref === "string") {
+    if (ctx.accounts.includes(ref)) return ref;
+    const byLabel = ctx.accountLabels.findIndex((label) => label.toLowerCase() === ref.toLowerCase());
+    return byLabel >= 0 ? ctx.accounts[byLabel]! : ref; // an id the user does not have: the edge and the mock say so
+  }
   const id = ctx.accounts[ref ?? 0];
-  if (!id) throw new Error(`the user has no account #${ref}`);
+  if (!id) throw new Error(`the user has no account #${ref} (it has ${ctx.accounts.length}: positions 0 to ${ctx.accounts.length - 1})`);
   return id;
 }
 
@@ -218,9 +225,10 @@ function webhookContext(ctx: Context): WebhookStepContext {
   };
 }
 
-/** `account-511` without `accounts` means the user's first account. */
-function withDefaultAccounts<T extends { name: string; accounts?: string[] }>(ctx: Context, scenario: T): T {
-  return scenario.name === "account-511" && !scenario.accounts ? { ...scenario, accounts: [ctx.accounts[0]!] } : scenario;
+/** A scenario for the mock: accounts resolved to ids; `account-511` without `accounts` means the user's first account. */
+function withDefaultAccounts<T extends { name: string; accounts?: Array<string | number> }>(ctx: Context, scenario: T): T & { accounts?: string[] } {
+  if (scenario.accounts) return { ...scenario, accounts: scenario.accounts.map((ref) => accountId(ctx, ref)) };
+  return scenario.name === "account-511" ? { ...scenario, accounts: [ctx.accounts[0]!] } : { ...scenario, accounts: undefined };
 }
 
 function matchesClaim(expected: unknown, actual: unknown): boolean {
@@ -279,7 +287,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
   const last = (await (await mockAdmin({ options }, "journal?limit=1")).json()) as { entries: Array<{ seq: number }> };
   const created = (await (await mockAdmin({ options }, "users", "POST", { userId, accounts: scenario.user.accounts })).json()) as {
     sessionKey: string;
-    accounts: Array<{ id: string }>;
+    accounts: Array<{ id: string; serviceTypeName?: string }>;
     token: { accessToken: { value: string } };
   };
   const ctx: Context = {
@@ -288,6 +296,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
     userId,
     sessionKey: created.sessionKey,
     accounts: created.accounts.map((a) => a.id),
+    accountLabels: created.accounts.map((a) => a.serviceTypeName ?? ""),
     browser: new HttpBrowser(options.returnTo),
     failures: result.failures,
     journalSince: last.entries.at(-1)?.seq ?? 0,

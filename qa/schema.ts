@@ -5,6 +5,15 @@
 import { z } from "zod";
 import { ENDPOINTS, scenarioSchema } from "../mock-server/scenarios.ts";
 
+/** An account of the scenario's user: its position (0 = first), its label (service name, e.g. "Spotify") or its id. */
+const accountRefSchema = z.union([z.number().int().min(0), z.string().min(1)]);
+
+/**
+ * The mock scenario as a QA file writes it: `accounts` may name accounts by
+ * position or label, since their ids are made up when the user is created.
+ */
+export const qaMockScenarioSchema = scenarioSchema.extend({ accounts: z.array(accountRefSchema).optional() });
+
 const countSchema = z.union([z.number().int().min(0), z.string().regex(/^(>=|<=|>|<)\d+$/, 'a number or a comparison such as ">=1"')]);
 
 /** "present", "absent", or an exact value. */
@@ -32,8 +41,8 @@ const startStep = z
     start: z
       .object({
         flow: z.enum(["user", "account"]),
-        /** For account flows: an account id, or the index of the user's account (default 0). */
-        account: z.union([z.string(), z.number().int().min(0)]).optional(),
+        /** For account flows: the account's position (default 0), label or id. */
+        account: accountRefSchema.optional(),
         locale: z.string().optional(),
         triggerQuery: z.boolean().optional(),
         allowFullAuthorization: z.boolean().optional(),
@@ -103,15 +112,15 @@ const statusStep = z
     expect: z
       .object({
         token: z.enum(["valid", "refreshed", "needs_user_reauth", "needs_full_authorization"]).optional(),
-        /** Account ids or indices expected to need reauthorization, in order. */
-        accounts: z.array(z.union([z.string(), z.number().int().min(0)])).optional(),
+        /** Accounts expected to need reauthorization, in order (positions, labels or ids). */
+        accounts: z.array(accountRefSchema).optional(),
         httpStatus: z.number().int().default(200),
       })
       .strict(),
   })
   .strict();
 
-const setScenarioStep = z.object({ setScenario: scenarioSchema }).strict();
+const setScenarioStep = z.object({ setScenario: qaMockScenarioSchema }).strict();
 
 /** Expect a webhook event at the stack's recording receiver (qa/webhooks.ts). */
 const webhookStep = z
@@ -156,10 +165,13 @@ export const scenarioFileSchema = z
   .object({
     name: z.string().min(1),
     description: z.string().optional(),
-    /** The mock user: how many accounts, and whether the edge gets its token first (default true). */
+    /**
+     * The mock user: how many accounts (default 2), and whether the edge gets
+     * its token first (`importToken`, default true; false for "no stored token" cases).
+     */
     user: z.object({ accounts: z.number().int().min(1).max(10).default(2), importToken: z.boolean().default(true) }).strict().default({ accounts: 2, importToken: true }),
-    /** The mock scenario for this scenario's own user (see mock-server/README.md). */
-    mock: scenarioSchema.optional(),
+    /** The mock scenario for this scenario's own user (see mock-server/README.md); `accounts` by position, label or id. */
+    mock: qaMockScenarioSchema.optional(),
     /** A global mock scenario: only for faults that have no user (the key set). Runs the file alone. */
     global: scenarioSchema.optional(),
     steps: z.array(stepSchema).min(1),

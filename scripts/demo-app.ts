@@ -95,6 +95,19 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
     if (stored.status !== 204) throw new Error(`the edge refused the demo token: ${stored.status} ${await stored.text()}`);
     return (await (await mock(`users/${DEMO_USER}`, "GET")).json()) as { accounts: Array<{ id: string }> };
   }
+  /**
+   * The session key of the digi.me user whose token the edge now holds. After
+   * full authorization that is a new digi.me user (a new library, a new
+   * session), so the demo user's first session key no longer applies.
+   */
+  async function currentSessionKey(): Promise<string> {
+    const stored = (await (await edge(`/v1/users/${DEMO_USER}/token`)).json()) as { token?: { accessToken: { value: string } } };
+    const owner = stored.token
+      ? ((await (await mock("tokens/check", "POST", { accessToken: stored.token.accessToken.value })).json()) as { userId?: string }).userId
+      : undefined;
+    const user = (await (await mock(`users/${encodeURIComponent(owner ?? DEMO_USER)}`, "GET")).json()) as { sessionKey: string };
+    return user.sessionKey;
+  }
   const seeded = await seed();
   const firstAccount = seeded.accounts[0]!.id;
 
@@ -117,8 +130,7 @@ Each button sets the mock's scenario for this user and starts a flow through the
         return;
       }
       if (url.pathname === "/status") {
-        const user = (await (await mock(`users/${DEMO_USER}`, "GET")).json()) as { sessionKey: string };
-        const status = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${user.sessionKey}`);
+        const status = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${await currentSessionKey()}`);
         send(200, page("Status", `<h1>reauth-status</h1><pre>${escapeHtml(JSON.stringify(await status.json(), null, 2))}</pre><p><a href="/">Back</a></p>`));
         return;
       }
@@ -166,8 +178,7 @@ Each button sets the mock's scenario for this user and starts a flow through the
           ? `<p id="signature" class="ok">Signed return verified: flow ${escapeHtml(flowId)} of ${DEMO_USER}, status ${escapeHtml(status)} — trusted without an API read.</p>`
           : `<p id="signature" class="bad">Signed return NOT trusted (${escapeHtml(check.reason)}): ${check.reason === "wrong_flow" ? "this is not the flow this browser's session started" : "the outcome may have been tampered with or is stale"}.</p>`;
         const flow = await edge(`/v1/flows/${encodeURIComponent(flowId)}`);
-        const user = (await (await mock(`users/${DEMO_USER}`, "GET")).json()) as { sessionKey: string };
-        const after = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${user.sessionKey}`);
+        const after = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${await currentSessionKey()}`);
         const received = (options.webhooks?.received ?? []).filter((e) => e.flowId === flowId || (e.type === "token.rotated" && e.userId === DEMO_USER && e.receivedAt >= Date.now() - 10 * 60_000));
         const waiting = options.webhooks && !received.some((e) => e.flowId === flowId && e.answered < 300);
         send(200, page("Outcome", `${waiting ? '<meta http-equiv="refresh" content="1">' : ""}<h1>Back from the edge</h1>

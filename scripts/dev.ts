@@ -14,6 +14,18 @@ import { parseArgs } from "node:util";
 import { startDemoApp } from "./demo-app.ts";
 import { DEV_API_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, startStack } from "./stack.ts";
 
+/** What `npm start -- --help` prints. */
+const USAGE = `usage: npm start -- [--port 8787] [--mock-port 9090] [--demo-port 8788] [--webhook-port 8789] [--no-demo]
+
+Starts, on 127.0.0.1 only:
+  the mock digi.me   --mock-port (default 9090), admin API and control panel at /__mock/
+  the edge Worker    --port (default 8787), wrangler dev with local KV in .wrangler/state,
+                     API reference at /docs
+  a demo application --demo-port (default 8788), unless --no-demo
+  a webhook receiver --webhook-port (default 8789), WEBHOOK_URL's recording endpoint
+
+It keeps this terminal until Ctrl-C: run npm test or npm run qa in a second one.`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -22,8 +34,13 @@ async function main(): Promise<void> {
       "demo-port": { type: "string", default: "8788" },
       "webhook-port": { type: "string", default: "8789" },
       "no-demo": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const host = "127.0.0.1";
   const demoOrigin = `http://${host}:${values["demo-port"]}`;
   const stack = await startStack({
@@ -32,11 +49,12 @@ async function main(): Promise<void> {
     mockPort: Number(values["mock-port"]),
     webhookPort: Number(values["webhook-port"]),
     returnOrigins: [demoOrigin],
+    docs: true,
     persistTo: join(ROOT, ".wrangler", "state"),
     onOutput: (line, stream) => (stream === "stderr" ? console.error : console.log)(`[edge] ${line}`),
   });
-  console.log(`mock digi.me   ${stack.mock.origin}  (admin: ${stack.mock.origin}/__mock/)`);
-  console.log(`the edge       ${stack.edgeUrl}  (API key: ${DEV_API_KEY})`);
+  console.log(`mock digi.me   ${stack.mock.origin}  (control panel and admin API: ${stack.mock.origin}/__mock/)`);
+  console.log(`the edge       ${stack.edgeUrl}  (API key: ${DEV_API_KEY}; API reference: ${stack.edgeUrl}/docs)`);
   console.log(`webhooks       ${stack.webhooks.url}  (received: ${stack.webhooks.origin}/__webhooks/received)`);
 
   let demo: Awaited<ReturnType<typeof startDemoApp>> | undefined;
@@ -68,5 +86,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(`npm start failed: ${(error as Error).message}`);
+  console.error("npm start -- --help shows the options");
   process.exit(1);
 });

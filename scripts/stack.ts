@@ -4,7 +4,7 @@
  * `npm start`, the QA runner and the benchmarks. Development only.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +50,12 @@ export interface StackOptions {
    * does, so its load generator and the mock do not share an event loop).
    */
   separateMock?: boolean;
+  /**
+   * Serve the API reference at /docs (`npm start` does): wrangler dev runs
+   * `src/dev-entry.ts` instead of the production entry `src/index.ts`, which
+   * the benchmarks, QA and tests keep measuring (default false).
+   */
+  docs?: boolean;
   /** wrangler's own log level (its per-request lines cost time under load). */
   wranglerLogLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
   /** Port of the recording webhook receiver (WEBHOOK_URL); 0 or absent picks a free port. */
@@ -133,6 +139,11 @@ function envFileLine(name: string, value: string): string {
   return `${name}="${value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`;
 }
 
+/** The folder a stack on `edgePort` keeps its configuration (and, unless told otherwise, its KV) in; removed when the stack closes. */
+export function stackDir(edgePort: number): string {
+  return join(ROOT, ".wrangler", `stack-${edgePort}`);
+}
+
 /** Starts the mock and the edge; resolves once the edge's /healthz answers 200. */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const host = options.host ?? "127.0.0.1";
@@ -140,7 +151,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const webhooks = await startWebhookReceiver({ host, port: options.webhookPort ?? 0, secret: DEV_WEBHOOK_SECRET });
   const edgePort = options.edgePort || (await freePort(host));
   const edgeUrl = `http://${host}:${edgePort}`;
-  const stateDir = join(ROOT, ".wrangler", `stack-${edgePort}`);
+  const stateDir = stackDir(edgePort);
   mkdirSync(stateDir, { recursive: true });
   const envFile = join(stateDir, "dev.env");
   const config: Record<string, string> = {
@@ -167,7 +178,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const wrangler = spawn(
     WRANGLER[0],
-    [WRANGLER[1], "dev", "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
+    [WRANGLER[1], "dev", ...(options.docs ? [join("src", "dev-entry.ts")] : []), "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   for (const stream of ["stdout", "stderr"] as const) {
@@ -182,6 +193,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
     }
     await Promise.all([mock.close(), webhooks.close()]);
+    // The development configuration (a private key among it) and the throwaway KV go with the stack.
+    rmSync(stateDir, { recursive: true, force: true });
   };
   try {
     await waitForHealth(`${edgeUrl}/healthz`, wrangler, 90_000);

@@ -3,11 +3,13 @@
  * error handler. `src/index.ts` lists the routes and exports the Worker.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./env.ts";
 import { AppError, onError } from "./errors.ts";
 import { apiKeyAuth } from "./middleware/api-key.ts";
+import { limitBody } from "./middleware/body-limit.ts";
+import { requireJsonBody } from "./middleware/json-body.ts";
+import { methodNotAllowed } from "./middleware/method-not-allowed.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
 import { withServices, type WithServicesOptions } from "./middleware/services.ts";
 import { browserRoutes } from "./routes/browser.ts";
@@ -28,9 +30,9 @@ export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv
   const app = new OpenAPIHono<AppEnv>();
   app.use("*", requestId({ limitLength: MAX_REQUEST_ID_LENGTH }));
   app.use("*", securityHeaders());
-  const limit = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
+  const limit = limitBody({
+    maxBytes: MAX_BODY_BYTES,
+    onTooLarge: () => {
       throw new AppError(413, "payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
     },
   });
@@ -38,6 +40,7 @@ export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv
   app.use("/reauth/*", limit);
   app.use("/v1/*", withServices(options));
   app.use("/v1/*", apiKeyAuth({ keys: (c) => c.var.config.apiKeys }));
+  app.use("/v1/*", requireJsonBody());
   app.use("/reauth/*", withServices(options));
 
   app.route("/", healthRoutes());
@@ -60,7 +63,8 @@ export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv
   );
 
   // Answered, not thrown: a throw from the not-found handler skips the middleware that sets the security headers.
-  app.notFound((c) => onError(new AppError(404, "not_found", "no such route"), c));
+  const wrongMethod = methodNotAllowed({ routes: () => app.routes });
+  app.notFound((c) => onError(wrongMethod(c.req.method, c.req.path) ?? new AppError(404, "not_found", "no such route"), c));
   app.onError(onError);
   return app;
 }

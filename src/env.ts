@@ -44,6 +44,8 @@ export interface Variables {
   requestId: string;
   config: Config;
   services: Services;
+  /** A browser route's flow `returnTo`, once the flow is loaded: error pages link back to it. */
+  flowReturnTo?: string;
 }
 
 /** Hono's environment type for this app. */

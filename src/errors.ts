@@ -29,6 +29,8 @@ export interface AppErrorInit {
   html?: string;
   /** The Content-Security-Policy of that page. */
   contentSecurityPolicy?: string;
+  /** Headers the answer carries (for example `Allow` on a 405). */
+  headers?: Record<string, string>;
 }
 
 /** An expected failure with a status and a stable code. */
@@ -45,9 +47,42 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * What digi.me said, for the caller: its error code and reference (never its
+ * message, which may quote what was sent). Support at digi.me finds a call by
+ * its reference.
+ */
+function upstreamBody(error: DigimeError): Record<string, unknown> {
+  return { upstream: { ...(error.code ? { code: error.code } : {}), ...(error.reference ? { reference: error.reference } : {}), ...(error.call ? { call: error.call } : {}) } };
+}
+
+/**
+ * A 4xx from digi.me that names something the caller sent and digi.me does
+ * not know: the caller's mistake, not digi.me's failure.
+ */
+function callerMistake(error: DigimeError): AppError | undefined {
+  const detail = { kind: error.kind, upstreamCode: error.code, upstreamStatus: error.status, call: error.call, upstreamMessage: error.message, upstreamReference: error.reference };
+  if (error.status !== 404) return undefined;
+  if (error.call === "reference") {
+    return new AppError(404, "account_not_found", "digi.me does not know this accountId for this user", {
+      hint: "use an accountId from GET /v1/users/{userId}/reauth-status or from the user's account list",
+      detail,
+      extra: upstreamBody(error),
+    });
+  }
+  if (error.call === "permission-access/query") {
+    return new AppError(404, "session_not_found", "digi.me does not know this sessionKey for this user", {
+      hint: "sessionKey must be the key of a session of this user's current library (a full authorization starts a new one); omit it to read accounts only",
+      detail,
+      extra: upstreamBody(error),
+    });
+  }
+  return undefined;
+}
+
 /** Maps a digi.me client failure to what the edge answers. */
 export function fromDigimeError(error: DigimeError): AppError {
-  const detail = { kind: error.kind, upstreamCode: error.code, upstreamStatus: error.status, call: error.call, upstreamMessage: error.message };
+  const detail = { kind: error.kind, upstreamCode: error.code, upstreamStatus: error.status, call: error.call, upstreamMessage: error.message, upstreamReference: error.reference };
   switch (error.kind) {
     case "timeout":
       return new AppError(504, "upstream_timeout", "digi.me did not answer in time", { retryable: true, detail, page: "digi.me did not answer in time. Please try again in a moment." });
@@ -57,23 +92,28 @@ export function fromDigimeError(error: DigimeError): AppError {
       return new AppError(502, "upstream_invalid_response", "digi.me sent an answer that could not be trusted", { retryable: true, detail, page: "digi.me sent an answer we could not accept. Please try again." });
     case "configuration":
       return new AppError(500, "configuration_error", "the service is misconfigured", { detail });
-    case "api":
+    case "api": {
       if (error.isInvalidToken("refresh_token")) {
         return new AppError(409, "refresh_token_expired", "digi.me refused the user's refresh token", {
           hint: "start user reauthorization: POST /v1/reauth/user",
           detail,
+          extra: upstreamBody(error),
         });
       }
       if (error.isInvalidToken()) {
         return new AppError(409, "invalid_token", "digi.me refused the user's access token; the user cannot be reauthorized", {
           hint: "full authorization is needed: retry POST /v1/reauth/user with allowFullAuthorization: true, or onboard the user again",
           detail,
+          extra: upstreamBody(error),
         });
       }
+      const mistake = callerMistake(error);
+      if (mistake) return mistake;
       if ((error.status ?? 0) >= 500) {
-        return new AppError(502, "upstream_error", "digi.me failed to answer", { retryable: true, detail, page: "digi.me is having trouble. Please try again in a moment." });
+        return new AppError(502, "upstream_error", "digi.me failed to answer", { retryable: true, detail, extra: upstreamBody(error), page: "digi.me is having trouble. Please try again in a moment." });
       }
-      return new AppError(502, "upstream_rejected", "digi.me refused the request", { detail });
+      return new AppError(502, "upstream_rejected", "digi.me refused the request", { detail, extra: upstreamBody(error), page: "digi.me refused this step. Please go back to the application and try again." });
+    }
   }
 }
 
@@ -81,16 +121,61 @@ function isBrowserRoute(path: string): boolean {
   return path.startsWith("/reauth/");
 }
 
+/** The sentence for a browser request whose link was cut short or altered. */
+const DAMAGED_LINK_PAGE = "This link is incomplete or damaged. Please go back to the application and start again.";
+
+/** Sentences for errors that carry none of their own, by code: a person reads them, not a developer. */
+const BROWSER_PAGES: Record<string, string> = {
+  invalid_request: DAMAGED_LINK_PAGE,
+  wrong_callback: DAMAGED_LINK_PAGE,
+  missing_code: DAMAGED_LINK_PAGE,
+  not_found: "There is no such page here. Please go back to the application.",
+  method_not_allowed: "This page cannot be opened this way. Please go back to the application and start again.",
+  payload_too_large: "This request was too large to handle. Please go back to the application and start again.",
+  unsupported_media_type: "This request was sent in a form we do not accept. Please go back to the application and start again.",
+};
+
+/** The sentence for a server-side failure without one of its own. */
+const SERVER_TROUBLE_PAGE = "Something went wrong on our side. Please try again in a moment; if it keeps happening, go back to the application.";
+
+/**
+ * Browser routes never show validation text or internal messages: a launch
+ * link that is not a flow id is a link cut short, so it gets the
+ * unknown-or-expired page; any other error without its own sentence gets a
+ * plain one for its kind.
+ */
+function forBrowser(error: AppError, path: string): AppError {
+  if (error.init.page || error.init.html) return error;
+  if (error.code === "invalid_request" && path.startsWith("/reauth/launch/")) {
+    return new AppError(404, "flow_not_found", "this flow is unknown or has expired", { page: FLOW_NOT_FOUND_PAGE, detail: { validation: error.message } });
+  }
+  const page = BROWSER_PAGES[error.code] ?? (error.status >= 500 ? SERVER_TROUBLE_PAGE : DAMAGED_LINK_PAGE);
+  return new AppError(error.status, error.code, error.message, { ...error.init, page });
+}
+
+/** The sentence of the unknown-or-expired page. */
+export const FLOW_NOT_FOUND_PAGE =
+  "This reauthorization link has expired or is unknown. If you started it just now, wait a moment and reload; otherwise go back to the application and start again.";
+
+function fromHttpException(error: HTTPException): AppError {
+  if (error.status === 415) {
+    return new AppError(415, "unsupported_media_type", "the request body must be JSON", { hint: "send the body as JSON with Content-Type: application/json" });
+  }
+  return new AppError(error.status as ContentfulStatusCode, "invalid_request", error.message || "invalid request");
+}
+
 /** Hono `onError`: every thrown error ends here. */
 export function onError(error: Error, c: Context<AppEnv>): Response {
-  const appError =
+  let appError =
     error instanceof AppError
       ? error
       : error instanceof DigimeError
         ? fromDigimeError(error)
         : error instanceof HTTPException && error.status < 500
-          ? new AppError(error.status as ContentfulStatusCode, "invalid_request", error.message || "invalid request")
+          ? fromHttpException(error)
           : new AppError(500, "internal_error", "internal error", { cause: error });
+  const browser = isBrowserRoute(c.req.path);
+  if (browser) appError = forBrowser(appError, c.req.path);
   const level = appError.status >= 500 ? "error" : "warn";
   log(c, level, "request_failed", {
     ...appError.init.detail,
@@ -100,18 +185,15 @@ export function onError(error: Error, c: Context<AppEnv>): Response {
     errorCode: appError.code,
     message: appError.message,
   });
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...appError.init.headers };
   if (appError.init.retryable) headers["Retry-After"] = "5";
-  if (isBrowserRoute(c.req.path)) {
+  if (browser) {
     if (appError.init.contentSecurityPolicy) headers["Content-Security-Policy"] = appError.init.contentSecurityPolicy;
-    return c.html(appError.init.html ?? errorPage(appError.init.page ?? capitalize(appError.message), appError.code), appError.status, headers);
+    const page = errorPage(appError.init.page ?? SERVER_TROUBLE_PAGE, { code: appError.code, requestId: c.get("requestId"), returnTo: c.get("flowReturnTo") });
+    return c.html(appError.init.html ?? page, appError.status, headers);
   }
   const body: { error: Record<string, unknown> } = { error: { code: appError.code, message: appError.message, ...appError.init.extra } };
   if (appError.init.hint) body.error.hint = appError.init.hint;
   if (appError.init.retryable) body.error.retryable = true;
   return c.json(body, appError.status, headers);
-}
-
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1) + (text.endsWith(".") ? "" : ".");
 }

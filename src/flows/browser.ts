@@ -4,11 +4,12 @@
  */
 import type { Context } from "hono";
 import { DigimeError, withTokenRefresh, type UserAccessToken } from "../digime/index.ts";
-import { AppError } from "../errors.ts";
+import { AppError, FLOW_NOT_FOUND_PAGE } from "../errors.ts";
 import { log } from "../log.ts";
 import type { AppEnv } from "../env.ts";
 import { sha256 } from "../storage/crypto.ts";
 import type { FlowRecord } from "../storage/flows.ts";
+import { COMPLETED_FLOW_TTL_SECONDS } from "../storage/keys.ts";
 import { bindingCookie, bindingSecret, clearBindingCookie, matchesBinding, requireBinding } from "./binding.ts";
 import { newSecret, timingSafeEqual } from "./ids.ts";
 import { recoveryPage } from "../pages.ts";
@@ -36,10 +37,12 @@ async function loadFlow(c: Context<AppEnv>, flowId: string): Promise<FlowRecord>
   if (!flow) {
     throw new AppError(404, "flow_not_found", "this flow is unknown or has expired", {
       retryable: true,
-      page: "This reauthorization link has expired or is unknown. If you started it just now, wait a moment and reload; otherwise go back to the application and start again.",
+      page: FLOW_NOT_FOUND_PAGE,
       detail: { flowId },
     });
   }
+  // Error pages from here on link back to the application.
+  c.set("flowReturnTo", flow.returnTo);
   return flow;
 }
 
@@ -51,13 +54,37 @@ function alreadyCompleted(flow: FlowRecord): AppError {
 }
 
 /**
+ * The binding cookie kept after completion, for as long as the outcome is
+ * kept: the browser that finished a flow is still recognised when it reloads
+ * the callback, and is sent back with the recorded outcome again. The cookie
+ * proves only that this browser launched the flow; the outcome it unlocks is
+ * the one this browser was already sent to.
+ */
+function keptBindingCookie(c: Context<AppEnv>, flowId: string): string {
+  const held = bindingSecret(c, flowId);
+  return held ? bindingCookie(flowId, held, COMPLETED_FLOW_TTL_SECONDS) : clearBindingCookie(flowId);
+}
+
+/**
+ * A completed flow reached again (a reload, the back button, a second tab):
+ * the browser that launched it goes back to `returnTo` with the recorded
+ * outcome; any other browser gets the 409 page and never the outcome.
+ */
+async function completedAnswer(c: Context<AppEnv>, flow: FlowRecord): Promise<BrowserRedirect> {
+  if (!(await matchesBinding(flow, bindingSecret(c, flow.id)))) throw alreadyCompleted(flow);
+  log(c, "info", "flow_outcome_repeated", { flowId: flow.id, kind: flow.kind, flowStatus: flow.status });
+  return { location: await returnLocation(c, flow, flow.status, flow.errorCode), setCookie: keptBindingCookie(c, flow.id) };
+}
+
+/**
  * Launch: binds the flow to this browser (first browser wins; the same
  * browser may launch again) and sends it to digi.me.
  */
 export async function launchFlow(c: Context<AppEnv>, flowId: string): Promise<BrowserRedirect> {
   const { flows, now } = c.var.services;
   const flow = await loadFlow(c, flowId);
-  if (flow.status !== "pending" || !flow.upstreamUrl) throw alreadyCompleted(flow);
+  if (flow.status !== "pending") return completedAnswer(c, flow);
+  if (!flow.upstreamUrl) throw alreadyCompleted(flow);
   const maxAge = (flow.expiresAt - now()) / 1000;
   const held = bindingSecret(c, flowId);
   if (flow.bindingHash) {
@@ -117,7 +144,7 @@ async function finish(
   const done = await c.var.services.flows.complete(flow, status, errorCode, extra);
   log(c, "info", "flow_completed", { flowId: flow.id, kind: flow.kind, status, errorCode });
   await announceOutcome(c, done, token);
-  return { location: await returnLocation(c, done, status, errorCode), setCookie: clearBindingCookie(flow.id) };
+  return { location: await returnLocation(c, done, status, errorCode), setCookie: keptBindingCookie(c, flow.id) };
 }
 
 /**
@@ -129,8 +156,8 @@ export async function completeUserCallback(c: Context<AppEnv>, query: CallbackQu
   const { flows, tokens, digime } = c.var.services;
   const flow = await loadFlow(c, query.flow);
   if (flow.kind === "account") throw new AppError(400, "wrong_callback", "this flow is an account flow", { detail: { flowId: flow.id } });
+  if (flow.status !== "pending") return completedAnswer(c, flow);
   await requireBinding(flow, bindingSecret(c, flow.id));
-  if (flow.status !== "pending") throw alreadyCompleted(flow);
   if (query.state !== undefined || query.success === "true") {
     if (!query.state || !flow.stateHash || !timingSafeEqual(await sha256(query.state), flow.stateHash)) {
       throw new AppError(400, "state_mismatch", "state does not match this flow", {
@@ -167,7 +194,7 @@ export async function completeUserCallback(c: Context<AppEnv>, query: CallbackQu
     throw new AppError(503, "token_not_stored", "the new token could not be stored", {
       retryable: true,
       cause: error,
-      html: recoveryPage(flow.id, await tokens.sealForRecovery(flow.id, flow.userId, token)),
+      html: recoveryPage(flow.id, await tokens.sealForRecovery(flow.id, flow.userId, token), { requestId: c.get("requestId") }),
       contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
       detail: { flowId: flow.id },
     });
@@ -196,8 +223,8 @@ export function identityOf(flow: FlowRecord, token: UserAccessToken): Pick<FlowR
  */
 export async function recoverToken(c: Context<AppEnv>, form: { flow: string; sealed: string }): Promise<BrowserRedirect> {
   const flow = await loadFlow(c, form.flow);
+  if (flow.status !== "pending") return completedAnswer(c, flow);
   await requireBinding(flow, bindingSecret(c, flow.id));
-  if (flow.status !== "pending") throw alreadyCompleted(flow);
   const token = await c.var.services.tokens.openRecovery(flow.id, flow.userId, form.sealed);
   // Sealed only after the identity check passed; checked again so the outcome names it.
   const identity = identityOf(flow, token);
@@ -222,7 +249,7 @@ async function afterRefusedExchange(c: Context<AppEnv>, flow: FlowRecord, error:
   const current = await c.var.services.flows.get(flow.id);
   if (!current) throw new AppError(404, "flow_not_found", "this flow is unknown or has expired", { detail: { flowId: flow.id } });
   if (current.status !== "pending") {
-    return { location: await returnLocation(c, current, current.status, current.errorCode), setCookie: clearBindingCookie(flow.id) };
+    return { location: await returnLocation(c, current, current.status, current.errorCode), setCookie: keptBindingCookie(c, flow.id) };
   }
   return finish(c, current, "failed", "EXCHANGE_FAILED");
 }
@@ -236,8 +263,8 @@ async function afterRefusedExchange(c: Context<AppEnv>, flow: FlowRecord, error:
 export async function completeAccountCallback(c: Context<AppEnv>, query: CallbackQuery): Promise<BrowserRedirect> {
   const flow = await loadFlow(c, query.flow);
   if (flow.kind !== "account") throw new AppError(400, "wrong_callback", "this flow is not an account flow", { detail: { flowId: flow.id } });
+  if (flow.status !== "pending") return completedAnswer(c, flow);
   await requireBinding(flow, bindingSecret(c, flow.id));
-  if (flow.status !== "pending") throw alreadyCompleted(flow);
   if (query.success !== "true") return finish(c, flow, "failed", normaliseErrorCode(query.errorCode));
   return (await accountReauthorized(c, flow)) ? finish(c, flow, "succeeded") : finish(c, flow, "failed", "NOT_REAUTHORIZED");
 }

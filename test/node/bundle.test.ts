@@ -30,4 +30,10 @@ describe("the production bundle (wrangler deploy --dry-run)", () => {
     }
     expect(bundle).not.toMatch(/from ["']msw/);
   });
+
+  it("leaves out the development API reference (/docs, Scalar)", () => {
+    for (const marker of ["@scalar", "cdn.jsdelivr.net", "renderApiReference", "API reference", '"/docs"']) {
+      expect(bundle, marker).not.toContain(marker);
+    }
+  });
 });

@@ -1,12 +1,13 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeChromium, hasChromium } from "../../qa/chromium.ts";
 import { findScenarioFiles, loadScenario, ScenarioFileError } from "../../qa/load.ts";
-import { junit } from "../../qa/report.ts";
+import { junit, summary } from "../../qa/report.ts";
 import { runAll, runScenario, type RunnerOptions } from "../../qa/runner.ts";
-import { DEV_RETURN_SIGNING_SECRET, ROOT, startStack, type Stack } from "../../scripts/stack.ts";
+import { DEV_RETURN_SIGNING_SECRET, ROOT, stackDir, startStack, type Stack } from "../../scripts/stack.ts";
 
 const RETURN_TO = "http://127.0.0.1:8788/qa-return";
 let stack: Stack;
@@ -66,6 +67,27 @@ describe("the shipped QA suite", () => {
   }
 });
 
+describe("the edge under wrangler dev", () => {
+  it("answers 413 to a 16 MiB chunked body instead of resetting the connection", async () => {
+    const chunk = new Uint8Array(16 * 1024).fill(120);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 1024) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const response = await fetch(`${stack.edgeUrl}/v1/reauth/user`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${stack.apiKey}`, "Content-Type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("payload_too_large");
+  }, 60_000);
+});
+
 describe("the QA runner", () => {
   it("fails a webhook expectation that does not hold, naming what arrived", async () => {
     const copy = join(scratch, "webhook-broken.yaml");
@@ -101,11 +123,109 @@ describe("the QA runner", () => {
     expect(() => loadScenario(bad)).toThrow(/bad\.yaml: steps\.0\.expect\.status: /);
   });
 
+  it("reports every problem of a file at once, top level and steps together", () => {
+    const bad = join(scratch, "many.yaml");
+    writeFileSync(bad, "name: many\nuser: { accounts: 0, importToken: maybe }\nsteps:\n  - start: { flow: usr }\n  - flow: check\n    expect: { status: nope }\n  - click: approve\n");
+    const problems = (() => {
+      try {
+        loadScenario(bad);
+        return [];
+      } catch (error) {
+        return (error as ScenarioFileError).problems;
+      }
+    })();
+    expect(problems.map((p) => p.split(":")[0])).toEqual(["user.accounts", "user.importToken", "steps.0.start.flow", "steps.1.expect.status", "steps.2"]);
+  });
+
+  it.each([
+    ["browser: { action: follw }", "steps.0.browser.action"],
+    ["browser: follw", "steps.0.browser"],
+  ])("lists the allowed browser actions for %s", (step, field) => {
+    const bad = join(scratch, "follw.yaml");
+    writeFileSync(bad, `name: typo\nsteps:\n  - ${step}\n`);
+    expect(() => loadScenario(bad)).toThrow(`${field}: Invalid option: expected one of "follow"|"approve"|"deny"|"reload"`);
+  });
+
+  it("shows a YAML syntax error with the line and an excerpt pointing at it", () => {
+    const bad = join(scratch, "syntax.yaml");
+    writeFileSync(bad, "name: x\nsteps:\n  - start: { flow: user\n  - browser: follow\n");
+    let message = "";
+    try {
+      loadScenario(bad);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/syntax\.yaml: cannot be parsed: line 4, column 3: /);
+    expect(message).toContain("  3 |   - start: { flow: user\n> 4 |   - browser: follow\n    |   ^");
+  });
+
+  it("prints a summary whose header columns are apart and whose counts are singular or plural", () => {
+    const text = summary(
+      [
+        { file: "a.yaml", name: "one", status: "passed", steps: [{ index: 0, label: "x", ok: true, summary: "", durationMs: 1 }], failures: [], durationMs: 1 },
+        { file: "b.yaml", name: "two", status: "failed", steps: [], failures: [{ where: "w", expected: 1, actual: 2 }, { where: "v", expected: 1, actual: 2 }], durationMs: 1 },
+      ],
+      10,
+    );
+    expect(text).toMatch(/result\s+scenario/);
+    expect(text).not.toContain("resultscenario");
+    expect(text).toMatch(/one\s+1 ms {2}1 step$/m);
+    expect(text).toMatch(/two\s+1 ms {2}2 failed expectations$/m);
+  });
+
+  it("fails a journal count expectation that does not hold (the checks can fail)", async () => {
+    const copy = join(scratch, "journal-count.yaml");
+    writeFileSync(
+      copy,
+      readFileSync(join(ROOT, "qa", "scenarios", "user", "success.yaml"), "utf8").replace(
+        "  journal:\n",
+        '  journal:\n    - { endpoint: oauth/token, count: 2, says: "two exchanges" }\n    - { endpoint: reference, count: ">=1" }\n    - { endpoint: oauth/token/reference, where: { state: absent } }\n',
+      ),
+    );
+    const result = await runScenario(loadScenario(copy), options);
+    expect(result.failures.filter((f) => f.where.startsWith("journal"))).toEqual([
+      { where: "journal[0] (two exchanges): oauth/token requests", expected: 2, actual: 1 },
+      { where: "journal[1]: reference requests", expected: ">=1", actual: 0 },
+      { where: "journal[2]: oauth/token/reference requests", expected: ">=1", actual: 0 },
+    ]);
+  }, 60_000);
+
+  it("goes on past bad files in a multi-file run, reports each, and exits 2 at the end", async () => {
+    const badA = join(scratch, "bad-a.yaml");
+    const badB = join(scratch, "bad-b.yaml");
+    writeFileSync(badA, "name: a\nsteps:\n  - browser: follw\n");
+    writeFileSync(badB, "name: b\nsteps: [\n");
+    const good = join(ROOT, "qa", "scenarios", "user", "failure-user-cancel.yaml");
+    // Not spawnSync: the stack's mock runs in this process and must keep answering.
+    const child = spawn(process.execPath, [join(ROOT, "qa", "cli.ts"), badA, good, badB, "--target", stack.edgeUrl, "--mock", stack.mock.origin, "--return-to", RETURN_TO], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    const run = { stdout: "", stderr: "", status: null as number | null };
+    child.stdout.on("data", (chunk: Buffer) => (run.stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (run.stderr += chunk.toString()));
+    run.status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("bad-a.yaml: steps.0.browser: Invalid option");
+    expect(run.stderr).toContain("bad-b.yaml: cannot be parsed");
+    expect(run.stderr).toContain("2 scenario files were refused");
+    expect(run.stdout).toMatch(/pass\s+user reauthorization fails with USER_CANCEL/);
+    expect(run.stdout).toContain("1 passed, 0 failed");
+  }, 90_000);
+
   it("refuses an unknown step with a message listing the step kinds", () => {
     const bad = join(scratch, "bad-step.yaml");
     writeFileSync(bad, "name: bad\nsteps:\n  - click: approve\n");
     expect(() => loadScenario(bad)).toThrow(/steps\.0: not a step \(a step has one of start, browser, flow, reauthStatus, setScenario, webhook, webhookOutage\)/);
   });
+
+  it("removes its .wrangler/stack-<port> folder when a stack closes", async () => {
+    const extra = await startStack({ returnOrigins: [new URL(RETURN_TO).origin], logLevel: "error" });
+    const dir = stackDir(Number(new URL(extra.edgeUrl).port));
+    expect(existsSync(dir)).toBe(true);
+    await extra.close();
+    expect(existsSync(dir)).toBe(false);
+  }, 120_000);
 
   it("runs scenarios for different users side by side without interference", async () => {
     const files = [...suite("user").filter((f) => /failure|success/.test(f.file))];

@@ -110,7 +110,13 @@ describe("KV failing or throttled", () => {
     const stored = (await (await api(`/v1/users/${user.id}/token`)).json()) as { token: { accessToken: { value: string } } };
     expect(stored.token.accessToken.value).not.toBe(token.accessToken.value);
     expect(testMock.mock.checkAccessToken(stored.token.accessToken.value, "dev-app_dev-contract").ok).toBe(true);
-    expect((await post({ flow: flow.flowId, sealed })).status).toBe(409); // single use
+    // Single use: posting it again stores nothing; its own browser is sent to the recorded outcome, another gets 409.
+    const again = await post({ flow: flow.flowId, sealed });
+    expect(again.status).toBe(303);
+    expect(again.headers.get("Location")).toBe(done.headers.get("Location"));
+    expect((await post({ flow: flow.flowId, sealed }, new TestBrowser(call))).status).toBe(409);
+    const after = (await (await api(`/v1/users/${user.id}/token`)).json()) as { token: { accessToken: { value: string } } };
+    expect(after.token.accessToken.value).toBe(stored.token.accessToken.value);
   });
 
   it("hands a refreshed token to the backend when it cannot be stored", async () => {

@@ -97,20 +97,60 @@ describe("callback state and flow checks", () => {
     expect((await api(`/v1/flows/${flow.flowId}`)).status).toBe(404);
   });
 
-  it("refuses a replayed callback (reused state) and changes neither the token nor the outcome", async () => {
+  it("sends the browser that finished a flow back to returnTo with the recorded outcome when it reloads the callback, changing nothing", async () => {
     const { user, flow } = await startedFlow();
     const browser = new TestBrowser(request);
     const callback = await launchToCallback(browser, flow.launchUrl);
-    const cookies = new Map(browser.cookies);
-    expect((await browser.get(callback)).status).toBe(303);
+    const first = await browser.get(callback);
+    expect(first.status).toBe(303);
     const token = await storedAccessToken(user.id);
-    for (const [name, value] of cookies) browser.cookies.set(name, value); // even with the cookie put back
-    const replay = await browser.get(callback);
-    expectHtmlError(replay, 409);
-    expect(await replay.text()).toMatch(/already been completed/);
+    const reload = await browser.get(callback);
+    expect(reload.status).toBe(303);
+    expect(reload.headers.get("Location")).toBe(first.headers.get("Location"));
+    expect(new URL(reload.headers.get("Location")!).searchParams.get("status")).toBe("succeeded");
     expect(await flowStatus(flow.flowId)).toBe("succeeded");
     expect(await storedAccessToken(user.id)).toBe(token);
     expect(testMock.mock.journal.filter((e) => e.endpoint === "oauth/token")).toHaveLength(1);
+  });
+
+  it("repeats a recorded failure (with its errorCode) to the flow's own browser on reload of the account callback", async () => {
+    const { flow } = await startedFlow("account");
+    const browser = new TestBrowser(request);
+    await launchToCallback(browser, flow.launchUrl);
+    const failure = `${EDGE}/reauth/account/callback?flow=${flow.flowId}&success=false&errorCode=USER_CANCEL`;
+    const first = await browser.get(failure);
+    expect(first.status).toBe(303);
+    const reload = await browser.get(`${EDGE}/reauth/account/callback?flow=${flow.flowId}&success=true`);
+    expect(reload.status).toBe(303);
+    const location = new URL(reload.headers.get("Location")!);
+    expect(location.searchParams.get("status")).toBe("failed");
+    expect(location.searchParams.get("errorCode")).toBe("USER_CANCEL");
+    expect(await flowStatus(flow.flowId)).toBe("failed");
+  });
+
+  it("answers another browser replaying a completed callback with the 409 page and never the outcome", async () => {
+    const { user, flow } = await startedFlow();
+    const browser = new TestBrowser(request);
+    const callback = await launchToCallback(browser, flow.launchUrl);
+    expect((await browser.get(callback)).status).toBe(303);
+    const token = await storedAccessToken(user.id);
+    const replay = await new TestBrowser(request).get(callback);
+    expectHtmlError(replay, 409);
+    const page = await replay.text();
+    expect(page).toMatch(/already been completed/);
+    expect(page).not.toContain("status=succeeded");
+    expect(await flowStatus(flow.flowId)).toBe("succeeded");
+    expect(await storedAccessToken(user.id)).toBe(token);
+    expect(testMock.mock.journal.filter((e) => e.endpoint === "oauth/token")).toHaveLength(1);
+  });
+
+  it("keeps the binding cookie after completion only as long as the outcome is kept", async () => {
+    const { flow } = await startedFlow();
+    const browser = new TestBrowser(request);
+    const callback = await launchToCallback(browser, flow.launchUrl);
+    const done = await browser.get(callback);
+    const cookie = done.headers.getSetCookie().find((line) => line.startsWith(`__Host-reauth-${flow.flowId}=`));
+    expect(cookie).toMatch(/Max-Age=3600;.*HttpOnly; Secure; SameSite=Lax/);
   });
 
   it("refuses a user callback for an account flow and the other way round", async () => {
@@ -334,17 +374,28 @@ describe("log lines", () => {
     const { flow } = await startedFlow();
     const browser = new TestBrowser(request);
     const callback = await launchToCallback(browser, flow.launchUrl);
-    const cookies = new Map(browser.cookies);
     expect((await browser.get(callback)).status).toBe(303);
-    for (const [name, value] of cookies) browser.cookies.set(name, value);
     const env = { ...testEnv, LOG_LEVEL: "debug" };
     const lines = await captured(async () => {
-      const cookie = [...browser.cookies].map(([n, v]) => `${n}=${v}`).join("; ");
-      expect((await request(callback, { headers: { Cookie: cookie } }, env)).status).toBe(409);
+      expect((await request(callback, {}, env)).status).toBe(409); // another browser: no binding cookie
     });
     const failed = lines.find((l) => l.event === "request_failed")!;
     expect(failed).toMatchObject({ status: 409, errorCode: "flow_completed", flowStatus: "succeeded" });
     expect(lines.some((l) => l.event === "flow_completed")).toBe(false); // nothing completed this time
+  });
+
+  it("log the flow's own browser reloading a completed callback as a repeated outcome, not a completion", async () => {
+    const { flow } = await startedFlow();
+    const browser = new TestBrowser(request);
+    const callback = await launchToCallback(browser, flow.launchUrl);
+    expect((await browser.get(callback)).status).toBe(303);
+    const env = { ...testEnv, LOG_LEVEL: "debug" };
+    const lines = await captured(async () => {
+      const cookie = [...browser.cookies].map(([n, v]) => `${n}=${v}`).join("; ");
+      expect((await request(callback, { headers: { Cookie: cookie } }, env)).status).toBe(303);
+    });
+    expect(lines.find((l) => l.event === "flow_outcome_repeated")).toMatchObject({ flowId: flow.flowId, flowStatus: "succeeded" });
+    expect(lines.some((l) => l.event === "flow_completed" || l.event === "request_failed")).toBe(false);
   });
 });
 

@@ -32,7 +32,8 @@ describe("user reauthorization, end to end", () => {
     const stored = (await (await api(`/v1/users/${user.id}/token`)).json()) as { token: { accessToken: { value: string } } };
     expect(stored.token.accessToken.value).not.toBe(token.accessToken.value);
     expect(testMock.mock.checkAccessToken(stored.token.accessToken.value, "dev-app_dev-contract").ok).toBe(true);
-    expect(browser.cookies.size).toBe(0); // the binding cookie is cleared at the end
+    // The binding cookie stays (as long as the outcome) so a reload of the callback finds the outcome again.
+    expect([...browser.cookies.keys()]).toEqual([`__Host-reauth-${body.flowId}`]);
   });
 
   it.each([...KNOWN_ERROR_CODES, "SOMETHING_NEW"])("records failure %s and sends it back as errorCode", async (errorCode) => {
