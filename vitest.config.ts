@@ -16,6 +16,8 @@ const testBindings = {
   PUBLIC_BASE_URL: "https://edge.test",
   ALLOWED_RETURN_ORIGINS: "https://app.test,https://other-app.test",
   FLOW_TTL_SECONDS: "600",
+  // Test-only: the HMAC key of the signed return to returnTo.
+  RETURN_SIGNING_SECRET: "test-return-signing-secret-000000000000",
   LOG_LEVEL: "error",
   // The tests run the committed development contract key; production refuses it (src/config.ts productionProblems).
   DEVELOPMENT_MODE: "true",

@@ -1,6 +1,6 @@
 /**
  * `npm run qa -- [files or folders] [--target URL] [--mock URL] [--api-key KEY]
- *                [--return-to URL] [--junit FILE] [--concurrency N]`
+ *                [--return-to URL] [--webhooks URL] [--return-secret S] [--junit FILE] [--concurrency N]`
  *
  * Runs scenario files (default: qa/scenarios) against a target edge and a mock
  * digi.me. With the default target and nothing answering there, starts the
@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEV_API_KEY, ROOT, startStack, type Stack } from "../scripts/stack.ts";
+import { DEV_API_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, startStack, type Stack } from "../scripts/stack.ts";
 import { closeChromium } from "./chromium.ts";
 import { findScenarioFiles, loadScenarios, ScenarioFileError, type LoadedScenario } from "./load.ts";
 import { failureText, junit, progressLine, summary } from "./report.ts";
@@ -20,6 +20,7 @@ import { runAll } from "./runner.ts";
 const DEFAULT_TARGET = "http://127.0.0.1:8787";
 const DEFAULT_MOCK = "http://127.0.0.1:9090";
 const DEFAULT_RETURN_TO = "http://127.0.0.1:8788/qa-return";
+const DEFAULT_WEBHOOKS = "http://127.0.0.1:8789";
 
 async function answers(url: string): Promise<boolean> {
   try {
@@ -39,12 +40,14 @@ async function main(): Promise<number> {
       "api-key": { type: "string", default: process.env.QA_API_KEY ?? DEV_API_KEY },
       "return-to": { type: "string", default: DEFAULT_RETURN_TO },
       junit: { type: "string" },
+      webhooks: { type: "string", default: DEFAULT_WEBHOOKS },
+      "return-secret": { type: "string", default: process.env.QA_RETURN_SECRET ?? DEV_RETURN_SIGNING_SECRET },
       concurrency: { type: "string", default: "4" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
-    console.log("usage: npm run qa -- [files or folders] [--target URL] [--mock URL] [--api-key KEY] [--return-to URL] [--junit FILE] [--concurrency N]");
+    console.log("usage: npm run qa -- [files or folders] [--target URL] [--mock URL] [--api-key KEY] [--return-to URL] [--webhooks URL] [--return-secret S] [--junit FILE] [--concurrency N]");
     return 0;
   }
   let files: LoadedScenario[];
@@ -68,15 +71,18 @@ async function main(): Promise<number> {
   let stack: Stack | undefined;
   let target = values.target.replace(/\/+$/, "");
   let mock = values.mock.replace(/\/+$/, "");
+  let webhooks = values.webhooks.replace(/\/+$/, "");
   if (!(await answers(`${target}/healthz`))) {
     if (values.target !== DEFAULT_TARGET) {
       console.error(`qa: nothing answers at ${target}/healthz`);
       return 2;
     }
     console.log("qa: nothing answers at the default target; starting the local stack (mock + wrangler dev)…");
-    stack = await startStack({ returnOrigins: [new URL(values["return-to"]).origin], timeoutMs: 2000, logLevel: "warn" });
+    // The shortest flow TTL (60 s), so the expiry scenarios' webhooks arrive within a minute.
+    stack = await startStack({ returnOrigins: [new URL(values["return-to"]).origin], timeoutMs: 2000, logLevel: "warn", flowTtlSeconds: 60 });
     target = stack.edgeUrl;
     mock = stack.mock.origin;
+    webhooks = stack.webhooks.origin;
   } else if (!(await answers(`${mock}/__mock/`))) {
     console.error(`qa: the target answers, but no mock digi.me answers at ${mock}/__mock/ (use --mock)`);
     return 2;
@@ -93,6 +99,8 @@ async function main(): Promise<number> {
         mock,
         apiKey: values["api-key"],
         returnTo: values["return-to"],
+        webhooks,
+        returnSigningSecret: values["return-secret"],
         artifacts: join(ROOT, "qa-results", "screenshots"),
         onStep: (scenario, step) => console.log(progressLine(scenario, step)),
       },

@@ -10,6 +10,8 @@ import { chromiumNavigate, hasChromium } from "./chromium.ts";
 import { HttpBrowser, type Navigation } from "./http-browser.ts";
 import type { LoadedScenario } from "./load.ts";
 import type { JournalExpectation, ScenarioFile, Step } from "./schema.ts";
+import { checkSignedReturn } from "../scripts/signed-return.ts";
+import { runWebhookOutageStep, runWebhookStep, webhookSkipReason, type WebhookStepContext } from "./webhooks.ts";
 
 /** Where and how to run. */
 export interface RunnerOptions {
@@ -24,6 +26,10 @@ export interface RunnerOptions {
   artifacts: string;
   /** Called as each step finishes. */
   onStep?: (scenario: string, step: StepResult) => void;
+  /** The recording webhook receiver's origin (webhook steps; scripts/webhook-receiver.ts). */
+  webhooks?: string;
+  /** The target's RETURN_SIGNING_SECRET (browser steps' `signedReturn`). */
+  returnSigningSecret?: string;
 }
 
 /** An expectation that did not hold. */
@@ -66,6 +72,8 @@ interface Context {
   flowId?: string;
   launchUrl?: string;
   lastCallback?: string;
+  /** The started flow's expiresAt (ms), for expiry webhooks. */
+  expiresAt?: number;
   browser: HttpBrowser;
   failures: Failure[];
   journalSince: number;
@@ -140,6 +148,7 @@ async function runStep(ctx: Context, step: Step, index: number): Promise<{ label
     if (response.status === 201) {
       ctx.flowId = answer.flowId as string;
       ctx.launchUrl = answer.launchUrl as string;
+      ctx.expiresAt = Date.parse(answer.expiresAt as string);
     }
     const code = (answer.error as { code?: string } | undefined)?.code;
     return { label: `start ${flow}`, summary: `${response.status}${code ? ` ${code}` : ""}` };
@@ -163,6 +172,11 @@ async function runStep(ctx: Context, step: Step, index: number): Promise<{ label
       check(ctx, at("browser: status in returnTo"), expect.outcome, nav.url.searchParams.get("status"));
       if (expect.errorCode !== undefined) check(ctx, at("browser: errorCode in returnTo"), expect.errorCode, nav.url.searchParams.get("errorCode"));
       check(ctx, at("browser: flowId in returnTo"), ctx.flowId, nav.url.searchParams.get("flowId"));
+      if (expect.signedReturn !== undefined) {
+        if (!ctx.options.returnSigningSecret) throw new Error("signedReturn: the runner has no return-signing secret (--return-secret)");
+        const verdict = checkSignedReturn(nav.url, { flowId: ctx.flowId ?? "", userId: ctx.userId }, ctx.options.returnSigningSecret);
+        check(ctx, at("browser: signed return verifies for this flow and user"), expect.signedReturn, verdict.ok ? true : verdict.reason);
+      }
     } else {
       if (expect.httpStatus !== undefined) check(ctx, at("browser: page status"), expect.httpStatus, nav.status);
       if (expect.pageContains !== undefined && !nav.body?.includes(expect.pageContains)) {
@@ -193,8 +207,22 @@ async function runStep(ctx: Context, step: Step, index: number): Promise<{ label
     }
     return { label: "reauth-status", summary: `${response.status} token=${(answer.token as { status?: string } | undefined)?.status ?? "-"}` };
   }
+  if ("webhook" in step) return runWebhookStep(webhookContext(ctx), step, at);
+  if ("webhookOutage" in step) return runWebhookOutageStep(webhookContext(ctx), step);
   await mockAdmin(ctx, `users/${ctx.userId}/scenario`, "PUT", withDefaultAccounts(ctx, step.setScenario));
   return { label: "set scenario", summary: step.setScenario.name };
+}
+
+/** What webhook steps need from the context. */
+function webhookContext(ctx: Context): WebhookStepContext {
+  return {
+    receiver: ctx.options.webhooks ?? "",
+    userId: ctx.userId,
+    flowId: ctx.flowId,
+    expiresAt: ctx.expiresAt,
+    failures: ctx.failures,
+    storedToken: async () => ((await json(await edge(ctx, `/v1/users/${ctx.userId}/token`))) as { token?: unknown }).token,
+  };
 }
 
 /** A scenario for the mock: accounts resolved to ids; `account-511` without `accounts` means the user's first account. */
@@ -253,6 +281,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
   if (needsChromium(scenario) && !hasChromium()) {
     return { ...result, status: "skipped", reason: "Chromium is not installed (apt-get install chromium)", durationMs: 0 };
   }
+  const webhookSkip = await webhookSkipReason(scenario, options.webhooks, options.target);
+  if (webhookSkip) return { ...result, status: "skipped", reason: webhookSkip, durationMs: 0 };
   const userId = `qa-${slug(scenario.name)}-${crypto.randomUUID().slice(0, 8)}`;
   const last = (await (await mockAdmin({ options }, "journal?limit=1")).json()) as { entries: Array<{ seq: number }> };
   const created = (await (await mockAdmin({ options }, "users", "POST", { userId, accounts: scenario.user.accounts })).json()) as {

@@ -85,6 +85,8 @@ const browserStep = z
         httpStatus: z.number().int().optional(),
         /** When not landed: text the page must contain. */
         pageContains: z.string().optional(),
+        /** The return's `sig` verifies for this flow and user with the return-signing secret. */
+        signedReturn: z.boolean().optional(),
       })
       .strict()
       .default({ landed: true }),
@@ -120,11 +122,43 @@ const statusStep = z
 
 const setScenarioStep = z.object({ setScenario: qaMockScenarioSchema }).strict();
 
+/** Expect a webhook event at the stack's recording receiver (qa/webhooks.ts). */
+const webhookStep = z
+  .object({
+    webhook: z
+      .object({
+        type: z.enum(["flow.succeeded", "flow.failed", "flow.expired", "token.rotated"]),
+        /** Seconds to wait: from the step's start, or with `afterExpiry` from the flow's expiresAt. */
+        within: z.number().positive().max(600).default(5),
+        afterExpiry: z.boolean().default(false),
+      })
+      .strict(),
+    expect: z
+      .object({
+        /** The receiver verified the signature with standardwebhooks (default true). */
+        signatureValid: z.boolean().default(true),
+        token: z.enum(["present", "absent"]).optional(),
+        /** The event's token equals the edge's stored token. */
+        tokenIsStored: z.boolean().optional(),
+        errorCode: z.string().nullable().optional(),
+        /** Attempts received with the event's webhook-id (a number or ">=2"). */
+        deliveries: countSchema.optional(),
+      })
+      .strict()
+      .default({ signatureValid: true }),
+  })
+  .strict();
+
+/** The receiver refuses this scenario's user's next deliveries (an endpoint that is down, then recovers). */
+const webhookOutageStep = z
+  .object({ webhookOutage: z.object({ failures: z.number().int().min(1).max(20), status: z.number().int().min(400).max(599).default(503) }).strict() })
+  .strict();
+
 /** Each kind of step by the key that names it, so a bad step is checked against the schema its author meant. */
-export const STEP_SCHEMAS = { start: startStep, browser: browserStep, flow: flowStep, reauthStatus: statusStep, setScenario: setScenarioStep } as const;
+export const STEP_SCHEMAS = { start: startStep, browser: browserStep, flow: flowStep, reauthStatus: statusStep, setScenario: setScenarioStep, webhook: webhookStep, webhookOutage: webhookOutageStep } as const;
 
 /** A step: start a flow, drive the browser, check the flow or the status, or change the mock's scenario. */
-export const stepSchema = z.union([startStep, browserStep, flowStep, statusStep, setScenarioStep]);
+export const stepSchema = z.union([startStep, browserStep, flowStep, statusStep, setScenarioStep, webhookStep, webhookOutageStep]);
 
 /** A scenario file. */
 export const scenarioFileSchema = z
@@ -158,5 +192,9 @@ export const scenarioFileSchema = z
 export type ScenarioFile = z.output<typeof scenarioFileSchema>;
 /** One step of it. */
 export type Step = z.output<typeof stepSchema>;
+/** A webhook step. */
+export type WebhookStep = z.output<typeof webhookStep>;
+/** A webhook-outage step. */
+export type WebhookOutageStep = z.output<typeof webhookOutageStep>;
 /** A journal assertion. */
 export type JournalExpectation = z.output<typeof journalExpectationSchema>;

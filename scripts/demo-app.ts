@@ -3,10 +3,14 @@
  * and its web page. It seeds a demo user in the mock digi.me, hands the user's
  * token to the edge, and offers buttons that set a mock scenario and start a
  * flow through the edge's backend API; the browser comes back to /return,
- * which shows the outcome. Development only: it never ships with the Worker.
+ * which shows the outcome — checking the signed return as an application
+ * must — and the webhooks the edge sent for the flow, verified by the stack's
+ * receiver. Development only: it never ships with the Worker.
  */
 import { createServer, type Server } from "node:http";
 import { escapeHtml } from "../src/pages.ts";
+import { checkSignedReturn } from "./signed-return.ts";
+import type { ReceivedWebhook, WebhookReceiver } from "./webhook-receiver.ts";
 
 /** Where the demo finds the edge and the mock. */
 export interface DemoOptions {
@@ -15,6 +19,25 @@ export interface DemoOptions {
   edgeUrl: string;
   mockUrl: string;
   apiKey: string;
+  /** The edge's RETURN_SIGNING_SECRET: the demo checks every return with it. */
+  returnSigningSecret: string;
+  /** The stack's webhook receiver, whose deliveries the demo shows beside each flow. */
+  webhooks?: WebhookReceiver;
+}
+
+/** The cookie that remembers which flow this browser's demo session started. */
+const FLOW_COOKIE = "demo_flow";
+
+/** The webhooks received for a flow (or the demo user's rotations), as a table. */
+function webhookTable(entries: ReceivedWebhook[]): string {
+  if (entries.length === 0) return "<p><small>No webhook yet (deliveries arrive about a second after the flow ends; this page reloads).</small></p>";
+  const rows = entries.map((e) => {
+    const data = e.event?.data ?? {};
+    const token = data.token as { accessToken?: { value?: string } } | undefined;
+    const detail = [data.errorCode ? `errorCode=${String(data.errorCode)}` : "", token?.accessToken?.value ? `token …${token.accessToken.value.slice(-8)}` : ""].filter(Boolean).join(" ");
+    return `<tr><td><code>${escapeHtml(e.type ?? "?")}</code></td><td class="${e.verified ? "ok" : "bad"}">${e.verified ? "signature valid" : `refused: ${escapeHtml(e.verifyError ?? "")}`}</td><td>${e.answered}</td><td>${e.latencyMs ?? "?"} ms</td><td><code>${escapeHtml(e.webhookId)}</code></td><td>${escapeHtml(detail)}</td></tr>`;
+  });
+  return `<table><tr><th>event</th><th>standardwebhooks</th><th>answered</th><th>latency</th><th>webhook-id</th><th></th></tr>${rows.join("")}</table>`;
 }
 
 /** The demo user's id. */
@@ -45,6 +68,7 @@ function page(title: string, body: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1d2433}
 li{margin:.6rem 0}button{font-size:.95rem;padding:.35rem .8rem;cursor:pointer}small{color:#667}
+table{border-collapse:collapse;font-size:.85rem}td,th{border-bottom:1px solid #dde;padding:.25rem .5rem;text-align:left}
 pre{background:#f4f5f7;padding:.8rem;overflow:auto;border-radius:6px;font-size:.8rem}
 .ok{color:#0a7d32}.bad{color:#b3261e}.tag{background:#fff3cd;padding:.2rem .5rem;border-radius:4px;font-size:.8rem}</style></head>
 <body><p class="tag">Demo application · development only · talks to the edge at its backend API with the dev API key</p>${body}</body></html>`;
@@ -89,8 +113,8 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", origin);
-    const send = (status: number, html: string) => {
-      res.writeHead(status, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" });
+    const send = (status: number, html: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", ...headers });
       res.end(html);
     };
     try {
@@ -101,6 +125,7 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
         send(200, page("digi.me reauthorization demo", `<h1>digi.me reauthorization at the edge: demo</h1>
 <p>User <code>${DEMO_USER}</code> exists in the mock digi.me with accounts ${seeded.accounts.map((a) => `<code>${escapeHtml(a.id)}</code>`).join(", ")}; the edge holds its token.
 Each button sets the mock's scenario for this user and starts a flow through the edge.</p><ol>${items}</ol>
+<h2>Webhooks received</h2>${options.webhooks ? webhookTable(options.webhooks.received.slice(-10).reverse()) : "<p>No receiver.</p>"}
 <p><a href="/status">Reauthorization status of ${DEMO_USER}</a> · <a href="${escapeHtml(options.edgeUrl)}/openapi.json">OpenAPI</a> · <a href="${escapeHtml(options.mockUrl)}/__mock/journal?userId=${DEMO_USER}">Mock journal</a></p>`));
         return;
       }
@@ -127,7 +152,7 @@ Each button sets the mock's scenario for this user and starts a flow through the
             ? { userId: DEMO_USER, returnTo, locale: "en", ...(scenario.allowFullAuthorization ? { allowFullAuthorization: true } : {}) }
             : { userId: DEMO_USER, accountId: firstAccount, returnTo };
         const started = await edge(`/v1/reauth/${scenario.flow}`, { body });
-        const answer = (await started.json()) as { launchUrl?: string };
+        const answer = (await started.json()) as { launchUrl?: string; flowId?: string };
         if (started.status !== 201 || !answer.launchUrl) {
           send(200, page("Refused at start", `<h1>${escapeHtml(scenario.title)}</h1><p class="bad">The edge answered <strong>${started.status}</strong>; there is no browser step.</p>
 <pre>${escapeHtml(JSON.stringify(answer, null, 2))}</pre><p><a href="/">Back</a></p>`));
@@ -135,10 +160,10 @@ Each button sets the mock's scenario for this user and starts a flow through the
         }
         if (before) {
           send(200, page("Before", `<h1>${escapeHtml(scenario.title)}</h1><p>reauth-status before the flow:</p><pre>${escapeHtml(before)}</pre>
-<p><a id="continue" href="${escapeHtml(answer.launchUrl)}">Continue to digi.me</a></p>`));
+<p><a id="continue" href="${escapeHtml(answer.launchUrl)}">Continue to digi.me</a></p>`), { "Set-Cookie": `${FLOW_COOKIE}=${answer.flowId}; Path=/; HttpOnly; SameSite=Lax` });
           return;
         }
-        res.writeHead(303, { Location: answer.launchUrl, "Cache-Control": "no-store" });
+        res.writeHead(303, { Location: answer.launchUrl, "Cache-Control": "no-store", "Set-Cookie": `${FLOW_COOKIE}=${answer.flowId}; Path=/; HttpOnly; SameSite=Lax` });
         res.end();
         return;
       }
@@ -146,10 +171,20 @@ Each button sets the mock's scenario for this user and starts a flow through the
         const flowId = url.searchParams.get("flowId") ?? "";
         const status = url.searchParams.get("status") ?? "";
         const errorCode = url.searchParams.get("errorCode");
+        // What an application must do before trusting the outcome: the flow this session started, its user, a valid recent signature.
+        const started = /(?:^|;\s*)demo_flow=([A-Za-z0-9_-]+)/.exec(req.headers.cookie ?? "")?.[1] ?? "";
+        const check = checkSignedReturn(url, { flowId: started, userId: DEMO_USER }, options.returnSigningSecret);
+        const verdict = check.ok
+          ? `<p id="signature" class="ok">Signed return verified: flow ${escapeHtml(flowId)} of ${DEMO_USER}, status ${escapeHtml(status)} — trusted without an API read.</p>`
+          : `<p id="signature" class="bad">Signed return NOT trusted (${escapeHtml(check.reason)}): ${check.reason === "wrong_flow" ? "this is not the flow this browser's session started" : "the outcome may have been tampered with or is stale"}.</p>`;
         const flow = await edge(`/v1/flows/${encodeURIComponent(flowId)}`);
         const after = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${await currentSessionKey()}`);
-        send(200, page("Outcome", `<h1>Back from the edge</h1>
+        const received = (options.webhooks?.received ?? []).filter((e) => e.flowId === flowId || (e.type === "token.rotated" && e.userId === DEMO_USER && e.receivedAt >= Date.now() - 10 * 60_000));
+        const waiting = options.webhooks && !received.some((e) => e.flowId === flowId && e.answered < 300);
+        send(200, page("Outcome", `${waiting ? '<meta http-equiv="refresh" content="1">' : ""}<h1>Back from the edge</h1>
 <p id="outcome" class="${status === "succeeded" ? "ok" : "bad"}">status=<strong id="status">${escapeHtml(status)}</strong>${errorCode ? ` errorCode=<strong id="errorCode">${escapeHtml(errorCode)}</strong>` : ""} flowId=<code>${escapeHtml(flowId)}</code></p>
+${verdict}
+<h2>Webhooks for this flow</h2><div id="webhooks">${webhookTable(received)}</div>
 <h2>GET /v1/flows/${escapeHtml(flowId)}</h2><pre id="flow">${escapeHtml(JSON.stringify(await flow.json(), null, 2))}</pre>
 <h2>GET /v1/users/${DEMO_USER}/reauth-status</h2><pre>${escapeHtml(JSON.stringify(await after.json(), null, 2))}</pre>
 <p><a href="/">Back to the scenarios</a></p>`));

@@ -9,11 +9,17 @@ import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEV_CONTRACT, startStandaloneMock } from "../mock-server/standalone.ts";
+import { startWebhookReceiver, type WebhookReceiver } from "./webhook-receiver.ts";
 
 /** The development API key (local only; printed, documented in the README). */
 export const DEV_API_KEY = "dev-api-key-0000000000000000000000000000";
 /** The development token-encryption key (local only: 32 bytes of 0x07). */
 const DEV_ENCRYPTION_KEY = `dev:${Buffer.alloc(32, 7).toString("base64")}`;
+
+/** The development key of the signed return (local only; the demo app and QA check with it). */
+export const DEV_RETURN_SIGNING_SECRET = "dev-return-signing-secret-00000000000000";
+/** The development Standard Webhooks secret (local only: 32 bytes of 0x09). */
+export const DEV_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 9).toString("base64")}`;
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -52,6 +58,10 @@ export interface StackOptions {
   docs?: boolean;
   /** wrangler's own log level (its per-request lines cost time under load). */
   wranglerLogLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
+  /** Port of the recording webhook receiver (WEBHOOK_URL); 0 or absent picks a free port. */
+  webhookPort?: number;
+  /** FLOW_TTL_SECONDS (QA uses the shortest, 60, so a flow's expiry webhook comes within a minute). */
+  flowTtlSeconds?: number;
 }
 
 /** The mock as the stack exposes it, in this process or another. */
@@ -67,6 +77,8 @@ export interface Stack {
   edgeUrl: string;
   mock: MockHandle;
   apiKey: string;
+  /** The recording webhook receiver the edge sends events to. */
+  webhooks: WebhookReceiver;
   wrangler: ChildProcess;
   close: () => Promise<void>;
 }
@@ -136,6 +148,7 @@ export function stackDir(edgePort: number): string {
 export async function startStack(options: StackOptions): Promise<Stack> {
   const host = options.host ?? "127.0.0.1";
   const mock = options.separateMock ? await startMockProcess(host, options.mockPort || (await freePort(host))) : await startStandaloneMock({ port: options.mockPort ?? 0, host });
+  const webhooks = await startWebhookReceiver({ host, port: options.webhookPort ?? 0, secret: DEV_WEBHOOK_SECRET });
   const edgePort = options.edgePort || (await freePort(host));
   const edgeUrl = `http://${host}:${edgePort}`;
   const stateDir = stackDir(edgePort);
@@ -153,6 +166,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     PUBLIC_BASE_URL: edgeUrl,
     ALLOWED_RETURN_ORIGINS: options.returnOrigins.join(","),
     LOG_LEVEL: options.logLevel ?? "info",
+    RETURN_SIGNING_SECRET: DEV_RETURN_SIGNING_SECRET,
+    // Webhooks to the recording receiver, through the local queue (wrangler.toml's queue sections).
+    WEBHOOK_URL: webhooks.url,
+    WEBHOOK_SECRET: DEV_WEBHOOK_SECRET,
+    ...(options.flowTtlSeconds ? { FLOW_TTL_SECONDS: String(options.flowTtlSeconds) } : {}),
     // Accepts the development defaults above (published API key, 0x07 key, dev contract, http://), which production refuses.
     DEVELOPMENT_MODE: "true",
   };
@@ -174,7 +192,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       wrangler.kill("SIGTERM");
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
     }
-    await mock.close();
+    await Promise.all([mock.close(), webhooks.close()]);
     // The development configuration (a private key among it) and the throwaway KV go with the stack.
     rmSync(stateDir, { recursive: true, force: true });
   };
@@ -184,5 +202,5 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await close();
     throw error;
   }
-  return { edgeUrl, mock, apiKey: DEV_API_KEY, wrangler, close };
+  return { edgeUrl, mock, apiKey: DEV_API_KEY, webhooks, wrangler, close };
 }

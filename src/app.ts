@@ -17,6 +17,7 @@ import { flowRoutes } from "./routes/flows.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { reauthRoutes } from "./routes/reauth.ts";
 import { userRoutes } from "./routes/users.ts";
+import { withWebhookEvents } from "./webhooks/openapi.ts";
 
 /** The largest JSON body the backend API accepts: 16 KiB. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -49,10 +50,17 @@ export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv
   app.route("/", browserRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", { type: "http", scheme: "bearer", description: "One of API_KEYS" });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "digi.me reauthorization edge", version: "1.0.0", description: "Runs digi.me's user and account reauthorization flows at the edge." },
-  });
+  // The webhook events join the document here (src/webhooks/openapi.ts).
+  app.get("/openapi.json", (c) =>
+    c.json(
+      withWebhookEvents(
+        app.getOpenAPI31Document({
+          openapi: "3.1.0",
+          info: { title: "digi.me reauthorization edge", version: "1.0.0", description: "Runs digi.me's user and account reauthorization flows at the edge." },
+        }),
+      ),
+    ),
+  );
 
   // Answered, not thrown: a throw from the not-found handler skips the middleware that sets the security headers.
   const wrongMethod = methodNotAllowed({ routes: () => app.routes });

@@ -8,6 +8,7 @@ import { decodePem, pkcs8ToPkcs1Private } from "./digime/pem.ts";
 import type { Env } from "./env.ts";
 import { fromBase64, toBase64, utf8 } from "./digime/encoding.ts";
 import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS } from "./storage/keys.ts";
+import { parseWebhookSettings, webhookProductionProblems, type WebhookSettings } from "./webhooks/settings.ts";
 
 /** A token-encryption key as configured: id and raw bytes. */
 export interface EncryptionKeyConfig {
@@ -30,6 +31,10 @@ export interface Config {
   publicBaseUrl: string;
   allowedReturnOrigins: string[];
   flowTtlSeconds: number;
+  /** Signs the outcome on the redirect to returnTo (src/flows/signed-return.ts). */
+  returnSigningSecret: string;
+  /** Where webhook events go; absent when WEBHOOK_URL is not set (nothing is sent). */
+  webhooks?: WebhookSettings;
   /** `DEVELOPMENT_MODE="true"`: the development defaults below are accepted. */
   developmentMode: boolean;
 }
@@ -37,6 +42,11 @@ export interface Config {
 /** The shortest API key accepted: 32 characters. */
 export const MIN_API_KEY_LENGTH = 32;
 
+/** The shortest RETURN_SIGNING_SECRET accepted: 32 characters. */
+export const MIN_RETURN_SIGNING_SECRET_LENGTH = 32;
+
+/** The local stack's RETURN_SIGNING_SECRET (scripts/stack.ts), base64 so the bundle does not carry it verbatim. */
+export const DEV_RETURN_SIGNING_SECRET_BASE64 = "ZGV2LXJldHVybi1zaWduaW5nLXNlY3JldC0wMDAwMDAwMDAwMDAwMA==";
 /**
  * The API key `npm start` uses and the README publishes, refused outside
  * development mode; kept base64-encoded so the bundle carries no development
@@ -176,6 +186,13 @@ export function parseConfig(env: Env): Config {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) problems.push("DIGIME_TIMEOUT_MS must be an integer from 100 to 60000");
   }
 
+  // Signed return (issue 11) and webhooks (issue 12).
+  const returnSigningSecret = required("RETURN_SIGNING_SECRET");
+  if (returnSigningSecret && returnSigningSecret.length < MIN_RETURN_SIGNING_SECRET_LENGTH) {
+    problems.push(`RETURN_SIGNING_SECRET must be at least ${MIN_RETURN_SIGNING_SECRET_LENGTH} characters`);
+  }
+  const webhooks = parseWebhookSettings(env, problems);
+
   const config: Config = {
     applicationId,
     contractId,
@@ -188,6 +205,8 @@ export function parseConfig(env: Env): Config {
     publicBaseUrl,
     allowedReturnOrigins,
     flowTtlSeconds,
+    returnSigningSecret,
+    ...(webhooks ? { webhooks } : {}),
     developmentMode: env.DEVELOPMENT_MODE === "true",
   };
   if (!config.developmentMode) problems.push(...productionProblems(config));
@@ -222,6 +241,9 @@ export function productionProblems(config: Config): string[] {
     else if (key.raw.every((b) => b === 0)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is all zeros`);
   }
   if (config.privateKey && isDevContractKey(config.privateKey)) problems.push("DIGIME_PRIVATE_KEY is the committed development contract key");
+  // Signed return and webhooks (issue 12): the local stack's secrets.
+  if (config.returnSigningSecret && toBase64(utf8(config.returnSigningSecret)) === DEV_RETURN_SIGNING_SECRET_BASE64) problems.push("RETURN_SIGNING_SECRET is the development secret");
+  problems.push(...webhookProductionProblems(config.webhooks));
   const urls: Array<[string, string]> = [
     ["PUBLIC_BASE_URL", config.publicBaseUrl],
     ["DIGIME_API_BASE_URL", config.apiBaseUrl],
@@ -250,6 +272,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     flowTtlSeconds: config.flowTtlSeconds,
     apiKeys: config.apiKeys.length,
     encryptionKeyIds: config.encryptionKeys.map((k) => k.id),
+    // The receiver's origin only: a path could carry a token of the receiver's own.
+    webhooks: config.webhooks ? new URL(config.webhooks.url).origin : "off",
     ...(config.developmentMode ? { developmentMode: true } : {}),
   };
 }

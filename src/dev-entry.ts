@@ -4,6 +4,14 @@
  * too, deploy this entry instead: `npx wrangler deploy src/dev-entry.ts`.
  */
 import { createDevApp } from "./dev-app.ts";
+import type { Env } from "./env.ts";
+import { handleWebhookBatch } from "./webhooks/consumer.ts";
+
+const app = createDevApp();
 
 // A Worker module may export only handlers, so createDevApp lives in dev-app.ts.
-export default createDevApp();
+// The queue handler as in src/index.ts: the local stack delivers webhooks too.
+export default {
+  fetch: app.fetch,
+  queue: (batch, env) => handleWebhookBatch(batch, env),
+} satisfies ExportedHandler<Env>;

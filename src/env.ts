@@ -3,6 +3,7 @@
  */
 import type { Config } from "./config.ts";
 import type { Services } from "./services.ts";
+import type { WebhookMessage } from "./webhooks/messages.ts";
 
 /** Bindings: vars and secrets (see README "Configuration") and the KV namespace. */
 export interface Env {
@@ -22,6 +23,16 @@ export interface Env {
   ALLOWED_RETURN_ORIGINS?: string;
   FLOW_TTL_SECONDS?: string;
   LOG_LEVEL?: string;
+  /** Secret: HMAC key of the signed return to returnTo (≥ 32 characters). */
+  RETURN_SIGNING_SECRET?: string;
+  /** The backend's webhook endpoint; without it (and WEBHOOK_SECRET) no event is sent. */
+  WEBHOOK_URL?: string;
+  /** Secret: Standard Webhooks signing secret, `whsec_<base64>`. */
+  WEBHOOK_SECRET?: string;
+  /** Queues producer: webhook deliveries and delayed expiry checks (consumed by this Worker). */
+  WEBHOOK_QUEUE?: Queue<WebhookMessage>;
+  /** Queues producer: where deliveries go after the last attempt. */
+  WEBHOOK_DLQ?: Queue<WebhookMessage>;
   /** `"true"` accepts the development defaults (local stack and tests only); see `productionProblems`. */
   DEVELOPMENT_MODE?: string;
   /** Tests only: the property tests' seed. */

@@ -17,8 +17,17 @@
  * Service:
  *   GET    /healthz                           liveness and configuration check
  *   GET    /openapi.json                      the OpenAPI document
+ * Queue (WEBHOOK_QUEUE, see wrangler.toml):
+ *   queue  webhook deliveries and flow expiry checks (src/webhooks/consumer.ts)
  */
 import { createApp } from "./app.ts";
+import type { Env } from "./env.ts";
+import { handleWebhookBatch } from "./webhooks/consumer.ts";
+
+const app = createApp();
 
 // A Worker module may export only handlers, so createApp lives in app.ts.
-export default createApp();
+export default {
+  fetch: app.fetch,
+  queue: (batch, env) => handleWebhookBatch(batch, env),
+} satisfies ExportedHandler<Env>;

@@ -8,6 +8,8 @@ import { Sealer } from "./storage/crypto.ts";
 import { FlowStore } from "./storage/flows.ts";
 import { Kv } from "./storage/kv.ts";
 import { TokenStore } from "./storage/tokens.ts";
+import type { WebhookMessage } from "./webhooks/messages.ts";
+import { WebhookOutbox } from "./webhooks/outbox.ts";
 
 /** The per-isolate services. */
 export interface Services {
@@ -15,6 +17,8 @@ export interface Services {
   digime: DigimeClient;
   flows: FlowStore;
   tokens: TokenStore;
+  /** Webhook events (a no-op when WEBHOOK_URL is not set). */
+  webhooks: WebhookOutbox;
   now: () => number;
 }
 
@@ -22,6 +26,8 @@ export interface Services {
 export interface ServicesOptions {
   now?: () => number;
   fetch?: typeof fetch;
+  /** The Queues producer webhook events go to (the WEBHOOK_QUEUE binding). */
+  webhookQueue?: Queue<WebhookMessage>;
 }
 
 const cache = new WeakMap<Config, WeakMap<KVNamespace, Services>>();
@@ -54,6 +60,7 @@ export function getServices(config: Config, namespace: KVNamespace, options: Ser
     }),
     flows: new FlowStore({ kv, sealer, now }),
     tokens: new TokenStore({ kv, sealer, now }),
+    webhooks: new WebhookOutbox({ settings: config.webhooks, queue: options.webhookQueue, sealer, now }),
   };
   byNamespace.set(namespace, services);
   return services;

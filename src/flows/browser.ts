@@ -13,7 +13,7 @@ import { COMPLETED_FLOW_TTL_SECONDS } from "../storage/keys.ts";
 import { bindingCookie, bindingSecret, clearBindingCookie, matchesBinding, requireBinding } from "./binding.ts";
 import { newSecret, timingSafeEqual } from "./ids.ts";
 import { recoveryPage } from "../pages.ts";
-import { outcomeUrl } from "./return-to.ts";
+import { signedOutcomeUrl } from "./signed-return.ts";
 import { refreshHooks } from "./tokens.ts";
 
 /** A redirect the route sends, with the cookie to set. */
@@ -73,7 +73,7 @@ function keptBindingCookie(c: Context<AppEnv>, flowId: string): string {
 async function completedAnswer(c: Context<AppEnv>, flow: FlowRecord): Promise<BrowserRedirect> {
   if (!(await matchesBinding(flow, bindingSecret(c, flow.id)))) throw alreadyCompleted(flow);
   log(c, "info", "flow_outcome_repeated", { flowId: flow.id, kind: flow.kind, flowStatus: flow.status });
-  return { location: outcomeUrl(flow.returnTo, flow.id, flow.status, flow.errorCode), setCookie: keptBindingCookie(c, flow.id) };
+  return { location: await returnLocation(c, flow, flow.status, flow.errorCode), setCookie: keptBindingCookie(c, flow.id) };
 }
 
 /**
@@ -113,16 +113,38 @@ export interface CallbackQuery {
   accountReference?: string;
 }
 
+/** The signed redirect to the flow's returnTo (src/flows/signed-return.ts). */
+function returnLocation(c: Context<AppEnv>, flow: FlowRecord, status: string, errorCode: string | undefined): Promise<string> {
+  return signedOutcomeUrl(c.var.config.returnSigningSecret, flow, status, errorCode, c.var.services.now());
+}
+
+/**
+ * Webhook: announces the outcome (and a user flow's new token). Only an
+ * enqueue, and the answer does not depend on it, so it runs after the
+ * response where the runtime allows.
+ */
+function announceOutcome(c: Context<AppEnv>, flow: FlowRecord, token?: UserAccessToken): Promise<void> {
+  const sent = c.var.services.webhooks.flowEnded(flow, token);
+  try {
+    c.executionCtx.waitUntil(sent);
+    return Promise.resolve();
+  } catch {
+    return sent; // no execution context (some tests): wait for it here
+  }
+}
+
 async function finish(
   c: Context<AppEnv>,
   flow: FlowRecord,
   status: "succeeded" | "failed",
   errorCode?: string,
   extra?: Pick<FlowRecord, "digimeUserId" | "identity">,
+  token?: UserAccessToken,
 ): Promise<BrowserRedirect> {
   const done = await c.var.services.flows.complete(flow, status, errorCode, extra);
   log(c, "info", "flow_completed", { flowId: flow.id, kind: flow.kind, status, errorCode });
-  return { location: outcomeUrl(done.returnTo, done.id, status, errorCode), setCookie: keptBindingCookie(c, flow.id) };
+  await announceOutcome(c, done, token);
+  return { location: await returnLocation(c, done, status, errorCode), setCookie: keptBindingCookie(c, flow.id) };
 }
 
 /**
@@ -178,7 +200,7 @@ export async function completeUserCallback(c: Context<AppEnv>, query: CallbackQu
     });
   }
   const kept = flow.kind === "authorize" && query.accountReference ? { ...flow, accountReference: query.accountReference } : flow;
-  return finish(c, kept, "succeeded", undefined, identity);
+  return finish(c, kept, "succeeded", undefined, identity, token);
 }
 
 /**
@@ -209,7 +231,7 @@ export async function recoverToken(c: Context<AppEnv>, form: { flow: string; sea
   if (!identity) return finish(c, flow, "failed", "USER_MISMATCH");
   await c.var.services.tokens.put(flow.userId, token);
   log(c, "info", "token_recovered", { flowId: flow.id });
-  return finish(c, flow, "succeeded", undefined, identity);
+  return finish(c, flow, "succeeded", undefined, identity, token);
 }
 
 /** How long a refused exchange waits for a concurrent winner to record its outcome. */
@@ -227,7 +249,7 @@ async function afterRefusedExchange(c: Context<AppEnv>, flow: FlowRecord, error:
   const current = await c.var.services.flows.get(flow.id);
   if (!current) throw new AppError(404, "flow_not_found", "this flow is unknown or has expired", { detail: { flowId: flow.id } });
   if (current.status !== "pending") {
-    return { location: outcomeUrl(current.returnTo, current.id, current.status, current.errorCode), setCookie: keptBindingCookie(c, flow.id) };
+    return { location: await returnLocation(c, current, current.status, current.errorCode), setCookie: keptBindingCookie(c, flow.id) };
   }
   return finish(c, current, "failed", "EXCHANGE_FAILED");
 }

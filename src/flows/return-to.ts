@@ -1,6 +1,6 @@
 /**
- * `returnTo`: only to configured origins (no open redirect), and how the
- * outcome is appended to it.
+ * `returnTo`: only to configured origins (no open redirect). The outcome is
+ * appended to it, signed, by signed-return.ts.
  */
 import { isLoopbackHost, type Config } from "../config.ts";
 import { AppError } from "../errors.ts";
@@ -47,14 +47,4 @@ function originHint(url: URL, allowed: readonly string[]): string {
     if (twin) return `localhost, 127.0.0.1 and [::1] are different origins: use ${twin}, which is allowed, or add ${url.origin} to ALLOWED_RETURN_ORIGINS`;
   }
   return `add ${url.origin} to ALLOWED_RETURN_ORIGINS (allowed now: ${allowed.join(", ")})`;
-}
-
-/** The URL the browser goes back to, with the flow's outcome in the query. */
-export function outcomeUrl(returnTo: string, flowId: string, status: string, errorCode?: string): string {
-  const url = new URL(returnTo);
-  url.searchParams.set("flowId", flowId);
-  url.searchParams.set("status", status);
-  if (errorCode) url.searchParams.set("errorCode", errorCode);
-  else url.searchParams.delete("errorCode");
-  return url.toString();
 }

@@ -54,6 +54,8 @@ async function save(services: Services, record: Omit<FlowRecord, "v" | "status" 
   const ttl = services.config.flowTtlSeconds;
   const flow: FlowRecord = { v: 1, status: "pending", createdAt: now, expiresAt: now + ttl * 1000, ...record };
   await services.flows.create(flow, ttl);
+  // Webhook: a delayed check (delay = the TTL) announces the flow if it expires unfinished.
+  await services.webhooks.flowStarted(flow);
   return {
     flowId: flow.id,
     kind: flow.kind,

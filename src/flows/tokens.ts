@@ -50,6 +50,13 @@ export function refreshHooks(services: Services, userId: string): WithTokenRefre
         throw error;
       }
     },
-    onRefreshed: (token) => storeIssuedToken(services, userId, token),
+    onRefreshed: async (token) => {
+      try {
+        await storeIssuedToken(services, userId, token);
+      } finally {
+        // Webhook: the backend gets the rotated token without reading it back through KV.
+        await services.webhooks.tokenRotated(userId, token);
+      }
+    },
   };
 }

@@ -27,7 +27,7 @@ const launch = createRoute({
 });
 
 const callbackResponses = {
-  303: { description: "Back to the flow's returnTo with flowId, status and errorCode" },
+  303: { description: "Back to the flow's returnTo with flowId, status, errorCode, ts and sig (the signed return; README \"Learning the outcome\")" },
   400: html("Malformed callback, or state that does not match"),
   403: html("The flow was launched in another browser"),
   404: html("Unknown or expired flow"),

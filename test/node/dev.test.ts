@@ -7,7 +7,7 @@ describe("npm start", () => {
   it.each(["--help", "-h"])("prints its usage for %s and exits 0 without starting anything", (flag) => {
     const run = spawnSync(process.execPath, [join(ROOT, "scripts", "dev.ts"), flag], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/^usage: npm start -- \[--port 8787\] \[--mock-port 9090\] \[--demo-port 8788\] \[--no-demo\]/);
+    expect(run.stdout).toMatch(/^usage: npm start -- \[--port 8787\] \[--mock-port 9090\] \[--demo-port 8788\] \[--webhook-port 8789\] \[--no-demo\]/);
     expect(run.stdout).toContain("second one");
     expect(run.stderr).toBe("");
   });

@@ -1,0 +1,124 @@
+/**
+ * Webhook steps of the QA runner: expect an event at the stack's recording
+ * receiver (scripts/webhook-receiver.ts) within a deadline, check its
+ * signature, token and delivery count; or make the receiver refuse the next
+ * deliveries for this scenario's user (an endpoint that is down, then recovers).
+ */
+import type { ReceivedWebhook } from "../scripts/webhook-receiver.ts";
+import type { ScenarioFile, WebhookOutageStep, WebhookStep } from "./schema.ts";
+
+/** What a webhook step needs from the runner. */
+export interface WebhookStepContext {
+  /** The receiver's origin. */
+  receiver: string;
+  userId: string;
+  flowId?: string;
+  /** The started flow's expiresAt (ms). */
+  expiresAt?: number;
+  failures: Array<{ where: string; expected: unknown; actual: unknown }>;
+  /** Reads the edge's stored token for the user (GET /v1/users/:userId/token). */
+  storedToken: () => Promise<unknown>;
+}
+
+/** The longest flow TTL the expiry scenarios wait for: 2 minutes (the runner's own stack uses 60 s). */
+export const MAX_EXPIRY_WAIT_SECONDS = 120;
+
+/** Whether a scenario has webhook steps. */
+export function usesWebhooks(scenario: ScenarioFile): boolean {
+  return scenario.steps.some((s) => "webhook" in s || "webhookOutage" in s);
+}
+
+/**
+ * Why a scenario with webhook steps cannot run against this target, if it
+ * cannot: no receiver answers, or the target's flows live too long to wait
+ * for an expiry.
+ */
+export async function webhookSkipReason(scenario: ScenarioFile, receiver: string | undefined, target: string): Promise<string | undefined> {
+  if (!usesWebhooks(scenario)) return undefined;
+  if (!receiver) return "no webhook receiver (--webhooks URL)";
+  try {
+    await fetch(`${receiver}/__webhooks/received?userId=-`, { signal: AbortSignal.timeout(2000) });
+  } catch {
+    return `no webhook receiver answers at ${receiver}`;
+  }
+  if (scenario.steps.some((s) => "webhook" in s && s.webhook.afterExpiry)) {
+    const health = (await (await fetch(`${target}/healthz`)).json().catch(() => ({}))) as { config?: { flowTtlSeconds?: number } };
+    const ttl = health.config?.flowTtlSeconds;
+    if (ttl === undefined || ttl > MAX_EXPIRY_WAIT_SECONDS) return `the target's flows live ${ttl ?? "?"} s; expiry scenarios need FLOW_TTL_SECONDS ≤ ${MAX_EXPIRY_WAIT_SECONDS} (npm run qa's own stack uses 60)`;
+  }
+  return undefined;
+}
+
+async function received(ctx: WebhookStepContext, type: string): Promise<ReceivedWebhook[]> {
+  const query = new URLSearchParams({ userId: ctx.userId, type });
+  const answer = (await (await fetch(`${ctx.receiver}/__webhooks/received?${query}`)).json()) as { received: ReceivedWebhook[] };
+  // Flow events belong to this scenario's flow; a rotation to its user.
+  return answer.received.filter((e) => type === "token.rotated" || e.flowId === ctx.flowId);
+}
+
+function countHolds(expected: number | string, actual: number): boolean {
+  if (typeof expected === "number") return actual === expected;
+  const [, op, n] = /^(>=|<=|>|<)(\d+)$/.exec(expected)!;
+  const limit = Number(n);
+  return op === ">=" ? actual >= limit : op === "<=" ? actual <= limit : op === ">" ? actual > limit : actual < limit;
+}
+
+/** Runs a `webhook` step: waits for the event, then checks it. */
+export async function runWebhookStep(ctx: WebhookStepContext, step: WebhookStep, at: (field: string) => string): Promise<{ label: string; summary: string }> {
+  const { type, within, afterExpiry } = step.webhook;
+  const label = `webhook ${type}`;
+  if (type !== "token.rotated" && !ctx.flowId) throw new Error(`${label}: no flow was started before`);
+  if (afterExpiry && ctx.expiresAt === undefined) throw new Error(`${label}: afterExpiry needs a started flow`);
+  const began = Date.now();
+  const deadline = (afterExpiry ? ctx.expiresAt! : began) + within * 1000;
+  let entries: ReceivedWebhook[];
+  let accepted: ReceivedWebhook | undefined;
+  for (;;) {
+    entries = await received(ctx, type);
+    accepted = entries.find((e) => e.answered >= 200 && e.answered < 300);
+    if (accepted || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const waited = `${afterExpiry ? `${within} s after the flow's expiry` : `${within} s`}`;
+  if (!accepted) {
+    ctx.failures.push({
+      where: at(`webhook: a ${type} event accepted by the receiver within ${waited}`),
+      expected: "one",
+      actual: entries.length ? `${entries.length} attempt(s), answered ${entries.map((e) => e.answered).join(", ")}` : "none",
+    });
+    return { label, summary: "none arrived" };
+  }
+  const expect = step.expect;
+  const deliveries = entries.filter((e) => e.webhookId === accepted.webhookId);
+  if (expect.signatureValid !== undefined && accepted.verified !== expect.signatureValid) {
+    ctx.failures.push({ where: at("webhook: signature valid (standardwebhooks)"), expected: expect.signatureValid, actual: accepted.verifyError ?? accepted.verified });
+  }
+  const data = accepted.event?.data ?? {};
+  if (expect.token !== undefined) {
+    const present = data.token !== undefined;
+    if (present !== (expect.token === "present")) ctx.failures.push({ where: at("webhook: token"), expected: expect.token, actual: present ? "present" : "absent" });
+  }
+  if (expect.tokenIsStored) {
+    const stored = await ctx.storedToken();
+    if (JSON.stringify(stored) !== JSON.stringify(data.token)) ctx.failures.push({ where: at("webhook: token equals the edge's stored token"), expected: "equal", actual: "different" });
+  }
+  if (expect.errorCode !== undefined && (data.errorCode ?? null) !== expect.errorCode) {
+    ctx.failures.push({ where: at("webhook: errorCode"), expected: expect.errorCode, actual: data.errorCode ?? null });
+  }
+  if (expect.deliveries !== undefined && !countHolds(expect.deliveries, deliveries.length)) {
+    ctx.failures.push({ where: at(`webhook: deliveries of ${accepted.webhookId} (the same webhook-id each attempt)`), expected: expect.deliveries, actual: deliveries.length });
+  }
+  const after = accepted.receivedAt - (afterExpiry ? ctx.expiresAt! : began);
+  return { label, summary: `${accepted.verified ? "signature valid" : "signature INVALID"}, ${deliveries.length} deliver${deliveries.length === 1 ? "y" : "ies"}, ${Math.max(0, after)} ms ${afterExpiry ? "after expiry" : "after the step began"}, ${accepted.latencyMs ?? "?"} ms from enqueue` };
+}
+
+/** Runs a `webhookOutage` step: the receiver refuses this user's next deliveries. */
+export async function runWebhookOutageStep(ctx: Pick<WebhookStepContext, "receiver" | "userId">, step: WebhookOutageStep): Promise<{ label: string; summary: string }> {
+  const response = await fetch(`${ctx.receiver}/__webhooks/outage`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ userId: ctx.userId, failures: step.webhookOutage.failures, status: step.webhookOutage.status }),
+  });
+  if (!response.ok) throw new Error(`the webhook receiver refused the outage: ${response.status}`);
+  return { label: "webhook outage", summary: `the next ${step.webhookOutage.failures} deliveries answer ${step.webhookOutage.status}` };
+}

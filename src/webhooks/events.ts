@@ -1,0 +1,94 @@
+/**
+ * The events the edge sends to the backend, defined once (zod/mini): they
+ * shape what the producer builds, what tests parse, and the OpenAPI
+ * document's `webhooks` (src/webhooks/openapi.ts). The envelope is the one
+ * Standard Webhooks recommends: `{ type, timestamp, data }`.
+ */
+import * as z from "zod/mini";
+import type { UserAccessToken } from "../digime/index.ts";
+import type { FlowRecord } from "../storage/flows.ts";
+
+const TokenPartSchema = z.object({ value: z.string(), expiry: z.number() });
+
+/** A digi.me token as events carry it: the same shape as PUT /v1/users/{userId}/token. */
+export const EventTokenSchema = z.object({
+  accessToken: TokenPartSchema,
+  refreshToken: TokenPartSchema,
+  user: z.object({ id: z.string() }),
+  consentid: z.optional(z.string()),
+});
+
+const FlowKindSchema = z.enum(["user", "account", "authorize"]);
+const flowFields = {
+  flowId: z.string(),
+  kind: FlowKindSchema,
+  userId: z.string(),
+  accountId: z.optional(z.string()),
+};
+
+/** A flow ended well. User and full-authorization flows carry the new token. */
+export const FlowSucceededEventSchema = z.object({
+  type: z.literal("flow.succeeded"),
+  timestamp: z.string(),
+  data: z.object({ ...flowFields, status: z.literal("succeeded"), completedAt: z.string(), token: z.optional(EventTokenSchema) }),
+});
+
+/** A flow ended with digi.me's (or the edge's) error code. */
+export const FlowFailedEventSchema = z.object({
+  type: z.literal("flow.failed"),
+  timestamp: z.string(),
+  data: z.object({ ...flowFields, status: z.literal("failed"), errorCode: z.string(), completedAt: z.string() }),
+});
+
+/** A flow reached its expiry unfinished (the browser never came back). */
+export const FlowExpiredEventSchema = z.object({
+  type: z.literal("flow.expired"),
+  timestamp: z.string(),
+  data: z.object({ ...flowFields, status: z.literal("expired"), expiresAt: z.string() }),
+});
+
+/** The edge refreshed a user's token (account start or reauth-status); the old refresh token is dead. */
+export const TokenRotatedEventSchema = z.object({
+  type: z.literal("token.rotated"),
+  timestamp: z.string(),
+  data: z.object({ userId: z.string(), token: EventTokenSchema, rotatedAt: z.string() }),
+});
+
+/** Any event. */
+export const WebhookEventSchema = z.discriminatedUnion("type", [FlowSucceededEventSchema, FlowFailedEventSchema, FlowExpiredEventSchema, TokenRotatedEventSchema]);
+
+/** An event as sent. */
+export type WebhookEvent = z.infer<typeof WebhookEventSchema>;
+/** Its type name. */
+export type WebhookEventType = WebhookEvent["type"];
+
+function flowPart(flow: FlowRecord) {
+  return { flowId: flow.id, kind: flow.kind, userId: flow.userId, ...(flow.accountId ? { accountId: flow.accountId } : {}) };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** The event for a completed flow; `token` only for a succeeded user or full-authorization flow. */
+export function flowEndedEvent(flow: FlowRecord, nowMs: number, token?: UserAccessToken): WebhookEvent {
+  const completedAt = iso(flow.completedAt ?? nowMs);
+  if (flow.status === "succeeded") {
+    return { type: "flow.succeeded", timestamp: iso(nowMs), data: { ...flowPart(flow), status: "succeeded", completedAt, ...(token ? { token } : {}) } };
+  }
+  return { type: "flow.failed", timestamp: iso(nowMs), data: { ...flowPart(flow), status: "failed", errorCode: flow.errorCode ?? "UNKNOWN", completedAt } };
+}
+
+/** The event for a flow found unfinished (or gone) at its expiry. */
+export function flowExpiredEvent(flow: Pick<FlowRecord, "id" | "kind" | "userId" | "accountId" | "expiresAt">, nowMs: number): WebhookEvent {
+  return {
+    type: "flow.expired",
+    timestamp: iso(nowMs),
+    data: { flowId: flow.id, kind: flow.kind, userId: flow.userId, ...(flow.accountId ? { accountId: flow.accountId } : {}), status: "expired", expiresAt: iso(flow.expiresAt) },
+  };
+}
+
+/** The event for a token the edge rotated. */
+export function tokenRotatedEvent(userId: string, token: UserAccessToken, nowMs: number): WebhookEvent {
+  return { type: "token.rotated", timestamp: iso(nowMs), data: { userId, token, rotatedAt: iso(nowMs) } };
+}

@@ -1,0 +1,60 @@
+/**
+ * The events in the OpenAPI document (OpenAPI 3.1 `webhooks`), from the
+ * schemas in events.ts. One function, so whatever builds the document (today
+ * app.ts at request time, later a build-time generator) adds them in one call.
+ */
+import * as z from "zod/mini";
+import { FlowExpiredEventSchema, FlowFailedEventSchema, FlowSucceededEventSchema, TokenRotatedEventSchema } from "./events.ts";
+
+const EVENTS = [
+  {
+    type: "flow.succeeded",
+    schema: FlowSucceededEventSchema,
+    summary: "A flow succeeded",
+    description: "Sent when a flow ends well. User and full-authorization flows carry the new token (`data.token`): store it; the old refresh token is dead.",
+  },
+  { type: "flow.failed", schema: FlowFailedEventSchema, summary: "A flow failed", description: "Sent when a flow ends with an error code (digi.me's, or the edge's such as `EXCHANGE_FAILED`)." },
+  {
+    type: "flow.expired",
+    schema: FlowExpiredEventSchema,
+    summary: "A flow expired unfinished",
+    description: "Sent about the flow's TTL after its start when the flow was still pending (the browser never came back).",
+  },
+  {
+    type: "token.rotated",
+    schema: TokenRotatedEventSchema,
+    summary: "The edge rotated a user's token",
+    description: "Sent when a refresh during account start or reauth-status rotated the token; carries the new token.",
+  },
+] as const;
+
+const header = (name: string, description: string) => ({ name, in: "header", required: true, description, schema: { type: "string" } });
+
+/** The Standard Webhooks headers every delivery carries. */
+const HEADERS = [
+  header("webhook-id", "The event's id: the same on every attempt, so receivers de-duplicate on it."),
+  header("webhook-timestamp", "Unix seconds of this attempt."),
+  header("webhook-signature", "`v1,<base64 HMAC-SHA256>` over `id.timestamp.body` with WEBHOOK_SECRET (Standard Webhooks)."),
+];
+
+function jsonSchema(schema: z.ZodMiniType): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema) as Record<string, unknown>;
+  return rest;
+}
+
+/** Returns `document` with a `webhooks` entry per event type. */
+export function withWebhookEvents<D extends object>(document: D): D & { webhooks: Record<string, unknown> } {
+  const webhooks: Record<string, unknown> = {};
+  for (const event of EVENTS) {
+    webhooks[event.type] = {
+      post: {
+        summary: event.summary,
+        description: `${event.description} Signed per Standard Webhooks; retried with a growing delay until a 2xx, then dead-lettered.`,
+        parameters: HEADERS,
+        requestBody: { required: true, content: { "application/json": { schema: jsonSchema(event.schema) } } },
+        responses: { "2XX": { description: "Received; any other answer (or none within 10 s) is retried" } },
+      },
+    };
+  }
+  return { ...document, webhooks };
+}

@@ -1,0 +1,67 @@
+/**
+ * The signed return: the redirect to returnTo carries `ts` and `sig`, an
+ * HMAC-SHA256 with RETURN_SIGNING_SECRET over flowId, status, errorCode, the
+ * flow's userId and ts. Checked here with an independent HMAC, as an
+ * application would compute it.
+ */
+import { describe, expect, it } from "vitest";
+import { scenarioSchema } from "../../mock-server/index.ts";
+import { APP, enrollUser, TestBrowser, testApp, testEnv } from "../support/app.ts";
+import { useTestMock } from "../support/mock.ts";
+
+const testMock = useTestMock();
+const NOW = Math.floor(Date.now() / 1000) * 1000 - 7_000; // a fixed clock, a little behind the mock's
+const { api, request } = testApp({ now: () => NOW });
+const SECRET = testEnv.RETURN_SIGNING_SECRET!;
+
+/** What an application computes: base64url(HMAC-SHA256(secret, "v1\nflowId\nstatus\nerrorCode\nuserId\nts")). */
+async function expectedSig(fields: { flowId: string; status: string; errorCode?: string; userId: string; ts: string }): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const text = ["v1", fields.flowId, fields.status, fields.errorCode ?? "", fields.userId, fields.ts].join("\n");
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text)));
+  return btoa(String.fromCharCode(...mac)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+async function runFlow(kind: "user" | "account", scenario?: Record<string, unknown>) {
+  const { user } = await enrollUser(testMock.mock, api, scenario ? { scenario: scenarioSchema.parse(scenario) } : {});
+  const body = kind === "user" ? { userId: user.id, returnTo: `${APP}/back?x=1&sig=forged&ts=1` } : { userId: user.id, accountId: user.accounts[0]!.id, returnTo: `${APP}/back` };
+  const started = (await (await api(`/v1/reauth/${kind}`, { body })).json()) as { flowId: string; launchUrl: string };
+  const { final } = await new TestBrowser(request).navigate(started.launchUrl);
+  return { user, flowId: started.flowId, params: Object.fromEntries(final.searchParams) };
+}
+
+describe("the signed return to returnTo", () => {
+  it("signs a user flow's success over flowId, status, userId and the time of the redirect", async () => {
+    const { user, flowId, params } = await runFlow("user");
+    expect(params).toEqual({ x: "1", flowId, status: "succeeded", ts: String(NOW / 1000), sig: expect.any(String) });
+    expect(params.sig).toBe(await expectedSig({ flowId, status: "succeeded", userId: user.id, ts: params.ts! }));
+  });
+
+  it("signs a failure's errorCode too", async () => {
+    const { user, flowId, params } = await runFlow("user", { name: "failure", errorCode: "USER_CANCEL" });
+    expect(params).toMatchObject({ status: "failed", errorCode: "USER_CANCEL" });
+    expect(params.sig).toBe(await expectedSig({ flowId, status: "failed", errorCode: "USER_CANCEL", userId: user.id, ts: params.ts! }));
+    expect(params.sig).not.toBe(await expectedSig({ flowId, status: "failed", userId: user.id, ts: params.ts! }));
+  });
+
+  it("signs an account flow's outcome", async () => {
+    const { user, flowId, params } = await runFlow("account");
+    expect(params.sig).toBe(await expectedSig({ flowId, status: "succeeded", userId: user.id, ts: params.ts! }));
+  });
+
+  it("does not verify for another user, another status or another time", async () => {
+    const { user, flowId, params } = await runFlow("user");
+    const genuine = { flowId, status: "succeeded", userId: user.id, ts: params.ts! };
+    expect(params.sig).not.toBe(await expectedSig({ ...genuine, userId: "someone-else" }));
+    expect(params.sig).not.toBe(await expectedSig({ ...genuine, status: "failed" }));
+    expect(params.sig).not.toBe(await expectedSig({ ...genuine, ts: String(Number(genuine.ts) + 1) }));
+  });
+
+  it("refuses to run without RETURN_SIGNING_SECRET, naming it", async () => {
+    const health = await request("/healthz", {}, { ...testEnv, RETURN_SIGNING_SECRET: undefined });
+    expect(health.status).toBe(503);
+    expect(JSON.stringify(await health.json())).toContain("RETURN_SIGNING_SECRET is missing");
+    const short = await request("/healthz", {}, { ...testEnv, RETURN_SIGNING_SECRET: "short" });
+    expect(JSON.stringify(await short.json())).toContain("RETURN_SIGNING_SECRET must be at least 32 characters");
+  });
+});
