@@ -2,7 +2,7 @@
  * Builds the Hono app: middleware, route groups, the OpenAPI document and the
  * error handler. `src/index.ts` lists the routes and exports the Worker.
  */
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./env.ts";
@@ -13,6 +13,7 @@ import { withServices, type WithServicesOptions } from "./middleware/services.ts
 import { browserRoutes } from "./routes/browser.ts";
 import { flowRoutes } from "./routes/flows.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { openApiRoutes } from "./routes/openapi.ts";
 import { reauthRoutes } from "./routes/reauth.ts";
 import { userRoutes } from "./routes/users.ts";
 
@@ -20,8 +21,8 @@ import { userRoutes } from "./routes/users.ts";
 export const MAX_BODY_BYTES = 16 * 1024;
 
 /** Builds the app. Tests pass a clock or a fetch; production uses the defaults. */
-export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv> {
-  const app = new OpenAPIHono<AppEnv>();
+export function createApp(options: WithServicesOptions = {}): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   app.use("*", requestId());
   app.use("*", securityHeaders());
   const limit = bodyLimit({
@@ -41,12 +42,7 @@ export function createApp(options: WithServicesOptions = {}): OpenAPIHono<AppEnv
   app.route("/", flowRoutes());
   app.route("/", userRoutes());
   app.route("/", browserRoutes());
-
-  app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", { type: "http", scheme: "bearer", description: "One of API_KEYS" });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "digi.me reauthorization edge", version: "1.0.0", description: "Runs digi.me's user and account reauthorization flows at the edge." },
-  });
+  app.route("/", openApiRoutes());
 
   app.notFound(() => {
     throw new AppError(404, "not_found", "no such route");

@@ -5,7 +5,7 @@
  * (pinned to the API origin, cached per isolate), and turns every failure into
  * a `DigimeError`. It knows nothing of Hono or KV.
  */
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { toBase64Url, utf8 } from "./encoding.ts";
 import { DigimeError, type InvalidTokenSubject } from "./errors.ts";
 import { decodeJwt, signJwt, verifyPs512 } from "./jwt.ts";
@@ -395,7 +395,7 @@ function apiError(response: Response, body: unknown, call: string, fallbackSubje
   return new DigimeError({ kind: "api", code, message, reference, status: response.status, tokenSubject, call });
 }
 
-function parse<S extends z.ZodType>(schema: S, value: unknown, call: string): z.output<S> {
+function parse<S extends z.ZodMiniType>(schema: S, value: unknown, call: string): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];

@@ -2,39 +2,40 @@
  * Shapes of digi.me's answers, checked at the boundary so that anything else
  * becomes an `invalid_response` error instead of an `undefined` further on.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 
-export const tokenResponseSchema = z.object({ token: z.string().min(1) });
+const nonEmpty = () => z.string().check(z.minLength(1));
 
-export const sessionSchema = z.object({ expiry: z.number(), key: z.string().min(1) });
+export const tokenResponseSchema = z.object({ token: nonEmpty() });
 
-export const referenceResponseSchema = z.object({ token: z.string().min(1), session: sessionSchema });
+export const sessionSchema = z.object({ expiry: z.number(), key: nonEmpty() });
 
-export const accountReferenceSchema = z.object({ id: z.string().min(1) });
+export const referenceResponseSchema = z.object({ token: nonEmpty(), session: sessionSchema });
 
-export const referencePayloadSchema = z.object({ reference_code: z.string().min(1) });
+export const accountReferenceSchema = z.object({ id: nonEmpty() });
 
-const tokenValueSchema = z.object({ value: z.string().min(1), expires_on: z.number() });
+export const referencePayloadSchema = z.object({ reference_code: nonEmpty() });
+
+const tokenValueSchema = z.object({ value: nonEmpty(), expires_on: z.number() });
 
 export const userTokenPayloadSchema = z.object({
   access_token: tokenValueSchema,
   refresh_token: tokenValueSchema,
-  sub: z.string().min(1),
-  consentid: z.string().optional(),
-  token_type: z.string().optional(),
+  sub: nonEmpty(),
+  consentid: z.optional(z.string()),
+  token_type: z.optional(z.string()),
 });
 
 export const apiErrorSchema = z.object({
-  error: z.object({ code: z.string().min(1), message: z.string().default(""), reference: z.string().optional() }),
+  error: z.object({ code: nonEmpty(), message: z._default(z.string(), ""), reference: z.optional(z.string()) }),
 });
 
-export const accountsSchema = z.array(z.looseObject({ id: z.string().min(1) }));
+export const accountsSchema = z.array(z.looseObject({ id: nonEmpty() }));
 
 export const fileListSchema = z.looseObject({
   status: z.looseObject({
     state: z.string(),
-    details: z.record(z.string(), z.looseObject({ state: z.string(), error: z.record(z.string(), z.unknown()).optional() })).optional(),
+    details: z.optional(z.record(z.string(), z.looseObject({ state: z.string(), error: z.optional(z.record(z.string(), z.unknown())) }))),
   }),
-  fileList: z.array(z.unknown()).optional(),
+  fileList: z.optional(z.array(z.unknown())),
 });
-
