@@ -9,7 +9,7 @@ import type * as z from "zod/mini";
 import { toBase64Url, utf8 } from "./encoding.ts";
 import { DigimeError, type InvalidTokenSubject } from "./errors.ts";
 import { decodeJwt, signJwt, verifyPs512 } from "./jwt.ts";
-import { KeySetCache } from "./key-set.ts";
+import { KEY_SET_PATH, KeySetCache, type SharedKeySetStore } from "./key-set.ts";
 import { importPrivateKey } from "./keys.ts";
 import { randomAlphanumeric } from "./random.ts";
 import {
@@ -69,6 +69,8 @@ export interface DigimeClientOptions {
   now?: () => number;
   /** Key-set cache lifetime; capped at 15 minutes. */
   keySetTtlMs?: number;
+  /** Key sets shared across isolates (`cacheApiKeySetStore(caches.default)` in the Worker); none by default. */
+  keySetStore?: SharedKeySetStore;
 }
 
 /** Options of `getReauthorizeUrl`. */
@@ -137,7 +139,10 @@ export class DigimeClient {
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#now = options.now ?? Date.now;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#keySets = new KeySetCache({ load: (url) => this.#loadKeySet(url), now: this.#now, ttlMs: options.keySetTtlMs });
+    this.#keySets = new KeySetCache({ load: (url) => this.#loadKeySet(url), now: this.#now, ttlMs: options.keySetTtlMs, shared: options.keySetStore });
+    // Cold path: the contract key is imported once per isolate (memoised), starting now,
+    // so it runs while the request waits on KV rather than before the first upstream call.
+    importPrivateKey(options.privateKey).catch(() => undefined); // a bad key fails the signing instead
   }
 
   /**
@@ -272,6 +277,7 @@ export class DigimeClient {
     claims: Record<string, unknown>,
     sessionOptions?: SessionOptions,
   ): Promise<{ referenceCode: string; session: DigimeSession }> {
+    this.#prefetchKeySet();
     const body: Record<string, unknown> = { agent: { sdk: this.#agent() } };
     if (sessionOptions) body.actions = sessionOptions;
     const response = parse(referenceResponseSchema, await this.#request({ path, method: "POST", claims, body, tokenSubject: "access_token" }), path);
@@ -285,6 +291,7 @@ export class DigimeClient {
   }
 
   async #userToken(spec: CallSpec): Promise<UserAccessToken> {
+    this.#prefetchKeySet();
     const { token } = parse(tokenResponseSchema, await this.#request(spec), spec.path);
     const payload = parse(userTokenPayloadSchema, await this.verifyToken(token, spec.path), spec.path);
     return {
@@ -293,6 +300,15 @@ export class DigimeClient {
       user: { id: payload.sub },
       ...(payload.consentid === undefined ? {} : { consentid: payload.consentid }),
     };
+  }
+
+  /**
+   * Cold path: the token this call returns is verified against digi.me's key set
+   * (`{apiBase}jwks/oauth`, the `jku` digi.me names), so loading starts beside the
+   * call instead of after it. Nothing happens when the set is cached.
+   */
+  #prefetchKeySet(): void {
+    this.#keySets.prefetch(new URL(KEY_SET_PATH, this.apiBaseUrl).toString());
   }
 
   #agent(): Record<string, unknown> {
