@@ -45,6 +45,8 @@ export interface LeanOptions {
   script: { path: string } | { source: string };
   port: number;
   mock: MockHandle;
+  /** Opens workerd's inspector (CPU profiles) on this port. */
+  inspectorPort?: number;
 }
 
 /** Boots workerd with the Worker; resolves once it accepts requests. */
@@ -55,6 +57,7 @@ export async function bootLean(options: LeanOptions): Promise<LeanRuntime> {
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: options.port,
+      ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
       modules: true,
       // The source, not a path: workerd refuses module paths outside its working directory.
       script: "path" in options.script ? readFileSync(options.script.path, "utf8") : options.script.source,

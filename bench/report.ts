@@ -3,6 +3,7 @@
  * Worker's own), the dev stack's beside them, and the targets met or missed.
  */
 import type { LevelResult, StepName } from "./lib.ts";
+import type { StepProfile } from "./profile.ts";
 
 type WorkStep = Exclude<StepName, "baseline (/healthz)">;
 
@@ -25,7 +26,7 @@ export interface Results {
     startupMs: number;
     nodeImportMs: { bundle: number; empty: number; net: number };
   };
-  lean: { levels: LevelResult[]; counts: Record<string, number>; cold: Record<"fresh" | "warm", Record<WorkStep, ColdFigure>> };
+  lean: { levels: LevelResult[]; counts: Record<string, number>; cold: Record<"fresh" | "warm", Record<WorkStep, ColdFigure>>; profile?: StepProfile[] };
   dev?: { levels: LevelResult[]; counts: Record<string, number> };
   cryptoMsPerOp?: Record<string, number>;
   notes?: string;
@@ -141,7 +142,31 @@ the isolate to start (on Cloudflare start-up usually overlaps the TLS handshake)
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${coldRows}
 
-## Start-up and size
+${
+  lean.profile
+    ? `## Lean runtime: where the Worker's own time goes (V8 CPU profile)
+
+A CPU profile of the Worker's isolate (workerd's inspector, sampling its thread every
+100 µs) while it serves ${lean.profile[0]?.requests ?? "?"} warm requests of each step at c=1, after their flows were
+prepared. Shares of the busy samples (counted by samples: workerd's clock stands still
+while JavaScript runs, so the profile's time deltas cannot be trusted, and the sampler
+does not keep its period, so read shares, not milliseconds; the milliseconds are the CPU
+column above). "bundle" is the service with hono and zod/mini; "built-ins" are the
+workerd APIs it calls (WebCrypto, fetch, URL, Response).
+
+| step | busy samples | bundle % | built-ins % | V8 (program, GC) % | top functions (% of busy samples) |
+| --- | --- | --- | --- | --- | --- |
+${lean.profile
+  .map((p) => {
+    const g = p.byGroupPercent;
+    const v8 = r2((g["V8/workerd (program)"] ?? 0) + (g["V8/workerd (garbage collector)"] ?? 0));
+    return `| ${p.step} | ${p.samples} | ${g["bundle (service, hono, zod/mini)"] ?? 0} | ${g["workerd built-ins (fetch, crypto, streams…)"] ?? 0} | ${v8} | ${p.topFunctions.slice(0, 6).map((f) => `${f.name.replace(/\|/g, "/")} ${f.percent}`).join("; ")} |`;
+  })
+  .join("\n")}
+
+`
+    : ""
+}## Start-up and size
 
 | figure | value |
 | --- | --- |

@@ -46,6 +46,7 @@ import {
   type PreparedCallback,
   type StepName,
 } from "./lib.ts";
+import { profileSteps } from "./profile.ts";
 import { markdown, type Results } from "./report.ts";
 
 const WORK_STEPS = STEPS.filter((s) => !s.startsWith("baseline")) as Exclude<StepName, "baseline (/healthz)">[];
@@ -216,7 +217,9 @@ async function runLean(levels: number[], requestsFor: (c: number) => number, del
     console.log(`bench: start-up ${startup.startupMs} ms (workerd boot ${startup.workerdBootMs.bundle} vs bare ${startup.workerdBootMs.bare}); Node import ${startup.nodeImportMs.net} ms net`);
     const warm = await runLeanWarm(lean, mock, levels, requestsFor, delay, boots);
     const cold = await runLeanCold(lean, mock, warm, boots);
-    return { levels: warm.levels, counts: warm.counts, cold, bundle: { rawBytes: production.rawBytes, gzipBytes: production.gzipBytes }, startup };
+    console.log("bench: CPU profile of the isolate per step…");
+    const profile = await profileSteps(lean, mock, delay);
+    return { levels: warm.levels, counts: warm.counts, cold, profile, bundle: { rawBytes: production.rawBytes, gzipBytes: production.gzipBytes }, startup };
   } finally {
     production.dispose();
     lean.dispose();
@@ -355,7 +358,7 @@ async function main(): Promise<void> {
   const lean = await runLean(levels, requestsFor, delay, boots);
   if (values.compare) {
     const before = JSON.parse(readFileSync(RESULTS_PATH, "utf8")) as Results;
-    const found = regressions(before, { lean: { levels: lean.levels, counts: lean.counts, cold: lean.cold }, bundle: lean.bundle, startup: lean.startup });
+    const found = regressions(before, { lean: { levels: lean.levels, counts: lean.counts, cold: lean.cold, profile: lean.profile }, bundle: lean.bundle, startup: lean.startup });
     console.log(`bench --compare against bench/results.json of ${before.date} (load average now ${loadavg().map((n) => round(n)).join(", ")}):`);
     if (found.length === 0) {
       console.log("no regression beyond the margins");
@@ -385,7 +388,7 @@ async function main(): Promise<void> {
     },
     bundle: lean.bundle,
     startup: lean.startup,
-    lean: { levels: lean.levels, counts: lean.counts, cold: lean.cold },
+    lean: { levels: lean.levels, counts: lean.counts, cold: lean.cold, profile: lean.profile },
     ...(dev ? { dev } : {}),
     ...(crypto ? { cryptoMsPerOp: crypto } : {}),
     notes: values["notes-file"] ? readFileSync(values["notes-file"], "utf8") : values.notes,
