@@ -1,146 +1,260 @@
 /**
- * `npm run bench`: latency of the edge's hot paths, measured on the production
- * code path (the Worker under wrangler dev, i.e. workerd) against the
- * standalone mock on loopback with a simulated upstream delay.
+ * `npm run bench`: the Worker's speed, measured two ways against the
+ * standalone mock digi.me (its own Node process, loopback, every API call
+ * delayed by `--delay` ms):
  *
- *   npm run bench -- [--delay 50] [--levels 1,16,64] [--requests 64] [--quick]
+ * - **lean runtime** (the Worker's own figures): workerd through Miniflare's
+ *   API, the production Worker with an in-memory KV (bench/lean-worker.ts).
+ *   Per step: upstream round trips, p50/p99 at each concurrency, non-upstream
+ *   time, workerd CPU per request; the first request on a fresh isolate
+ *   (median of `--boots` boots, in a fresh and in a warm location); script
+ *   start-up; the production bundle's size.
+ * - **dev stack**: the same steps under `wrangler dev` (its proxy and local KV
+ *   simulator included), as `npm start` runs it; plus crypto CPU per operation.
  *
- * Writes bench/results.json and BENCHMARKS.md.
+ *   npm run bench -- [--delay 50] [--levels 1,16,64] [--boots 5] [--skip-dev] [--notes "..."]
+ *   npm run bench -- --compare     # lean figures only; exit 1 on a regression beyond the margins
+ *   npm run bench -- --report-only # rewrite BENCHMARKS.md from bench/results.json
+ *
+ * Writes bench/results.json and BENCHMARKS.md (except with --compare).
  */
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, totalmem, release, platform } from "node:os";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEV_CONTRACT } from "../mock-server/standalone.ts";
-import { freePort, ROOT, startStack, waitForHealth, WRANGLER, type Stack } from "../scripts/stack.ts";
+import { DEV_API_KEY, freePort, ROOT, startMockProcess, startStack, waitForHealth, WRANGLER, type MockHandle } from "../scripts/stack.ts";
+import { bootLean, buildBundle, type Bundle } from "./lean.ts";
+import {
+  client,
+  EXPECTED_STATUS,
+  journalSeq,
+  journalSince,
+  measure,
+  median,
+  prepareCallbacks,
+  processCpuMs,
+  round,
+  sendStep,
+  setUp,
+  STEPS,
+  versionOf,
+  type BenchUser,
+  type Client,
+  type LevelResult,
+  type PreparedCallback,
+  type StepName,
+} from "./lib.ts";
+import { profileSteps } from "./profile.ts";
+import { markdown, type Results } from "./report.ts";
 
-const RETURN_TO = "http://127.0.0.1:8788/bench-return";
-const API_ENDPOINTS = ["oauth/token/reference", "reference", "oauth/token", "oauth/authorize", "permission-access/accounts", "permission-access/query", "jwks/oauth"];
+const WORK_STEPS = STEPS.filter((s) => !s.startsWith("baseline")) as Exclude<StepName, "baseline (/healthz)">[];
 
-type StepName = "baseline (/healthz)" | "user start" | "account start" | "user callback" | "account callback";
-/** Upstream round trips on each step's critical path (the account start's two calls overlap). */
-const ROUND_TRIPS: Record<StepName, number> = { "baseline (/healthz)": 0, "user start": 1, "account start": 1, "user callback": 1, "account callback": 0 };
+/** Margins of `--compare`: a figure regresses when it is worse than the committed one by more than this. */
+export const COMPARE_MARGINS = {
+  /** Warm non-upstream p50 at c=1 and c=16: ×1.5 and 1 ms more. */
+  nonUpstreamFactor: 1.5,
+  nonUpstreamSlackMs: 1,
+  /** First request on a fresh isolate (median): 15 ms more. */
+  coldSlackMs: 15,
+  /** Script start-up (median boot difference): 10 ms more. */
+  startupSlackMs: 10,
+  /** Bundle: 5% more bytes. */
+  bundleFactor: 1.05,
+  /** Upstream calls per request: any increase. */
+};
 
-interface Stats {
-  p50: number;
-  p95: number;
-  p99: number;
-  mean: number;
-}
+// ---------------------------------------------------------------- lean runtime
 
-interface LevelResult {
-  step: StepName;
-  concurrency: number;
-  requests: number;
-  errors: number;
-  latencyMs: Stats;
-  overheadMs: Stats;
-  throughputPerS: number;
-  upstreamCallsPerRequest: number;
-  mockTimePerCallMs: number;
-}
+const BARE_WORKER = `export default { fetch() { return new Response("ok"); } };`;
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index]!;
-}
-
-function stats(values: number[]): Stats {
-  const sorted = [...values].sort((a, b) => a - b);
-  const round = (n: number) => Math.round(n * 100) / 100;
-  return { p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)), mean: round(values.reduce((a, b) => a + b, 0) / values.length) };
-}
-
-async function pool<T>(items: T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        await work(items[index]!, index);
-      }
-    }),
-  );
-}
-
-interface Client {
-  stack: Stack;
-  api: (path: string, body?: unknown, method?: string) => Promise<Response>;
-  admin: (path: string, body?: unknown, method?: string) => Promise<Response>;
-}
-
-function client(stack: Stack): Client {
-  const call = (base: string, headers: Record<string, string>) => (path: string, body?: unknown, method = body === undefined ? "GET" : "POST") =>
-    fetch(`${base}${path}`, { method, headers: { ...headers, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { stack, api: call(stack.edgeUrl, { Authorization: `Bearer ${stack.apiKey}` }), admin: call(`${stack.mock.origin}/__mock/`, {}) };
-}
-
-async function journalSeq(c: Client): Promise<number> {
-  const { entries } = (await (await c.admin("journal?limit=1")).json()) as { entries: Array<{ seq: number }> };
-  return entries.at(-1)?.seq ?? 0;
-}
-
-async function journalSince(c: Client, since: number): Promise<Array<{ endpoint: string; durationMs: number }>> {
-  const { entries } = (await (await c.admin(`journal?since=${since}&limit=5000`)).json()) as { entries: Array<{ endpoint: string; durationMs: number }> };
-  return entries.filter((e) => API_ENDPOINTS.includes(e.endpoint));
-}
-
-/** A browser-side cookie for a launched flow, and its callback URL. */
-interface PreparedCallback {
-  url: string;
-  cookie: string;
-}
-
-async function prepareCallbacks(c: Client, users: Array<{ id: string; account: string }>, kind: "user" | "account", count: number): Promise<PreparedCallback[]> {
-  const prepared: PreparedCallback[] = [];
-  await pool(Array.from({ length: count }, (_, i) => i), 16, async (i) => {
-    const user = users[i % users.length]!;
-    const body = kind === "user" ? { userId: user.id, returnTo: RETURN_TO } : { userId: user.id, accountId: user.account, returnTo: RETURN_TO };
-    const started = (await (await c.api(`/v1/reauth/${kind}`, body)).json()) as { launchUrl: string };
-    const launch = await fetch(started.launchUrl, { redirect: "manual" });
-    const cookie = launch.headers.getSetCookie()[0]!.split(";")[0]!;
-    const consent = await fetch(launch.headers.get("Location")!, { redirect: "manual" });
-    prepared.push({ url: consent.headers.get("Location")!, cookie });
-  });
-  return prepared;
-}
-
-async function measure(c: Client, step: StepName, concurrency: number, requests: number, delay: number, users: Array<{ id: string; account: string }>): Promise<LevelResult> {
-  let callbacks: PreparedCallback[] = [];
-  if (step === "user callback") callbacks = await prepareCallbacks(c, users, "user", requests);
-  if (step === "account callback") callbacks = await prepareCallbacks(c, users, "account", requests);
-  const since = await journalSeq(c);
-  const latencies: number[] = [];
-  let errors = 0;
-  const began = performance.now();
-  await pool(Array.from({ length: requests }, (_, i) => i), concurrency, async (i) => {
-    const user = users[i % users.length]!;
-    const t0 = performance.now();
-    let response: Response;
-    if (step === "baseline (/healthz)") response = await fetch(`${c.stack.edgeUrl}/healthz`);
-    else if (step === "user start") response = await c.api("/v1/reauth/user", { userId: user.id, returnTo: RETURN_TO });
-    else if (step === "account start") response = await c.api("/v1/reauth/account", { userId: user.id, accountId: user.account, returnTo: RETURN_TO });
-    else response = await fetch(callbacks[i]!.url, { redirect: "manual", headers: { Cookie: callbacks[i]!.cookie } });
-    await response.arrayBuffer();
-    latencies.push(performance.now() - t0);
-    const expected = step.startsWith("baseline") ? 200 : step.endsWith("start") ? 201 : 303;
-    if (response.status !== expected) errors++;
-  });
-  const wall = performance.now() - began;
-  const calls = await journalSince(c, since);
-  return {
-    step,
-    concurrency,
-    requests,
-    errors,
-    latencyMs: stats(latencies),
-    overheadMs: stats(latencies.map((l) => l - ROUND_TRIPS[step] * delay)),
-    throughputPerS: Math.round((requests / wall) * 1000 * 10) / 10,
-    upstreamCallsPerRequest: Math.round((calls.length / requests) * 100) / 100,
-    mockTimePerCallMs: calls.length ? Math.round((calls.reduce((a, e) => a + e.durationMs, 0) / calls.length) * 100) / 100 : 0,
+/** Script start-up: boot time of workerd with the production bundle minus with a bare Worker. */
+async function measureStartup(production: Bundle, mock: MockHandle, boots: number): Promise<Results["startup"]> {
+  const port = await freePort();
+  const bootOnce = async (script: { path: string } | { source: string }) => {
+    const began = performance.now();
+    const runtime = await bootLean({ script, port, mock });
+    const ms = performance.now() - began;
+    await runtime.close();
+    return ms;
   };
+  const bundleRuns: number[] = [];
+  const bareRuns: number[] = [];
+  for (let i = 0; i < Math.max(boots, 9); i++) {
+    // Interleaved, so a change in the machine's load hits both alike.
+    bareRuns.push(await bootOnce({ source: BARE_WORKER }));
+    bundleRuns.push(await bootOnce({ path: production.path }));
+  }
+  // The same bundle's module evaluation in Node (same V8), without workerd around it.
+  const nodeImport = (path: string) => {
+    const runs: number[] = [];
+    const mjs = join(mkdtempSync(join(tmpdir(), "edge-bench-import-")), "worker.mjs");
+    writeFileSync(mjs, readFileSync(path));
+    for (let i = 0; i < Math.max(boots, 7); i++) {
+      const out = execFileSync(process.execPath, ["--input-type=module", "-e", `const t = performance.now(); await import(${JSON.stringify(mjs)}); console.log(performance.now() - t);`], { encoding: "utf8" });
+      runs.push(Number(out.trim()));
+    }
+    rmSync(join(mjs, ".."), { recursive: true, force: true });
+    return median(runs);
+  };
+  const emptyPath = join(mkdtempSync(join(tmpdir(), "edge-bench-empty-")), "empty.js");
+  writeFileSync(emptyPath, BARE_WORKER);
+  const nodeBundle = nodeImport(production.path);
+  const nodeEmpty = nodeImport(emptyPath);
+  rmSync(join(emptyPath, ".."), { recursive: true, force: true });
+  // Load from other processes only ever adds time, so the fastest boot of each kind is the
+  // cleanest view of its own cost; the medians are kept beside them.
+  return {
+    boots: bundleRuns.length,
+    workerdBootMs: { bundle: median(bundleRuns), bare: median(bareRuns), bundleMin: round(Math.min(...bundleRuns)), bareMin: round(Math.min(...bareRuns)), runsBundle: bundleRuns.map((n) => round(n)), runsBare: bareRuns.map((n) => round(n)) },
+    startupMs: round(Math.min(...bundleRuns) - Math.min(...bareRuns)),
+    nodeImportMs: { bundle: nodeBundle, empty: nodeEmpty, net: round(nodeBundle - nodeEmpty) },
+  };
+}
+
+interface LeanRun {
+  levels: LevelResult[];
+  counts: Record<string, number>;
+  /** KV contents and prepared callbacks for the cold boots. */
+  kv: Array<[string, string]>;
+  coldCallbacks: Record<"user" | "account", PreparedCallback[]>;
+  users: BenchUser[];
+}
+
+async function runLeanWarm(bundle: Bundle, mock: MockHandle, levels: number[], requestsFor: (c: number) => number, delay: number, boots: number): Promise<LeanRun> {
+  const port = await freePort();
+  const runtime = await bootLean({ script: { path: bundle.path }, port, mock });
+  try {
+    const c = client(runtime.url, DEV_API_KEY, mock.origin);
+    const users = await setUp(c, 64, delay, `lean-${Date.now()}`);
+    const cpu = () => (runtime.pid ? processCpuMs(runtime.pid) : undefined);
+    // Warm-up: the isolate fetches the key set and imports keys once; then every step is warm.
+    for (const step of STEPS) await measure(c, step, 1, 3, delay, users);
+    const results: LevelResult[] = [];
+    for (const concurrency of levels) {
+      for (const step of STEPS) {
+        const level = await measure(c, step, concurrency, requestsFor(concurrency), delay, users, cpu);
+        results.push(level);
+        console.log(`lean ${step.padEnd(19)} c=${String(concurrency).padStart(2)} n=${level.requests}  p50 ${level.latencyMs.p50}  p99 ${level.latencyMs.p99}  non-upstream p50 ${level.nonUpstreamMs.p50}  cpu ${level.cpuMsPerRequest ?? "?"} ms  calls/req ${level.upstreamCallsPerRequest}  errors ${level.errors}`);
+      }
+    }
+    const warm = (step: StepName) => results.filter((r) => r.step === step).reduce((max, r) => Math.max(max, r.upstreamCallsPerRequest), 0);
+    const counts: Record<string, number> = {};
+    for (const step of WORK_STEPS) counts[step] = warm(step);
+    // Flows for the cold boots' callbacks, started and consented to here; their KV goes to each fresh isolate.
+    const coldCallbacks = { user: await prepareCallbacks(c, users, "user", boots * 2), account: await prepareCallbacks(c, users, "account", boots * 2) };
+    const kv = (await (await fetch(`${runtime.url}/__bench/kv`)).json()) as Array<[string, string]>;
+    return { levels: results, counts, kv, coldCallbacks, users };
+  } finally {
+    await runtime.close();
+  }
+}
+
+/** The first request of each step on a fresh isolate, in a fresh location (empty Cache API) and a warm one. */
+async function runLeanCold(bundle: Bundle, mock: MockHandle, warm: LeanRun, boots: number): Promise<Results["lean"]["cold"]> {
+  // Every cold isolate must serve the callback URLs the warm one prepared: same port.
+  const port = Number(new URL(warm.coldCallbacks.user[0]!.url).port);
+  const keySetUrl = `${mock.apiBaseUrl}jwks/oauth`;
+  const cold: Results["lean"]["cold"] = {} as Results["lean"]["cold"];
+  let used = 0;
+  // Starts use users no callback touches: a cold callback's exchange revokes its user's tokens, which the seed still holds.
+  let nextStartUser = warm.users.length - 1;
+  // Callbacks first: digi.me's authorization codes in their URLs live 2 minutes from the preparation.
+  for (const step of ["user callback", "account callback", "user start", "account start"] as const) {
+    for (const location of ["fresh", "warm"] as const) {
+      const times: number[] = [];
+      const ownTimes: number[] = [];
+      const calls: string[][] = [];
+      for (let boot = 0; boot < boots; boot++) {
+        const runtime = await bootLean({ script: { path: bundle.path }, port, mock });
+        try {
+          const keySet = location === "warm" ? { url: keySetUrl, body: await (await fetch(keySetUrl)).json(), fetchedAt: Date.now() } : undefined;
+          const seeded = await fetch(`${runtime.url}/__bench/seed`, { method: "POST", body: JSON.stringify({ kv: warm.kv, keySet }) });
+          if (seeded.status !== 204) throw new Error(`seeding answered ${seeded.status}`);
+          const c = client(runtime.url, DEV_API_KEY, mock.origin);
+          const since = await journalSeq(c);
+          const kind = step === "user callback" ? "user" : "account";
+          const callback = step.endsWith("callback") ? warm.coldCallbacks[kind][used % warm.coldCallbacks[kind].length] : undefined;
+          if (callback) used++;
+          const user = warm.users[callback ? 0 : nextStartUser--]!;
+          const t0 = performance.now();
+          const answer = await sendStep(c, step, user, callback);
+          const elapsed = performance.now() - t0;
+          times.push(elapsed);
+          ownTimes.push(elapsed - (answer.upstreamMs ?? 0));
+          if (answer.status !== EXPECTED_STATUS[step] || (callback && !answer.location?.includes("status=succeeded"))) {
+            throw new Error(`cold ${step}: answered ${answer.status} ${answer.location ?? ""}`);
+          }
+          const entries = await journalSince(c, since);
+          calls.push(entries.map((e) => e.endpoint).sort());
+        } finally {
+          await runtime.close();
+        }
+      }
+      const firstMs = median(times);
+      cold[location] ??= {} as Results["lean"]["cold"]["fresh"];
+      cold[location][step] = {
+        firstRequestMs: firstMs,
+        runs: times.map((t) => round(t)),
+        nonUpstreamMs: median(ownTimes),
+        upstreamCalls: calls[0] ?? [],
+        upstreamCallsConsistent: calls.every((c) => JSON.stringify(c) === JSON.stringify(calls[0])),
+      };
+      console.log(`lean cold (${location} location) ${step.padEnd(16)} first request median ${firstMs} ms  calls ${JSON.stringify(calls[0])}`);
+    }
+  }
+  return cold;
+}
+
+async function runLean(levels: number[], requestsFor: (c: number) => number, delay: number, boots: number): Promise<Results["lean"] & { bundle: Results["bundle"]; startup: Results["startup"] }> {
+  const mock = await startMockProcess("127.0.0.1", await freePort());
+  const production = buildBundle();
+  const lean = buildBundle(join(ROOT, "bench", "lean.wrangler.toml"));
+  try {
+    console.log(`bench: production bundle ${production.rawBytes} bytes (${production.gzipBytes} gzip); start-up over ${boots} boots…`);
+    const startup = await measureStartup(production, mock, boots);
+    console.log(`bench: start-up ${startup.startupMs} ms (workerd boot ${startup.workerdBootMs.bundle} vs bare ${startup.workerdBootMs.bare}); Node import ${startup.nodeImportMs.net} ms net`);
+    const warm = await runLeanWarm(lean, mock, levels, requestsFor, delay, boots);
+    const cold = await runLeanCold(lean, mock, warm, boots);
+    console.log("bench: CPU profile of the isolate per step…");
+    const profile = await profileSteps(lean, mock, delay);
+    return { levels: warm.levels, counts: warm.counts, cold, profile, bundle: { rawBytes: production.rawBytes, gzipBytes: production.gzipBytes }, startup };
+  } finally {
+    production.dispose();
+    lean.dispose();
+    await mock.close();
+  }
+}
+
+// ---------------------------------------------------------------- dev stack
+
+async function runDev(levels: number[], requestsFor: (c: number) => number, delay: number): Promise<Results["dev"]> {
+  console.log("bench: starting the dev stack (mock in its own process, wrangler dev)…");
+  const stack = await startStack({ returnOrigins: ["http://127.0.0.1:8788"], timeoutMs: 10_000, logLevel: "error", separateMock: true, wranglerLogLevel: "error" });
+  const c: Client = client(stack.edgeUrl, stack.apiKey, stack.mock.origin);
+  try {
+    const users = await setUp(c, 64, delay);
+    const firstCalls = async (action: () => Promise<unknown>) => {
+      const since = await journalSeq(c);
+      await action();
+      return (await journalSince(c, since)).length;
+    };
+    const counts: Record<string, number> = {};
+    counts.userStartCold = await firstCalls(() => sendStep(c, "user start", users[0]!));
+    const results: LevelResult[] = [];
+    for (const concurrency of levels) {
+      for (const step of STEPS) {
+        const level = await measure(c, step, concurrency, requestsFor(concurrency), delay, users);
+        results.push(level);
+        console.log(`dev  ${step.padEnd(19)} c=${String(concurrency).padStart(2)} n=${level.requests}  p50 ${level.latencyMs.p50}  p99 ${level.latencyMs.p99}  non-upstream p50 ${level.nonUpstreamMs.p50}  calls/req ${level.upstreamCallsPerRequest}  errors ${level.errors}`);
+      }
+    }
+    for (const step of WORK_STEPS) counts[step] = results.filter((r) => r.step === step).reduce((max, r) => Math.max(max, r.upstreamCallsPerRequest), 0);
+    return { levels: results, counts };
+  } finally {
+    await stack.close();
+  }
 }
 
 /** Crypto CPU per operation, measured in workerd from outside: (T(n) - T(0)) / n. */
@@ -162,13 +276,13 @@ async function cryptoBench(): Promise<Record<string, number>> {
         if (!response.ok) throw new Error(`crypto bench ${op}: ${response.status} ${await response.text()}`);
         runs.push(performance.now() - t0);
       }
-      return stats(runs).p50;
+      return median(runs);
     };
     const results: Record<string, number> = {};
     for (const [op, n] of [["sign", 200], ["verify", 500], ["seal", 2000], ["open", 2000], ["sha256", 2000], ["import", 50], ["callback", 200]] as const) {
       await time(op, n); // warm-up
       const base0 = await time("none", 0);
-      results[op] = Math.round(((await time(op, n)) - base0) / n * 1000) / 1000;
+      results[op] = round(((await time(op, n)) - base0) / n, 3);
     }
     return results;
   } finally {
@@ -176,122 +290,36 @@ async function cryptoBench(): Promise<Record<string, number>> {
   }
 }
 
-function versionOf(pkg: string): string {
-  try {
-    return (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
-  } catch {
-    return "?";
+// ---------------------------------------------------------------- compare
+
+/** Regressions of `now` against `before`, beyond `COMPARE_MARGINS`. */
+export function regressions(before: Results, now: Pick<Results, "lean" | "bundle" | "startup">): string[] {
+  const found: string[] = [];
+  const m = COMPARE_MARGINS;
+  for (const level of now.lean.levels) {
+    if (level.step.startsWith("baseline") || level.concurrency > 16) continue;
+    const old = before.lean.levels.find((l) => l.step === level.step && l.concurrency === level.concurrency);
+    if (!old) continue;
+    const limit = round(old.nonUpstreamMs.p50 * m.nonUpstreamFactor + m.nonUpstreamSlackMs);
+    if (level.nonUpstreamMs.p50 > limit) found.push(`${level.step} c=${level.concurrency}: non-upstream p50 ${level.nonUpstreamMs.p50} ms > ${limit} (was ${old.nonUpstreamMs.p50})`);
+    if (level.upstreamCallsPerRequest > old.upstreamCallsPerRequest) found.push(`${level.step} c=${level.concurrency}: ${level.upstreamCallsPerRequest} upstream calls per request (was ${old.upstreamCallsPerRequest})`);
   }
+  // Callbacks first: digi.me's authorization codes in their URLs live 2 minutes from the preparation.
+  for (const step of ["user callback", "account callback", "user start", "account start"] as const) {
+    for (const location of ["fresh", "warm"] as const) {
+      const a = before.lean.cold[location]?.[step];
+      const b = now.lean.cold[location]?.[step];
+      if (!a || !b) continue;
+      if (b.firstRequestMs > a.firstRequestMs + m.coldSlackMs) found.push(`cold (${location} location) ${step}: first request ${b.firstRequestMs} ms > ${round(a.firstRequestMs + m.coldSlackMs)} (was ${a.firstRequestMs})`);
+      if (b.upstreamCalls.length > a.upstreamCalls.length) found.push(`cold (${location} location) ${step}: ${b.upstreamCalls.length} upstream calls (was ${a.upstreamCalls.length})`);
+    }
+  }
+  if (now.startup.startupMs > before.startup.startupMs + m.startupSlackMs) found.push(`start-up ${now.startup.startupMs} ms > ${round(before.startup.startupMs + m.startupSlackMs)} (was ${before.startup.startupMs})`);
+  if (now.bundle.rawBytes > before.bundle.rawBytes * m.bundleFactor) found.push(`bundle ${now.bundle.rawBytes} bytes > ${Math.round(before.bundle.rawBytes * m.bundleFactor)} (was ${before.bundle.rawBytes})`);
+  return found;
 }
 
-function markdown(result: Record<string, unknown>, levels: LevelResult[], counts: Record<string, unknown>, crypto: Record<string, number>, delay: number): string {
-  const machine = result.machine as Record<string, string | number>;
-  const baseline = (c: number) => levels.find((l) => l.step === "baseline (/healthz)" && l.concurrency === c);
-  const net = (l: LevelResult, p: "p50" | "p99") => Math.round((l.overheadMs[p] - (baseline(l.concurrency)?.latencyMs[p] ?? 0)) * 100) / 100;
-  /** Net of the harness and of the mock's own time beyond the injected delay, on the critical path. */
-  const edgeOnly = (l: LevelResult) => Math.round((net(l, "p50") - Math.max(0, l.mockTimePerCallMs - (result.delayMs as number)) * ROUND_TRIPS[l.step]) * 100) / 100;
-  const rows = levels.map(
-    (l) =>
-      `| ${l.step} | ${l.concurrency} | ${l.requests} | ${l.latencyMs.p50} | ${l.latencyMs.p95} | ${l.latencyMs.p99} | ${l.throughputPerS} | ${l.overheadMs.p50} | ${l.overheadMs.p99} | ${l.step.startsWith("baseline") ? "—" : `${net(l, "p50")} / ${net(l, "p99")}`} | ${l.mockTimePerCallMs || "—"} | ${l.step.startsWith("baseline") ? "—" : edgeOnly(l)} | ${l.upstreamCallsPerRequest} | ${l.errors} |`,
-  );
-  const at16 = levels.filter((l) => l.concurrency === 16 && !l.step.startsWith("baseline"));
-  const overheadOk = at16.every((l) => l.overheadMs.p50 <= 3 && l.overheadMs.p99 <= 15);
-  const netOk = at16.every((l) => net(l, "p50") <= 3 && net(l, "p99") <= 15);
-  const callbackCpu = crypto.callback ?? Number.NaN;
-  return `# Benchmarks
-
-Measured by \`npm run bench\` on ${result.date}. The Worker runs its production code path
-under \`wrangler dev\` (workerd ${machine.workerd}), the mock digi.me runs as a separate
-Node process on loopback, and every upstream API call is delayed by **${delay} ms** (a
-mock \`delay\` fault). The load generator is a third process on the same machine.
-
-Machine: ${machine.cpu} × ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}.
-
-## Latency per step
-
-Edge overhead = latency − upstream round trips × ${delay} ms (round trips on the critical
-path: user start 1, account start 1 — two calls in parallel —, user callback 1, account
-callback 0). It includes the mock's own time per call (JWT verification and token
-signing, ${result.mockTimeNote}) and loopback HTTP, so it overstates the Worker's part.
-
-\`baseline (/healthz)\` is a route that does no I/O: its latency is what the harness itself
-costs at that concurrency (loopback HTTP, wrangler dev's local proxy in front of workerd,
-the load generator sharing the machine). "Net of baseline" subtracts it from the
-overhead, percentile by percentile.
-
-"Mock time" is the mock's own time per upstream call (injected delay included), from its
-journal; "edge only p50" also takes away the mock's time beyond the delay on the critical
-path, leaving the Worker's own work plus the local KV simulator.
-
-| step | concurrency | requests | p50 ms | p95 ms | p99 ms | req/s | overhead p50 ms | overhead p99 ms | net of baseline p50 / p99 ms | mock time / call ms | edge only p50 ms | upstream calls / request | errors |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${rows.join("\n")}
-
-## Upstream calls per step (mock journal)
-
-| step | first request on a fresh stack | warm (measured runs) | target |
-| --- | --- | --- | --- |
-| user start | ${counts.userStartCold} | ${counts.userStartWarm} | 1 |
-| account start | ${counts.accountStartCold} | ${counts.accountStartWarm} (in parallel: 1 round trip) | 1 round trip |
-| user callback | ${counts.userCallbackCold} | ${counts.userCallbackWarm} | 1 |
-| account callback | ${counts.accountCallbackCold} | ${counts.accountCallbackWarm} | 0 or 1 |
-
-The first user start also fetches the key set (cold isolate); \`/healthz\` has already
-imported the contract key by then. No warm request fetches the key set or imports a
-key. The exact counts, cold and warm, are held by \`test/routes/round-trips.test.ts\` in
-\`npm test\`.
-
-## Crypto CPU per operation (warm, in workerd)
-
-Measured from outside (workerd's clock does not advance during computation):
-(time of a request doing the operation n times − time of an empty request) / n,
-median of 7.
-
-| operation | ms |
-| --- | --- |
-| PS512 JWT sign (contract key, 2048-bit) | ${crypto.sign} |
-| PS512 token verify (digi.me key) | ${crypto.verify} |
-| AES-GCM seal (token, ~1.3 KB) | ${crypto.seal} |
-| AES-GCM open | ${crypto.open} |
-| SHA-256 (state, binding) | ${crypto.sha256} |
-| contract key import (cold isolate only) | ${crypto.import} |
-| **one user callback's crypto** (open + sign + verify + seal + 2 × SHA-256) | **${callbackCpu}** |
-
-Workers' free plan allows 10 ms of CPU per request; one callback's crypto uses
-${callbackCpu} ms (${Math.round((callbackCpu / 10) * 100)}% of it).
-
-## Targets
-
-| target | result |
-| --- | --- |
-| upstream round trips warm: 1 / 1 / 1 / 0–1 | ${counts.userStartWarm} / ${counts.accountStartWarm} calls (1 round trip) / ${counts.userCallbackWarm} / ${counts.accountCallbackWarm} — ${counts.userStartWarm === 1 && counts.userCallbackWarm === 1 && counts.accountCallbackWarm === 0 ? "met" : "missed"} |
-| edge overhead at concurrency 16: p50 ≤ 3 ms, p99 ≤ 15 ms | raw: ${at16.map((l) => `${l.step} ${l.overheadMs.p50}/${l.overheadMs.p99}`).join("; ")} — ${overheadOk ? "met" : "missed"}; net of baseline: ${at16.map((l) => `${net(l, "p50")}/${net(l, "p99")}`).join("; ")} — ${netOk ? "met" : "missed"} |
-| crypto CPU per request ≤ 2 ms | ${callbackCpu} ms — ${callbackCpu <= 2 ? "met" : "missed"} |
-
-## Reading the numbers
-
-- **The edge-overhead target is missed on this machine**, and the table shows why. Two
-  cores carry the load generator, the mock (which verifies a PS512 JWT and signs a PS512
-  token for every call, in Node) and workerd behind wrangler dev's local proxy. At
-  concurrency 16 a request to \`/healthz\`, which does nothing, already waits
-  ${baseline(16)?.latencyMs.p50 ?? "?"} ms at p50: the machine is saturated and every step queues. At concurrency 1,
-  with no queueing, the harness costs ${baseline(1)?.latencyMs.p50 ?? "?"} ms and what is left for the Worker
-  (edge only p50) is ${levels.filter((l) => l.concurrency === 1 && !l.step.startsWith("baseline")).map((l) => `${l.step} ${edgeOnly(l)} ms`).join(", ")}.
-- **That remainder is mostly I/O of the local runtime**: the local KV simulator (the
-  account callback — one KV read, one KV write, no upstream call — costs
-  ${levels.find((l) => l.concurrency === 1 && l.step === "account callback") ? edgeOnly(levels.find((l) => l.concurrency === 1 && l.step === "account callback")!) : "?"} ms; the starts make two KV operations and the user callback three) and the
-  loopback HTTP of the upstream call outside the mock's handler. On Cloudflare, KV reads
-  of hot keys are served from the edge cache and writes return without waiting for
-  propagation.
-- **The Worker's own CPU per request is small**: one callback's crypto is ${callbackCpu} ms
-  (above), and routing, validation and JSON are a fraction of that.
-- What the service controls and holds exactly — one upstream round trip per step, no
-  key import or key-set fetch when warm — is met, and guarded by \`npm test\`.
-${result.notes ? `\n${result.notes}\n` : ""}
-
-Raw numbers: [\`bench/results.json\`](bench/results.json).
-`;
-}
+// ---------------------------------------------------------------- main
 
 /** Writes BENCHMARKS.md, keeping the soak's section (npm run soak writes it). */
 function writeReport(text: string): void {
@@ -300,72 +328,53 @@ function writeReport(text: string): void {
   writeFileSync(path, `${text.trimEnd()}\n${soak}`);
 }
 
+const RESULTS_PATH = join(ROOT, "bench", "results.json");
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       delay: { type: "string", default: "50" },
       levels: { type: "string", default: "1,16,64" },
       requests: { type: "string", default: "0" },
+      boots: { type: "string", default: "5" },
       quick: { type: "boolean", default: false },
+      "skip-dev": { type: "boolean", default: false },
+      compare: { type: "boolean", default: false },
       notes: { type: "string", default: "" },
+      "notes-file": { type: "string", default: "" },
       "report-only": { type: "boolean", default: false },
     },
   });
   if (values["report-only"]) {
-    // Rewrites BENCHMARKS.md from bench/results.json without measuring again.
-    const saved = JSON.parse(readFileSync(join(ROOT, "bench", "results.json"), "utf8")) as Record<string, unknown> & { levels: LevelResult[]; counts: Record<string, unknown>; cryptoMsPerOp: Record<string, number>; delayMs: number };
-    writeReport(markdown(saved, saved.levels, saved.counts, saved.cryptoMsPerOp, saved.delayMs));
+    writeReport(markdown(JSON.parse(readFileSync(RESULTS_PATH, "utf8")) as Results));
     return;
   }
   const delay = Number(values.delay);
-  const levels = values.levels.split(",").map(Number);
+  const boots = Math.max(5, Number(values.boots));
+  const levels = values.compare ? [1, 16] : values.levels.split(",").map(Number);
   const requestsFor = (c: number) => Number(values.requests) || (values.quick ? Math.max(8, c * 2) : Math.max(100, c * 8));
+  const loadBefore = loadavg().map((n) => round(n));
 
-  console.log("bench: starting the stack (mock in its own process, wrangler dev)…");
-  const stack = await startStack({ returnOrigins: [new URL(RETURN_TO).origin], timeoutMs: 10_000, logLevel: "error", separateMock: true, wranglerLogLevel: "error" });
-  const c = client(stack);
-  try {
-    const users: Array<{ id: string; account: string }> = [];
-    for (let i = 0; i < 64; i++) {
-      const created = (await (await c.admin("users", { userId: `bench-${i}`, accounts: 1 })).json()) as { userId: string; accounts: Array<{ id: string }>; token: unknown };
-      await c.api(`/v1/users/${created.userId}/token`, created.token, "PUT");
-      users.push({ id: created.userId, account: created.accounts[0]!.id });
+  const lean = await runLean(levels, requestsFor, delay, boots);
+  if (values.compare) {
+    const before = JSON.parse(readFileSync(RESULTS_PATH, "utf8")) as Results;
+    const found = regressions(before, { lean: { levels: lean.levels, counts: lean.counts, cold: lean.cold, profile: lean.profile }, bundle: lean.bundle, startup: lean.startup });
+    console.log(`bench --compare against bench/results.json of ${before.date} (load average now ${loadavg().map((n) => round(n)).join(", ")}):`);
+    if (found.length === 0) {
+      console.log("no regression beyond the margins");
+      return;
     }
-    await c.admin("scenario", { faults: [{ type: "delay", ms: delay, endpoints: API_ENDPOINTS }] }, "PUT");
-
-    const firstCalls = async (action: () => Promise<unknown>) => {
-      const since = await journalSeq(c);
-      await action();
-      return (await journalSince(c, since)).length;
-    };
-    const counts: Record<string, number> = {};
-    counts.userStartCold = await firstCalls(() => c.api("/v1/reauth/user", { userId: users[0]!.id, returnTo: RETURN_TO }));
-    counts.accountStartCold = await firstCalls(() => c.api("/v1/reauth/account", { userId: users[1]!.id, accountId: users[1]!.account, returnTo: RETURN_TO }));
-    const [userCb] = await prepareCallbacks(c, users, "user", 1);
-    counts.userCallbackCold = await firstCalls(() => fetch(userCb!.url, { redirect: "manual", headers: { Cookie: userCb!.cookie } }));
-    const [accountCb] = await prepareCallbacks(c, users, "account", 1);
-    counts.accountCallbackCold = await firstCalls(() => fetch(accountCb!.url, { redirect: "manual", headers: { Cookie: accountCb!.cookie } }));
-
-    const results: LevelResult[] = [];
-    for (const concurrency of levels) {
-      for (const step of ["baseline (/healthz)", "user start", "account start", "user callback", "account callback"] as StepName[]) {
-        const level = await measure(c, step, concurrency, requestsFor(concurrency), delay, users);
-        results.push(level);
-        console.log(`${step.padEnd(16)} c=${String(concurrency).padStart(2)} n=${level.requests}  p50 ${level.latencyMs.p50} ms  p99 ${level.latencyMs.p99} ms  overhead p50 ${level.overheadMs.p50} ms  ${level.throughputPerS} req/s  calls/req ${level.upstreamCallsPerRequest}  errors ${level.errors}`);
-      }
-    }
-    const warm = (step: StepName) => results.filter((r) => r.step === step).reduce((max, r) => Math.max(max, r.upstreamCallsPerRequest), 0);
-    counts.userStartWarm = warm("user start");
-    counts.accountStartWarm = warm("account start");
-    counts.userCallbackWarm = warm("user callback");
-    counts.accountCallbackWarm = warm("account callback");
-
-    console.log("bench: crypto CPU in workerd…");
-    const crypto = await cryptoBench();
-    console.log(crypto);
-
-    const mockTimes = results.filter((r) => r.mockTimePerCallMs > 0).map((r) => r.mockTimePerCallMs - delay);
-    const machine = {
+    for (const line of found) console.log(`  REGRESSION ${line}`);
+    process.exitCode = 1;
+    return;
+  }
+  const dev = values["skip-dev"] ? undefined : await runDev(levels, requestsFor, delay);
+  console.log("bench: crypto CPU in workerd…");
+  const crypto = values["skip-dev"] ? undefined : await cryptoBench();
+  const results: Results = {
+    date: new Date().toISOString(),
+    delayMs: delay,
+    machine: {
       cpu: cpus()[0]?.model ?? "?",
       cores: cpus().length,
       memoryGiB: Math.round(totalmem() / 2 ** 30),
@@ -373,23 +382,20 @@ async function main(): Promise<void> {
       node: process.version,
       workerd: versionOf("workerd"),
       wrangler: versionOf("wrangler"),
-    };
-    const result = {
-      date: new Date().toISOString().slice(0, 10),
-      delayMs: delay,
-      machine,
-      counts,
-      levels: results,
-      cryptoMsPerOp: crypto,
-      mockTimeNote: `about ${stats(mockTimes).p50} ms per call at p50 beyond the injected delay`,
-      notes: values.notes,
-    };
-    writeFileSync(join(ROOT, "bench", "results.json"), JSON.stringify(result, null, 2) + "\n");
-    writeReport(markdown(result, results, counts, crypto, delay));
-    console.log("bench: wrote bench/results.json and BENCHMARKS.md");
-  } finally {
-    await stack.close();
-  }
+      miniflare: versionOf("miniflare"),
+      loadAverageBefore: loadBefore,
+      loadAverageAfter: loadavg().map((n) => round(n)),
+    },
+    bundle: lean.bundle,
+    startup: lean.startup,
+    lean: { levels: lean.levels, counts: lean.counts, cold: lean.cold, profile: lean.profile },
+    ...(dev ? { dev } : {}),
+    ...(crypto ? { cryptoMsPerOp: crypto } : {}),
+    notes: values["notes-file"] ? readFileSync(values["notes-file"], "utf8") : values.notes,
+  };
+  writeFileSync(RESULTS_PATH, JSON.stringify(results, null, 2) + "\n");
+  writeReport(markdown(results));
+  console.log("bench: wrote bench/results.json and BENCHMARKS.md");
 }
 
 main().catch((error: unknown) => {

@@ -14,7 +14,7 @@ import { startWebhookReceiver, type WebhookReceiver } from "./webhook-receiver.t
 /** The development API key (local only; printed, documented in the README). */
 export const DEV_API_KEY = "dev-api-key-0000000000000000000000000000";
 /** The development token-encryption key (local only: 32 bytes of 0x07). */
-const DEV_ENCRYPTION_KEY = `dev:${Buffer.alloc(32, 7).toString("base64")}`;
+export const DEV_ENCRYPTION_KEY = `dev:${Buffer.alloc(32, 7).toString("base64")}`;
 
 /** The development key of the signed return (local only; the demo app and QA check with it). */
 export const DEV_RETURN_SIGNING_SECRET = "dev-return-signing-secret-00000000000000";
@@ -117,7 +117,7 @@ export async function waitForHealth(url: string, child: ChildProcess, timeoutMs:
 }
 
 /** Runs `mock-server/standalone.ts` as a child process and waits until it answers. */
-async function startMockProcess(host: string, port: number): Promise<MockHandle> {
+export async function startMockProcess(host: string, port: number): Promise<MockHandle> {
   const child = spawn(process.execPath, [join(ROOT, "mock-server", "standalone.ts"), "--host", host, "--port", String(port)], { stdio: ["ignore", "ignore", "inherit"] });
   const origin = `http://${host}:${port}`;
   const close = async () => {

@@ -1,102 +1,123 @@
 /**
- * The HTTP surface's schemas: they validate every input and generate the
- * OpenAPI document (`/openapi.json`), so the two cannot drift apart.
+ * The HTTP surface's schemas (zod/mini): they validate every input and, with
+ * the route definitions, generate the OpenAPI document (`npm run openapi`),
+ * so the two cannot drift apart. `describe` attaches the document's metadata.
  */
-import { z } from "@hono/zod-openapi";
+import * as z from "zod/mini";
 import { TOKEN_EXPIRY_MAX_SECONDS, TOKEN_EXPIRY_MIN_SECONDS } from "./storage/keys.ts";
+
+/** What a schema adds to the OpenAPI document: a component id, a description, an example. */
+export type SchemaDoc = {
+  /** Makes the schema a named component (`#/components/schemas/<id>`). */
+  id?: string;
+  description?: string;
+  example?: unknown;
+};
+
+/** Attaches OpenAPI metadata to a schema (zod's global registry) and returns it. */
+export function describe<T extends z.ZodMiniType>(schema: T, doc: SchemaDoc): T {
+  z.globalRegistry.add(schema, doc);
+  return schema;
+}
 
 const ID = /^[A-Za-z0-9._:@-]+$/;
 
-export const UserIdSchema = z.string().min(1).max(128).regex(ID, "letters, digits and . _ : @ - only").openapi({ example: "user-42" });
-export const AccountIdSchema = z.string().min(1).max(128).regex(ID, "letters, digits and . _ : @ - only").openapi({ example: "1_1xxxxxxxxx" });
-export const FlowIdSchema = z.string().regex(/^[A-Za-z0-9_-]{22}$/, "not a flow id").openapi({ example: "q0Vx0t6wz7N3b1k2R9yH1Q" });
-const ReturnToSchema = z.string().min(1).max(2048).openapi({ description: "Absolute URL on an allowed origin", example: "https://app.example.com/settings/digime" });
-const LocaleSchema = z.string().regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$/, "a language tag such as en or pt-BR").openapi({ example: "en" });
-const AccessTokenValueSchema = z.string().min(1).max(4096).openapi({ description: "A user access token value, instead of the stored token" });
-const SessionOptionsSchema = z
-  .record(z.string(), z.unknown())
-  .refine((value) => JSON.stringify(value).length <= 4096, "sessionOptions must be at most 4096 bytes of JSON")
-  .openapi({ description: "digi.me session options (`actions`), passed through", example: { pull: {} } });
+export const UserIdSchema = describe(z.string().check(z.minLength(1), z.maxLength(128), z.regex(ID, "letters, digits and . _ : @ - only")), { example: "user-42" });
+export const AccountIdSchema = describe(z.string().check(z.minLength(1), z.maxLength(128), z.regex(ID, "letters, digits and . _ : @ - only")), { example: "1_1xxxxxxxxx" });
+export const FlowIdSchema = describe(z.string().check(z.regex(/^[A-Za-z0-9_-]{22}$/, "not a flow id")), { example: "q0Vx0t6wz7N3b1k2R9yH1Q" });
+const ReturnToSchema = describe(z.string().check(z.minLength(1), z.maxLength(2048)), { description: "Absolute URL on an allowed origin", example: "https://app.example.com/settings/digime" });
+const LocaleSchema = describe(z.string().check(z.regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$/, "a language tag such as en or pt-BR")), { example: "en" });
+const AccessTokenValueSchema = describe(z.string().check(z.minLength(1), z.maxLength(4096)), { description: "A user access token value, instead of the stored token" });
+const SessionOptionsSchema = describe(
+  z.record(z.string(), z.unknown()).check(z.refine((value) => JSON.stringify(value).length <= 4096, "sessionOptions must be at most 4096 bytes of JSON")),
+  { description: "digi.me session options (`actions`), passed through", example: { pull: {} } },
+);
 
-export const StartUserFlowSchema = z
-  .object({
+export const StartUserFlowSchema = describe(
+  z.strictObject({
     userId: UserIdSchema,
     returnTo: ReturnToSchema,
-    locale: LocaleSchema.optional(),
-    triggerQuery: z.boolean().optional(),
-    sessionOptions: SessionOptionsSchema.optional(),
-    userAccessToken: AccessTokenValueSchema.optional(),
-    allowFullAuthorization: z.boolean().optional().openapi({ description: "When digi.me refuses the access token, start a full-authorization flow instead of answering 409" }),
-  })
-  .strict()
-  .openapi("StartUserFlow");
+    locale: z.optional(LocaleSchema),
+    triggerQuery: z.optional(z.boolean()),
+    sessionOptions: z.optional(SessionOptionsSchema),
+    userAccessToken: z.optional(AccessTokenValueSchema),
+    allowFullAuthorization: z.optional(
+      describe(z.boolean(), { description: "When digi.me refuses the access token, start a full-authorization flow instead of answering 409" }),
+    ),
+  }),
+  { id: "StartUserFlow" },
+);
 
-export const StartAccountFlowSchema = z
-  .object({
+export const StartAccountFlowSchema = describe(
+  z.strictObject({
     userId: UserIdSchema,
     accountId: AccountIdSchema,
     returnTo: ReturnToSchema,
-    locale: LocaleSchema.optional(),
-    userAccessToken: AccessTokenValueSchema.optional(),
-  })
-  .strict()
-  .openapi("StartAccountFlow");
+    locale: z.optional(LocaleSchema),
+    userAccessToken: z.optional(AccessTokenValueSchema),
+  }),
+  { id: "StartAccountFlow" },
+);
 
-export const StartedFlowSchema = z
-  .object({
-    flowId: FlowIdSchema,
-    kind: z.enum(["user", "account", "authorize"]),
-    launchUrl: z.string().openapi({ description: "Send the user's browser here", example: "https://reauth.example.com/reauth/launch/q0Vx0t6wz7N3b1k2R9yH1Q" }),
-    expiresAt: z.string().openapi({ example: "2026-11-21T10:10:00.000Z" }),
-  })
-  .openapi("StartedFlow");
+const FlowKindSchema = z.enum(["user", "account", "authorize"]);
 
-export const FlowSchema = z
-  .object({
+export const StartedFlowSchema = describe(
+  z.object({
     flowId: FlowIdSchema,
-    kind: z.enum(["user", "account", "authorize"]),
+    kind: FlowKindSchema,
+    launchUrl: describe(z.string(), { description: "Send the user's browser here", example: "https://reauth.example.com/reauth/launch/q0Vx0t6wz7N3b1k2R9yH1Q" }),
+    expiresAt: describe(z.string(), { example: "2026-11-21T10:10:00.000Z" }),
+  }),
+  { id: "StartedFlow" },
+);
+
+export const FlowSchema = describe(
+  z.object({
+    flowId: FlowIdSchema,
+    kind: FlowKindSchema,
     userId: z.string(),
-    accountId: z.string().optional(),
+    accountId: z.optional(z.string()),
     status: z.enum(["pending", "succeeded", "failed"]),
-    errorCode: z.string().optional(),
-    identity: z
-      .enum(["confirmed", "new", "replaced"])
-      .optional()
-      .openapi({ description: "Succeeded user/authorize flows: the stored token's digi.me identity matched the known one (confirmed), none was known (new), or a full authorization brought another (replaced)" }),
-    digimeUserId: z.string().optional().openapi({ description: "Succeeded user/authorize flows: digi.me's `sub` of the token stored" }),
+    errorCode: z.optional(z.string()),
+    identity: z.optional(
+      describe(z.enum(["confirmed", "new", "replaced"]), {
+        description: "Succeeded user/authorize flows: the stored token's digi.me identity matched the known one (confirmed), none was known (new), or a full authorization brought another (replaced)",
+      }),
+    ),
+    digimeUserId: z.optional(describe(z.string(), { description: "Succeeded user/authorize flows: digi.me's `sub` of the token stored" })),
     createdAt: z.string(),
     expiresAt: z.string(),
-    completedAt: z.string().optional(),
-  })
-  .openapi("Flow");
+    completedAt: z.optional(z.string()),
+  }),
+  { id: "Flow" },
+);
 
 const TokenPartSchema = z.object({
-  value: z.string().min(1).max(4096),
+  value: z.string().check(z.minLength(1), z.maxLength(4096)),
   // Seconds, not milliseconds: a millisecond expiry is refused by name rather than stored wrong.
-  expiry: z
-    .number()
-    .int()
-    .min(TOKEN_EXPIRY_MIN_SECONDS, "must be Unix seconds (from 2001-09-09)")
-    .max(TOKEN_EXPIRY_MAX_SECONDS, "must be Unix seconds, not milliseconds (until 2100-01-01)")
-    .openapi({ description: "Unix seconds" }),
+  expiry: describe(
+    z.int().check(
+      z.minimum(TOKEN_EXPIRY_MIN_SECONDS, "must be Unix seconds (from 2001-09-09)"),
+      z.maximum(TOKEN_EXPIRY_MAX_SECONDS, "must be Unix seconds, not milliseconds (until 2100-01-01)"),
+    ),
+    { description: "Unix seconds" },
+  ),
 });
 
-export const UserTokenSchema = z
-  .object({
+export const UserTokenSchema = describe(
+  z.strictObject({
     accessToken: TokenPartSchema,
     refreshToken: TokenPartSchema,
-    user: z.object({ id: z.string().min(1).max(256) }).optional(),
-    consentid: z.string().max(256).optional(),
-  })
-  .strict()
-  .openapi("UserToken");
+    user: z.optional(z.object({ id: z.string().check(z.minLength(1), z.maxLength(256)) })),
+    consentid: z.optional(z.string().check(z.maxLength(256))),
+  }),
+  { id: "UserToken" },
+);
 
-export const StoredTokenSchema = z
-  .object({ userId: z.string(), token: UserTokenSchema, updatedAt: z.string() })
-  .openapi("StoredToken");
+export const StoredTokenSchema = describe(z.object({ userId: z.string(), token: UserTokenSchema, updatedAt: z.string() }), { id: "StoredToken" });
 
-export const ReauthStatusSchema = z
-  .object({
+export const ReauthStatusSchema = describe(
+  z.object({
     userId: z.string(),
     token: z.object({
       status: z.enum(["valid", "refreshed", "needs_user_reauth", "needs_full_authorization"]),
@@ -106,35 +127,39 @@ export const ReauthStatusSchema = z
     accounts: z.array(
       z.object({
         accountId: z.string(),
-        serviceTypeName: z.string().optional(),
+        serviceTypeName: z.optional(z.string()),
         reason: z.enum(["ServiceAuthorizationError", "unauthorized"]),
-        message: z.string().optional(),
+        message: z.optional(z.string()),
       }),
     ),
-    syncState: z.string().optional(),
-  })
-  .openapi("ReauthStatus");
+    syncState: z.optional(z.string()),
+  }),
+  { id: "ReauthStatus" },
+);
 
-export const ErrorSchema = z
-  .object({
+export const ErrorSchema = describe(
+  z.object({
     error: z.object({
-      code: z.string().openapi({ example: "invalid_token" }),
+      code: describe(z.string(), { example: "invalid_token" }),
       message: z.string(),
-      hint: z.string().optional(),
-      retryable: z.boolean().optional(),
+      hint: z.optional(z.string()),
+      retryable: z.optional(z.boolean()),
     }),
-  })
-  .openapi("Error");
+  }),
+  { id: "Error" },
+);
 
 export const CallbackQuerySchema = z.object({
   flow: FlowIdSchema,
   success: z.enum(["true", "false"]),
-  state: z.string().max(256).optional(),
-  code: z.string().min(1).max(4096).optional(),
-  errorCode: z.string().max(256).optional(),
-  accountReference: z.string().max(1024).optional(),
+  state: z.optional(z.string().check(z.maxLength(256))),
+  code: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
+  errorCode: z.optional(z.string().check(z.maxLength(256))),
+  accountReference: z.optional(z.string().check(z.maxLength(1024))),
 });
 
 export const ReauthStatusQuerySchema = z.object({
-  sessionKey: z.string().min(1).max(256).regex(/^[A-Za-z0-9._-]+$/).optional().openapi({ description: "A digi.me session key, to read its sync status for 511s" }),
+  sessionKey: z.optional(
+    describe(z.string().check(z.minLength(1), z.maxLength(256), z.regex(/^[A-Za-z0-9._-]+$/)), { description: "A digi.me session key, to read its sync status for 511s" }),
+  ),
 });

@@ -3,7 +3,7 @@
  * built from the validated configuration once per isolate.
  */
 import type { Config } from "./config.ts";
-import { DigimeClient } from "./digime/index.ts";
+import { cacheApiKeySetStore, DigimeClient } from "./digime/index.ts";
 import { Sealer } from "./storage/crypto.ts";
 import { FlowStore } from "./storage/flows.ts";
 import { Kv } from "./storage/kv.ts";
@@ -28,6 +28,11 @@ export interface ServicesOptions {
   fetch?: typeof fetch;
   /** The Queues producer webhook events go to (the WEBHOOK_QUEUE binding). */
   webhookQueue?: Queue<WebhookMessage>;
+  /**
+   * Where digi.me's key set is shared across isolates: `caches.default` (one per
+   * Cloudflare location) by default; tests pass their own cache, or `null` for none.
+   */
+  keySetCache?: Cache | null;
 }
 
 const cache = new WeakMap<Config, WeakMap<KVNamespace, Services>>();
@@ -43,6 +48,7 @@ export function getServices(config: Config, namespace: KVNamespace, options: Ser
   const existing = byNamespace.get(namespace);
   if (existing) return existing;
   const now = options.now ?? Date.now;
+  const keySetCache = options.keySetCache === undefined ? (typeof caches === "undefined" ? null : caches.default) : options.keySetCache;
   const kv = new Kv(namespace);
   const sealer = new Sealer(config.encryptionKeys);
   const services: Services = {
@@ -57,6 +63,7 @@ export function getServices(config: Config, namespace: KVNamespace, options: Ser
       timeoutMs: config.timeoutMs,
       now,
       ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(keySetCache ? { keySetStore: cacheApiKeySetStore(keySetCache) } : {}),
     }),
     flows: new FlowStore({ kv, sealer, now }),
     tokens: new TokenStore({ kv, sealer, now }),

@@ -5,11 +5,11 @@
  * (pinned to the API origin, cached per isolate), and turns every failure into
  * a `DigimeError`. It knows nothing of Hono or KV.
  */
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { toBase64Url, utf8 } from "./encoding.ts";
 import { DigimeError, type InvalidTokenSubject } from "./errors.ts";
 import { decodeJwt, signJwt, verifyPs512 } from "./jwt.ts";
-import { KeySetCache } from "./key-set.ts";
+import { KEY_SET_PATH, KeySetCache, type SharedKeySetStore } from "./key-set.ts";
 import { importPrivateKey } from "./keys.ts";
 import { randomAlphanumeric } from "./random.ts";
 import {
@@ -96,6 +96,8 @@ export interface DigimeClientOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Key-set cache lifetime; capped at 15 minutes. */
   keySetTtlMs?: number;
+  /** Key sets shared across isolates (`cacheApiKeySetStore(caches.default)` in the Worker); none by default. */
+  keySetStore?: SharedKeySetStore;
 }
 
 /** Options of `getReauthorizeUrl`. */
@@ -169,7 +171,10 @@ export class DigimeClient {
     this.#now = options.now ?? Date.now;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.#keySets = new KeySetCache({ load: (url) => this.#loadKeySet(url), now: this.#now, ttlMs: options.keySetTtlMs });
+    this.#keySets = new KeySetCache({ load: (url) => this.#loadKeySet(url), now: this.#now, ttlMs: options.keySetTtlMs, shared: options.keySetStore });
+    // Cold path: the contract key is imported once per isolate (memoised), starting now,
+    // so it runs while the request waits on KV rather than before the first upstream call.
+    importPrivateKey(options.privateKey).catch(() => undefined); // a bad key fails the signing instead
   }
 
   /**
@@ -324,6 +329,7 @@ export class DigimeClient {
     claims: Record<string, unknown>,
     sessionOptions?: SessionOptions,
   ): Promise<{ code: string; session?: DigimeSession }> {
+    this.#prefetchKeySet();
     const body: Record<string, unknown> = { agent: { sdk: this.#agent() } };
     if (sessionOptions) body.actions = sessionOptions;
     const response = parse(referenceResponseSchema, await this.#request({ path, method: "POST", claims, body, tokenSubject: "access_token" }), path);
@@ -340,6 +346,7 @@ export class DigimeClient {
   }
 
   async #userToken(spec: CallSpec): Promise<UserAccessToken> {
+    this.#prefetchKeySet();
     const { token } = parse(tokenResponseSchema, await this.#request(spec), spec.path);
     const payload = parse(userTokenPayloadSchema, await this.verifyToken(token, spec.path), spec.path);
     return {
@@ -348,6 +355,15 @@ export class DigimeClient {
       user: { id: payload.sub },
       ...(payload.consentid === undefined ? {} : { consentid: payload.consentid }),
     };
+  }
+
+  /**
+   * Cold path: the token this call returns is verified against digi.me's key set
+   * (`{apiBase}jwks/oauth`, the `jku` digi.me names), so loading starts beside the
+   * call instead of after it. Nothing happens when the set is cached.
+   */
+  #prefetchKeySet(): void {
+    this.#keySets.prefetch(new URL(KEY_SET_PATH, this.apiBaseUrl).toString());
   }
 
   #agent(): Record<string, unknown> {
@@ -485,7 +501,7 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-function parse<S extends z.ZodType>(schema: S, value: unknown, call: string): z.output<S> {
+function parse<S extends z.ZodMiniType>(schema: S, value: unknown, call: string): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];

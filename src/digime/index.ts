@@ -18,7 +18,7 @@ export {
   type ReauthorizeUrlOptions,
 } from "./client.ts";
 export { DigimeError, isDigimeError, type DigimeErrorKind, type InvalidTokenSubject } from "./errors.ts";
-export { MAX_KEY_SET_TTL_MS } from "./key-set.ts";
+export { cacheApiKeySetStore, KEY_SET_CACHE_PREFIX, MAX_KEY_SET_TTL_MS, type SharedKeySetStore } from "./key-set.ts";
 export { accountsNeedingReauth, type AccountNeedingReauth } from "./sync-status.ts";
 export { needsRefresh, withTokenRefresh, type WithTokenRefreshOptions, type WithTokenRefreshResult } from "./refresh.ts";
 export type * from "./types.ts";

@@ -2,6 +2,13 @@
  * digi.me's token-signing key set, fetched from the `jku` a token names (only
  * when it lies on the configured API origin), cached per isolate for a bounded
  * time, and refetched at most once when a token names an unknown `kid`.
+ *
+ * Cold path: a fresh isolate would otherwise pay a digi.me round trip for the
+ * set after the call that returned the token. So the client `prefetch`es it
+ * when such a call starts (the fetch overlaps the call), and a shared store
+ * (the Cache API: one per Cloudflare location, across isolates) lets a fresh
+ * isolate read it locally instead. Every copy, shared or not, lives at most
+ * `MAX_KEY_SET_TTL_MS` from the moment it was fetched from digi.me.
  */
 import { DigimeError } from "./errors.ts";
 import { importPublicKey } from "./keys.ts";
@@ -9,9 +16,38 @@ import { importPublicKey } from "./keys.ts";
 /** The longest a fetched key set is trusted without refetching: 15 minutes. */
 export const MAX_KEY_SET_TTL_MS = 15 * 60 * 1000;
 
+/** Where digi.me publishes its token-signing keys, below the API base (tokens' `jku`). */
+export const KEY_SET_PATH = "jwks/oauth";
+
+/**
+ * Cache API keys of shared key sets: this versioned prefix, then the key-set
+ * URL (which starts with the API base), URL-encoded. Not a real origin: the
+ * entries are never fetched, only matched.
+ */
+export const KEY_SET_CACHE_PREFIX = "https://key-set-cache.invalid/v1/";
+
 interface CachedKeySet {
   keys: Map<string, CryptoKey>;
   fetchedAt: number;
+  /** Whether this isolate read it from the shared store rather than from digi.me. */
+  shared: boolean;
+  /** Whether a verification has used it yet (a prefetched set has not). */
+  consulted: boolean;
+}
+
+/** A key set as fetched from digi.me: its JSON body and when it was fetched. */
+export interface StoredKeySet {
+  body: unknown;
+  fetchedAt: number;
+}
+
+/**
+ * Key sets shared by the isolates of one location. Best effort: a store that
+ * fails must answer `undefined` or resolve anyway, never fail a verification.
+ */
+export interface SharedKeySetStore {
+  get(url: string): Promise<StoredKeySet | undefined>;
+  put(url: string, set: StoredKeySet, ttlMs: number): Promise<void>;
 }
 
 /** How the key-set cache reaches the network and reads the time. */
@@ -21,6 +57,8 @@ export interface KeySetCacheOptions {
   now: () => number;
   /** Lifetime of a fetched set; capped at `MAX_KEY_SET_TTL_MS`. */
   ttlMs?: number;
+  /** Sets shared across isolates (the Cache API); none by default. */
+  shared?: SharedKeySetStore;
 }
 
 /** Per-isolate cache of imported key-set keys, keyed by key-set URL. */
@@ -37,14 +75,16 @@ export class KeySetCache {
 
   /**
    * The key named `kid` in the set at `url`. Serves from cache while fresh; an
-   * unknown `kid` in a cached set triggers one refetch, after which an unknown
-   * `kid` is an `invalid_response` error.
+   * unknown `kid` in a cached set triggers one refetch from digi.me, after
+   * which an unknown `kid` is an `invalid_response` error.
    */
   async getKey(url: string, kid: string): Promise<CryptoKey> {
-    let set = this.#sets.get(url);
-    const fresh = set !== undefined && this.#options.now() - set.fetchedAt < this.#ttlMs;
-    if (!set || !fresh) set = await this.#refresh(url);
-    else if (!set.keys.has(kid)) set = await this.#refresh(url);
+    let set = this.#fresh(url) ?? (await this.#refresh(url, true));
+    // A set fetched from digi.me for this verification (or prefetched for it) is the
+    // newest there is; a copy used before, or read from the shared store, may predate a rotation.
+    const justFetched = !set.shared && !set.consulted;
+    set.consulted = true;
+    if (!set.keys.has(kid) && !justFetched) set = await this.#refresh(url, false);
     const key = set.keys.get(kid);
     if (!key) {
       throw new DigimeError({ kind: "invalid_response", message: `token signed with unknown key id "${kid}"`, call: "jwks" });
@@ -52,23 +92,55 @@ export class KeySetCache {
     return key;
   }
 
+  /**
+   * Starts loading the set at `url` unless a fresh copy is at hand or on its
+   * way, so that it arrives beside the upstream call whose token needs it. A
+   * failure here is left to `getKey`, which tries again.
+   */
+  prefetch(url: string): void {
+    if (this.#fresh(url) || this.#inflight.has(url)) return;
+    this.#refresh(url, true).catch(() => undefined);
+  }
+
   /** Forgets every cached set (tests, key rotation drills). */
   clear(): void {
     this.#sets.clear();
   }
 
-  #refresh(url: string): Promise<CachedKeySet> {
+  #fresh(url: string): CachedKeySet | undefined {
+    const set = this.#sets.get(url);
+    return set !== undefined && this.#options.now() - set.fetchedAt < this.#ttlMs ? set : undefined;
+  }
+
+  #refresh(url: string, useShared: boolean): Promise<CachedKeySet> {
     // Concurrent verifications share one fetch instead of stampeding digi.me.
     const pending = this.#inflight.get(url);
     if (pending) return pending;
-    const started = this.#fetch(url).finally(() => this.#inflight.delete(url));
+    const started = this.#load(url, useShared).finally(() => this.#inflight.delete(url));
     this.#inflight.set(url, started);
     return started;
   }
 
-  async #fetch(url: string): Promise<CachedKeySet> {
-    const body = await this.#options.load(url);
-    const entries = (body as { keys?: unknown } | null)?.keys;
+  async #load(url: string, useShared: boolean): Promise<CachedKeySet> {
+    const shared = this.#options.shared;
+    if (shared && useShared) {
+      const stored = await shared.get(url).catch(() => undefined);
+      if (stored && this.#options.now() - stored.fetchedAt < this.#ttlMs) {
+        try {
+          return await this.#keep(url, stored, true);
+        } catch {
+          // A malformed shared copy is ignored: digi.me's own answer decides.
+        }
+      }
+    }
+    const fetched = { body: await this.#options.load(url), fetchedAt: this.#options.now() };
+    const set = await this.#keep(url, fetched, false);
+    if (shared) await shared.put(url, fetched, this.#ttlMs).catch(() => undefined);
+    return set;
+  }
+
+  async #keep(url: string, stored: StoredKeySet, shared: boolean): Promise<CachedKeySet> {
+    const entries = (stored.body as { keys?: unknown } | null)?.keys;
     if (!Array.isArray(entries)) {
       throw new DigimeError({ kind: "invalid_response", message: "key set has no keys array", call: "jwks" });
     }
@@ -81,8 +153,40 @@ export class KeySetCache {
         // One unusable entry must not take the others down; its kid stays unknown.
       }
     }
-    const set = { keys, fetchedAt: this.#options.now() };
+    const set = { keys, fetchedAt: stored.fetchedAt, shared, consulted: false };
     this.#sets.set(url, set);
     return set;
   }
+}
+
+/**
+ * A `SharedKeySetStore` on the Cache API (`caches.default` in a Worker: shared
+ * by the isolates of one location). Entries carry the time digi.me was asked,
+ * so a copy read later still expires `ttlMs` after that fetch.
+ */
+export function cacheApiKeySetStore(cache: Cache | (() => Promise<Cache>)): SharedKeySetStore {
+  const open = typeof cache === "function" ? cache : () => Promise.resolve(cache);
+  const key = (url: string) => `${KEY_SET_CACHE_PREFIX}${encodeURIComponent(url)}`;
+  return {
+    async get(url) {
+      try {
+        const response = await (await open()).match(key(url));
+        if (!response) return undefined;
+        const fetchedAt = Number(response.headers.get("X-Fetched-At"));
+        if (!Number.isFinite(fetchedAt)) return undefined;
+        return { body: await response.json(), fetchedAt };
+      } catch {
+        return undefined;
+      }
+    },
+    async put(url, set, ttlMs) {
+      try {
+        const maxAge = Math.max(1, Math.floor(Math.min(ttlMs, MAX_KEY_SET_TTL_MS) / 1000));
+        const headers = { "Content-Type": "application/json", "Cache-Control": `max-age=${maxAge}`, "X-Fetched-At": String(set.fetchedAt) };
+        await (await open()).put(key(url), new Response(JSON.stringify(set.body), { headers }));
+      } catch {
+        // Best effort: the next isolate fetches from digi.me instead.
+      }
+    },
+  };
 }

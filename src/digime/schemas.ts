@@ -2,33 +2,35 @@
  * Shapes of digi.me's answers, checked at the boundary so that anything else
  * becomes an `invalid_response` error instead of an `undefined` further on.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 
-export const tokenResponseSchema = z.object({ token: z.string().min(1) });
+const nonEmpty = () => z.string().check(z.minLength(1));
 
-export const sessionSchema = z.object({ expiry: z.number(), key: z.string().min(1) });
+export const tokenResponseSchema = z.object({ token: nonEmpty() });
+
+export const sessionSchema = z.object({ expiry: z.number(), key: nonEmpty() });
 
 /**
  * digi.me may leave `session` out (the official SDK then uses `{}` and checks
  * nothing), so a missing or malformed session is dropped, never fatal.
  */
-export const referenceResponseSchema = z.object({ token: z.string().min(1), session: sessionSchema.optional().catch(undefined) });
+export const referenceResponseSchema = z.object({ token: nonEmpty(), session: z.catch(z.optional(sessionSchema), undefined) });
 
-export const accountReferenceSchema = z.object({ id: z.string().min(1) });
+export const accountReferenceSchema = z.object({ id: nonEmpty() });
 
-export const referencePayloadSchema = z.object({ reference_code: z.string().min(1) });
+export const referencePayloadSchema = z.object({ reference_code: nonEmpty() });
 
 /** `oauth/authorize` names its code `preauthorization_code`, not `reference_code`. */
-export const authorizePayloadSchema = z.object({ preauthorization_code: z.string().min(1) });
+export const authorizePayloadSchema = z.object({ preauthorization_code: nonEmpty() });
 
-const tokenValueSchema = z.object({ value: z.string().min(1), expires_on: z.number() });
+const tokenValueSchema = z.object({ value: nonEmpty(), expires_on: z.number() });
 
 export const userTokenPayloadSchema = z.object({
   access_token: tokenValueSchema,
   refresh_token: tokenValueSchema,
-  sub: z.string().min(1),
-  consentid: z.string().optional(),
-  token_type: z.string().optional(),
+  sub: nonEmpty(),
+  consentid: z.optional(z.string()),
+  token_type: z.optional(z.string()),
 });
 
 /**
@@ -37,18 +39,20 @@ export const userTokenPayloadSchema = z.object({
  */
 export const apiErrorSchema = z.object({
   error: z.union([
-    z.object({ code: z.string().min(1), message: z.string().default(""), reference: z.string().optional() }),
-    z.string().min(1).transform((code) => ({ code, message: "", reference: undefined })),
+    z.object({ code: nonEmpty(), message: z._default(z.string(), ""), reference: z.optional(z.string()) }),
+    z.pipe(
+      nonEmpty(),
+      z.transform((code) => ({ code, message: "", reference: undefined as string | undefined })),
+    ),
   ]),
 });
 
-export const accountsSchema = z.array(z.looseObject({ id: z.string().min(1) }));
+export const accountsSchema = z.array(z.looseObject({ id: nonEmpty() }));
 
 export const fileListSchema = z.looseObject({
   status: z.looseObject({
     state: z.string(),
-    details: z.record(z.string(), z.looseObject({ state: z.string(), error: z.record(z.string(), z.unknown()).optional() })).optional(),
+    details: z.optional(z.record(z.string(), z.looseObject({ state: z.string(), error: z.optional(z.record(z.string(), z.unknown())) }))),
   }),
-  fileList: z.array(z.unknown()).optional(),
+  fileList: z.optional(z.array(z.unknown())),
 });
-

@@ -2,22 +2,22 @@
  * Browser routes: launch (bind the flow to this browser, go to digi.me) and
  * digi.me's two callbacks. Errors here are HTML pages, never JSON.
  */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import { Hono, type Context } from "hono";
+import * as z from "zod/mini";
 import type { AppEnv } from "../env.ts";
 import { completeAccountCallback, completeUserCallback, launchFlow, recoverToken, type BrowserRedirect } from "../flows/browser.ts";
 import { CallbackQuerySchema, FlowIdSchema } from "../schemas.ts";
-import { validationHook } from "./openapi.ts";
+import { defineRoute, mount, type ResponseSpec, type RouteSpec } from "./define.ts";
 
-const html = (description: string) => ({ description, content: { "text/html": { schema: z.string() } } });
+const html = (description: string): ResponseSpec => ({ description, content: { "text/html": { schema: z.string() } } });
 
-const launch = createRoute({
+const launch = defineRoute({
   method: "get",
   path: "/reauth/launch/{flowId}",
   tags: ["browser"],
   summary: "Browser entry point of a flow",
   description: "Binds the flow to this browser with an HttpOnly, Secure, SameSite=Lax cookie and redirects to digi.me. The first browser to launch a flow owns it.",
-  request: { params: z.object({ flowId: FlowIdSchema.openapi({ param: { name: "flowId", in: "path" } }) }) },
+  request: { param: z.object({ flowId: FlowIdSchema }) },
   responses: {
     302: { description: "To digi.me's onboarding page" },
     400: html("Not a flow id"),
@@ -36,7 +36,7 @@ const callbackResponses = {
   504: html("digi.me did not answer in time (the flow stays pending)"),
 };
 
-const userCallback = createRoute({
+const userCallback = defineRoute({
   method: "get",
   path: "/reauth/user/callback",
   tags: ["browser"],
@@ -46,28 +46,23 @@ const userCallback = createRoute({
   responses: callbackResponses,
 });
 
-const accountCallback = createRoute({
+const accountCallback = defineRoute({
   method: "get",
   path: "/reauth/account/callback",
   tags: ["browser"],
   summary: "digi.me's callback for account reauthorization",
   description: "`flow` is the edge's own id (digi.me sends no state here); `success` and `errorCode` are digi.me's.",
-  request: { query: CallbackQuerySchema.omit({ state: true, code: true }) },
+  request: { query: z.omit(CallbackQuerySchema, { state: true, code: true }) },
   responses: callbackResponses,
 });
 
-const recover = createRoute({
+const recover = defineRoute({
   method: "post",
   path: "/reauth/recover",
   tags: ["browser"],
   summary: "Store a token the callback could not store",
   description: "Posted by the page a callback shows when digi.me issued a token but storage failed; the token comes back sealed and bound to the flow.",
-  request: {
-    body: {
-      required: true,
-      content: { "application/x-www-form-urlencoded": { schema: z.object({ flow: FlowIdSchema, sealed: z.string().min(1).max(8192) }) } },
-    },
-  },
+  request: { form: z.object({ flow: FlowIdSchema, sealed: z.string().check(z.minLength(1), z.maxLength(8192)) }) },
   responses: {
     303: { description: "Back to the flow's returnTo with status succeeded" },
     400: html("Malformed or foreign recovery data"),
@@ -77,18 +72,20 @@ const recover = createRoute({
   },
 });
 
+/** The routes of this module, for the OpenAPI document. */
+export const browserRouteSpecs: RouteSpec[] = [launch, userCallback, accountCallback, recover];
+
 function redirect(c: Context<AppEnv>, to: BrowserRedirect, status: 302 | 303): Response {
   c.header("Set-Cookie", to.setCookie);
   return c.redirect(to.location, status);
 }
 
 /** The browser routes. */
-export function browserRoutes(): OpenAPIHono<AppEnv> {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  // Redirects are not typed responses in @hono/zod-openapi, hence the casts.
-  app.openapi(launch, async (c) => redirect(c, await launchFlow(c, c.req.valid("param").flowId), 302) as never);
-  app.openapi(userCallback, async (c) => redirect(c, await completeUserCallback(c, c.req.valid("query")), 303) as never);
-  app.openapi(accountCallback, async (c) => redirect(c, await completeAccountCallback(c, c.req.valid("query")), 303) as never);
-  app.openapi(recover, async (c) => redirect(c, await recoverToken(c, c.req.valid("form")), 303) as never);
+export function browserRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  mount(app, launch, async (c) => redirect(c, await launchFlow(c, c.req.valid("param").flowId), 302));
+  mount(app, userCallback, async (c) => redirect(c, await completeUserCallback(c, c.req.valid("query")), 303));
+  mount(app, accountCallback, async (c) => redirect(c, await completeAccountCallback(c, c.req.valid("query")), 303));
+  mount(app, recover, async (c) => redirect(c, await recoverToken(c, c.req.valid("form")), 303));
   return app;
 }

@@ -1,28 +1,32 @@
 /**
  * GET /v1/flows/:flowId: how a flow stands or ended.
  */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { Hono } from "hono";
+import * as z from "zod/mini";
 import type { AppEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { FlowIdSchema, FlowSchema } from "../schemas.ts";
 import type { FlowRecord } from "../storage/flows.ts";
-import { jsonError, validationHook } from "./openapi.ts";
+import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
 
-const getFlow = createRoute({
+const getFlow = defineRoute({
   method: "get",
   path: "/v1/flows/{flowId}",
   tags: ["flows"],
   summary: "Read a flow's status",
   description: "A completed flow keeps its outcome for an hour; a pending one lives until it expires. 404 afterwards.",
   security: [{ ApiKey: [] }],
-  request: { params: z.object({ flowId: FlowIdSchema.openapi({ param: { name: "flowId", in: "path" } }) }) },
+  request: { param: z.object({ flowId: FlowIdSchema }) },
   responses: {
-    200: { description: "The flow", content: { "application/json": { schema: FlowSchema } } },
+    200: json("The flow", FlowSchema),
     ...jsonError(400, "Not a flow id"),
     ...jsonError(401, "Missing or unknown API key"),
     ...jsonError(404, "Unknown or expired flow"),
   },
 });
+
+/** The routes of this module, for the OpenAPI document. */
+export const flowRouteSpecs: RouteSpec[] = [getFlow];
 
 /** The flow as the backend sees it: no verifier, state, binding or URL. */
 export function flowView(flow: FlowRecord): z.infer<typeof FlowSchema> {
@@ -41,9 +45,9 @@ export function flowView(flow: FlowRecord): z.infer<typeof FlowSchema> {
 }
 
 /** The flow-reading route. */
-export function flowRoutes(): OpenAPIHono<AppEnv> {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.openapi(getFlow, async (c) => {
+export function flowRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  mount(app, getFlow, async (c) => {
     const { flowId } = c.req.valid("param");
     const flow = await c.var.services.flows.get(flowId);
     if (!flow) throw new AppError(404, "flow_not_found", "unknown or expired flow");

@@ -2,34 +2,41 @@
  * GET /healthz: liveness and a configuration check that names problems but
  * reveals no secret.
  */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { Hono } from "hono";
+import * as z from "zod/mini";
 import { ConfigError, describeConfig, parseConfig } from "../config.ts";
 import { importPrivateKey } from "../digime/keys.ts";
 import type { AppEnv } from "../env.ts";
+import { describe } from "../schemas.ts";
+import { defineRoute, json, mount, type RouteSpec } from "./define.ts";
 
-const HealthSchema = z
-  .object({
+const HealthSchema = describe(
+  z.object({
     status: z.enum(["ok", "misconfigured"]),
-    problems: z.array(z.string()).optional(),
-    config: z.record(z.string(), z.unknown()).optional(),
-  })
-  .openapi("Health");
+    problems: z.optional(z.array(z.string())),
+    config: z.optional(z.record(z.string(), z.unknown())),
+  }),
+  { id: "Health" },
+);
 
-const health = createRoute({
+const health = defineRoute({
   method: "get",
   path: "/healthz",
   tags: ["service"],
   summary: "Liveness and configuration check",
   responses: {
-    200: { description: "Configured", content: { "application/json": { schema: HealthSchema } } },
-    503: { description: "Misconfigured: `problems` names the variables", content: { "application/json": { schema: HealthSchema } } },
+    200: json("Configured", HealthSchema),
+    503: json("Misconfigured: `problems` names the variables", HealthSchema),
   },
 });
 
+/** The routes of this module, for the OpenAPI document. */
+export const healthRouteSpecs: RouteSpec[] = [health];
+
 /** The health route. */
-export function healthRoutes(): OpenAPIHono<AppEnv> {
-  const app = new OpenAPIHono<AppEnv>();
-  app.openapi(health, async (c) => {
+export function healthRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  mount(app, health, async (c) => {
     try {
       const config = parseConfig(c.env);
       try {

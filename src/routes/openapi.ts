@@ -1,32 +1,15 @@
 /**
- * Helpers shared by route definitions: the validation hook that turns zod
- * issues into a 400 naming the fields, and response/request shorthands.
+ * GET /openapi.json: the OpenAPI document, generated at build time from the
+ * route definitions (`npm run openapi`) and served as a static file.
  */
-import type { Hook } from "@hono/zod-openapi";
-import type { z } from "@hono/zod-openapi";
-import { AppError } from "../errors.ts";
-import { ErrorSchema } from "../schemas.ts";
+import { Hono } from "hono";
+import type { AppEnv } from "../env.ts";
+import document from "../openapi.json" with { type: "json" };
 
-/** Formats zod issues as `field: problem; ...` (no input values). */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 10)
-    .map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`)
-    .join("; ");
-}
-
-/** The `defaultHook` of every route group: invalid input is a 400 `invalid_request`. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const validationHook: Hook<any, any, any, any> = (result) => {
-  if (!result.success) throw new AppError(400, "invalid_request", describeIssues(result.error as z.ZodError));
-};
-
-/** An error response entry for a route's `responses`. */
-export function jsonError<S extends number>(status: S, description: string) {
-  return { [status]: { description, content: { "application/json": { schema: ErrorSchema } } } } as Record<S, { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }>;
-}
-
-/** A required JSON request body. */
-export function jsonBody<S extends z.ZodType>(schema: S) {
-  return { body: { required: true, content: { "application/json": { schema } } } };
+/** The document's route (not itself documented). */
+export function openApiRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const body = JSON.stringify(document);
+  app.get("/openapi.json", (c) => c.body(body, 200, { "Content-Type": "application/json" }));
+  return app;
 }

@@ -1,13 +1,13 @@
 /**
  * POST /v1/reauth/user and POST /v1/reauth/account: backends start flows.
  */
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { Hono } from "hono";
 import type { AppEnv } from "../env.ts";
 import { startAccountFlow, startUserFlow } from "../flows/start.ts";
 import { StartAccountFlowSchema, StartedFlowSchema, StartUserFlowSchema } from "../schemas.ts";
-import { jsonBody, jsonError, validationHook } from "./openapi.ts";
+import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
 
-const startUser = createRoute({
+const startUser = defineRoute({
   method: "post",
   path: "/v1/reauth/user",
   tags: ["flows"],
@@ -17,9 +17,9 @@ const startUser = createRoute({
     "Uses the stored token unless `userAccessToken` is given. 409 `invalid_token` means digi.me refused the access token: the user must authorize afresh " +
     "(`allowFullAuthorization: true` returns a full-authorization flow instead).",
   security: [{ ApiKey: [] }],
-  request: jsonBody(StartUserFlowSchema),
+  request: { json: StartUserFlowSchema },
   responses: {
-    201: { description: "Flow started", content: { "application/json": { schema: StartedFlowSchema } } },
+    201: json("Flow started", StartedFlowSchema),
     ...jsonError(400, "Invalid input, or returnTo not on an allowed origin"),
     ...jsonError(401, "Missing or unknown API key"),
     ...jsonError(404, "No token stored for the user"),
@@ -29,7 +29,7 @@ const startUser = createRoute({
   },
 });
 
-const startAccount = createRoute({
+const startAccount = defineRoute({
   method: "post",
   path: "/v1/reauth/account",
   tags: ["flows"],
@@ -38,9 +38,9 @@ const startAccount = createRoute({
     "Gets the reference code and the account reference from digi.me (two calls in parallel) and returns the launch URL. " +
     "If digi.me refuses the stored access token, the token is refreshed once, the rotated token stored, and the call retried once.",
   security: [{ ApiKey: [] }],
-  request: jsonBody(StartAccountFlowSchema),
+  request: { json: StartAccountFlowSchema },
   responses: {
-    201: { description: "Flow started", content: { "application/json": { schema: StartedFlowSchema } } },
+    201: json("Flow started", StartedFlowSchema),
     ...jsonError(400, "Invalid input, or returnTo not on an allowed origin"),
     ...jsonError(401, "Missing or unknown API key"),
     ...jsonError(404, "No token stored for the user"),
@@ -50,10 +50,13 @@ const startAccount = createRoute({
   },
 });
 
+/** The routes of this module, for the OpenAPI document. */
+export const reauthRouteSpecs: RouteSpec[] = [startUser, startAccount];
+
 /** The flow-starting routes. */
-export function reauthRoutes(): OpenAPIHono<AppEnv> {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.openapi(startUser, async (c) => c.json(await startUserFlow(c.var.services, c.req.valid("json")), 201));
-  app.openapi(startAccount, async (c) => c.json(await startAccountFlow(c.var.services, c.req.valid("json")), 201));
+export function reauthRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  mount(app, startUser, async (c) => c.json(await startUserFlow(c.var.services, c.req.valid("json")), 201));
+  mount(app, startAccount, async (c) => c.json(await startAccountFlow(c.var.services, c.req.valid("json")), 201));
   return app;
 }

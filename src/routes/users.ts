@@ -2,17 +2,18 @@
  * Per-user routes: what needs reauthorization, and custody of the user's
  * digi.me token (import, read, forget).
  */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { Hono } from "hono";
+import * as z from "zod/mini";
 import type { AppEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { reauthStatus } from "../flows/status.ts";
 import { ReauthStatusQuerySchema, ReauthStatusSchema, StoredTokenSchema, UserIdSchema, UserTokenSchema } from "../schemas.ts";
-import { jsonBody, jsonError, validationHook } from "./openapi.ts";
+import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
 
-const params = z.object({ userId: UserIdSchema.openapi({ param: { name: "userId", in: "path" } }) });
+const param = z.object({ userId: UserIdSchema });
 const auth = [{ ApiKey: [] }];
 
-const status = createRoute({
+const status = defineRoute({
   method: "get",
   path: "/v1/users/{userId}/reauth-status",
   tags: ["users"],
@@ -21,9 +22,9 @@ const status = createRoute({
     "Reads the user's accounts and, with `sessionKey`, that session's sync status (in parallel), and lists accounts reported with 511 " +
     "(ServiceAuthorizationError) or as unauthorized, plus whether the user's token still works (refreshing it once if needed).",
   security: auth,
-  request: { params, query: ReauthStatusQuerySchema },
+  request: { param, query: ReauthStatusQuerySchema },
   responses: {
-    200: { description: "Status", content: { "application/json": { schema: ReauthStatusSchema } } },
+    200: json("Status", ReauthStatusSchema),
     ...jsonError(401, "Missing or unknown API key"),
     ...jsonError(404, "No token stored for the user"),
     ...jsonError(502, "digi.me failed"),
@@ -31,14 +32,14 @@ const status = createRoute({
   },
 });
 
-const putToken = createRoute({
+const putToken = defineRoute({
   method: "put",
   path: "/v1/users/{userId}/token",
   tags: ["users"],
   summary: "Store the user's token",
   description: "Imports a token obtained elsewhere (for example at onboarding). Stored encrypted (AES-GCM).",
   security: auth,
-  request: { params, ...jsonBody(UserTokenSchema) },
+  request: { param, json: UserTokenSchema },
   responses: {
     204: { description: "Stored" },
     ...jsonError(400, "Invalid token shape"),
@@ -46,51 +47,54 @@ const putToken = createRoute({
   },
 });
 
-const getToken = createRoute({
+const getToken = defineRoute({
   method: "get",
   path: "/v1/users/{userId}/token",
   tags: ["users"],
   summary: "Read the user's current token",
   description: "The latest token, including one rotated by a refresh or issued by a reauthorization.",
   security: auth,
-  request: { params },
+  request: { param },
   responses: {
-    200: { description: "The token", content: { "application/json": { schema: StoredTokenSchema } } },
+    200: json("The token", StoredTokenSchema),
     ...jsonError(401, "Missing or unknown API key"),
     ...jsonError(404, "No token stored"),
   },
 });
 
-const deleteToken = createRoute({
+const deleteToken = defineRoute({
   method: "delete",
   path: "/v1/users/{userId}/token",
   tags: ["users"],
   summary: "Forget the user's token",
   security: auth,
-  request: { params },
+  request: { param },
   responses: { 204: { description: "Forgotten (or was not there)" }, ...jsonError(401, "Missing or unknown API key") },
 });
 
+/** The routes of this module, for the OpenAPI document. */
+export const userRouteSpecs: RouteSpec[] = [status, putToken, getToken, deleteToken];
+
 /** The per-user routes. */
-export function userRoutes(): OpenAPIHono<AppEnv> {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.openapi(status, async (c) => {
+export function userRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  mount(app, status, async (c) => {
     const { userId } = c.req.valid("param");
     return c.json(await reauthStatus(c.var.services, userId, c.req.valid("query").sessionKey), 200);
   });
-  app.openapi(putToken, async (c) => {
+  mount(app, putToken, async (c) => {
     const { userId } = c.req.valid("param");
     const token = c.req.valid("json");
     await c.var.services.tokens.put(userId, { ...token, user: token.user ?? { id: userId } });
     return c.body(null, 204);
   });
-  app.openapi(getToken, async (c) => {
+  mount(app, getToken, async (c) => {
     const { userId } = c.req.valid("param");
     const stored = await c.var.services.tokens.get(userId);
     if (!stored) throw new AppError(404, "token_not_found", `no digi.me token is stored for user ${userId}`);
     return c.json({ userId, token: stored.token, updatedAt: new Date(stored.updatedAt).toISOString() }, 200);
   });
-  app.openapi(deleteToken, async (c) => {
+  mount(app, deleteToken, async (c) => {
     await c.var.services.tokens.delete(c.req.valid("param").userId);
     return c.body(null, 204);
   });

@@ -1,7 +1,6 @@
 /**
  * The events in the OpenAPI document (OpenAPI 3.1 `webhooks`), from the
- * schemas in events.ts. One function, so whatever builds the document (today
- * app.ts at request time, later a build-time generator) adds them in one call.
+ * schemas in events.ts, added by the build-time generator (src/openapi-document.ts).
  */
 import * as z from "zod/mini";
 import { FlowExpiredEventSchema, FlowFailedEventSchema, FlowSucceededEventSchema, TokenRotatedEventSchema } from "./events.ts";

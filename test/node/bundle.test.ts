@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WRANGLER } from "../../scripts/stack.ts";
 
+/** The production bundle's size budget (README "Speed"): script start-up grows with it. */
+const MAX_BUNDLE_KIB = 350;
+
 let outdir: string;
 let bundle: string;
 
@@ -35,5 +38,16 @@ describe("the production bundle (wrangler deploy --dry-run)", () => {
     for (const marker of ["@scalar", "cdn.jsdelivr.net", "renderApiReference", "API reference", '"/docs"']) {
       expect(bundle, marker).not.toContain(marker);
     }
+  });
+
+  it(`stays within ${MAX_BUNDLE_KIB} KiB raw: zod/mini, no full zod, no OpenAPI generator`, () => {
+    const kib = Buffer.byteLength(bundle) / 1024;
+    expect(kib).toBeLessThanOrEqual(MAX_BUNDLE_KIB);
+    // Full zod brings its English locale; zod/mini does not.
+    expect(bundle).not.toContain("Too small: expected");
+    // The document is generated at build time: the Worker ships it as JSON, not the converter.
+    expect(bundle).not.toContain("toJSONSchema");
+    expect(bundle).not.toContain("zod-openapi");
+    expect(bundle).toMatch(/openapi"?: ?"3\.1\.0"/);
   });
 });

@@ -14,7 +14,8 @@ import { quietConsole } from "../support/quiet.ts";
 const DEADLINE_MS = 300;
 const testMock = useTestMock();
 quietConsole();
-const { request } = testApp();
+// Every case is a fresh isolate in a fresh location: no key set shared through the Cache API.
+const { request } = testApp({ keySetCache: null });
 
 
 type FaultName = "delay past the deadline" | "network error" | "HTTP 503" | "malformed JSON" | "empty body" | "foreign signature" | "unknown kid" | "key set down";

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Env } from "../../src/env.ts";
 import { APP, TestBrowser, testApp, testEnv } from "../support/app.ts";
+import type { ENDPOINTS } from "../../mock-server/index.ts";
 import { startMock, type TestMock } from "../support/mock.ts";
 
 /**
@@ -8,6 +9,9 @@ import { startMock, type TestMock } from "../support/mock.ts";
  * requests reach digi.me, on a cold isolate (nothing cached) and warm.
  * DESIGN.md: user start 1, account start 1 (two calls in parallel), callback 1
  * (the user callback's exchange; the account callback's confirming read).
+ * Cold path: on a fresh isolate in a fresh location (empty Cache API) the key
+ * set is fetched beside the call whose token needs it, not after it; on a
+ * fresh isolate in a location that has it, not at all.
  */
 let testMock: TestMock;
 beforeAll(async () => {
@@ -17,15 +21,39 @@ afterAll(() => testMock.stop());
 
 /** Endpoints called by `action`, in the order digi.me received them. */
 async function upstreamCalls(action: () => unknown): Promise<string[]> {
-  const before = testMock.mock.journal.length;
-  await action();
-  return testMock.mock.journal.slice(before).map((e) => e.endpoint);
+  return (await upstreamEntries(action)).map((e) => e.endpoint);
 }
 
-function stack() {
+async function upstreamEntries(action: () => unknown) {
+  const before = testMock.mock.journal.length;
+  await action();
+  return testMock.mock.journal.slice(before);
+}
+
+/** Whether two journaled calls were in progress at the same time (time is when each ended). */
+function overlapped(a: { time: string; durationMs: number }, b: { time: string; durationMs: number }): boolean {
+  const end = (e: typeof a) => Date.parse(e.time);
+  return end(a) - a.durationMs < end(b) && end(b) - b.durationMs < end(a);
+}
+
+/** A Cloudflare location's Cache API, empty: what a fresh location offers. */
+async function freshLocation(): Promise<Cache> {
+  return caches.open(`location-${crypto.randomUUID()}`);
+}
+
+/** Delays the key set (a global fault: it is fetched without a user) and the user's own calls. */
+function slowUpstream(user: Parameters<TestMock["mock"]["setUserScenario"]>[0], endpoints: Array<(typeof ENDPOINTS)[number]>, ms: number): () => void {
+  const global = testMock.mock.globalScenario;
+  testMock.mock.setGlobalScenario({ ...global, faults: [{ type: "delay", ms, endpoints: ["jwks/oauth"] }] });
+  testMock.mock.setUserScenario(user, { ...testMock.mock.scenarioFor(user), faults: [{ type: "delay", ms, endpoints }] });
+  return () => testMock.mock.setGlobalScenario(global);
+}
+
+function stack(location: Cache | null = null) {
   // A fresh env object means fresh configuration and services: a cold isolate's caches.
+  // `location` is the Cache API the isolate shares with others of its location (none by default).
   const env: Env = { ...testEnv };
-  const { request } = testApp();
+  const { request } = testApp({ keySetCache: location });
   const api = (path: string, body?: unknown, method = body === undefined ? "GET" : "POST") =>
     request(path, { method, headers: { Authorization: "Bearer test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) }, env);
   return { env, api, browser: () => new TestBrowser((path, init) => request(path, init, env)) };
@@ -38,11 +66,22 @@ async function prepared(s: ReturnType<typeof stack>, kind: "user" | "account") {
   return { user, body };
 }
 
+/** A user flow launched and consented to in a browser; the callback not yet followed. */
+async function launchedUserFlow() {
+  const warm = stack();
+  const prepared_ = await prepared(warm, "user");
+  const started = (await (await warm.api("/v1/reauth/user", prepared_.body)).json()) as { launchUrl: string };
+  const browser = warm.browser();
+  const launch = await browser.get(started.launchUrl);
+  const callback = (await browser.get(launch.headers.get("Location")!)).headers.get("Location")!;
+  return { callback, cookies: browser.cookies, user: prepared_.user };
+}
+
 describe("upstream round trips per step", () => {
   it("cold: user start fetches the key set once besides its one call; warm: one call", async () => {
     const s = stack();
     const first = await prepared(s, "user");
-    expect(await upstreamCalls(() => s.api("/v1/reauth/user", first.body))).toEqual(["oauth/token/reference", "jwks/oauth"]);
+    expect((await upstreamCalls(() => s.api("/v1/reauth/user", first.body))).sort()).toEqual(["jwks/oauth", "oauth/token/reference"]);
     const second = await prepared(s, "user");
     expect(await upstreamCalls(() => s.api("/v1/reauth/user", second.body))).toEqual(["oauth/token/reference"]);
   });
@@ -74,18 +113,54 @@ describe("upstream round trips per step", () => {
   });
 
   it("cold: the user callback in a fresh isolate fetches the key set once besides the exchange", async () => {
-    const warm = stack();
-    const { body } = await prepared(warm, "user");
-    const started = (await (await warm.api("/v1/reauth/user", body)).json()) as { launchUrl: string };
-    const browser = warm.browser();
-    const launch = await browser.get(started.launchUrl);
-    const callback = (await browser.get(launch.headers.get("Location")!)).headers.get("Location")!;
+    const { callback, cookies, user } = await launchedUserFlow();
     // Same KV, new isolate caches: the callback lands on an isolate that never verified a token.
     const cold = stack();
     const coldBrowser = cold.browser();
-    for (const [name, value] of browser.cookies) coldBrowser.cookies.set(name, value);
-    const calls = await upstreamCalls(() => coldBrowser.get(callback));
-    expect(calls).toEqual(["oauth/token", "jwks/oauth"]);
+    for (const [name, value] of cookies) coldBrowser.cookies.set(name, value);
+    const restore = slowUpstream(user, ["oauth/token"], 120);
+    try {
+      const entries = await upstreamEntries(async () => expect((await coldBrowser.get(callback)).status).toBe(303));
+      expect(entries.map((e) => e.endpoint).sort()).toEqual(["jwks/oauth", "oauth/token"]);
+      // Both took 120 ms at the mock; in progress at once means one round trip, not two.
+      expect(overlapped(entries[0]!, entries[1]!)).toBe(true);
+    } finally {
+      restore();
+    }
+  });
+
+  it("cold: on a fresh isolate in a fresh location, user start fetches the key set beside its call, not after it", async () => {
+    const s = stack(await freshLocation());
+    const { user, body } = await prepared(s, "user");
+    const restore = slowUpstream(user, ["oauth/token/reference"], 120);
+    try {
+      const entries = await upstreamEntries(async () => expect((await s.api("/v1/reauth/user", body)).status).toBe(201));
+      expect(entries.map((e) => e.endpoint).sort()).toEqual(["jwks/oauth", "oauth/token/reference"]);
+      expect(overlapped(entries[0]!, entries[1]!)).toBe(true);
+    } finally {
+      restore();
+    }
+  });
+
+  it("cold isolate, warm location: the key set comes from the location's cache, so each step makes only its own calls", async () => {
+    const location = await freshLocation();
+    const first = stack(location);
+    await first.api("/v1/reauth/user", (await prepared(first, "user")).body); // one isolate fetched the key set
+    const second = stack(location); // another isolate of the same location
+    expect(await upstreamCalls(async () => expect((await second.api("/v1/reauth/user", (await prepared(second, "user")).body)).status).toBe(201))).toEqual(["oauth/token/reference"]);
+    const { callback, cookies } = await launchedUserFlow();
+    const third = stack(location);
+    const browser = third.browser();
+    for (const [name, value] of cookies) browser.cookies.set(name, value);
+    expect(await upstreamCalls(async () => expect((await browser.get(callback)).status).toBe(303))).toEqual(["oauth/token"]);
+  });
+
+  it("cold isolate, other location: a key set cached elsewhere is not seen", async () => {
+    const first = stack(await freshLocation());
+    await first.api("/v1/reauth/user", (await prepared(first, "user")).body);
+    const elsewhere = stack(await freshLocation());
+    const { body } = await prepared(elsewhere, "user");
+    expect((await upstreamCalls(() => elsewhere.api("/v1/reauth/user", body))).sort()).toEqual(["jwks/oauth", "oauth/token/reference"]);
   });
 
   it("warm: reauth-status reads accounts and sync status in parallel, nothing else", async () => {
