@@ -473,12 +473,13 @@ function apiError(response: Response, body: unknown, call: string, fallbackSubje
     });
   }
   const { code, message, reference } = fromBody.data.error;
+  const structured = typeof (body as { error?: unknown }).error === "object";
   let tokenSubject: InvalidTokenSubject | undefined;
   if (code === "InvalidToken") {
     const named = /\((access_token|refresh_token)\)/.exec(message)?.[1] as InvalidTokenSubject | undefined;
     tokenSubject = named ?? fallbackSubject;
   }
-  return new DigimeError({ kind: "api", code, message, reference, status: response.status, tokenSubject, call });
+  return new DigimeError({ kind: "api", code, message, reference, status: response.status, tokenSubject, call, structured });
 }
 
 /**

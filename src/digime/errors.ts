@@ -34,6 +34,12 @@ export interface DigimeErrorInit {
   tokenSubject?: InvalidTokenSubject;
   /** The upstream call that failed, such as `oauth/token`. */
   call?: string;
+  /**
+   * For `api` errors: whether digi.me's body was the full `{ error: { code, message } }`
+   * (true) or the bare `{ error: "<code>" }` (false), which the SDK's refresh rule
+   * treats as "not a digi.me error".
+   */
+  structured?: boolean;
   cause?: unknown;
 }
 
@@ -46,6 +52,7 @@ export class DigimeError extends Error {
   readonly status: number | undefined;
   readonly tokenSubject: InvalidTokenSubject | undefined;
   readonly call: string | undefined;
+  readonly structured: boolean;
 
   constructor(init: DigimeErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -55,6 +62,7 @@ export class DigimeError extends Error {
     this.status = init.status;
     this.tokenSubject = init.tokenSubject;
     this.call = init.call;
+    this.structured = init.structured ?? init.kind === "api";
   }
 
   /** True for digi.me's `InvalidToken`, optionally only for the given token. */

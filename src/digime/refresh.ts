@@ -32,12 +32,13 @@ export interface WithTokenRefreshResult<T> {
 /**
  * Whether an error from a call made with an access token calls for a refresh,
  * by the official SDK's rule: an HTTP 401 whose body is digi.me's
- * `InvalidToken`, or is not a digi.me error at all. Any other status, and a
- * 401 with another digi.me error code, are thrown as they are.
+ * `InvalidToken`, or is not a digi.me `{ error: { code, message } }` at all
+ * (a bare `{ error: "<code>" }` included). Any other status, and a 401 with
+ * another digi.me error code, are thrown as they are.
  */
 export function needsRefresh(error: unknown): boolean {
   if (!(error instanceof DigimeError) || error.status !== 401) return false;
-  if (error.kind === "api") return error.code === "InvalidToken";
+  if (error.kind === "api") return error.code === "InvalidToken" || !error.structured;
   return error.kind === "invalid_response";
 }
 

@@ -170,6 +170,7 @@ describe("refresh on 401, by the SDK's rule", () => {
     ["401 with an empty body", answer(401, ""), true],
     ["401 whose only error is in X-Error-* headers", answer(401, "<html>", { "X-Error-Code": "InsufficientScope" }), true],
     ["401 with another digi.me error", answer(401, JSON.stringify({ error: { code: "InsufficientScope", message: "no" } })), false],
+    ["401 with a bare error string (not { code, message })", answer(401, JSON.stringify({ error: "InsufficientScope" })), true],
     ["403 InvalidToken", answer(403, JSON.stringify({ error: { code: "InvalidToken", message: "The token (access_token) is invalid" } })), false],
     ["500", answer(500, JSON.stringify({ error: { code: "InternalError", message: "x" } })), false],
   ] as const)("%s → refresh: %s", async (_what, respond, refreshes) => {
