@@ -100,17 +100,19 @@ Load average (1/5/15 min) before the run ${loadBefore?.join(" / ") ?? "?"}, afte
 Two runtimes:
 
 - **Lean** — the Worker's own figures: workerd driven by Miniflare's API, no wrangler dev
-  proxy; the production Worker (\`src/index.ts\`) behind a 60-line benchmark entry
-  (\`bench/lean-worker.ts\`) that gives it an in-memory KV instead of the local KV
-  simulator; the Cache API is Miniflare's (in memory, empty at each boot).
+  proxy; the production Worker (\`src/index.ts\`, bundled by wrangler) behind a small
+  benchmark entry (\`bench/lean-worker.ts\`) that gives it an in-memory KV instead of the
+  local KV simulator and times its outbound fetches; the Cache API is Miniflare's, in
+  memory, empty at each boot unless a warm location is seeded.
 - **Dev stack** — \`wrangler dev\` as \`npm start\` runs it: its local proxy, its KV
   simulator on disk.
 
-**Non-upstream time** = latency − round trips on the critical path × the mock's median
-time per call (the injected delay plus the mock's own JWT checks and token signing).
-What is left is the Worker's work, loopback HTTP and the runtime's I/O.
-Round trips on the critical path: user start 1, account start 1 (two calls in parallel),
-user callback 1, account callback 0.
+**Non-upstream time** = latency − the time the request spent waiting on digi.me. Lean:
+as the Worker saw it, per request (every outbound fetch from call to last byte,
+overlapping fetches counted once). Dev stack: round trips on the critical path × the
+mock's median time per call. What is left is the Worker's work, the runtime's own
+machinery and the load generator's HTTP. Round trips on the critical path: user start 1,
+account start 1 (two calls in parallel), user callback 1, account callback 0.
 
 ## Targets
 
