@@ -133,7 +133,7 @@ ${levelRows(lean.levels, true)}
 
 ## Lean runtime: the first request on a fresh isolate
 
-Each figure is the median of ${startup.boots} boots of a new workerd (a new isolate, nothing
+Each figure is the median of ${lean.cold.fresh?.["user start"]?.runs.length ?? "?"} boots of a new workerd (a new isolate, nothing
 in memory), whose first request is the step (its flows and tokens seeded into the
 in-memory KV from an earlier isolate). **Fresh location**: the Cache API is empty, so
 the key set must come from digi.me. **Warm location**: another isolate of the location
