@@ -2,7 +2,7 @@
  * BENCHMARKS.md from bench/results.json: the lean runtime's figures (the
  * Worker's own), the dev stack's beside them, and the targets met or missed.
  */
-import type { LevelResult, StepName } from "./lib.ts";
+import { ROUND_TRIPS, type LevelResult, type StepName } from "./lib.ts";
 import type { StepProfile } from "./profile.ts";
 
 type WorkStep = Exclude<StepName, "baseline (/healthz)">;
@@ -35,7 +35,6 @@ export interface Results {
 /** The issue's targets (lean runtime, 50 ms upstream, this 2-core machine). */
 export const TARGETS = { nonUpstreamP50C1Ms: 2, nonUpstreamP50C16Ms: 8, coldSlackMs: 20, startupMs: 15, bundleKiB: 350 };
 
-const ROUND_TRIPS: Record<WorkStep, number> = { "user start": 1, "account start": 1, "user callback": 1, "account callback": 0 };
 const WORK_STEPS: WorkStep[] = ["user start", "account start", "user callback", "account callback"];
 const kib = (bytes: number) => Math.round((bytes / 1024) * 10) / 10;
 const r2 = (n: number) => Math.round(n * 100) / 100;
@@ -72,8 +71,8 @@ export function markdown(results: Results): string {
   }
   targetRows.push(`| script start-up ≤ ${TARGETS.startupMs} ms | ${startup.startupMs} ms in workerd (fastest boot − fastest bare boot, ${startup.boots} each); ${startup.nodeImportMs.net} ms to evaluate in Node | ${startup.startupMs <= TARGETS.startupMs ? "met" : `**missed** by ${r2(startup.startupMs - TARGETS.startupMs)} ms`} |`);
   targetRows.push(`| production bundle ≤ ${TARGETS.bundleKiB} KiB raw | ${kib(bundle.rawBytes)} KiB (${kib(bundle.gzipBytes)} KiB gzip) | ${kib(bundle.rawBytes) <= TARGETS.bundleKiB ? "met" : "**missed**"} |`);
-  const callsOk = lean.counts["user start"] === 1 && lean.counts["account start"] === 2 && lean.counts["user callback"] === 1 && lean.counts["account callback"] === 0;
-  targetRows.push(`| upstream calls warm: 1 / 2 in parallel / 1 / 0 | ${WORK_STEPS.map((s) => lean.counts[s]).join(" / ")} | ${callsOk ? "met" : "**missed**"} |`);
+  const callsOk = lean.counts["user start"] === 1 && lean.counts["account start"] === 2 && lean.counts["user callback"] === 1 && lean.counts["account callback"] === 1;
+  targetRows.push(`| upstream calls warm: 1 / 2 in parallel / 1 / 1 | ${WORK_STEPS.map((s) => lean.counts[s]).join(" / ")} | ${callsOk ? "met" : "**missed**"} |`);
 
   const coldRows = WORK_STEPS.map((s) => {
     const f = lean.cold.fresh?.[s];
@@ -100,17 +99,20 @@ Load average (1/5/15 min) before the run ${loadBefore?.join(" / ") ?? "?"}, afte
 Two runtimes:
 
 - **Lean** — the Worker's own figures: workerd driven by Miniflare's API, no wrangler dev
-  proxy; the production Worker (\`src/index.ts\`) behind a 60-line benchmark entry
-  (\`bench/lean-worker.ts\`) that gives it an in-memory KV instead of the local KV
-  simulator; the Cache API is Miniflare's (in memory, empty at each boot).
+  proxy; the production Worker (\`src/index.ts\`, bundled by wrangler) behind a small
+  benchmark entry (\`bench/lean-worker.ts\`) that gives it an in-memory KV instead of the
+  local KV simulator and times its outbound fetches; the Cache API is Miniflare's, in
+  memory, empty at each boot unless a warm location is seeded.
 - **Dev stack** — \`wrangler dev\` as \`npm start\` runs it: its local proxy, its KV
   simulator on disk.
 
-**Non-upstream time** = latency − round trips on the critical path × the mock's median
-time per call (the injected delay plus the mock's own JWT checks and token signing).
-What is left is the Worker's work, loopback HTTP and the runtime's I/O.
-Round trips on the critical path: user start 1, account start 1 (two calls in parallel),
-user callback 1, account callback 0.
+**Non-upstream time** = latency − the time the request spent waiting on digi.me. Lean:
+as the Worker saw it, per request (every outbound fetch from call to last byte,
+overlapping fetches counted once). Dev stack: round trips on the critical path × the
+mock's median time per call. What is left is the Worker's work, the runtime's own
+machinery and the load generator's HTTP. Round trips on the critical path: user start 1,
+account start 1 (two calls in parallel), user callback 1, account callback 1 (the
+confirming accounts read).
 
 ## Targets
 
@@ -131,7 +133,7 @@ ${levelRows(lean.levels, true)}
 
 ## Lean runtime: the first request on a fresh isolate
 
-Each figure is the median of ${startup.boots} boots of a new workerd (a new isolate, nothing
+Each figure is the median of ${lean.cold.fresh?.["user start"]?.runs.length ?? "?"} boots of a new workerd (a new isolate, nothing
 in memory), whose first request is the step (its flows and tokens seeded into the
 in-memory KV from an earlier isolate). **Fresh location**: the Cache API is empty, so
 the key set must come from digi.me. **Warm location**: another isolate of the location
@@ -212,10 +214,13 @@ Measured from outside (workerd's clock does not advance during computation):
 
 \`npm run bench -- --compare\` measures the lean figures again (c=1 and 16, cold boots,
 start-up, bundle) and exits 1 when one is worse than \`bench/results.json\` beyond these
-margins: warm non-upstream p50 × 1.5 + 1 ms; first request on a fresh isolate + 15 ms;
-start-up + 10 ms; bundle + 5%; any added upstream call. It writes nothing. The margins
-are wide because the machine is shared and small; they catch a lost overlap (+50 ms), an
-added round trip or a heavy dependency, not a few per cent.
+margins: warm non-upstream p50 at c=1 × 1.5 + 1 ms; first request on a fresh isolate
+× 1.3 + 15 ms; start-up + 10 ms; bundle + 5%; any added upstream call, at any
+concurrency. It writes nothing and prints both load averages. The margins are wide, and
+c=16 latency is not compared, because this machine is small and shared: a run while
+other test suites ran (load 6 against 2.6) read the c=16 callbacks twice as slow and
+cold requests 30–65 ms slower with no change to the code. They catch a lost overlap or
+an added round trip (+50 ms), a heavy dependency or a slow code path, not a few per cent.
 ${results.notes ? `\n## Reading the numbers\n\n${results.notes.trim()}\n` : ""}
 Raw numbers: [\`bench/results.json\`](bench/results.json).
 `;

@@ -31,8 +31,6 @@ interface CachedKeySet {
   fetchedAt: number;
   /** Whether this isolate read it from the shared store rather than from digi.me. */
   shared: boolean;
-  /** Whether a verification has used it yet (a prefetched set has not). */
-  consulted: boolean;
 }
 
 /** A key set as fetched from digi.me: its JSON body and when it was fetched. */
@@ -79,11 +77,14 @@ export class KeySetCache {
    * which an unknown `kid` is an `invalid_response` error.
    */
   async getKey(url: string, kid: string): Promise<CryptoKey> {
-    let set = this.#fresh(url) ?? (await this.#refresh(url, true));
-    // A set fetched from digi.me for this verification (or prefetched for it) is the
-    // newest there is; a copy used before, or read from the shared store, may predate a rotation.
-    const justFetched = !set.shared && !set.consulted;
-    set.consulted = true;
+    let set = this.#fresh(url);
+    let justFetched = false;
+    if (!set) {
+      // Loaded now, or by a prefetch still on its way: a set digi.me just served is the newest
+      // there is. A copy held from before, or read from the shared store, may predate a rotation.
+      set = await this.#refresh(url, true);
+      justFetched = !set.shared;
+    }
     if (!set.keys.has(kid) && !justFetched) set = await this.#refresh(url, false);
     const key = set.keys.get(kid);
     if (!key) {
@@ -153,7 +154,7 @@ export class KeySetCache {
         // One unusable entry must not take the others down; its kid stays unknown.
       }
     }
-    const set = { keys, fetchedAt: stored.fetchedAt, shared, consulted: false };
+    const set = { keys, fetchedAt: stored.fetchedAt, shared };
     this.#sets.set(url, set);
     return set;
   }

@@ -9,7 +9,7 @@ import document from "../openapi.json" with { type: "json" };
 /** The document's route (not itself documented). */
 export function openApiRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const body = JSON.stringify(document);
-  app.get("/openapi.json", (c) => c.body(body, 200, { "Content-Type": "application/json" }));
+  let body: string | undefined; // serialised on first use, not at script start-up
+  app.get("/openapi.json", (c) => c.body((body ??= JSON.stringify(document)), 200, { "Content-Type": "application/json" }));
   return app;
 }

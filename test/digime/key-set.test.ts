@@ -64,13 +64,27 @@ describe("key set shared across isolates (a location's Cache API)", () => {
     expect(loads).toEqual([URL_]);
   });
 
-  it("does not refetch for an unknown kid in a set just fetched (or prefetched) from digi.me", async () => {
+  it("does not refetch for an unknown kid in a set fetched for this verification (or by its prefetch, still on its way)", async () => {
     const { keySets, loads } = cache({});
     keySets.prefetch(URL_);
     await expect(keySets.getKey(URL_, "nope")).rejects.toThrow(/unknown key id/);
     expect(loads).toEqual([URL_]);
     await expect(keySets.getKey(URL_, "nope")).rejects.toThrow(/unknown key id/);
-    expect(loads).toEqual([URL_, URL_]); // a set used before may predate a rotation: one refetch
+    expect(loads).toEqual([URL_, URL_]); // a set held from before may predate a rotation: one refetch
+  });
+
+  it("refetches for an unknown kid in a set another request loaded, even one no verification has used yet", async () => {
+    const shared = memoryStore();
+    const stored = new Promise<void>((resolve) => {
+      const put = shared.put;
+      shared.put = async (...args) => (await put(...args), resolve());
+    });
+    const { keySets, loads } = cache({ shared });
+    keySets.prefetch(URL_); // another request's prefetch, complete (and shared) before this verification starts
+    await stored;
+    await new Promise((resolve) => setTimeout(resolve, 0)); // lets the finished load leave the in-flight map
+    await expect(keySets.getKey(URL_, "rotated")).rejects.toThrow(/unknown key id/);
+    expect(loads).toEqual([URL_, URL_]);
   });
 
   it("verifies as usual when the location's store fails", async () => {
