@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { DEV_CONTRACT } from "../mock-server/standalone.ts";
-import { DEV_API_KEY, DEV_ENCRYPTION_KEY, ROOT, WRANGLER, type MockHandle } from "../scripts/stack.ts";
+import { DEV_API_KEY, DEV_ENCRYPTION_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, WRANGLER, type MockHandle } from "../scripts/stack.ts";
 import { RETURN_TO } from "./lib.ts";
 
 /** The production bundle, built as `wrangler deploy` would upload it. */
@@ -77,6 +77,10 @@ export async function bootLean(options: LeanOptions): Promise<LeanRuntime> {
         PUBLIC_BASE_URL: url,
         ALLOWED_RETURN_ORIGINS: new URL(RETURN_TO).origin,
         LOG_LEVEL: "error",
+        RETURN_SIGNING_SECRET: DEV_RETURN_SIGNING_SECRET,
+        // Webhooks stay off here (no WEBHOOK_URL): the lean figures are the flows' own.
+        // Accepts the development key, secrets and http:// URLs above, which production refuses.
+        DEVELOPMENT_MODE: "true",
       },
     } as never),
   );

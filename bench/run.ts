@@ -144,7 +144,12 @@ async function runLeanWarm(bundle: Bundle, mock: MockHandle, levels: number[], r
     const counts: Record<string, number> = {};
     for (const step of WORK_STEPS) counts[step] = warm(step);
     // Flows for the cold boots' callbacks, started and consented to here; their KV goes to each fresh isolate.
-    const coldCallbacks = { user: await prepareCallbacks(c, users, "user", boots * 2), account: await prepareCallbacks(c, users, "account", boots * 2) };
+    // Disjoint users: a cold user callback's exchange revokes its user's tokens, and an account
+    // callback's confirming read with such a token would measure a refresh as well.
+    const coldCallbacks = {
+      user: await prepareCallbacks(c, users.slice(0, boots * 2), "user", boots * 2),
+      account: await prepareCallbacks(c, users.slice(boots * 2, boots * 4), "account", boots * 2),
+    };
     const kv = (await (await fetch(`${runtime.url}/__bench/kv`)).json()) as Array<[string, string]>;
     return { levels: results, counts, kv, coldCallbacks, users };
   } finally {
