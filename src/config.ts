@@ -229,7 +229,8 @@ function isDevContractKey(pem: string): boolean {
 /**
  * What a production deployment must not run with: the published development
  * defaults (`npm start`'s API key, its encryption key of 32 bytes of 0x07, an
- * all-zero key, the committed development contract key) and `http:` URLs
+ * all-zero key or any other key of one repeated byte, the committed
+ * development contract key) and `http:` URLs
  * (allowed only for return origins on this machine). Skipped when
  * `DEVELOPMENT_MODE="true"`, which only the local stack and the tests set.
  */
@@ -239,6 +240,8 @@ export function productionProblems(config: Config): string[] {
   for (const key of config.encryptionKeys) {
     if (key.raw.every((b) => b === 0x07)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is the development key (32 bytes of 0x07)`);
     else if (key.raw.every((b) => b === 0)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is all zeros`);
+    // The test suite's committed keys (0x01, 0x02) and any hand-typed placeholder: one byte repeated is no key.
+    else if (key.raw.every((b) => b === key.raw[0])) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is one repeated byte, not random`);
   }
   if (config.privateKey && isDevContractKey(config.privateKey)) problems.push("DIGIME_PRIVATE_KEY is the committed development contract key");
   // Signed return and webhooks (issue 12): the local stack's secrets.

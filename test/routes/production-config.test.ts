@@ -14,7 +14,7 @@ quietConsole();
 const { request } = testApp();
 const ZERO_KEY = `z:${btoa(String.fromCharCode(...new Uint8Array(32)))}`;
 const DEV_KEY = `dev:${btoa(String.fromCharCode(...new Uint8Array(32).fill(7)))}`;
-const PROD_KEY = "k9:CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
+const PROD_KEY = "k9:ZcmU9X8VrfFxfJrMjHRfi1hUP+PmnplgkhYVljJ/x5M=";
 
 /** The test bindings as a production deployment with its own key material would have them. */
 function production(overrides: Partial<Env> = {}): Env {
@@ -54,6 +54,15 @@ describe("production configuration", () => {
       const response = await request(path, { headers: { Authorization: "Bearer dev-api-key-0000000000000000000000000000" } }, env);
       expect(response.status, path).toBe(503);
     }
+  });
+
+  it("refuses an encryption key of one repeated byte, such as the test suite's committed keys", async () => {
+    const { status, problems } = await problemsOf(production({ TOKEN_ENCRYPTION_KEYS: `${PROD_KEY},${testEnv.TOKEN_ENCRYPTION_KEYS}` }));
+    expect(status).toBe(503);
+    const text = problems.join("\n");
+    expect(text).toMatch(/key "k2" is one repeated byte/);
+    expect(text).toMatch(/key "k1" is one repeated byte/);
+    expect(text).not.toMatch(/key "k9"/);
   });
 
   it("recognises the development contract key in PKCS#8 too", async () => {
