@@ -35,7 +35,7 @@ export interface Config {
   returnSigningSecret: string;
   /** Where webhook events go; absent when WEBHOOK_URL is not set (nothing is sent). */
   webhooks?: WebhookSettings;
-  /** `DEVELOPMENT_MODE="true"`: the development defaults below are accepted. */
+  /** `DEVELOPMENT_MODE="true"`: the development defaults below are accepted (only for a local or reserved-name PUBLIC_BASE_URL). */
   developmentMode: boolean;
 }
 
@@ -210,10 +210,32 @@ export function parseConfig(env: Env): Config {
     developmentMode: env.DEVELOPMENT_MODE === "true",
   };
   if (!config.developmentMode) problems.push(...productionProblems(config));
+  else if (publicBaseUrl && !isLocalDevelopmentUrl(publicBaseUrl)) {
+    // One stray variable must not switch every refusal off on a deployed Worker.
+    problems.push('DEVELOPMENT_MODE="true" is honoured only for a PUBLIC_BASE_URL on this machine or a reserved test name (.test, .example, .localhost, .invalid); remove it from this deployment');
+  }
   if (!env.REAUTH_KV) problems.push("REAUTH_KV (KV namespace binding) is missing");
   if (problems.length) throw new ConfigError(problems);
   cache.set(env, config);
   return config;
+}
+
+/** Top-level names that can never be a public deployment (RFC 2606, RFC 6761). */
+const RESERVED_TLDS = ["test", "example", "localhost", "invalid"];
+
+/**
+ * Whether a URL can only be a development stack: a loopback host (127.0.0.0/8
+ * included) or a name under a reserved test TLD. A deployed Worker
+ * (workers.dev or a custom domain) is neither.
+ */
+export function isLocalDevelopmentUrl(value: string): boolean {
+  let host: string;
+  try {
+    host = new URL(value).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return isLoopbackHost(host) || /^127\.\d+\.\d+\.\d+$/.test(host) || RESERVED_TLDS.some((tld) => host === tld || host.endsWith(`.${tld}`));
 }
 
 function isDevContractKey(pem: string): boolean {

@@ -90,6 +90,17 @@ describe("production configuration", () => {
     expect(health.status).toBe(200);
   });
 
+  it("refuses DEVELOPMENT_MODE=true on a deployed Worker's PUBLIC_BASE_URL, so one stray variable cannot switch the refusals off", async () => {
+    for (const url of ["https://digime-reauth-edge.acme.workers.dev", "https://reauth.example.com", "https://test.example.org"]) {
+      const { status, problems } = await problemsOf({ ...testEnv, PUBLIC_BASE_URL: url });
+      expect(status, url).toBe(503);
+      expect(problems.join("\n"), url).toMatch(/DEVELOPMENT_MODE="true" is honoured only for a PUBLIC_BASE_URL on this machine/);
+    }
+    for (const url of ["https://edge.test", "http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787", "http://edge.localhost"]) {
+      expect((await problemsOf({ ...testEnv, PUBLIC_BASE_URL: url })).status, url).toBe(200);
+    }
+  });
+
   it("accepts the development defaults only with DEVELOPMENT_MODE=true", async () => {
     const dev = { ...testEnv, API_KEYS: "dev-api-key-0000000000000000000000000000", TOKEN_ENCRYPTION_KEYS: DEV_KEY, PUBLIC_BASE_URL: "http://127.0.0.1:8787" };
     const health = await request("/healthz", {}, dev);
