@@ -238,6 +238,16 @@ export function isLocalDevelopmentUrl(value: string): boolean {
   return isLoopbackHost(host) || /^127\.\d+\.\d+\.\d+$/.test(host) || RESERVED_TLDS.some((tld) => host === tld || host.endsWith(`.${tld}`));
 }
 
+/**
+ * The longest run of one character a random API key or secret may hold: 7.
+ * The published development and test values (`dev-api-key-0000…`,
+ * `test-key-aaaa…`, `…-secret-0000…`) and hand-typed placeholders have longer
+ * runs; a random key has one of 8 with a chance of about 1 in 10^7 (hex).
+ */
+export const MAX_CHARACTER_RUN = 7;
+
+const PLACEHOLDER_RUN = new RegExp(`(.)\\1{${MAX_CHARACTER_RUN}}`);
+
 function isDevContractKey(pem: string): boolean {
   try {
     const { label, der } = decodePem(pem);
@@ -259,6 +269,9 @@ function isDevContractKey(pem: string): boolean {
 export function productionProblems(config: Config): string[] {
   const problems: string[] = [];
   if (config.apiKeys.some((k) => toBase64(utf8(k)) === DEV_API_KEY_BASE64)) problems.push("API_KEYS contains the published development key");
+  else if (config.apiKeys.some((k) => PLACEHOLDER_RUN.test(k))) {
+    problems.push(`API_KEYS: a key repeats one character more than ${MAX_CHARACTER_RUN} times in a row (a placeholder or test key, not a random one)`);
+  }
   for (const key of config.encryptionKeys) {
     if (key.raw.every((b) => b === 0x07)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is the development key (32 bytes of 0x07)`);
     else if (key.raw.every((b) => b === 0)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is all zeros`);
@@ -268,6 +281,9 @@ export function productionProblems(config: Config): string[] {
   if (config.privateKey && isDevContractKey(config.privateKey)) problems.push("DIGIME_PRIVATE_KEY is the committed development contract key");
   // Signed return and webhooks (issue 12): the local stack's secrets.
   if (config.returnSigningSecret && toBase64(utf8(config.returnSigningSecret)) === DEV_RETURN_SIGNING_SECRET_BASE64) problems.push("RETURN_SIGNING_SECRET is the development secret");
+  else if (PLACEHOLDER_RUN.test(config.returnSigningSecret)) {
+    problems.push(`RETURN_SIGNING_SECRET repeats one character more than ${MAX_CHARACTER_RUN} times in a row (a placeholder or test secret, not a random one)`);
+  }
   problems.push(...webhookProductionProblems(config.webhooks));
   const urls: Array<[string, string]> = [
     ["PUBLIC_BASE_URL", config.publicBaseUrl],
