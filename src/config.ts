@@ -35,7 +35,7 @@ export interface Config {
   returnSigningSecret: string;
   /** Where webhook events go; absent when WEBHOOK_URL is not set (nothing is sent). */
   webhooks?: WebhookSettings;
-  /** `DEVELOPMENT_MODE="true"`: the development defaults below are accepted. */
+  /** `DEVELOPMENT_MODE="true"`: the development defaults below are accepted (only for a local or reserved-name PUBLIC_BASE_URL). */
   developmentMode: boolean;
 }
 
@@ -210,11 +210,43 @@ export function parseConfig(env: Env): Config {
     developmentMode: env.DEVELOPMENT_MODE === "true",
   };
   if (!config.developmentMode) problems.push(...productionProblems(config));
+  else if (publicBaseUrl && !isLocalDevelopmentUrl(publicBaseUrl)) {
+    // One stray variable must not switch every refusal off on a deployed Worker.
+    problems.push('DEVELOPMENT_MODE="true" is honoured only for a PUBLIC_BASE_URL on this machine or a reserved test name (.test, .example, .localhost, .invalid); remove it from this deployment');
+  }
   if (!env.REAUTH_KV) problems.push("REAUTH_KV (KV namespace binding) is missing");
   if (problems.length) throw new ConfigError(problems);
   cache.set(env, config);
   return config;
 }
+
+/** Top-level names that can never be a public deployment (RFC 2606, RFC 6761). */
+const RESERVED_TLDS = ["test", "example", "localhost", "invalid"];
+
+/**
+ * Whether a URL can only be a development stack: a loopback host (127.0.0.0/8
+ * included) or a name under a reserved test TLD. A deployed Worker
+ * (workers.dev or a custom domain) is neither.
+ */
+export function isLocalDevelopmentUrl(value: string): boolean {
+  let host: string;
+  try {
+    host = new URL(value).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return isLoopbackHost(host) || /^127\.\d+\.\d+\.\d+$/.test(host) || RESERVED_TLDS.some((tld) => host === tld || host.endsWith(`.${tld}`));
+}
+
+/**
+ * The longest run of one character a random API key or secret may hold: 7.
+ * The published development and test values (`dev-api-key-0000…`,
+ * `test-key-aaaa…`, `…-secret-0000…`) and hand-typed placeholders have longer
+ * runs; a random key has one of 8 with a chance of about 1 in 10^7 (hex).
+ */
+export const MAX_CHARACTER_RUN = 7;
+
+const PLACEHOLDER_RUN = new RegExp(`(.)\\1{${MAX_CHARACTER_RUN}}`);
 
 function isDevContractKey(pem: string): boolean {
   try {
@@ -229,20 +261,29 @@ function isDevContractKey(pem: string): boolean {
 /**
  * What a production deployment must not run with: the published development
  * defaults (`npm start`'s API key, its encryption key of 32 bytes of 0x07, an
- * all-zero key, the committed development contract key) and `http:` URLs
+ * all-zero key or any other key of one repeated byte, the committed
+ * development contract key) and `http:` URLs
  * (allowed only for return origins on this machine). Skipped when
  * `DEVELOPMENT_MODE="true"`, which only the local stack and the tests set.
  */
 export function productionProblems(config: Config): string[] {
   const problems: string[] = [];
   if (config.apiKeys.some((k) => toBase64(utf8(k)) === DEV_API_KEY_BASE64)) problems.push("API_KEYS contains the published development key");
+  else if (config.apiKeys.some((k) => PLACEHOLDER_RUN.test(k))) {
+    problems.push(`API_KEYS: a key repeats one character more than ${MAX_CHARACTER_RUN} times in a row (a placeholder or test key, not a random one)`);
+  }
   for (const key of config.encryptionKeys) {
     if (key.raw.every((b) => b === 0x07)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is the development key (32 bytes of 0x07)`);
     else if (key.raw.every((b) => b === 0)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is all zeros`);
+    // The test suite's committed keys (0x01, 0x02) and any hand-typed placeholder: one byte repeated is no key.
+    else if (key.raw.every((b) => b === key.raw[0])) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is one repeated byte, not random`);
   }
   if (config.privateKey && isDevContractKey(config.privateKey)) problems.push("DIGIME_PRIVATE_KEY is the committed development contract key");
   // Signed return and webhooks (issue 12): the local stack's secrets.
   if (config.returnSigningSecret && toBase64(utf8(config.returnSigningSecret)) === DEV_RETURN_SIGNING_SECRET_BASE64) problems.push("RETURN_SIGNING_SECRET is the development secret");
+  else if (PLACEHOLDER_RUN.test(config.returnSigningSecret)) {
+    problems.push(`RETURN_SIGNING_SECRET repeats one character more than ${MAX_CHARACTER_RUN} times in a row (a placeholder or test secret, not a random one)`);
+  }
   problems.push(...webhookProductionProblems(config.webhooks));
   const urls: Array<[string, string]> = [
     ["PUBLIC_BASE_URL", config.publicBaseUrl],

@@ -26,11 +26,23 @@ const flowFields = {
   accountId: z.optional(z.string()),
 };
 
-/** A flow ended well. User and full-authorization flows carry the new token. */
+/**
+ * A flow ended well. User and full-authorization flows carry the new token,
+ * and whose it is: a full authorization opened by another person brings
+ * another digi.me identity (`replaced`), which a backend learning outcomes
+ * from webhooks alone must be able to see.
+ */
 export const FlowSucceededEventSchema = z.object({
   type: z.literal("flow.succeeded"),
   timestamp: z.string(),
-  data: z.object({ ...flowFields, status: z.literal("succeeded"), completedAt: z.string(), token: z.optional(EventTokenSchema) }),
+  data: z.object({
+    ...flowFields,
+    status: z.literal("succeeded"),
+    completedAt: z.string(),
+    token: z.optional(EventTokenSchema),
+    identity: z.optional(z.enum(["confirmed", "new", "replaced"])),
+    digimeUserId: z.optional(z.string()),
+  }),
 });
 
 /** A flow ended with digi.me's (or the edge's) error code. */
@@ -74,7 +86,8 @@ function iso(ms: number): string {
 export function flowEndedEvent(flow: FlowRecord, nowMs: number, token?: UserAccessToken): WebhookEvent {
   const completedAt = iso(flow.completedAt ?? nowMs);
   if (flow.status === "succeeded") {
-    return { type: "flow.succeeded", timestamp: iso(nowMs), data: { ...flowPart(flow), status: "succeeded", completedAt, ...(token ? { token } : {}) } };
+    const identity = flow.identity ? { identity: flow.identity, ...(flow.digimeUserId ? { digimeUserId: flow.digimeUserId } : {}) } : {};
+    return { type: "flow.succeeded", timestamp: iso(nowMs), data: { ...flowPart(flow), status: "succeeded", completedAt, ...(token ? { token } : {}), ...identity } };
   }
   return { type: "flow.failed", timestamp: iso(nowMs), data: { ...flowPart(flow), status: "failed", errorCode: flow.errorCode ?? "UNKNOWN", completedAt } };
 }

@@ -14,11 +14,14 @@ quietConsole();
 const { request } = testApp();
 const ZERO_KEY = `z:${btoa(String.fromCharCode(...new Uint8Array(32)))}`;
 const DEV_KEY = `dev:${btoa(String.fromCharCode(...new Uint8Array(32).fill(7)))}`;
-const PROD_KEY = "k9:CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
+/** A deployment's own API key and return secret (random, unlike the tests' committed ones). */
+const PROD_API_KEY = "qyijKoKO5wkEpZXhDUTwctdSsyEhhwTl";
+const PROD_RETURN_SECRET = "Jr07iabVWpitfDkluT-1kH5sqsF-0kbF";
+const PROD_KEY = "k9:ZcmU9X8VrfFxfJrMjHRfi1hUP+PmnplgkhYVljJ/x5M=";
 
 /** The test bindings as a production deployment with its own key material would have them. */
 function production(overrides: Partial<Env> = {}): Env {
-  const env: Env = { ...testEnv, DIGIME_PRIVATE_KEY: "", TOKEN_ENCRYPTION_KEYS: PROD_KEY, ...overrides };
+  const env: Env = { ...testEnv, DIGIME_PRIVATE_KEY: "", TOKEN_ENCRYPTION_KEYS: PROD_KEY, API_KEYS: PROD_API_KEY, RETURN_SIGNING_SECRET: PROD_RETURN_SECRET, ...overrides };
   delete env.DEVELOPMENT_MODE;
   return env;
 }
@@ -56,6 +59,26 @@ describe("production configuration", () => {
     }
   });
 
+  it("refuses an encryption key of one repeated byte, such as the test suite's committed keys", async () => {
+    const { status, problems } = await problemsOf(production({ TOKEN_ENCRYPTION_KEYS: `${PROD_KEY},${testEnv.TOKEN_ENCRYPTION_KEYS}` }));
+    expect(status).toBe(503);
+    const text = problems.join("\n");
+    expect(text).toMatch(/key "k2" is one repeated byte/);
+    expect(text).toMatch(/key "k1" is one repeated byte/);
+    expect(text).not.toMatch(/key "k9"/);
+  });
+
+  it("refuses the test suite's committed API keys and return secret, and any key with a long run of one character", async () => {
+    const { status, problems } = await problemsOf(production({ API_KEYS: testEnv.API_KEYS, RETURN_SIGNING_SECRET: testEnv.RETURN_SIGNING_SECRET }));
+    expect(status).toBe(503);
+    const text = problems.join("\n");
+    expect(text).toMatch(/API_KEYS: a key repeats one character more than 7 times in a row/);
+    expect(text).toMatch(/RETURN_SIGNING_SECRET repeats one character more than 7 times in a row/);
+    expect(text).not.toContain("test-key-aaaa");
+    const placeholder = await problemsOf(production({ API_KEYS: `${PROD_API_KEY},changeme-xxxxxxxxxxxxxxxxxxxxxxxxxxxx` }));
+    expect(placeholder.problems.join("\n")).toMatch(/API_KEYS: a key repeats one character/);
+  });
+
   it("recognises the development contract key in PKCS#8 too", async () => {
     const { problems } = await problemsOf(production({ DIGIME_PRIVATE_KEY: devPkcs8 }));
     expect(problems.join("\n")).toMatch(/committed development contract key/);
@@ -79,6 +102,17 @@ describe("production configuration", () => {
     const health = await request("/healthz", {}, production({ DIGIME_PRIVATE_KEY: encodePem("PRIVATE KEY", pkcs8) }));
     expect(await health.json()).toMatchObject({ status: "ok" });
     expect(health.status).toBe(200);
+  });
+
+  it("refuses DEVELOPMENT_MODE=true on a deployed Worker's PUBLIC_BASE_URL, so one stray variable cannot switch the refusals off", async () => {
+    for (const url of ["https://digime-reauth-edge.acme.workers.dev", "https://reauth.example.com", "https://test.example.org"]) {
+      const { status, problems } = await problemsOf({ ...testEnv, PUBLIC_BASE_URL: url });
+      expect(status, url).toBe(503);
+      expect(problems.join("\n"), url).toMatch(/DEVELOPMENT_MODE="true" is honoured only for a PUBLIC_BASE_URL on this machine/);
+    }
+    for (const url of ["https://edge.test", "http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787", "http://edge.localhost"]) {
+      expect((await problemsOf({ ...testEnv, PUBLIC_BASE_URL: url })).status, url).toBe(200);
+    }
   });
 
   it("accepts the development defaults only with DEVELOPMENT_MODE=true", async () => {

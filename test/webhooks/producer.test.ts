@@ -76,7 +76,27 @@ describe("webhook producer", () => {
     expect(JSON.stringify(message)).not.toContain(stored.token.accessToken.value);
     expect(JSON.stringify(message)).not.toContain(stored.token.refreshToken.value);
     const event = await open(env, message!);
-    expect(event).toMatchObject({ type: "flow.succeeded", data: { flowId: started.flowId, kind: "user", userId: user.id, status: "succeeded", token: stored.token } });
+    expect(event).toMatchObject({ type: "flow.succeeded", data: { flowId: started.flowId, kind: "user", userId: user.id, status: "succeeded", token: stored.token, identity: "confirmed", digimeUserId: user.id } });
+  });
+
+  it("names in flow.succeeded that a full authorization brought another digi.me identity (replaced)", async () => {
+    const { env, queue } = webhookEnv();
+    const { api, browser } = appFor(env);
+    // The stored token is dead, so the flow is a full authorization; whoever opens it signs in as another digi.me user.
+    const { user } = await enroll(api, { name: "invalid-token" });
+    const started = (await (await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/done`, allowFullAuthorization: true } })).json()) as {
+      flowId: string;
+      kind: string;
+      launchUrl: string;
+    };
+    expect(started.kind).toBe("authorize");
+    queue.take();
+    await browser().navigate(started.launchUrl);
+    const event = await open(env, deliveries(queue)[0]!);
+    const flow = (await (await api(`/v1/flows/${started.flowId}`)).json()) as { identity: string; digimeUserId: string };
+    expect(flow.identity).toBe("replaced");
+    expect(event).toMatchObject({ type: "flow.succeeded", data: { kind: "authorize", identity: "replaced", digimeUserId: flow.digimeUserId } });
+    expect(flow.digimeUserId).not.toBe(user.id);
   });
 
   it("enqueues flow.failed with the errorCode and no token when a user flow fails", async () => {

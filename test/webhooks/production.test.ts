@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env.ts";
-import { testApp, testEnv } from "../support/app.ts";
+import { testApp } from "../support/app.ts";
 import { quietConsole } from "../support/quiet.ts";
 import { webhookEnv } from "../support/webhooks.ts";
 
@@ -35,7 +35,7 @@ describe("production configuration: signed return and webhooks", () => {
   });
 
   it("accepts secrets of the deployment's own", async () => {
-    const problems = await problemsOf(production({ RETURN_SIGNING_SECRET: testEnv.RETURN_SIGNING_SECRET, WEBHOOK_SECRET: OWN_WEBHOOK_SECRET }));
+    const problems = await problemsOf(production({ RETURN_SIGNING_SECRET: "k3Hq9vYb2LxWmT7pZc4NfR8sDj6GaE1u", WEBHOOK_SECRET: OWN_WEBHOOK_SECRET }));
     expect(problems.filter((p) => /RETURN_SIGNING_SECRET|WEBHOOK/.test(p))).toEqual([]);
   });
 
