@@ -26,8 +26,9 @@ const status = defineRoute({
   responses: {
     200: json("Status", ReauthStatusSchema),
     ...jsonError(401, "Missing or unknown API key"),
-    ...jsonError(404, "No token stored for the user"),
+    ...jsonError(404, "No token stored for the user (token_not_found), or digi.me does not know `sessionKey` for this user (session_not_found, with digi.me's `upstream` code and reference)"),
     ...jsonError(502, "digi.me failed"),
+    ...jsonError(503, "A refreshed token could not be stored (token_not_stored: keep `error.token`), or storage is unavailable"),
     ...jsonError(504, "digi.me did not answer in time"),
   },
 });
@@ -42,8 +43,10 @@ const putToken = defineRoute({
   request: { param, json: UserTokenSchema },
   responses: {
     204: { description: "Stored" },
-    ...jsonError(400, "Invalid token shape"),
+    ...jsonError(400, "Invalid token shape, or an expiry in milliseconds or outside 2001–2100 (expiries are Unix seconds)"),
     ...jsonError(401, "Missing or unknown API key"),
+    ...jsonError(413, "Body larger than 16 KiB (payload_too_large)"),
+    ...jsonError(415, "Body not sent as Content-Type: application/json (unsupported_media_type)"),
   },
 });
 
