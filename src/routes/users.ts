@@ -25,6 +25,7 @@ const status = defineRoute({
   request: { param, query: ReauthStatusQuerySchema },
   responses: {
     200: json("Status", ReauthStatusSchema),
+    ...jsonError(400, "Invalid userId or sessionKey"),
     ...jsonError(401, "Missing or unknown API key"),
     ...jsonError(404, "No token stored for the user (token_not_found), or digi.me does not know `sessionKey` for this user (session_not_found, with digi.me's `upstream` code and reference)"),
     ...jsonError(502, "digi.me failed"),
@@ -60,6 +61,7 @@ const getToken = defineRoute({
   request: { param },
   responses: {
     200: json("The token", StoredTokenSchema),
+    ...jsonError(400, "Invalid userId"),
     ...jsonError(401, "Missing or unknown API key"),
     ...jsonError(404, "No token stored"),
   },
@@ -72,7 +74,7 @@ const deleteToken = defineRoute({
   summary: "Forget the user's token",
   security: auth,
   request: { param },
-  responses: { 204: { description: "Forgotten (or was not there)" }, ...jsonError(401, "Missing or unknown API key") },
+  responses: { 204: { description: "Forgotten (or was not there)" }, ...jsonError(400, "Invalid userId"), ...jsonError(401, "Missing or unknown API key") },
 });
 
 /** The routes of this module, for the OpenAPI document. */
