@@ -81,7 +81,14 @@ export function buildOpenApiDocument(specs: RouteSpec[] = ROUTE_SPECS): Record<s
 
   return withWebhookEvents({
     openapi: "3.1.0",
-    info: { title: "digi.me reauthorization edge", version: "1.0.0", description: "Runs digi.me's user and account reauthorization flows at the edge." },
+    info: {
+      title: "digi.me reauthorization edge",
+      version: "1.0.0",
+      description:
+        "Runs digi.me's user and account reauthorization flows at the edge. " +
+        "On every path, a method it does not have answers 405 `method_not_allowed` with `Allow`; every route but /healthz (which names the problems) answers 503 `configuration_error` while the service is misconfigured. " +
+        "Errors are `{ error: { code, message, hint?, retryable?, upstream? } }` (JSON routes) or a small HTML page (browser routes).",
+    },
     paths,
     components: {
       schemas: Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b))),

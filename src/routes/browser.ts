@@ -19,20 +19,25 @@ const launch = defineRoute({
   description: "Binds the flow to this browser with an HttpOnly, Secure, SameSite=Lax cookie and redirects to digi.me. The first browser to launch a flow owns it.",
   request: { param: z.object({ flowId: FlowIdSchema }) },
   responses: {
-    302: { description: "To digi.me's onboarding page" },
+    302: { description: "To digi.me's page; for a completed flow, the browser that launched it goes to `returnTo` with the recorded outcome (signed)" },
     400: html("Not a flow id"),
-    404: html("Unknown or expired flow"),
-    409: html("Flow completed, or launched in another browser"),
+    404: html("Unknown or expired flow, or a link cut short"),
+    409: html("Flow completed (any other browser), or already launched in another browser"),
   },
 });
 
 const callbackResponses = {
-  303: { description: "Back to the flow's returnTo with flowId, status, errorCode, ts and sig (the signed return; README \"Learning the outcome\")" },
-  400: html("Malformed callback, or state that does not match"),
-  403: html("The flow was launched in another browser"),
-  404: html("Unknown or expired flow"),
-  409: html("Flow already completed"),
-  502: html("digi.me failed during the exchange (the flow stays pending; reloading retries)"),
+  303: {
+    description:
+      "Back to the flow's returnTo with flowId, status, errorCode (failed only), ts (Unix seconds) and sig (HMAC-SHA256 with RETURN_SIGNING_SECRET; the signed return, README \"Learning the outcome\"). " +
+      "A completed flow reached again by the browser that launched it gets the same outcome again.",
+  },
+  400: html("Malformed callback (invalid_request), state that does not match (state_mismatch), a success without code (missing_code), or the other kind's callback (wrong_callback)"),
+  403: html("The flow was launched in another browser, or never launched (browser_not_bound)"),
+  404: html("Unknown or expired flow (flow_not_found; retryable: KV may not have the flow at this location yet)"),
+  409: html("Flow already completed (flow_completed), for any browser but the one that launched it"),
+  502: html("digi.me failed (the flow stays pending; reloading retries)"),
+  503: html("Storage unavailable (the flow stays pending)"),
   504: html("digi.me did not answer in time (the flow stays pending)"),
 };
 
@@ -41,9 +46,16 @@ const userCallback = defineRoute({
   path: "/reauth/user/callback",
   tags: ["browser"],
   summary: "digi.me's callback for user reauthorization",
-  description: "`success=true&state&code`: the code is exchanged for a new token, stored encrypted. `success=false&errorCode`: the flow fails with that code (`UNKNOWN` if none).",
+  description:
+    "`success=true&state&code`: the code is exchanged for a new token, stored encrypted if it carries the digi.me identity (`sub`) of the user's stored token " +
+    "(else nothing is stored and the flow fails `USER_MISMATCH`; a code digi.me refuses fails it `EXCHANGE_FAILED`). " +
+    "A full-authorization (`authorize`) flow's callback also carries `accountReference`, kept on the flow. " +
+    "`success=false&errorCode`: the flow fails with that code (`UNKNOWN` if none or not code-like).",
   request: { query: CallbackQuerySchema },
-  responses: callbackResponses,
+  responses: {
+    ...callbackResponses,
+    503: html("Storage unavailable; after a successful exchange (token_not_stored) the page carries the new token sealed, to post to /reauth/recover"),
+  },
 });
 
 const accountCallback = defineRoute({
@@ -51,7 +63,11 @@ const accountCallback = defineRoute({
   path: "/reauth/account/callback",
   tags: ["browser"],
   summary: "digi.me's callback for account reauthorization",
-  description: "`flow` is the edge's own id (digi.me sends no state here); `success` and `errorCode` are digi.me's.",
+  description:
+    "`flow` is the edge's own id (digi.me sends no state here); `success` and `errorCode` are digi.me's. " +
+    "`success=true` is only the browser's word: one read of the user's accounts at digi.me confirms it (refreshing the stored token once if refused); " +
+    "the flow succeeds only if digi.me lists the account as authorized, else it fails `NOT_REAUTHORIZED`. " +
+    "If digi.me cannot be reached the flow stays pending (502/504 page; reloading retries).",
   request: { query: z.omit(CallbackQuerySchema, { state: true, code: true }) },
   responses: callbackResponses,
 });
@@ -64,9 +80,10 @@ const recover = defineRoute({
   description: "Posted by the page a callback shows when digi.me issued a token but storage failed; the token comes back sealed and bound to the flow.",
   request: { form: z.object({ flow: FlowIdSchema, sealed: z.string().check(z.minLength(1), z.maxLength(8192)) }) },
   responses: {
-    303: { description: "Back to the flow's returnTo with status succeeded" },
+    303: { description: "Back to the flow's returnTo with the signed outcome (succeeded, or failed USER_MISMATCH), as the callback would have sent it" },
     400: html("Malformed or foreign recovery data"),
     403: html("The flow was launched in another browser"),
+    404: html("Unknown or expired flow"),
     409: html("Flow already completed"),
     503: html("Storage still unavailable: the same page, to try again"),
   },

@@ -25,9 +25,11 @@ const status = defineRoute({
   request: { param, query: ReauthStatusQuerySchema },
   responses: {
     200: json("Status", ReauthStatusSchema),
+    ...jsonError(400, "Invalid userId or sessionKey"),
     ...jsonError(401, "Missing or unknown API key"),
-    ...jsonError(404, "No token stored for the user"),
+    ...jsonError(404, "No token stored for the user (token_not_found), or digi.me does not know `sessionKey` for this user (session_not_found, with digi.me's `upstream` code and reference)"),
     ...jsonError(502, "digi.me failed"),
+    ...jsonError(503, "A refreshed token could not be stored (token_not_stored: keep `error.token`), or storage is unavailable"),
     ...jsonError(504, "digi.me did not answer in time"),
   },
 });
@@ -42,8 +44,10 @@ const putToken = defineRoute({
   request: { param, json: UserTokenSchema },
   responses: {
     204: { description: "Stored" },
-    ...jsonError(400, "Invalid token shape"),
+    ...jsonError(400, "Invalid token shape, or an expiry in milliseconds or outside 2001–2100 (expiries are Unix seconds)"),
     ...jsonError(401, "Missing or unknown API key"),
+    ...jsonError(413, "Body larger than 16 KiB (payload_too_large)"),
+    ...jsonError(415, "Body not sent as Content-Type: application/json (unsupported_media_type)"),
   },
 });
 
@@ -57,6 +61,7 @@ const getToken = defineRoute({
   request: { param },
   responses: {
     200: json("The token", StoredTokenSchema),
+    ...jsonError(400, "Invalid userId"),
     ...jsonError(401, "Missing or unknown API key"),
     ...jsonError(404, "No token stored"),
   },
@@ -69,7 +74,7 @@ const deleteToken = defineRoute({
   summary: "Forget the user's token",
   security: auth,
   request: { param },
-  responses: { 204: { description: "Forgotten (or was not there)" }, ...jsonError(401, "Missing or unknown API key") },
+  responses: { 204: { description: "Forgotten (or was not there)" }, ...jsonError(400, "Invalid userId"), ...jsonError(401, "Missing or unknown API key") },
 });
 
 /** The routes of this module, for the OpenAPI document. */

@@ -23,7 +23,7 @@ describe("GET /openapi.json (generated at build time)", () => {
     expect(status.security).toEqual([{ ApiKey: [] }]);
     expect(Object.keys(doc.paths["/reauth/recover"]!.post!.requestBody!.content)).toEqual(["application/x-www-form-urlencoded"]);
     expect(doc.paths["/v1/reauth/user"]!.post!.requestBody!.content["application/json"]).toEqual({ schema: { $ref: "#/components/schemas/StartUserFlow" } });
-    expect(Object.keys(doc.paths["/v1/reauth/account"]!.post!.responses)).toEqual(["201", "400", "401", "404", "409", "502", "504"]);
+    expect(Object.keys(doc.paths["/v1/reauth/account"]!.post!.responses)).toEqual(["201", "400", "401", "404", "409", "413", "415", "502", "503", "504"]);
   });
 });
 
