@@ -121,6 +121,27 @@ describe("the mock refuses what digi.me refuses", () => {
     expect(await errorOf(await callApi("oauth/token/reference", jwt, { body: { agent: { sdk: { name: "nodejs", version: "16.1.5" } } } }))).toMatchObject({ status: 404, code: "InvalidRedirectUri" });
   });
 
+  it("refuses a redirect_uri that is a URL of another scheme", async () => {
+    const { token } = testMock.mock.createUser();
+    const jwt = await requestJwt({ access_token: token.accessToken.value, redirect_uri: "javascript:alert(1)" });
+    expect(await errorOf(await callApi("oauth/token/reference", jwt, { body: { agent: { sdk: { name: "nodejs", version: "16.1.5" } } } }))).toMatchObject({ status: 404, code: "InvalidRedirectUri" });
+  });
+
+  it("refuses an S256 PKCE challenge that is not 43 base64url characters", async () => {
+    const { token } = testMock.mock.createUser();
+    const jwt = await requestJwt({ access_token: token.accessToken.value, code_challenge: "short", code_challenge_method: "S256", redirect_uri: CALLBACK, state: "s" });
+    expect(await errorOf(await callApi("oauth/token/reference", jwt, { body: { agent: { sdk: { name: "nodejs", version: "16.1.5" } } } }))).toMatchObject({ status: 400, code: "ValidationErrors" });
+  });
+
+  it("refuses a JWT whose header names another alg, saying PS512 is required", async () => {
+    const { token } = testMock.mock.createUser();
+    const good = await requestJwt({ access_token: token.accessToken.value });
+    const [, body, signature] = good.split(".");
+    const header = btoa(JSON.stringify({ alg: "RS512", typ: "JWT" })).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    expect(await errorOf(await callApi("permission-access/accounts", `${header}.${body}.${signature}`, { method: "GET" }))).toMatchObject({ status: 400, code: "ValidationErrors" });
+    expect(testMock.mock.journal.at(-1)).toMatchObject({ errorDetail: "Authorization JWT must be signed with PS512" });
+  });
+
   it("answers an unknown path on its origin with a loud 404", async () => {
     const response = await fetch("https://api.digi.me/v1.7/no-such-call");
     expect(response.status).toBe(404);
