@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { LIFETIMES_MS } from "../../mock-server/index.ts";
 import { codeChallenge } from "../../src/digime/index.ts";
 import { followConsent, recordingClient } from "../support/client.ts";
-import { useTestMock } from "../support/mock.ts";
+import { TEST_API_BASE, useTestMock } from "../support/mock.ts";
 import { callApi, errorOf, requestJwt } from "../support/signed.ts";
 
 const CALLBACK = "https://edge.example/cb";
@@ -140,6 +140,16 @@ describe("the mock refuses what digi.me refuses", () => {
     const header = btoa(JSON.stringify({ alg: "RS512", typ: "JWT" })).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
     expect(await errorOf(await callApi("permission-access/accounts", `${header}.${body}.${signature}`, { method: "GET" }))).toMatchObject({ status: 400, code: "ValidationErrors" });
     expect(testMock.mock.journal.at(-1)).toMatchObject({ errorDetail: "Authorization JWT must be signed with PS512" });
+  });
+
+  it("refuses to revoke an account the user does not have", async () => {
+    const { user, token } = testMock.mock.createUser();
+    const revoke = async (accountId: string) =>
+      fetch(new URL("permission-access/revoke/h:accountId", TEST_API_BASE), {
+        headers: { Authorization: `Bearer ${await requestJwt({ access_token: token.accessToken.value })}`, accountId, redirectUri: CALLBACK },
+      });
+    expect(await errorOf(await revoke("1_not-this-users"))).toMatchObject({ status: 404, code: "ResourceNotFound" });
+    expect((await revoke(user.accounts[0]!.id)).status).toBeLessThan(400);
   });
 
   it("answers an unknown path on its origin with a loud 404", async () => {

@@ -4,6 +4,7 @@
  * found them unwatched).
  */
 import { describe, expect, it } from "vitest";
+import { MAX_BODY_BYTES } from "../../src/app.ts";
 import { APP, EDGE, TestBrowser, enrollUser, testApp } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
 
@@ -40,6 +41,21 @@ describe("POST /v1/reauth/user bounds", () => {
     const refused = await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/x`, sessionOptions: options(4097) } });
     expect(refused.status).toBe(400);
     expect(await errorCode(refused)).toBe("invalid_request");
+  });
+});
+
+describe("request body size", () => {
+  it(`reads a body announcing exactly ${MAX_BODY_BYTES} bytes and answers 413 for one byte more`, async () => {
+    const body = (bytes: number) => {
+      const start = `{"userId":"u","returnTo":"${APP}/","pad":"`;
+      return `${start}${"x".repeat(bytes - start.length - 2)}"}`;
+    };
+    expect(body(MAX_BODY_BYTES)).toHaveLength(MAX_BODY_BYTES);
+    const send = (text: string) => api("/v1/reauth/user", { body: text, headers: { "Content-Length": String(text.length) } });
+    const atLimit = await send(body(MAX_BODY_BYTES));
+    expect(atLimit.status).toBe(400); // read and validated: "pad" is not a field
+    const over = await send(body(MAX_BODY_BYTES + 1));
+    expect(over.status).toBe(413);
   });
 });
 
