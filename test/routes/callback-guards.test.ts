@@ -7,7 +7,8 @@ import { APP, EDGE, TestBrowser, enrollUser, testApp } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
 
 const testMock = useTestMock();
-const { api, request } = testApp();
+let clock = Date.now();
+const { api, request } = testApp({ now: () => clock });
 
 async function startedFlow(kind: "user" | "account") {
   const { user } = await enrollUser(testMock.mock, api);
@@ -84,5 +85,23 @@ describe("GET /reauth/account/callback refusals", () => {
     expect(await response.text()).toContain("wrong_callback");
     expect((await flowOf(flow.flowId)).status).toBe("pending");
     expect((await browser.get(callback.toString())).status).toBe(303);
+  });
+});
+
+describe("GET /reauth/launch/:flowId cookie lifetime", () => {
+  it("binds the browser even when launched in the flow's last second (Max-Age never 0, which would delete the cookie)", async () => {
+    clock = Date.now();
+    const { flow } = await startedFlow("user");
+    const started = (await (await api(`/v1/flows/${flow.flowId}`)).json()) as { expiresAt: string };
+    clock = Date.parse(started.expiresAt) - 400;
+    try {
+      const browser = new TestBrowser(request);
+      const launch = await browser.get(flow.launchUrl);
+      expect(launch.status).toBe(302);
+      expect(launch.headers.get("Set-Cookie")).toMatch(/Max-Age=1;/);
+      expect(browser.cookies.has(`__Host-reauth-${flow.flowId}`)).toBe(true);
+    } finally {
+      clock = Date.now();
+    }
   });
 });
