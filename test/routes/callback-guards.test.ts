@@ -105,3 +105,11 @@ describe("GET /reauth/launch/:flowId cookie lifetime", () => {
     }
   });
 });
+
+describe("HTML pages", () => {
+  it("may not be framed by another site (CSP frame-ancestors 'none')", async () => {
+    const page = await new TestBrowser(request).get(`${EDGE}/reauth/user/callback?flow=${"A".repeat(22)}&success=true`);
+    expect(page.headers.get("Content-Type")).toMatch(/^text\/html/);
+    expect(page.headers.get("Content-Security-Policy")).toMatch(/frame-ancestors 'none'/);
+  });
+});
