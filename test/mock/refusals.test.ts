@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { LIFETIMES_MS } from "../../mock-server/index.ts";
 import { codeChallenge } from "../../src/digime/index.ts";
 import { followConsent, recordingClient } from "../support/client.ts";
-import { TEST_API_BASE, useTestMock } from "../support/mock.ts";
+import { devPublicKey, TEST_API_BASE, useTestMock } from "../support/mock.ts";
 import { callApi, errorOf, requestJwt } from "../support/signed.ts";
 
 const CALLBACK = "https://edge.example/cb";
@@ -150,6 +150,13 @@ describe("the mock refuses what digi.me refuses", () => {
       });
     expect(await errorOf(await revoke("1_not-this-users"))).toMatchObject({ status: 404, code: "ResourceNotFound" });
     expect((await revoke(user.accounts[0]!.id)).status).toBeLessThan(400);
+  });
+
+  it("refuses to refresh a token issued to another contract", async () => {
+    const other = await testMock.mock.registerContract({ applicationId: "other-app", contractId: "other-contract", publicKey: devPublicKey });
+    const { token } = testMock.mock.createUser({ clientId: other });
+    const { client } = recordingClient();
+    await expect(client.refreshToken(token)).rejects.toMatchObject({ code: "InvalidToken", tokenSubject: "refresh_token", message: "The token (refresh_token) is invalid" });
   });
 
   it("answers an unknown path on its origin with a loud 404", async () => {
