@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { LIFETIMES_MS } from "../../mock-server/index.ts";
 import { codeChallenge } from "../../src/digime/index.ts";
 import { followConsent, recordingClient } from "../support/client.ts";
-import { useTestMock } from "../support/mock.ts";
+import { devPublicKey, TEST_API_BASE, useTestMock } from "../support/mock.ts";
 import { callApi, errorOf, requestJwt } from "../support/signed.ts";
 
 const CALLBACK = "https://edge.example/cb";
@@ -119,6 +119,44 @@ describe("the mock refuses what digi.me refuses", () => {
     const { token } = testMock.mock.createUser();
     const jwt = await requestJwt({ access_token: token.accessToken.value, redirect_uri: "not a url" });
     expect(await errorOf(await callApi("oauth/token/reference", jwt, { body: { agent: { sdk: { name: "nodejs", version: "16.1.5" } } } }))).toMatchObject({ status: 404, code: "InvalidRedirectUri" });
+  });
+
+  it("refuses a redirect_uri that is a URL of another scheme", async () => {
+    const { token } = testMock.mock.createUser();
+    const jwt = await requestJwt({ access_token: token.accessToken.value, redirect_uri: "javascript:alert(1)" });
+    expect(await errorOf(await callApi("oauth/token/reference", jwt, { body: { agent: { sdk: { name: "nodejs", version: "16.1.5" } } } }))).toMatchObject({ status: 404, code: "InvalidRedirectUri" });
+  });
+
+  it("refuses an S256 PKCE challenge that is not 43 base64url characters", async () => {
+    const { token } = testMock.mock.createUser();
+    const jwt = await requestJwt({ access_token: token.accessToken.value, code_challenge: "short", code_challenge_method: "S256", redirect_uri: CALLBACK, state: "s" });
+    expect(await errorOf(await callApi("oauth/token/reference", jwt, { body: { agent: { sdk: { name: "nodejs", version: "16.1.5" } } } }))).toMatchObject({ status: 400, code: "ValidationErrors" });
+  });
+
+  it("refuses a JWT whose header names another alg, saying PS512 is required", async () => {
+    const { token } = testMock.mock.createUser();
+    const good = await requestJwt({ access_token: token.accessToken.value });
+    const [, body, signature] = good.split(".");
+    const header = btoa(JSON.stringify({ alg: "RS512", typ: "JWT" })).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    expect(await errorOf(await callApi("permission-access/accounts", `${header}.${body}.${signature}`, { method: "GET" }))).toMatchObject({ status: 400, code: "ValidationErrors" });
+    expect(testMock.mock.journal.at(-1)).toMatchObject({ errorDetail: "Authorization JWT must be signed with PS512" });
+  });
+
+  it("refuses to revoke an account the user does not have", async () => {
+    const { user, token } = testMock.mock.createUser();
+    const revoke = async (accountId: string) =>
+      fetch(new URL("permission-access/revoke/h:accountId", TEST_API_BASE), {
+        headers: { Authorization: `Bearer ${await requestJwt({ access_token: token.accessToken.value })}`, accountId, redirectUri: CALLBACK },
+      });
+    expect(await errorOf(await revoke("1_not-this-users"))).toMatchObject({ status: 404, code: "ResourceNotFound" });
+    expect((await revoke(user.accounts[0]!.id)).status).toBeLessThan(400);
+  });
+
+  it("refuses to refresh a token issued to another contract", async () => {
+    const other = await testMock.mock.registerContract({ applicationId: "other-app", contractId: "other-contract", publicKey: devPublicKey });
+    const { token } = testMock.mock.createUser({ clientId: other });
+    const { client } = recordingClient();
+    await expect(client.refreshToken(token)).rejects.toMatchObject({ code: "InvalidToken", tokenSubject: "refresh_token", message: "The token (refresh_token) is invalid" });
   });
 
   it("answers an unknown path on its origin with a loud 404", async () => {

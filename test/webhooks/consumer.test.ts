@@ -126,6 +126,30 @@ describe("webhook consumer: delivery", () => {
     }
   });
 
+  it("never waits more than an hour between attempts", async () => {
+    const { env } = webhookEnv();
+    const receiver = recordingReceiver(() => 503);
+    const message = await succeededDelivery(env);
+    const late = await consume(env, [{ body: message, attempts: MAX_DELIVERY_ATTEMPTS - 1 }], { fetch: receiver.fetch });
+    expect(late.retryMessages).toEqual([{ msgId: "m0", delaySeconds: 3600 }]);
+  });
+
+  it("does not follow the receiver's redirect: the event goes nowhere else and is retried", async () => {
+    const { env } = webhookEnv();
+    const message = await succeededDelivery(env);
+    const reached: string[] = [];
+    // A fetch that follows redirects unless told not to, as fetch does.
+    const redirecting = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      reached.push(String(input));
+      if (init?.redirect === "manual") return new Response(null, { status: 307, headers: { Location: "https://elsewhere.test/hook" } });
+      reached.push("https://elsewhere.test/hook");
+      return new Response(null, { status: 204 });
+    }) as typeof fetch;
+    const result = await consume(env, [{ body: message }], { fetch: redirecting });
+    expect(reached).not.toContain("https://elsewhere.test/hook");
+    expect(result.retryMessages).toEqual([{ msgId: "m0", delaySeconds: 2 }]);
+  });
+
   it(`dead-letters a delivery whose attempt ${MAX_DELIVERY_ATTEMPTS} fails, and acks it`, async () => {
     const { env, dlq } = webhookEnv();
     const receiver = recordingReceiver(() => 500);
