@@ -13,8 +13,6 @@ export function newSecret(): string {
 /** A flow id (128 random bits). */
 export const newFlowId = newSecret;
 
-/** Shape of a flow id, checked before any KV read. */
-export const FLOW_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
 /** Compares two strings in constant time (for equal lengths; lengths are not secret here). */
 export function timingSafeEqual(a: string, b: string): boolean {
