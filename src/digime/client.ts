@@ -290,9 +290,10 @@ export class DigimeClient {
    * Verifies a token digi.me issued: PS512 only, `jku` under the API base
    * (origin and path), a known `kid`, a valid signature, and `exp`/`nbf` when
    * present (checked in whole seconds, no leeway, as the SDK's jsonwebtoken
-   * does). Returns its payload.
+   * does). Returns its payload. `keySetMark` is what the prefetch beside the
+   * call that returned the token answered (see `KeySetCache.getKey`).
    */
-  async verifyToken(token: string, call: string): Promise<Record<string, unknown>> {
+  async verifyToken(token: string, call: string, keySetMark?: number): Promise<Record<string, unknown>> {
     const invalid = (message: string) => new DigimeError({ kind: "invalid_response", message, call });
     let jwt;
     try {
@@ -313,7 +314,7 @@ export class DigimeClient {
     if (keySetUrl.origin !== this.apiBaseUrl.origin || !keySetUrl.pathname.startsWith(this.apiBaseUrl.pathname) || keySetUrl.username || keySetUrl.password) {
       throw invalid(`token jku is not on ${this.apiBaseUrl.href}`);
     }
-    const key = await this.#keySets.getKey(keySetUrl.toString(), kid);
+    const key = await this.#keySets.getKey(keySetUrl.toString(), kid, keySetMark);
     if (!(await verifyPs512(jwt, key))) throw invalid("token signature does not verify");
     const { exp, nbf } = jwt.payload;
     const nowSeconds = Math.floor(this.#now() / 1000);
@@ -329,11 +330,11 @@ export class DigimeClient {
     claims: Record<string, unknown>,
     sessionOptions?: SessionOptions,
   ): Promise<{ code: string; session?: DigimeSession }> {
-    this.#prefetchKeySet();
+    const keySetMark = this.#prefetchKeySet();
     const body: Record<string, unknown> = { agent: { sdk: this.#agent() } };
     if (sessionOptions) body.actions = sessionOptions;
     const response = parse(referenceResponseSchema, await this.#request({ path, method: "POST", claims, body, tokenSubject: "access_token" }), path);
-    const verified = await this.verifyToken(response.token, path);
+    const verified = await this.verifyToken(response.token, path, keySetMark);
     const code = path === "oauth/authorize"
       ? parse(authorizePayloadSchema, verified, path).preauthorization_code
       : parse(referencePayloadSchema, verified, path).reference_code;
@@ -346,9 +347,9 @@ export class DigimeClient {
   }
 
   async #userToken(spec: CallSpec): Promise<UserAccessToken> {
-    this.#prefetchKeySet();
+    const keySetMark = this.#prefetchKeySet();
     const { token } = parse(tokenResponseSchema, await this.#request(spec), spec.path);
-    const payload = parse(userTokenPayloadSchema, await this.verifyToken(token, spec.path), spec.path);
+    const payload = parse(userTokenPayloadSchema, await this.verifyToken(token, spec.path, keySetMark), spec.path);
     return {
       accessToken: { value: payload.access_token.value, expiry: payload.access_token.expires_on },
       refreshToken: { value: payload.refresh_token.value, expiry: payload.refresh_token.expires_on },
@@ -360,10 +361,11 @@ export class DigimeClient {
   /**
    * Cold path: the token this call returns is verified against digi.me's key set
    * (`{apiBase}jwks/oauth`, the `jku` digi.me names), so loading starts beside the
-   * call instead of after it. Nothing happens when the set is cached.
+   * call instead of after it. Nothing happens when the set is cached. Returns
+   * the call's mark for `verifyToken`.
    */
-  #prefetchKeySet(): void {
-    this.#keySets.prefetch(new URL(KEY_SET_PATH, this.apiBaseUrl).toString());
+  #prefetchKeySet(): number {
+    return this.#keySets.prefetch(new URL(KEY_SET_PATH, this.apiBaseUrl).toString());
   }
 
   #agent(): Record<string, unknown> {

@@ -31,6 +31,8 @@ interface CachedKeySet {
   fetchedAt: number;
   /** Whether this isolate read it from the shared store rather than from digi.me. */
   shared: boolean;
+  /** Which load brought it (loads are numbered as they start; see `KeySetCache.prefetch`). */
+  load: number;
 }
 
 /** A key set as fetched from digi.me: its JSON body and when it was fetched. */
@@ -62,7 +64,9 @@ export interface KeySetCacheOptions {
 /** Per-isolate cache of imported key-set keys, keyed by key-set URL. */
 export class KeySetCache {
   readonly #sets = new Map<string, CachedKeySet>();
-  readonly #inflight = new Map<string, Promise<CachedKeySet>>();
+  readonly #inflight = new Map<string, { set: Promise<CachedKeySet>; load: number }>();
+  /** Loads started so far: a load numbered above a call's mark started after the call did. */
+  #loads = 0;
   readonly #options: KeySetCacheOptions;
   readonly #ttlMs: number;
 
@@ -73,19 +77,24 @@ export class KeySetCache {
 
   /**
    * The key named `kid` in the set at `url`. Serves from cache while fresh; an
-   * unknown `kid` in a cached set triggers one refetch from digi.me, after
-   * which an unknown `kid` is an `invalid_response` error.
+   * unknown `kid` triggers one refetch from digi.me, after which it is an
+   * `invalid_response` error. No refetch when the set came from digi.me by a
+   * load started after `since` (the mark `prefetch` returned when the call
+   * that brought the token began; by default, now): that set is the newest there is.
    */
-  async getKey(url: string, kid: string): Promise<CryptoKey> {
-    let set = this.#fresh(url);
-    let justFetched = false;
-    if (!set) {
-      // Loaded now, or by a prefetch still on its way: a set digi.me just served is the newest
-      // there is. A copy held from before, or read from the shared store, may predate a rotation.
-      set = await this.#refresh(url, true);
-      justFetched = !set.shared;
-    }
-    if (!set.keys.has(kid) && !justFetched) set = await this.#refresh(url, false);
+  async getKey(url: string, kid: string, since = this.#loads): Promise<CryptoKey> {
+    // A copy held from before, read from the shared store, or loaded by a fetch that began
+    // before this call did (another request's, still in flight) may predate a rotation.
+    const set = this.#fresh(url) ?? (await this.#refresh(url, true));
+    const justFetched = !set.shared && set.load > since;
+    if (set.keys.has(kid) || justFetched) return this.#key(set, kid);
+    // The one refetch: a load begun before this call (another request's) is waited out, not joined.
+    const older = this.#inflight.get(url);
+    if (older && older.load <= since) await older.set.catch(() => undefined);
+    return this.#key(await this.#refresh(url, false), kid);
+  }
+
+  #key(set: CachedKeySet, kid: string): CryptoKey {
     const key = set.keys.get(kid);
     if (!key) {
       throw new DigimeError({ kind: "invalid_response", message: `token signed with unknown key id "${kid}"`, call: "jwks" });
@@ -96,11 +105,14 @@ export class KeySetCache {
   /**
    * Starts loading the set at `url` unless a fresh copy is at hand or on its
    * way, so that it arrives beside the upstream call whose token needs it. A
-   * failure here is left to `getKey`, which tries again.
+   * failure here is left to `getKey`, which tries again. Returns the call's
+   * mark for `getKey`: a load it starts counts as fresh for that call, one
+   * already in flight (another request's) does not.
    */
-  prefetch(url: string): void {
-    if (this.#fresh(url) || this.#inflight.has(url)) return;
-    this.#refresh(url, true).catch(() => undefined);
+  prefetch(url: string): number {
+    const mark = this.#loads;
+    if (!this.#fresh(url) && !this.#inflight.has(url)) this.#refresh(url, true).catch(() => undefined);
+    return mark;
   }
 
   /** Forgets every cached set (tests, key rotation drills). */
@@ -116,31 +128,32 @@ export class KeySetCache {
   #refresh(url: string, useShared: boolean): Promise<CachedKeySet> {
     // Concurrent verifications share one fetch instead of stampeding digi.me.
     const pending = this.#inflight.get(url);
-    if (pending) return pending;
-    const started = this.#load(url, useShared).finally(() => this.#inflight.delete(url));
-    this.#inflight.set(url, started);
+    if (pending) return pending.set;
+    const load = ++this.#loads;
+    const started = this.#load(url, useShared, load).finally(() => this.#inflight.delete(url));
+    this.#inflight.set(url, { set: started, load });
     return started;
   }
 
-  async #load(url: string, useShared: boolean): Promise<CachedKeySet> {
+  async #load(url: string, useShared: boolean, load: number): Promise<CachedKeySet> {
     const shared = this.#options.shared;
     if (shared && useShared) {
       const stored = await shared.get(url).catch(() => undefined);
       if (stored && this.#options.now() - stored.fetchedAt < this.#ttlMs) {
         try {
-          return await this.#keep(url, stored, true);
+          return await this.#keep(url, stored, true, load);
         } catch {
           // A malformed shared copy is ignored: digi.me's own answer decides.
         }
       }
     }
     const fetched = { body: await this.#options.load(url), fetchedAt: this.#options.now() };
-    const set = await this.#keep(url, fetched, false);
+    const set = await this.#keep(url, fetched, false, load);
     if (shared) await shared.put(url, fetched, this.#ttlMs).catch(() => undefined);
     return set;
   }
 
-  async #keep(url: string, stored: StoredKeySet, shared: boolean): Promise<CachedKeySet> {
+  async #keep(url: string, stored: StoredKeySet, shared: boolean, load: number): Promise<CachedKeySet> {
     const entries = (stored.body as { keys?: unknown } | null)?.keys;
     if (!Array.isArray(entries)) {
       throw new DigimeError({ kind: "invalid_response", message: "key set has no keys array", call: "jwks" });
@@ -154,7 +167,7 @@ export class KeySetCache {
         // One unusable entry must not take the others down; its kid stays unknown.
       }
     }
-    const set = { keys, fetchedAt: stored.fetchedAt, shared };
+    const set = { keys, fetchedAt: stored.fetchedAt, shared, load };
     this.#sets.set(url, set);
     return set;
   }

@@ -66,11 +66,62 @@ describe("key set shared across isolates (a location's Cache API)", () => {
 
   it("does not refetch for an unknown kid in a set fetched for this verification (or by its prefetch, still on its way)", async () => {
     const { keySets, loads } = cache({});
-    keySets.prefetch(URL_);
-    await expect(keySets.getKey(URL_, "nope")).rejects.toThrow(/unknown key id/);
+    const mark = keySets.prefetch(URL_);
+    await expect(keySets.getKey(URL_, "nope", mark)).rejects.toThrow(/unknown key id/);
     expect(loads).toEqual([URL_]);
     await expect(keySets.getKey(URL_, "nope")).rejects.toThrow(/unknown key id/);
     expect(loads).toEqual([URL_, URL_]); // a set held from before may predate a rotation: one refetch
+  });
+
+  it("does not refetch for an unknown kid in a set its own prefetch brought before the token arrived", async () => {
+    const { keySets, loads } = cache({});
+    const mark = keySets.prefetch(URL_);
+    await keySets.getKey(URL_, "k1", mark); // the prefetch has landed; the call's token is verified after
+    await expect(keySets.getKey(URL_, "nope", mark)).rejects.toThrow(/unknown key id/);
+    expect(loads).toEqual([URL_]);
+  });
+
+  it("refetches for an unknown kid when the call's prefetch joined a load another request began earlier", async () => {
+    const answers: Array<(body: unknown) => void> = [];
+    const loads: number[] = [];
+    const keySets = new KeySetCache({
+      load: (url) => new Promise((resolve) => (loads.push(loads.length + 1), answers.push(resolve), void url)),
+      now: () => 1_000_000,
+    });
+    keySets.prefetch(URL_); // another request's prefetch: digi.me answers the set from before the rotation
+    const mark = keySets.prefetch(URL_); // this call's prefetch finds it on its way and joins it
+    const key = keySets.getKey(URL_, "rotated", mark);
+    answers[0]!(set("k1"));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(loads).toEqual([1, 2]); // the rotated set is asked for once more, after the earlier load
+    answers[1]!(set("k1", "rotated"));
+    await expect(key).resolves.toBeDefined();
+  });
+
+  it("refetches for an unknown kid after another verification's refetch brought a set no one has used since", async () => {
+    const { keySets, loads } = cache({});
+    await keySets.getKey(URL_, "k1", keySets.prefetch(URL_));
+    await expect(keySets.getKey(URL_, "gone", keySets.prefetch(URL_))).rejects.toThrow(/unknown key id/); // its one refetch
+    await expect(keySets.getKey(URL_, "rotated", keySets.prefetch(URL_))).rejects.toThrow(/unknown key id/);
+    expect(loads).toEqual([URL_, URL_, URL_]); // the QA key-rotation scenario's sequence: this call asks digi.me too
+  });
+
+  it("waits out another request's refetch begun before this call, then asks digi.me itself", async () => {
+    const answers: Array<(body: unknown) => void> = [];
+    const keySets = new KeySetCache({ load: () => new Promise((resolve) => answers.push(resolve)), now: () => 1_000_000 });
+    const warm = keySets.getKey(URL_, "k1");
+    answers[0]!(set("k1"));
+    await warm;
+    const other = keySets.getKey(URL_, "k0"); // another request's refetch, on its way before the rotation
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const mark = keySets.prefetch(URL_); // the set is fresh: nothing to prefetch
+    const key = keySets.getKey(URL_, "rotated", mark);
+    answers[1]!(set("k1"));
+    await expect(other).rejects.toThrow(/unknown key id/);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(answers).toHaveLength(3);
+    answers[2]!(set("k1", "rotated"));
+    await expect(key).resolves.toBeDefined();
   });
 
   it("refetches for an unknown kid in a set another request loaded, even one no verification has used yet", async () => {
