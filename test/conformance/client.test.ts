@@ -4,44 +4,20 @@
  * claims) and builds the table's onboarding URL, parameters in the SDK's order.
  */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_AGENT, DigimeClient } from "../../src/digime/index.ts";
+import { DEFAULT_AGENT } from "../../src/digime/index.ts";
+import { recordingClient, type SentRequest } from "../support/client.ts";
 import { verifyWithContractKey } from "../support/jwt.ts";
-import { devPrivateKey, TEST_API_BASE, TEST_APPLICATION_ID, TEST_CONTRACT_ID, TEST_ONBOARD_BASE, useTestMock } from "../support/mock.ts";
+import { TEST_API_BASE, TEST_APPLICATION_ID, TEST_CONTRACT_ID, TEST_ONBOARD_BASE, useTestMock } from "../support/mock.ts";
 import { COMMON_CLAIMS, definedClaims, REQUEST_JWT_HEADER, SDK_CALLS, SDK_NAME, SDK_VERSION, type CallInputs, type OnboardUrl, type SdkCall } from "./sdk-calls.ts";
 
 const testMock = useTestMock();
 const CALLBACK = "https://edge.example/reauth/user/callback?flow=f1";
 
-interface Captured {
-  method: string;
-  url: URL;
-  headers: Headers;
-  body: string | null;
-}
-
-/** A client for the development contract that keeps every request exactly as it went out. */
-function capturingClient(): { client: DigimeClient; sent: Captured[] } {
-  const sent: Captured[] = [];
-  const client = new DigimeClient({
-    applicationId: TEST_APPLICATION_ID,
-    contractId: TEST_CONTRACT_ID,
-    privateKey: devPrivateKey,
-    apiBaseUrl: TEST_API_BASE,
-    onboardBaseUrl: TEST_ONBOARD_BASE,
-    fetch: async (input, init) => {
-      const request = new Request(input, init);
-      sent.push({ method: request.method, url: new URL(request.url), headers: request.headers, body: init?.body ? String(init.body) : null });
-      return fetch(input, init);
-    },
-  });
-  return { client, sent };
-}
-
 /** The API calls among the captured requests (the key-set fetch carries no Authorization). */
-const apiCalls = (sent: Captured[]) => sent.filter((r) => r.headers.has("Authorization"));
+const apiCalls = (sent: SentRequest[]) => sent.filter((r) => r.headers.has("Authorization"));
 
 /** Asserts that `sent` is exactly the table row's request for `inputs`. */
-async function expectSdkRequest(sent: Captured | undefined, row: SdkCall, inputs: CallInputs): Promise<void> {
+async function expectSdkRequest(sent: SentRequest | undefined, row: SdkCall, inputs: CallInputs): Promise<void> {
   const expected = await row.request(inputs);
   expect(sent, `${row.call} was not sent`).toBeDefined();
   const label = row.call;
@@ -81,7 +57,7 @@ describe("the client sends exactly the SDK's requests", () => {
 
   it("getAuthorizeUrl: oauth/authorize with response_type, response_mode, state and PKCE; the authorize URL with sourceType=pull", async () => {
     const { inputs } = newUser();
-    const { client, sent } = capturingClient();
+    const { client, sent } = recordingClient();
     const sessionOptions = { pull: { scope: { timeRanges: [{ last: "1d" }] } } };
     const started = await client.getAuthorizeUrl({ callbackUrl: CALLBACK, state: "st", userAccessToken: inputs.accessToken, sessionOptions, serviceId: 16, locale: "en", triggerQuery: true });
     await expectSdkRequest(apiCalls(sent)[0], SDK_CALLS.getAuthorizeUrl, { ...inputs, state: "st", codeVerifier: started.codeVerifier, sessionOptions });
@@ -92,7 +68,7 @@ describe("the client sends exactly the SDK's requests", () => {
 
   it("getAuthorizeUrl for a user without a usable token: no access_token claim, sourceType still pull", async () => {
     const { inputs } = newUser();
-    const { client, sent } = capturingClient();
+    const { client, sent } = recordingClient();
     const started = await client.getAuthorizeUrl({ callbackUrl: CALLBACK, state: "st" });
     await expectSdkRequest(apiCalls(sent)[0], SDK_CALLS.getAuthorizeUrl, { ...inputs, accessToken: undefined, state: "st", codeVerifier: started.codeVerifier });
     expectOnboardUrl(started.url, SDK_CALLS.getAuthorizeUrl.onboard(new URL(started.url).searchParams.get("code")!, inputs));
@@ -100,7 +76,7 @@ describe("the client sends exactly the SDK's requests", () => {
 
   it("getReauthorizeUrl: oauth/token/reference with PKCE and state; the user-reauth URL", async () => {
     const { inputs } = newUser();
-    const { client, sent } = capturingClient();
+    const { client, sent } = recordingClient();
     const sessionOptions = { pull: {} };
     const started = await client.getReauthorizeUrl({ userAccessToken: inputs.accessToken!, callbackUrl: CALLBACK, state: "st", locale: "fr", triggerQuery: false, sessionOptions });
     await expectSdkRequest(apiCalls(sent)[0], SDK_CALLS.getReauthorizeUrl, { ...inputs, state: "st", codeVerifier: started.codeVerifier, sessionOptions });
@@ -109,7 +85,7 @@ describe("the client sends exactly the SDK's requests", () => {
 
   it("getReauthorizeAccountUrl: the reference call and the account reference (sent at once: see docs/digime-client.md); the reauthorize URL", async () => {
     const { user, inputs } = newUser();
-    const { client, sent } = capturingClient();
+    const { client, sent } = recordingClient();
     const accountId = user.accounts[0]!.id;
     const started = await client.getReauthorizeAccountUrl({ userAccessToken: inputs.accessToken!, callbackUrl: CALLBACK, accountId, locale: "de" });
     const calls = apiCalls(sent);
@@ -122,7 +98,7 @@ describe("the client sends exactly the SDK's requests", () => {
 
   it("exchangeCodeForToken: oauth/token with code, verifier and grant type, no body and no Content-Type", async () => {
     const { inputs } = newUser();
-    const { client, sent } = capturingClient();
+    const { client, sent } = recordingClient();
     const started = await client.getReauthorizeUrl({ userAccessToken: inputs.accessToken!, callbackUrl: CALLBACK, state: "st" });
     const code = new URL((await fetch(started.url, { redirect: "manual" })).headers.get("Location")!).searchParams.get("code")!;
     await client.exchangeCodeForToken({ code, codeVerifier: started.codeVerifier });
@@ -131,14 +107,14 @@ describe("the client sends exactly the SDK's requests", () => {
 
   it("refreshToken: oauth/token with the refresh token, Content-Type JSON and no body", async () => {
     const { token, inputs } = newUser();
-    const { client, sent } = capturingClient();
+    const { client, sent } = recordingClient();
     await client.refreshToken(token);
     await expectSdkRequest(apiCalls(sent)[0], SDK_CALLS.refreshToken, inputs);
   });
 
   it("readAccounts and readFileList: GETs with the access token only", async () => {
     const { user, inputs } = newUser();
-    const { client, sent } = capturingClient();
+    const { client, sent } = recordingClient();
     await client.readAccounts(inputs.accessToken!);
     await client.readFileList({ sessionKey: user.sessionKey, userAccessToken: inputs.accessToken! });
     await expectSdkRequest(apiCalls(sent)[0], SDK_CALLS.readAccounts, inputs);
@@ -147,7 +123,7 @@ describe("the client sends exactly the SDK's requests", () => {
 
   it("fetches the key set from the token's jku, without Authorization", async () => {
     const { inputs } = newUser();
-    const { client, sent } = capturingClient();
+    const { client, sent } = recordingClient();
     await client.refreshToken({ accessToken: { value: inputs.accessToken!, expiry: 0 }, refreshToken: { value: inputs.refreshToken!, expiry: 0 }, user: { id: "u" } });
     const keySet = sent.find((r) => !r.headers.has("Authorization"));
     expect(keySet).toMatchObject({ method: "GET", url: new URL(testMock.mock.keySetUrl) });

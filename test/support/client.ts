@@ -9,6 +9,7 @@ import { devPrivateKey, TEST_API_BASE, TEST_APPLICATION_ID, TEST_CONTRACT_ID, TE
 export interface SentRequest {
   method: string;
   url: URL;
+  headers: Headers;
   authorization: string | null;
   body: string | null;
   startedAt: number;
@@ -37,6 +38,7 @@ export function recordingClient(overrides: Partial<DigimeClientOptions> = {}): R
       const entry: SentRequest = {
         method: request.method,
         url: new URL(request.url),
+        headers: request.headers,
         authorization: request.headers.get("Authorization"),
         body: init?.body ? String(init.body) : null,
         startedAt: performance.now(),
