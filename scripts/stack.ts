@@ -60,6 +60,11 @@ export interface StackOptions {
   wranglerLogLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
   /** Port of the recording webhook receiver (WEBHOOK_URL); 0 or absent picks a free port. */
   webhookPort?: number;
+  /**
+   * Whether the edge sends webhooks to the receiver (default true). The soak turns
+   * them off: see bench/soak.ts.
+   */
+  webhooks?: boolean;
   /** FLOW_TTL_SECONDS (QA uses the shortest, 60, so a flow's expiry webhook comes within a minute). */
   flowTtlSeconds?: number;
 }
@@ -168,8 +173,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     LOG_LEVEL: options.logLevel ?? "info",
     RETURN_SIGNING_SECRET: DEV_RETURN_SIGNING_SECRET,
     // Webhooks to the recording receiver, through the local queue (wrangler.toml's queue sections).
-    WEBHOOK_URL: webhooks.url,
-    WEBHOOK_SECRET: DEV_WEBHOOK_SECRET,
+    ...(options.webhooks === false ? {} : { WEBHOOK_URL: webhooks.url, WEBHOOK_SECRET: DEV_WEBHOOK_SECRET }),
     ...(options.flowTtlSeconds ? { FLOW_TTL_SECONDS: String(options.flowTtlSeconds) } : {}),
     // Accepts the development defaults above (published API key, 0x07 key, dev contract, http://), which production refuses.
     DEVELOPMENT_MODE: "true",
