@@ -2,18 +2,12 @@
  * The pages a person's browser may see from the edge: one plain sentence, a
  * way back to the application when the flow is known, and the request id.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { APP, TestBrowser, enrollUser, testApp } from "../support/app.ts";
-import { startMock, type TestMock } from "../support/mock.ts";
+import { useTestMock } from "../support/mock.ts";
 
-let testMock: TestMock;
+const testMock = useTestMock();
 const { api, request } = testApp();
-
-beforeAll(async () => {
-  testMock = await startMock();
-});
-afterAll(() => testMock.stop());
-afterEach(() => testMock.mock.reset());
 
 async function launchedFlow() {
   const { user } = await enrollUser(testMock.mock, api);

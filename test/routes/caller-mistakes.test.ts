@@ -2,18 +2,12 @@
  * What a backend meets when it calls the API wrongly: each mistake is a 4xx
  * naming it, with what to do instead.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { API_KEY, APP, EDGE, enrollUser, testApp, testEnv } from "../support/app.ts";
-import { startMock, type TestMock } from "../support/mock.ts";
+import { useTestMock } from "../support/mock.ts";
 
-let testMock: TestMock;
+const testMock = useTestMock();
 const { api, request } = testApp();
-
-beforeAll(async () => {
-  testMock = await startMock();
-});
-afterAll(() => testMock.stop());
-afterEach(() => testMock.mock.reset());
 
 type ErrorBody = { error: { code: string; message: string; hint?: string; upstream?: { code?: string; reference?: string } } };
 
