@@ -7,6 +7,7 @@ import { DEFAULT_API_BASE_URL, DEFAULT_ONBOARD_BASE_URL, DEFAULT_TIMEOUT_MS } fr
 import { decodePem, pkcs8ToPkcs1Private } from "./digime/pem.ts";
 import type { Env } from "./env.ts";
 import { fromBase64, toBase64, utf8 } from "./digime/encoding.ts";
+import { isLoopbackHost, isLoopbackNetworkHost } from "./hosts.ts";
 import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS } from "./storage/keys.ts";
 import { parseWebhookSettings, webhookProductionProblems, type WebhookSettings } from "./webhooks/settings.ts";
 
@@ -61,14 +62,6 @@ export const DEV_API_KEY_BASE64 = "ZGV2LWFwaS1rZXktMDAwMDAwMDAwMDAwMDAwMDAwMDAwM
  * encodes the same way, whether it arrives as PKCS#1 or PKCS#8).
  */
 export const DEV_CONTRACT_KEY_FINGERPRINT = "MIIEpAIBAAKCAQEArIXO4KtnUaKMNAirUb+F/rydA5fjt7sPVhjN8RqiSHTzTqN8";
-
-/** Hosts for which `http:` is acceptable even in production: the machine itself. */
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
-/** Whether a URL's host is this machine (`localhost`, 127.0.0.1, ::1). */
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname.toLowerCase());
-}
 
 /** Thrown when configuration is missing or malformed; `problems` name the variables. */
 export class ConfigError extends Error {
@@ -235,7 +228,7 @@ export function isLocalDevelopmentUrl(value: string): boolean {
   } catch {
     return false;
   }
-  return isLoopbackHost(host) || /^127\.\d+\.\d+\.\d+$/.test(host) || RESERVED_TLDS.some((tld) => host === tld || host.endsWith(`.${tld}`));
+  return isLoopbackNetworkHost(host) || RESERVED_TLDS.some((tld) => host === tld || host.endsWith(`.${tld}`));
 }
 
 /**

@@ -2,7 +2,8 @@
  * `returnTo`: only to configured origins (no open redirect). The outcome is
  * appended to it, signed, by signed-return.ts.
  */
-import { isLoopbackHost, type Config } from "../config.ts";
+import type { Config } from "../config.ts";
+import { isLoopbackHost } from "../hosts.ts";
 import { AppError } from "../errors.ts";
 
 /**

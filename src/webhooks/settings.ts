@@ -4,6 +4,7 @@
  * value, like the rest of the configuration.
  */
 import { fromBase64 } from "../digime/encoding.ts";
+import { isLoopbackNetworkHost } from "../hosts.ts";
 
 /** Where events go and the secret that signs them (Standard Webhooks `whsec_…`). */
 export interface WebhookSettings {
@@ -22,8 +23,6 @@ export interface WebhookEnv {
 export const WEBHOOK_SECRET_PREFIX = "whsec_";
 /** The shortest webhook key accepted: 24 bytes, the spec's lower bound. */
 export const MIN_WEBHOOK_SECRET_BYTES = 24;
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 
 /**
  * Reads the webhook settings, pushing problems into `problems`; `undefined`
@@ -44,7 +43,7 @@ export function parseWebhookSettings(env: WebhookEnv, problems: string[]): Webho
   } catch {
     parsed = undefined;
   }
-  if (!parsed || !(parsed.protocol === "https:" || (parsed.protocol === "http:" && LOOPBACK.test(parsed.hostname))) || parsed.username || parsed.password) {
+  if (!parsed || !(parsed.protocol === "https:" || (parsed.protocol === "http:" && isLoopbackNetworkHost(parsed.hostname))) || parsed.username || parsed.password) {
     problems.push("WEBHOOK_URL must be an https URL (http only for a loopback host)");
   }
   let key: Uint8Array | undefined;
