@@ -8,7 +8,10 @@ import { decodePem, pkcs8ToPkcs1Private } from "./digime/pem.ts";
 import type { Env } from "./env.ts";
 import { fromBase64, toBase64, utf8 } from "./digime/encoding.ts";
 import { isLoopbackHost, isLoopbackNetworkHost } from "./hosts.ts";
-import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS } from "./storage/keys.ts";
+import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS, TOKEN_EXPIRING_NOTICE_DEFAULT_SECONDS, TOKEN_EXPIRING_NOTICE_MAX_SECONDS } from "./storage/keys.ts";
+
+/** The location hints Durable Objects accept. */
+export const LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"] as const;
 import { parseWebhookSettings, webhookProductionProblems, type WebhookSettings } from "./webhooks/settings.ts";
 
 /** A token-encryption key as configured: id and raw bytes. */
@@ -32,6 +35,10 @@ export interface Config {
   publicBaseUrl: string;
   allowedReturnOrigins: string[];
   flowTtlSeconds: number;
+  /** How long before a refresh token expires the user's object sends `token.expiring` (seconds). */
+  tokenExpiringNoticeSeconds: number;
+  /** Where new user objects are placed; absent: near their first caller (the backend). */
+  userObjectLocationHint?: DurableObjectLocationHint;
   /** Signs the outcome on the redirect to returnTo (src/flows/signed-return.ts). */
   returnSigningSecret: string;
   /** Where webhook events go; absent when WEBHOOK_URL is not set (nothing is sent). */
@@ -173,6 +180,18 @@ export function parseConfig(env: Env): Config {
     }
   }
 
+  let tokenExpiringNoticeSeconds = TOKEN_EXPIRING_NOTICE_DEFAULT_SECONDS;
+  if (env.TOKEN_EXPIRING_NOTICE_SECONDS !== undefined && env.TOKEN_EXPIRING_NOTICE_SECONDS !== "") {
+    tokenExpiringNoticeSeconds = Number(env.TOKEN_EXPIRING_NOTICE_SECONDS);
+    if (!Number.isInteger(tokenExpiringNoticeSeconds) || tokenExpiringNoticeSeconds < 0 || tokenExpiringNoticeSeconds > TOKEN_EXPIRING_NOTICE_MAX_SECONDS) {
+      problems.push(`TOKEN_EXPIRING_NOTICE_SECONDS must be an integer from 0 to ${TOKEN_EXPIRING_NOTICE_MAX_SECONDS}`);
+    }
+  }
+
+  const hint = env.USER_OBJECT_LOCATION_HINT?.trim() ?? "";
+  const userObjectLocationHint = (LOCATION_HINTS as readonly string[]).includes(hint) ? (hint as DurableObjectLocationHint) : undefined;
+  if (hint !== "" && !userObjectLocationHint) problems.push(`USER_OBJECT_LOCATION_HINT must be one of ${LOCATION_HINTS.join(", ")}`);
+
   let timeoutMs = DEFAULT_TIMEOUT_MS;
   if (env.DIGIME_TIMEOUT_MS !== undefined && env.DIGIME_TIMEOUT_MS !== "") {
     timeoutMs = Number(env.DIGIME_TIMEOUT_MS);
@@ -198,6 +217,8 @@ export function parseConfig(env: Env): Config {
     publicBaseUrl,
     allowedReturnOrigins,
     flowTtlSeconds,
+    tokenExpiringNoticeSeconds,
+    ...(userObjectLocationHint ? { userObjectLocationHint } : {}),
     returnSigningSecret,
     ...(webhooks ? { webhooks } : {}),
     developmentMode: env.DEVELOPMENT_MODE === "true",
@@ -304,6 +325,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     publicBaseUrl: config.publicBaseUrl,
     allowedReturnOrigins: config.allowedReturnOrigins,
     flowTtlSeconds: config.flowTtlSeconds,
+    tokenExpiringNoticeSeconds: config.tokenExpiringNoticeSeconds,
+    userObjectLocationHint: config.userObjectLocationHint ?? "near the first caller",
     apiKeys: config.apiKeys.length,
     encryptionKeyIds: config.encryptionKeys.map((k) => k.id),
     // The receiver's origin only: a path could carry a token of the receiver's own.

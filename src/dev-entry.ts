@@ -7,6 +7,9 @@ import { createDevApp } from "./dev-app.ts";
 import type { Env } from "./env.ts";
 import { handleWebhookBatch } from "./webhooks/consumer.ts";
 
+/** The user objects' class (binding USERS in wrangler.toml). */
+export { UserObject } from "./users/object.ts";
+
 const app = createDevApp();
 
 // A Worker module may export only handlers, so createDevApp lives in dev-app.ts.

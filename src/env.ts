@@ -5,9 +5,15 @@ import type { Config } from "./config.ts";
 import type { Services } from "./services.ts";
 import type { WebhookMessage } from "./webhooks/messages.ts";
 
-/** Bindings: vars and secrets (see README "Configuration") and the KV namespace. */
+/** Bindings: vars and secrets (see README "Configuration"), the KV namespace and the user objects. */
 export interface Env {
   REAUTH_KV: KVNamespace;
+  /** Durable Objects: one per (contract, user), src/users/object.ts. */
+  USERS?: DurableObjectNamespace;
+  /** Where new user objects are placed (a DurableObjectLocationHint such as `weur`); by default near their first caller. */
+  USER_OBJECT_LOCATION_HINT?: string;
+  /** Seconds before a refresh token expires that `token.expiring` is sent (default 7 days). */
+  TOKEN_EXPIRING_NOTICE_SECONDS?: string;
   DIGIME_APPLICATION_ID?: string;
   DIGIME_CONTRACT_ID?: string;
   /** Secret: the contract private key, PKCS#1 or PKCS#8 PEM. */

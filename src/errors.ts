@@ -47,6 +47,44 @@ export class AppError extends Error {
   }
 }
 
+/** An `AppError` as it crosses from a user object to the Worker: RPC carries data, not classes. */
+export interface WireError {
+  status: ContentfulStatusCode;
+  code: string;
+  message: string;
+  hint?: string;
+  retryable?: boolean;
+  page?: string;
+  extra?: Record<string, unknown>;
+}
+
+/** What of an `AppError` the caller may see (the cause and detail stay where they were logged). */
+export function toWireError(error: AppError): WireError {
+  const { hint, retryable, page, extra } = error.init;
+  return {
+    status: error.status,
+    code: error.code,
+    message: error.message,
+    ...(hint ? { hint } : {}),
+    ...(retryable ? { retryable } : {}),
+    ...(page ? { page } : {}),
+    ...(extra ? { extra } : {}),
+  };
+}
+
+/** The `AppError` a `WireError` stands for. */
+export function fromWireError(wire: WireError): AppError {
+  const { status, code, message, ...init } = wire;
+  return new AppError(status, code, message, init);
+}
+
+/** Any thrown value as an `AppError`: digi.me failures mapped, anything else a 500. */
+export function asAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof DigimeError) return fromDigimeError(error);
+  return new AppError(500, "internal_error", "internal error", { cause: error });
+}
+
 /**
  * What digi.me said, for the caller: its error code and reference (never its
  * message, which may quote what was sent). Support at digi.me finds a call by
@@ -166,18 +204,11 @@ function fromHttpException(error: HTTPException): AppError {
 
 /** Hono `onError`: every thrown error ends here. */
 export function onError(error: Error, c: Context<AppEnv>): Response {
-  let appError =
-    error instanceof AppError
-      ? error
-      : error instanceof DigimeError
-        ? fromDigimeError(error)
-        : error instanceof HTTPException && error.status < 500
-          ? fromHttpException(error)
-          : new AppError(500, "internal_error", "internal error", { cause: error });
+  let appError = error instanceof HTTPException && error.status < 500 ? fromHttpException(error) : asAppError(error);
   const browser = isBrowserRoute(c.req.path);
   if (browser) appError = forBrowser(appError, c.req.path);
   const level = appError.status >= 500 ? "error" : "warn";
-  log(c, level, "request_failed", {
+  log({ logLevel: c.env?.LOG_LEVEL, requestId: c.get("requestId") }, level, "request_failed", {
     ...appError.init.detail,
     ...(appError.init.cause instanceof Error && appError.status >= 500 ? { cause: `${appError.init.cause.name}: ${appError.init.cause.message}` } : {}),
     // Last, so no detail can overwrite what the line is about: the HTTP status and the error code.

@@ -4,7 +4,7 @@
  * Backend API (Authorization: Bearer <API key>):
  *   POST   /v1/reauth/user                    start user reauthorization
  *   POST   /v1/reauth/account                 start account reauthorization
- *   GET    /v1/flows/:flowId                  a flow's status
+ *   GET    /v1/flows/:flowId                  a flow's status (?wait=N: long poll)
  *   GET    /v1/users/:userId/reauth-status    what needs reauthorization
  *   PUT    /v1/users/:userId/token            store the user's token
  *   GET    /v1/users/:userId/token            read it
@@ -18,15 +18,19 @@
  *   GET    /healthz                           liveness and configuration check
  *   GET    /openapi.json                      the OpenAPI document
  * Queue (WEBHOOK_QUEUE, see wrangler.toml):
- *   queue  webhook deliveries and flow expiry checks (src/webhooks/consumer.ts)
+ *   queue  webhook deliveries (src/webhooks/consumer.ts)
+ * Durable Objects (USERS): one per user, src/users/object.ts.
  */
 import { createApp } from "./app.ts";
 import type { Env } from "./env.ts";
 import { handleWebhookBatch } from "./webhooks/consumer.ts";
 
+/** The user objects' class (binding USERS in wrangler.toml). */
+export { UserObject } from "./users/object.ts";
+
 const app = createApp();
 
-// A Worker module may export only handlers, so createApp lives in app.ts.
+// A Worker module exports only handlers and Durable Object classes, so createApp lives in app.ts.
 export default {
   fetch: app.fetch,
   queue: (batch, env) => handleWebhookBatch(batch, env),

@@ -2,11 +2,16 @@
  * JSON logs, one line per event, with the request id. Callers pass explicit
  * fields; nothing logs a request body, a token, a code or a verifier.
  */
-import type { Context } from "hono";
-import type { AppEnv } from "./env.ts";
 
 type Level = "debug" | "info" | "warn" | "error";
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Where a line comes from: the Worker's LOG_LEVEL and, for a request, its id. */
+export interface LogScope {
+  /** LOG_LEVEL (`debug`, `info`, `warn`, `error`); `info` when absent. */
+  logLevel?: string;
+  requestId?: string;
+}
 
 /** Field names that must never reach a log line, whatever a caller passes. */
 const FORBIDDEN = /token|code_verifier|verifier|secret|authorization|password|cookie|^code$|state/i;
@@ -15,12 +20,11 @@ const FORBIDDEN = /token|code_verifier|verifier|secret|authorization|password|co
 const RESERVED = new Set(["level", "event", "time", "requestId"]);
 
 /** Writes one JSON log line; forbidden field names are dropped, reserved ones renamed. */
-export function log(c: Context<AppEnv> | undefined, level: Level, event: string, fields: Record<string, unknown> = {}): void {
-  const threshold = ORDER[(c?.env?.LOG_LEVEL as Level | undefined) ?? "info"] ?? ORDER.info;
+export function log(scope: LogScope | undefined, level: Level, event: string, fields: Record<string, unknown> = {}): void {
+  const threshold = ORDER[(scope?.logLevel as Level | undefined) ?? "info"] ?? ORDER.info;
   if (ORDER[level] < threshold) return;
   const line: Record<string, unknown> = { level, event, time: new Date().toISOString() };
-  const requestId = c?.get("requestId");
-  if (requestId) line.requestId = requestId;
+  if (scope?.requestId) line.requestId = scope.requestId;
   for (const [name, value] of Object.entries(fields)) {
     if (value === undefined || FORBIDDEN.test(name)) continue;
     line[RESERVED.has(name) ? `field_${name}` : name] = value;

@@ -4,7 +4,7 @@
  * so the two cannot drift apart. `describe` attaches the document's metadata.
  */
 import * as z from "zod/mini";
-import { TOKEN_EXPIRY_MAX_SECONDS, TOKEN_EXPIRY_MIN_SECONDS } from "./storage/keys.ts";
+import { FLOW_WAIT_MAX_SECONDS, TOKEN_EXPIRY_MAX_SECONDS, TOKEN_EXPIRY_MIN_SECONDS } from "./storage/keys.ts";
 
 /** What a schema adds to the OpenAPI document: a component id, a description, an example. */
 export type SchemaDoc = {
@@ -77,7 +77,7 @@ export const FlowSchema = describe(
     kind: FlowKindSchema,
     userId: z.string(),
     accountId: z.optional(z.string()),
-    status: z.enum(["pending", "succeeded", "failed"]),
+    status: z.enum(["pending", "succeeded", "failed", "expired"]),
     errorCode: z.optional(z.string()),
     identity: z.optional(
       describe(z.enum(["confirmed", "new", "replaced"]), {
@@ -156,6 +156,19 @@ export const CallbackQuerySchema = z.object({
   code: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
   errorCode: z.optional(z.string().check(z.maxLength(256))),
   accountReference: z.optional(z.string().check(z.maxLength(1024))),
+});
+
+/** `GET /v1/flows/{flowId}?wait=N`: seconds, 0 to `FLOW_WAIT_MAX_SECONDS`. */
+export const FlowWaitQuerySchema = z.object({
+  wait: z.optional(
+    describe(
+      z.pipe(
+        z.string().check(z.regex(/^\d{1,2}$/, "wait must be a whole number of seconds")),
+        z.transform((value) => Number(value)),
+      ).check(z.maximum(FLOW_WAIT_MAX_SECONDS, `wait is at most ${FLOW_WAIT_MAX_SECONDS} seconds`)),
+      { description: `Long poll: seconds to wait for a pending flow to end (0–${FLOW_WAIT_MAX_SECONDS})`, example: "20" },
+    ),
+  ),
 });
 
 export const ReauthStatusQuerySchema = z.object({

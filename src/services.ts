@@ -1,22 +1,35 @@
 /**
- * What the routes work with: the digi.me client, the stores and the clock,
- * built from the validated configuration once per isolate.
+ * What the routes work with: the digi.me client, the stores, the user
+ * objects and the clock, built from the validated configuration once per
+ * isolate (the user objects build the same for themselves).
  */
 import type { Config } from "./config.ts";
 import { cacheApiKeySetStore, DigimeClient } from "./digime/index.ts";
 import { Sealer } from "./storage/crypto.ts";
-import { FlowStore } from "./storage/flows.ts";
+import { FlowEntryStore } from "./storage/flows.ts";
 import { Kv } from "./storage/kv.ts";
-import { TokenStore } from "./storage/tokens.ts";
+import { LegacyKvTokens } from "./storage/tokens.ts";
+import { UserObjects } from "./users/client.ts";
 import type { WebhookMessage } from "./webhooks/messages.ts";
 import { WebhookOutbox } from "./webhooks/outbox.ts";
+
+/** The bindings services are built from. */
+export interface ServiceBindings {
+  REAUTH_KV: KVNamespace;
+  USERS?: DurableObjectNamespace;
+}
 
 /** The per-isolate services. */
 export interface Services {
   config: Config;
   digime: DigimeClient;
-  flows: FlowStore;
-  tokens: TokenStore;
+  sealer: Sealer;
+  /** Flow start entries (KV). */
+  flowEntries: FlowEntryStore;
+  /** Token records KV held before the user objects (read by an object taking one over). */
+  legacyTokens: LegacyKvTokens;
+  /** The user objects: tokens and flow states. */
+  users: UserObjects;
   /** Webhook events (a no-op when WEBHOOK_URL is not set). */
   webhooks: WebhookOutbox;
   now: () => number;
@@ -37,12 +50,20 @@ export interface ServicesOptions {
 
 const cache = new WeakMap<Config, WeakMap<KVNamespace, Services>>();
 
+function missingBinding(): DurableObjectNamespace {
+  const fail = () => {
+    throw new Error("the USERS Durable Object binding is missing (wrangler.toml [[durable_objects.bindings]])");
+  };
+  return { idFromName: fail, get: fail } as unknown as DurableObjectNamespace;
+}
+
 /**
- * Builds (or returns the isolate's) services for a configuration and KV
- * namespace. The digi.me client lives as long as the isolate, so its key-set
+ * Builds (or returns the isolate's) services for a configuration and its
+ * bindings. The digi.me client lives as long as the isolate, so its key-set
  * cache and imported contract key are reused by every request.
  */
-export function getServices(config: Config, namespace: KVNamespace, options: ServicesOptions = {}): Services {
+export function getServices(config: Config, bindings: ServiceBindings, options: ServicesOptions = {}): Services {
+  const namespace = bindings.REAUTH_KV;
   let byNamespace = cache.get(config);
   if (!byNamespace) cache.set(config, (byNamespace = new WeakMap()));
   const existing = byNamespace.get(namespace);
@@ -51,9 +72,11 @@ export function getServices(config: Config, namespace: KVNamespace, options: Ser
   const keySetCache = options.keySetCache === undefined ? (typeof caches === "undefined" ? null : caches.default) : options.keySetCache;
   const kv = new Kv(namespace);
   const sealer = new Sealer(config.encryptionKeys);
+  const webhooks = new WebhookOutbox({ settings: config.webhooks, queue: options.webhookQueue, sealer, now });
   const services: Services = {
     config,
     now,
+    sealer,
     digime: new DigimeClient({
       applicationId: config.applicationId,
       contractId: config.contractId,
@@ -65,9 +88,16 @@ export function getServices(config: Config, namespace: KVNamespace, options: Ser
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(keySetCache ? { keySetStore: cacheApiKeySetStore(keySetCache) } : {}),
     }),
-    flows: new FlowStore({ kv, sealer, now }),
-    tokens: new TokenStore({ kv, sealer, now }),
-    webhooks: new WebhookOutbox({ settings: config.webhooks, queue: options.webhookQueue, sealer, now }),
+    flowEntries: new FlowEntryStore({ kv, sealer }),
+    legacyTokens: new LegacyKvTokens(kv),
+    users: new UserObjects({
+      namespace: bindings.USERS ?? missingBinding(),
+      contractId: config.contractId,
+      ...(config.userObjectLocationHint ? { locationHint: config.userObjectLocationHint } : {}),
+      webhooks,
+      now,
+    }),
+    webhooks,
   };
   byNamespace.set(namespace, services);
   return services;

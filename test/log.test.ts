@@ -3,9 +3,7 @@
  * caller's secret-named field never reaches the line, and LOG_LEVEL is the
  * lowest level written.
  */
-import type { Context } from "hono";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { AppEnv } from "../src/env.ts";
 import { log } from "../src/log.ts";
 
 function capture(): string[] {
@@ -13,7 +11,7 @@ function capture(): string[] {
   for (const level of ["log", "warn", "error"] as const) vi.spyOn(console, level).mockImplementation((text: unknown) => void lines.push(String(text)));
   return lines;
 }
-const at = (LOG_LEVEL: string) => ({ env: { LOG_LEVEL }, get: () => undefined }) as unknown as Context<AppEnv>;
+const at = (logLevel: string) => ({ logLevel });
 
 afterEach(() => vi.restoreAllMocks());
 

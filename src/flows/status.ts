@@ -2,10 +2,9 @@
  * What needs reauthorization for a user: accounts digi.me reports with 511
  * (or as unauthorized), and whether the user's token still works.
  */
-import { accountsNeedingReauth, DigimeError, withTokenRefresh, type DigimeAccount, type FileListResponse } from "../digime/index.ts";
+import { accountsNeedingReauth, DigimeError, type DigimeAccount, type FileListResponse } from "../digime/index.ts";
 import { AppError } from "../errors.ts";
-import type { Services } from "../services.ts";
-import { refreshHooks } from "./tokens.ts";
+import { withCustodyRefresh, type StepDeps } from "./custody.ts";
 
 /** How the user's token stands. */
 export type TokenState = "valid" | "refreshed" | "needs_user_reauth" | "needs_full_authorization";
@@ -19,26 +18,29 @@ export interface ReauthStatus {
 }
 
 /**
- * Reads the user's accounts (and, with a session key, the sync status) in
- * parallel, refreshing the token once if digi.me refuses it.
+ * In the user's object: reads the user's accounts (and, with a session key,
+ * the sync status) in parallel, refreshing the token once (through the
+ * custody) if digi.me refuses it.
  */
-export async function reauthStatus(services: Services, userId: string, sessionKey?: string): Promise<ReauthStatus> {
-  const stored = await services.tokens.get(userId);
+export async function reauthStatus(deps: StepDeps, sessionKey?: string): Promise<ReauthStatus> {
+  const { custody, digime } = deps;
+  const userId = custody.userId;
+  const stored = await custody.token();
   if (!stored) {
     throw new AppError(404, "token_not_found", `no digi.me token is stored for user ${userId}`, { hint: "store one with PUT /v1/users/{userId}/token" });
   }
   const read = (accessToken: string) =>
     Promise.all([
-      services.digime.readAccounts(accessToken),
-      sessionKey ? services.digime.readFileList({ sessionKey, userAccessToken: accessToken }) : Promise.resolve(undefined),
+      digime.readAccounts(accessToken),
+      sessionKey ? digime.readFileList({ sessionKey, userAccessToken: accessToken }) : Promise.resolve(undefined),
     ]);
   let outcome: { result: [DigimeAccount[], FileListResponse | undefined]; token: typeof stored.token; refreshed: boolean };
   try {
-    outcome = await withTokenRefresh(services.digime, stored.token, read, refreshHooks(services, userId));
+    outcome = await withCustodyRefresh(deps, stored.token, read);
   } catch (error) {
     if (error instanceof DigimeError && error.isInvalidToken()) {
       // After a rotation the stored token is the new one; report its expiries.
-      const latest = (await services.tokens.get(userId))?.token ?? stored.token;
+      const latest = (await custody.token())?.token ?? stored.token;
       return {
         userId,
         token: {

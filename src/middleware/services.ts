@@ -24,7 +24,7 @@ export function withServices(options: WithServicesOptions = {}): MiddlewareHandl
       });
     }
     c.set("config", config);
-    c.set("services", getServices(config, c.env.REAUTH_KV, { webhookQueue: c.env.WEBHOOK_QUEUE, ...options }));
+    c.set("services", getServices(config, c.env, { webhookQueue: c.env.WEBHOOK_QUEUE, ...options }));
     await next();
   };
 }

@@ -5,7 +5,11 @@
 import { Hono, type Context } from "hono";
 import * as z from "zod/mini";
 import type { AppEnv } from "../env.ts";
-import { completeAccountCallback, completeUserCallback, launchFlow, recoverToken, type BrowserRedirect } from "../flows/browser.ts";
+import { getCookie } from "hono/cookie";
+import { bindingCookieName, bindingSecretOf } from "../flows/binding.ts";
+import { completeAccountCallback, completeUserCallback, launchFlow, loadEntry, recoverToken, type BrowserRedirect, type BrowserRequest } from "../flows/browser.ts";
+import type { FlowEntry } from "../storage/flows.ts";
+import { requestScope } from "./scope.ts";
 import { CallbackQuerySchema, FlowIdSchema } from "../schemas.ts";
 import { defineRoute, mount, type ResponseSpec, type RouteSpec } from "./define.ts";
 
@@ -97,12 +101,39 @@ function redirect(c: Context<AppEnv>, to: BrowserRedirect, status: 302 | 303): R
   return c.redirect(to.location, status);
 }
 
+/**
+ * Loads the flow's start entry (error pages link back to its `returnTo` from
+ * then on) and what the flow needs of this browser request.
+ */
+async function forFlow(c: Context<AppEnv>, flowId: string): Promise<{ entry: FlowEntry; request: BrowserRequest }> {
+  const services = c.var.services;
+  const entry = await loadEntry(services, flowId);
+  c.set("flowReturnTo", entry.returnTo);
+  const presented = bindingSecretOf(getCookie(c, bindingCookieName(flowId)));
+  return { entry, request: { services, scope: requestScope(c, { defer: true }), ...(presented ? { presented } : {}) } };
+}
+
 /** The browser routes. */
 export function browserRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  mount(app, launch, async (c) => redirect(c, await launchFlow(c, c.req.valid("param").flowId), 302));
-  mount(app, userCallback, async (c) => redirect(c, await completeUserCallback(c, c.req.valid("query")), 303));
-  mount(app, accountCallback, async (c) => redirect(c, await completeAccountCallback(c, c.req.valid("query")), 303));
-  mount(app, recover, async (c) => redirect(c, await recoverToken(c, c.req.valid("form")), 303));
+  mount(app, launch, async (c) => {
+    const { entry, request } = await forFlow(c, c.req.valid("param").flowId);
+    return redirect(c, await launchFlow(request, entry), 302);
+  });
+  mount(app, userCallback, async (c) => {
+    const query = c.req.valid("query");
+    const { entry, request } = await forFlow(c, query.flow);
+    return redirect(c, await completeUserCallback(request, entry, query), 303);
+  });
+  mount(app, accountCallback, async (c) => {
+    const query = c.req.valid("query");
+    const { entry, request } = await forFlow(c, query.flow);
+    return redirect(c, await completeAccountCallback(request, entry, query), 303);
+  });
+  mount(app, recover, async (c) => {
+    const form = c.req.valid("form");
+    const { entry, request } = await forFlow(c, form.flow);
+    return redirect(c, await recoverToken(request, entry, form.sealed), 303);
+  });
   return app;
 }

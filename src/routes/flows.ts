@@ -5,8 +5,9 @@ import { Hono } from "hono";
 import * as z from "zod/mini";
 import type { AppEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
-import { FlowIdSchema, FlowSchema } from "../schemas.ts";
-import type { FlowRecord } from "../storage/flows.ts";
+import { FlowIdSchema, FlowSchema, FlowWaitQuerySchema } from "../schemas.ts";
+import type { FlowState } from "../storage/user-store.ts";
+import { requestScope } from "./scope.ts";
 import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
 
 const getFlow = defineRoute({
@@ -14,14 +15,17 @@ const getFlow = defineRoute({
   path: "/v1/flows/{flowId}",
   tags: ["flows"],
   summary: "Read a flow's status",
-  description: "A completed flow keeps its outcome for an hour; a pending one lives until it expires. 404 afterwards.",
+  description:
+    "The latest state from any location (the user's Durable Object answers). A flow that ended keeps its outcome for an hour; 404 afterwards. " +
+    "`wait=N` (1–25 seconds) is a long poll: a pending flow's answer comes the moment it ends, or after N seconds still pending.",
   security: [{ ApiKey: [] }],
-  request: { param: z.object({ flowId: FlowIdSchema }) },
+  request: { param: z.object({ flowId: FlowIdSchema }), query: FlowWaitQuerySchema },
   responses: {
     200: json("The flow", FlowSchema),
-    ...jsonError(400, "Not a flow id"),
+    ...jsonError(400, "Not a flow id, or `wait` not a whole number of seconds from 0 to 25"),
     ...jsonError(401, "Missing or unknown API key"),
-    ...jsonError(404, "Unknown or expired flow"),
+    ...jsonError(404, "Unknown flow, or its outcome is no longer kept"),
+    ...jsonError(503, "Storage unavailable (retryable)"),
   },
 });
 
@@ -29,7 +33,7 @@ const getFlow = defineRoute({
 export const flowRouteSpecs: RouteSpec[] = [getFlow];
 
 /** The flow as the backend sees it: no verifier, state, binding or URL. */
-export function flowView(flow: FlowRecord): z.infer<typeof FlowSchema> {
+export function flowView(flow: FlowState): z.infer<typeof FlowSchema> {
   return {
     flowId: flow.id,
     kind: flow.kind,
@@ -49,8 +53,12 @@ export function flowRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   mount(app, getFlow, async (c) => {
     const { flowId } = c.req.valid("param");
-    const flow = await c.var.services.flows.get(flowId);
-    if (!flow) throw new AppError(404, "flow_not_found", "unknown or expired flow");
+    const { wait } = c.req.valid("query");
+    const services = c.var.services;
+    // The start entry names the flow's user, whose object holds the flow's state.
+    const entry = await services.flowEntries.get(flowId);
+    const flow = entry ? await services.users.of(entry.userId, requestScope(c)).flow(flowId, (wait ?? 0) * 1000) : null;
+    if (!flow) throw new AppError(404, "flow_not_found", "unknown flow, or its outcome is no longer kept");
     return c.json(flowView(flow), 200);
   });
   return app;

@@ -6,6 +6,7 @@ import type { AppEnv } from "../env.ts";
 import { startAccountFlow, startUserFlow } from "../flows/start.ts";
 import { StartAccountFlowSchema, StartedFlowSchema, StartUserFlowSchema } from "../schemas.ts";
 import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
+import { requestScope } from "./scope.ts";
 
 const startUser = defineRoute({
   method: "post",
@@ -61,7 +62,13 @@ export const reauthRouteSpecs: RouteSpec[] = [startUser, startAccount];
 /** The flow-starting routes. */
 export function reauthRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  mount(app, startUser, async (c) => c.json(await startUserFlow(c.var.services, c.req.valid("json")), 201));
-  mount(app, startAccount, async (c) => c.json(await startAccountFlow(c.var.services, c.req.valid("json")), 201));
+  mount(app, startUser, async (c) => {
+    const input = c.req.valid("json");
+    return c.json(await startUserFlow(c.var.services, c.var.services.users.of(input.userId, requestScope(c)), input), 201);
+  });
+  mount(app, startAccount, async (c) => {
+    const input = c.req.valid("json");
+    return c.json(await startAccountFlow(c.var.services, c.var.services.users.of(input.userId, requestScope(c)), input), 201);
+  });
   return app;
 }

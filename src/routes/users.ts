@@ -6,9 +6,9 @@ import { Hono } from "hono";
 import * as z from "zod/mini";
 import type { AppEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
-import { reauthStatus } from "../flows/status.ts";
 import { ReauthStatusQuerySchema, ReauthStatusSchema, StoredTokenSchema, UserIdSchema, UserTokenSchema } from "../schemas.ts";
 import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
+import { requestScope } from "./scope.ts";
 
 const param = z.object({ userId: UserIdSchema });
 const auth = [{ ApiKey: [] }];
@@ -56,7 +56,7 @@ const getToken = defineRoute({
   path: "/v1/users/{userId}/token",
   tags: ["users"],
   summary: "Read the user's current token",
-  description: "The latest token, including one rotated by a refresh or issued by a reauthorization.",
+  description: "The latest token from any location (the user's Durable Object answers), including one rotated by a refresh or issued by a reauthorization.",
   security: auth,
   request: { param },
   responses: {
@@ -85,22 +85,22 @@ export function userRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   mount(app, status, async (c) => {
     const { userId } = c.req.valid("param");
-    return c.json(await reauthStatus(c.var.services, userId, c.req.valid("query").sessionKey), 200);
+    return c.json(await c.var.services.users.of(userId, requestScope(c)).reauthStatus(c.req.valid("query").sessionKey), 200);
   });
   mount(app, putToken, async (c) => {
     const { userId } = c.req.valid("param");
     const token = c.req.valid("json");
-    await c.var.services.tokens.put(userId, { ...token, user: token.user ?? { id: userId } });
+    await c.var.services.users.of(userId, requestScope(c)).importToken({ ...token, user: token.user ?? { id: userId } });
     return c.body(null, 204);
   });
   mount(app, getToken, async (c) => {
     const { userId } = c.req.valid("param");
-    const stored = await c.var.services.tokens.get(userId);
+    const stored = await c.var.services.users.of(userId, requestScope(c)).token();
     if (!stored) throw new AppError(404, "token_not_found", `no digi.me token is stored for user ${userId}`);
     return c.json({ userId, token: stored.token, updatedAt: new Date(stored.updatedAt).toISOString() }, 200);
   });
   mount(app, deleteToken, async (c) => {
-    await c.var.services.tokens.delete(c.req.valid("param").userId);
+    await c.var.services.users.of(c.req.valid("param").userId, requestScope(c)).forgetToken();
     return c.body(null, 204);
   });
   return app;

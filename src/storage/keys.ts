@@ -3,9 +3,13 @@
  * record shape can live beside the old one. See docs/storage-schema.md.
  */
 
-/** `flow:v1:<flowId>` → a flow record (JSON). */
-export const FLOW_PREFIX = "flow:v1:";
-/** `token:v1:<userId>` → the user's access token, AES-GCM encrypted (JSON envelope). */
+/** KV: `flow:v2:<flowId>` → a flow's start entry (JSON), written once at start. */
+export const FLOW_PREFIX = "flow:v2:";
+/**
+ * KV, before the user objects: `token:v1:<userId>` → the user's access token,
+ * AES-GCM encrypted. Only read (and deleted) by a user object taking the record
+ * over; the same string is the token's additional data in the object too.
+ */
 export const TOKEN_PREFIX = "token:v1:";
 
 /** KV refuses an `expirationTtl` under 60 seconds. */
@@ -14,8 +18,22 @@ export const KV_MIN_TTL_SECONDS = 60;
 export const FLOW_TTL_DEFAULT_SECONDS = 10 * 60;
 /** The longest FLOW_TTL_SECONDS accepted: 1 hour. */
 export const FLOW_TTL_MAX_SECONDS = 60 * 60;
-/** A completed flow keeps its outcome (not its verifier) this long: 1 hour. */
+/** A completed flow keeps its outcome this long: 1 hour. */
 export const COMPLETED_FLOW_TTL_SECONDS = 60 * 60;
+/**
+ * A flow's start entry outlives the flow by the outcome's hour: the API and a
+ * reloading browser find the flow's user through it. Its verifier is useless by
+ * then (digi.me's codes are single use).
+ */
+export function flowEntryTtlSeconds(flowTtlSeconds: number): number {
+  return flowTtlSeconds + COMPLETED_FLOW_TTL_SECONDS;
+}
+/** `token.expiring` is sent this long before the refresh token expires unless TOKEN_EXPIRING_NOTICE_SECONDS says otherwise: 7 days. */
+export const TOKEN_EXPIRING_NOTICE_DEFAULT_SECONDS = 7 * 24 * 60 * 60;
+/** The longest TOKEN_EXPIRING_NOTICE_SECONDS accepted: 90 days. */
+export const TOKEN_EXPIRING_NOTICE_MAX_SECONDS = 90 * 24 * 60 * 60;
+/** The longest a long poll (`GET /v1/flows/{flowId}?wait=N`) waits: 25 seconds. */
+export const FLOW_WAIT_MAX_SECONDS = 25;
 /** A stored token lives at least this long after its last write: 90 days. */
 export const TOKEN_MIN_TTL_SECONDS = 90 * 24 * 60 * 60;
 /**

@@ -1,12 +1,11 @@
 /**
  * The consumer side, in the same Worker (`queue` handler): delivers events
- * with a growing delay between attempts, dead-letters a delivery after its
- * last attempt, and turns a flow's delayed expiry check into a `flow.expired`
- * event when the flow is still pending or gone.
+ * with a growing delay between attempts and dead-letters a delivery after its
+ * last attempt. Flow expiry is the user objects' alarm now; a delayed expiry
+ * check enqueued before them is still answered (see `checkExpiry`).
  */
-import type { Context } from "hono";
 import { ConfigError, parseConfig } from "../config.ts";
-import type { AppEnv, Env } from "../env.ts";
+import type { Env } from "../env.ts";
 import { log } from "../log.ts";
 import { getServices, type Services } from "../services.ts";
 import { deliver } from "./delivery.ts";
@@ -28,8 +27,7 @@ type Say = (level: "info" | "warn" | "error", event: string, fields: Record<stri
 
 /** Logs with the Worker's LOG_LEVEL; there is no request here, so no request id. */
 function logger(env: Env): Say {
-  const context = { env, get: () => undefined } as unknown as Context<AppEnv>;
-  return (level, event, fields) => log(context, level, event, fields);
+  return (level, event, fields) => log({ logLevel: env.LOG_LEVEL }, level, event, fields);
 }
 
 function describe(error: unknown): string {
@@ -41,7 +39,7 @@ export async function handleWebhookBatch(batch: MessageBatch<unknown>, env: Env,
   const say = logger(env);
   let services: Services;
   try {
-    services = getServices(parseConfig(env), env.REAUTH_KV, { webhookQueue: env.WEBHOOK_QUEUE, ...(options.now ? { now: options.now } : {}) });
+    services = getServices(parseConfig(env), env, { webhookQueue: env.WEBHOOK_QUEUE, ...(options.now ? { now: options.now } : {}) });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     say("error", "webhook_consumer_misconfigured", { problems: error.problems });
@@ -69,9 +67,11 @@ async function handleMessage(message: Message<unknown>, services: Services, env:
 }
 
 /**
- * At the flow's expiry: a completed flow already sent its event; a flow still
- * pending (or gone from KV, which deletes expired flows) expired unfinished.
- * A check that arrives early waits for the rest.
+ * A delayed expiry check, as the Worker sent one at every flow start before
+ * the user objects. A flow its user's object knows is the object's to expire
+ * (asking it expires a pending flow past its expiry, once); a flow no object
+ * knows was started by that earlier code and can no longer complete, so it
+ * expired unfinished. A check that arrives early waits for the rest.
  */
 async function checkExpiry(message: Message<unknown>, check: ExpiryCheckMessage, services: Services, say: Say): Promise<void> {
   const now = services.now();
@@ -84,8 +84,7 @@ async function checkExpiry(message: Message<unknown>, check: ExpiryCheckMessage,
     message.retry({ delaySeconds: Math.ceil((check.flow.expiresAt - now) / 1000) });
     return;
   }
-  const flow = await services.flows.get(check.flow.id);
-  if (flow && flow.status !== "pending") {
+  if (await services.users.of(check.flow.userId).flow(check.flow.id)) {
     message.ack();
     return;
   }

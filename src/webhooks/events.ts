@@ -6,7 +6,7 @@
  */
 import * as z from "zod/mini";
 import type { UserAccessToken } from "../digime/index.ts";
-import type { FlowRecord } from "../storage/flows.ts";
+import type { FlowState } from "../storage/user-store.ts";
 
 const TokenPartSchema = z.object({ value: z.string(), expiry: z.number() });
 
@@ -66,15 +66,40 @@ export const TokenRotatedEventSchema = z.object({
   data: z.object({ userId: z.string(), token: EventTokenSchema, rotatedAt: z.string() }),
 });
 
+/**
+ * The user's refresh token expires soon (TOKEN_EXPIRING_NOTICE_SECONDS before,
+ * default 7 days) and nothing has refreshed it: invite the user to reauthorize
+ * (POST /v1/reauth/user) before data reads start failing.
+ */
+export const TokenExpiringEventSchema = z.object({
+  type: z.literal("token.expiring"),
+  timestamp: z.string(),
+  data: z.object({ userId: z.string(), refreshTokenExpiresAt: z.string(), accessTokenExpiresAt: z.string() }),
+});
+
+/** The user's refresh token has expired: only user reauthorization (or a new token) brings the user back. */
+export const TokenExpiredEventSchema = z.object({
+  type: z.literal("token.expired"),
+  timestamp: z.string(),
+  data: z.object({ userId: z.string(), refreshTokenExpiresAt: z.string() }),
+});
+
 /** Any event. */
-export const WebhookEventSchema = z.discriminatedUnion("type", [FlowSucceededEventSchema, FlowFailedEventSchema, FlowExpiredEventSchema, TokenRotatedEventSchema]);
+export const WebhookEventSchema = z.discriminatedUnion("type", [
+  FlowSucceededEventSchema,
+  FlowFailedEventSchema,
+  FlowExpiredEventSchema,
+  TokenRotatedEventSchema,
+  TokenExpiringEventSchema,
+  TokenExpiredEventSchema,
+]);
 
 /** An event as sent. */
 export type WebhookEvent = z.infer<typeof WebhookEventSchema>;
 /** Its type name. */
 export type WebhookEventType = WebhookEvent["type"];
 
-function flowPart(flow: FlowRecord) {
+function flowPart(flow: Pick<FlowState, "id" | "kind" | "userId" | "accountId">) {
   return { flowId: flow.id, kind: flow.kind, userId: flow.userId, ...(flow.accountId ? { accountId: flow.accountId } : {}) };
 }
 
@@ -82,8 +107,9 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** The event for a completed flow; `token` only for a succeeded user or full-authorization flow. */
-export function flowEndedEvent(flow: FlowRecord, nowMs: number, token?: UserAccessToken): WebhookEvent {
+/** The event for a flow that ended; `token` only for a succeeded user or full-authorization flow. */
+export function flowEndedEvent(flow: FlowState, nowMs: number, token?: UserAccessToken): WebhookEvent {
+  if (flow.status === "expired") return flowExpiredEvent(flow, nowMs);
   const completedAt = iso(flow.completedAt ?? nowMs);
   if (flow.status === "succeeded") {
     const identity = flow.identity ? { identity: flow.identity, ...(flow.digimeUserId ? { digimeUserId: flow.digimeUserId } : {}) } : {};
@@ -93,7 +119,7 @@ export function flowEndedEvent(flow: FlowRecord, nowMs: number, token?: UserAcce
 }
 
 /** The event for a flow found unfinished (or gone) at its expiry. */
-export function flowExpiredEvent(flow: Pick<FlowRecord, "id" | "kind" | "userId" | "accountId" | "expiresAt">, nowMs: number): WebhookEvent {
+export function flowExpiredEvent(flow: Pick<FlowState, "id" | "kind" | "userId" | "accountId" | "expiresAt">, nowMs: number): WebhookEvent {
   return {
     type: "flow.expired",
     timestamp: iso(nowMs),
@@ -104,4 +130,18 @@ export function flowExpiredEvent(flow: Pick<FlowRecord, "id" | "kind" | "userId"
 /** The event for a token the edge rotated. */
 export function tokenRotatedEvent(userId: string, token: UserAccessToken, nowMs: number): WebhookEvent {
   return { type: "token.rotated", timestamp: iso(nowMs), data: { userId, token, rotatedAt: iso(nowMs) } };
+}
+
+/** The event for a refresh token about to expire (expiries in Unix seconds). */
+export function tokenExpiringEvent(userId: string, expiries: { accessTokenExpiry: number; refreshTokenExpiry: number }, nowMs: number): WebhookEvent {
+  return {
+    type: "token.expiring",
+    timestamp: iso(nowMs),
+    data: { userId, refreshTokenExpiresAt: iso(expiries.refreshTokenExpiry * 1000), accessTokenExpiresAt: iso(expiries.accessTokenExpiry * 1000) },
+  };
+}
+
+/** The event for a refresh token that has expired (Unix seconds). */
+export function tokenExpiredEvent(userId: string, refreshTokenExpiry: number, nowMs: number): WebhookEvent {
+  return { type: "token.expired", timestamp: iso(nowMs), data: { userId, refreshTokenExpiresAt: iso(refreshTokenExpiry * 1000) } };
 }

@@ -1,14 +1,13 @@
 /**
- * The producer side: what the request path calls when a flow ends, starts or
- * a token rotates. It only enqueues (one call to Queues, never to the
+ * The producer side: what the Worker calls with the events a user object's
+ * transition produced (a flow ended, a token rotated, a token about to
+ * expire), and what the object's alarm calls. It only enqueues (one call to Queues, never to the
  * backend), never throws into the request (a failed enqueue is logged), and
  * is a no-op when webhooks are off.
  */
-import type { UserAccessToken } from "../digime/index.ts";
 import { log } from "../log.ts";
 import type { Sealer } from "../storage/crypto.ts";
-import type { FlowRecord } from "../storage/flows.ts";
-import { flowEndedEvent, tokenRotatedEvent, type WebhookEvent } from "./events.ts";
+import type { WebhookEvent } from "./events.ts";
 import type { DeliverMessage, WebhookMessage } from "./messages.ts";
 import type { WebhookSettings } from "./settings.ts";
 
@@ -34,6 +33,17 @@ export function flowEventId(flowId: string, outcome: "succeeded" | "failed" | "e
   return `msg_${flowId}_${outcome}`;
 }
 
+/** An event and its `webhook-id`, as the user objects produce them. */
+export interface OutboundEvent {
+  id: string;
+  event: WebhookEvent;
+}
+
+/** A fresh `webhook-id` for an event that is not tied to a flow's one outcome. */
+export function newEventId(): string {
+  return `msg_${crypto.randomUUID().replaceAll("-", "")}`;
+}
+
 /** Enqueues webhook events. */
 export class WebhookOutbox {
   readonly #deps: WebhookOutboxDeps;
@@ -46,29 +56,14 @@ export class WebhookOutbox {
     return Boolean(this.#deps.settings && this.#deps.queue);
   }
 
-  /** A flow was completed; `token` is the new token of a succeeded user flow. */
-  async flowEnded(flow: FlowRecord, token?: UserAccessToken): Promise<void> {
-    if (!this.enabled || flow.status === "pending") return;
-    await this.#enqueue(flowEventId(flow.id, flow.status), flowEndedEvent(flow, this.#deps.now(), token), { flowId: flow.id });
-  }
-
-  /** A flow was started: check it at its expiry (delay = its TTL) and announce it if still unfinished. */
-  async flowStarted(flow: FlowRecord): Promise<void> {
+  /**
+   * Enqueues what a user object's transition produced (each transition hands
+   * its events to exactly one caller). Never throws: a refused enqueue is
+   * logged, the outcome itself is recorded already.
+   */
+  async publish(events: readonly OutboundEvent[]): Promise<void> {
     if (!this.enabled) return;
-    const now = this.#deps.now();
-    const message: WebhookMessage = {
-      v: 1,
-      kind: "expiry-check",
-      flow: { id: flow.id, kind: flow.kind, userId: flow.userId, ...(flow.accountId ? { accountId: flow.accountId } : {}), expiresAt: flow.expiresAt },
-      enqueuedAt: now,
-    };
-    await this.#send(message, { delaySeconds: Math.max(0, Math.ceil((flow.expiresAt - now) / 1000)) }, { flowId: flow.id, type: "expiry-check" });
-  }
-
-  /** The edge rotated a user's token (a refresh). */
-  async tokenRotated(userId: string, token: UserAccessToken): Promise<void> {
-    if (!this.enabled) return;
-    await this.#enqueue(`msg_${crypto.randomUUID().replaceAll("-", "")}`, tokenRotatedEvent(userId, token, this.#deps.now()), {});
+    await Promise.all(events.map(({ id, event }) => this.#enqueue(id, event, "flowId" in event.data ? { flowId: event.data.flowId } : {})));
   }
 
   /** Seals `event` as the payload of a delivery with `id`. */
@@ -96,7 +91,7 @@ export class WebhookOutbox {
     try {
       await this.#deps.queue!.send(message, { contentType: "json", ...options });
     } catch (error) {
-      // The outcome is recorded in KV already; only the push is lost. Never fail the request for it.
+      // The outcome is recorded in the user's object already; only the push is lost. Never fail the request for it.
       log(undefined, "error", "webhook_enqueue_failed", { ...fields, cause: `${(error as Error).name}: ${(error as Error).message}` });
     }
   }

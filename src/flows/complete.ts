@@ -1,0 +1,134 @@
+/**
+ * The callbacks' work with digi.me, run in the user's object once the flow is
+ * known to be pending and bound to this browser: exchange the code (user and
+ * full-authorization flows) or confirm the account (account flows), and say
+ * how the flow ends. The object records that outcome, exactly once.
+ */
+import { DigimeError, type UserAccessToken } from "../digime/index.ts";
+import { AppError } from "../errors.ts";
+import { log } from "../log.ts";
+import type { FlowEntry } from "../storage/flows.ts";
+import type { FlowIdentity } from "../storage/user-store.ts";
+import { withCustodyRefresh, type StepDeps } from "./custody.ts";
+
+/** Query of a callback, validated by the route. */
+export interface CallbackQuery {
+  flow: string;
+  success: "true" | "false";
+  state?: string;
+  code?: string;
+  errorCode?: string;
+  /** Sent by digi.me's full-authorization (`authorize`) callback on success. */
+  accountReference?: string;
+}
+
+/** What of the start entry the callbacks need. */
+export type CallbackEntry = Pick<FlowEntry, "id" | "kind" | "userId" | "accountId" | "stateHash" | "verifier" | "expectedDigimeUserId" | "userAccessToken">;
+
+/** How a callback ends the flow; `token` is a succeeded user flow's new token, not stored yet. */
+export interface Outcome {
+  status: "succeeded" | "failed";
+  errorCode?: string;
+  identity?: FlowIdentity;
+  digimeUserId?: string;
+  accountReference?: string;
+  token?: UserAccessToken;
+}
+
+/**
+ * A callback's errorCode as recorded: the value when it looks like a code, else
+ * `UNKNOWN`. digi.me's SDKs document USER_CANCEL, INITIALIZE_CHECK_FAIL,
+ * ONBOARD_ERROR, INVALID_CODE and SERVER_ERROR; the web's full list is not
+ * published, so any code-like value is kept as it came.
+ */
+export function normaliseErrorCode(value: string | undefined): string {
+  return value && /^[A-Za-z0-9_.-]{1,64}$/.test(value) ? value : "UNKNOWN";
+}
+
+/**
+ * Whose token digi.me issued, against the identity known at start (the
+ * stored token's `user.id`). A user flow must bring back that identity
+ * (`undefined`: a mismatch); a full authorization may bring another one, and
+ * the flow says so (`replaced`), as it says when none was known (`new`).
+ */
+export function identityOf(entry: Pick<FlowEntry, "kind" | "expectedDigimeUserId">, token: UserAccessToken): { digimeUserId: string; identity: FlowIdentity } | undefined {
+  const expected = entry.expectedDigimeUserId;
+  const digimeUserId = token.user.id;
+  if (expected === undefined) return { digimeUserId, identity: "new" };
+  if (expected === digimeUserId) return { digimeUserId, identity: "confirmed" };
+  return entry.kind === "authorize" ? { digimeUserId, identity: "replaced" } : undefined;
+}
+
+/**
+ * A user (or full-authorization) callback: `success=false` fails the flow with
+ * digi.me's code; `success=true` exchanges the code (one upstream call) and
+ * checks whose token came back. digi.me unreachable or failing throws: the
+ * flow stays pending and reloading the callback retries.
+ */
+export async function exchangeUserCallback(deps: StepDeps, entry: CallbackEntry, query: CallbackQuery): Promise<Outcome> {
+  if (query.success === "false") return { status: "failed", errorCode: normaliseErrorCode(query.errorCode) };
+  if (!query.code) throw new AppError(400, "missing_code", "a successful callback must carry a code", { detail: { flowId: entry.id } });
+  if (!entry.verifier) throw new AppError(500, "flow_corrupt", "the flow has no verifier", { detail: { flowId: entry.id } });
+  let token;
+  try {
+    token = await deps.digime.exchangeCodeForToken({ code: query.code, codeVerifier: entry.verifier });
+  } catch (error) {
+    if (!(error instanceof DigimeError && error.kind === "api" && (error.status ?? 500) < 500)) throw error;
+    // digi.me refused the code (used, expired, wrong verifier): the object lets one callback at a time
+    // exchange, so this is no duplicate racing a winner.
+    log(deps.log, "warn", "exchange_refused", { flowId: entry.id, upstreamCode: error.code, upstreamStatus: error.status });
+    return { status: "failed", errorCode: "EXCHANGE_FAILED" };
+  }
+  const identity = identityOf(entry, token);
+  if (!identity) {
+    // The token belongs to another digi.me user than the one this flow is for: keep nothing.
+    log(deps.log, "warn", "user_mismatch", { flowId: entry.id, kind: entry.kind });
+    return { status: "failed", errorCode: "USER_MISMATCH" };
+  }
+  return {
+    status: "succeeded",
+    ...identity,
+    ...(entry.kind === "authorize" && query.accountReference ? { accountReference: query.accountReference } : {}),
+    token,
+  };
+}
+
+/**
+ * An account callback. `success=true` is only a browser's word (any page can
+ * navigate there with the Lax cookie), so it is confirmed with digi.me: one
+ * read of the user's accounts must show the account authorized.
+ */
+export async function confirmAccountCallback(deps: StepDeps, entry: CallbackEntry, query: CallbackQuery): Promise<Outcome> {
+  if (query.success !== "true") return { status: "failed", errorCode: normaliseErrorCode(query.errorCode) };
+  return (await accountReauthorized(deps, entry)) ? { status: "succeeded" } : { status: "failed", errorCode: "NOT_REAUTHORIZED" };
+}
+
+/**
+ * Whether digi.me lists the flow's account as authorized now, read with the
+ * token the flow was started with (the backend's, or the stored one,
+ * refreshed once if digi.me refuses it). digi.me unreachable or failing
+ * throws: a retryable page, the flow still pending. A refusal is a no.
+ */
+async function accountReauthorized(deps: StepDeps, entry: CallbackEntry): Promise<boolean> {
+  let accounts;
+  try {
+    if (entry.userAccessToken) {
+      accounts = await deps.digime.readAccounts(entry.userAccessToken);
+    } else {
+      const stored = await deps.custody.token();
+      if (!stored) {
+        log(deps.log, "warn", "account_not_confirmed", { flowId: entry.id, reason: "no stored token" });
+        return false;
+      }
+      ({ result: accounts } = await withCustodyRefresh(deps, stored.token, (t) => deps.digime.readAccounts(t)));
+    }
+  } catch (error) {
+    if (!(error instanceof DigimeError && error.kind === "api" && (error.status ?? 500) < 500)) throw error;
+    log(deps.log, "warn", "account_not_confirmed", { flowId: entry.id, upstreamCode: error.code, upstreamStatus: error.status });
+    return false;
+  }
+  const account = accounts.find((a) => a.id === entry.accountId);
+  const confirmed = account !== undefined && account.accessTokenStatus?.authorized !== false;
+  if (!confirmed) log(deps.log, "warn", "account_not_confirmed", { flowId: entry.id, reason: account ? "still unauthorized" : "account not listed" });
+  return confirmed;
+}

@@ -1,0 +1,56 @@
+/**
+ * What a user object answers, as data: the Worker (src/users/client.ts) and
+ * the object (src/users/object.ts) both import this, never each other.
+ */
+import type { UserAccessToken } from "../digime/index.ts";
+import type { WireError } from "../errors.ts";
+import type { CallbackEntry, CallbackQuery } from "../flows/complete.ts";
+import type { BeginAccountFlow, Begun, BeginUserFlow } from "../flows/start.ts";
+import type { ReauthStatus } from "../flows/status.ts";
+import type { StoredToken } from "../storage/tokens.ts";
+import type { FlowState } from "../storage/user-store.ts";
+import type { OutboundEvent } from "../webhooks/outbox.ts";
+
+/** Who asks, and when: every call carries the user and the request's time. */
+export interface ObjectCall {
+  userId: string;
+  /** The request's clock (ms); tests set it. */
+  now: number;
+  requestId?: string;
+}
+
+/** A method's answer: its value or its error, and the events it produced (to enqueue once). */
+export type Wire<T> = { ok: true; value: T; events: OutboundEvent[] } | { ok: false; error: WireError; events: OutboundEvent[] };
+
+/** Launch's answer: the flow, whether this browser holds its binding, and the binding secret to set. */
+export interface LaunchAnswer {
+  state: FlowState;
+  bound: boolean;
+  /** For a pending flow: the secret this browser's cookie carries (new at the first launch). */
+  secret?: string;
+}
+
+/** A callback's (or recovery's) answer. */
+export interface CallbackAnswer {
+  state: FlowState;
+  /** Whether this browser holds the flow's binding (for a flow that had already ended). */
+  bound: boolean;
+  /** digi.me issued a token but storing it failed: the token sealed for the recovery page. */
+  recovery?: string;
+}
+
+/** The user object's methods, as the Worker calls them over RPC. */
+export interface UserObjectApi {
+  readToken(call: ObjectCall): Promise<Wire<StoredToken | null>>;
+  importToken(call: ObjectCall, token: UserAccessToken): Promise<Wire<null>>;
+  forgetToken(call: ObjectCall): Promise<Wire<null>>;
+  reauthStatus(call: ObjectCall, sessionKey?: string): Promise<Wire<ReauthStatus>>;
+  beginUserFlow(call: ObjectCall, input: BeginUserFlow): Promise<Wire<Begun>>;
+  beginAccountFlow(call: ObjectCall, input: BeginAccountFlow): Promise<Wire<Begun>>;
+  abandonFlow(call: ObjectCall, flowId: string): Promise<Wire<null>>;
+  flow(call: ObjectCall, flowId: string, waitMs?: number): Promise<Wire<FlowState | null>>;
+  launch(call: ObjectCall, flowId: string, presented?: string): Promise<Wire<LaunchAnswer>>;
+  completeUser(call: ObjectCall, entry: CallbackEntry, query: CallbackQuery, presented?: string): Promise<Wire<CallbackAnswer>>;
+  completeAccount(call: ObjectCall, entry: CallbackEntry, query: CallbackQuery, presented?: string): Promise<Wire<CallbackAnswer>>;
+  recover(call: ObjectCall, entry: CallbackEntry, sealed: string, presented?: string): Promise<Wire<CallbackAnswer>>;
+}

@@ -1,0 +1,158 @@
+/**
+ * The Worker's side of the user objects: finds a user's object by name,
+ * calls it (one call per step), turns its answer back into values and
+ * `AppError`s, and enqueues the events its transitions produced.
+ */
+import type { UserAccessToken } from "../digime/index.ts";
+import { AppError, fromWireError } from "../errors.ts";
+import type { CallbackEntry, CallbackQuery } from "../flows/complete.ts";
+import type { BeginAccountFlow, Begun, BeginUserFlow } from "../flows/start.ts";
+import type { ReauthStatus } from "../flows/status.ts";
+import type { StoredToken } from "../storage/tokens.ts";
+import type { FlowState } from "../storage/user-store.ts";
+import type { WebhookOutbox } from "../webhooks/outbox.ts";
+import type { CallbackAnswer, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
+
+/**
+ * The object's name: contract and user, versioned, so a second contract per
+ * deployment gets objects of its own.
+ */
+export function userObjectName(contractId: string, userId: string): string {
+  return `user:v1:${contractId}:${userId}`;
+}
+
+/** What a request hands its calls: its id (for logs) and where work after the answer goes. */
+export interface RequestScope {
+  requestId?: string;
+  /** LOG_LEVEL, for the lines the Worker writes about the request. */
+  logLevel?: string;
+  /** `ExecutionContext.waitUntil`; without it, event enqueues are awaited. */
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
+
+/** Options of `UserObjects`. */
+export interface UserObjectsOptions {
+  namespace: DurableObjectNamespace;
+  contractId: string;
+  /** Where a new object is created (it stays there); by default near its first caller. */
+  locationHint?: DurableObjectLocationHint;
+  webhooks: WebhookOutbox;
+  now: () => number;
+}
+
+/** The user objects of one contract. */
+export class UserObjects {
+  readonly #options: UserObjectsOptions;
+  constructor(options: UserObjectsOptions) {
+    this.#options = options;
+  }
+
+  /** A handle on `userId`'s object for one request. */
+  of(userId: string, scope: RequestScope = {}): UserHandle {
+    const { namespace, contractId, locationHint } = this.#options;
+    const stub = namespace.get(namespace.idFromName(userObjectName(contractId, userId)), locationHint ? { locationHint } : undefined);
+    return new UserHandle(userId, stub, this.#options, scope);
+  }
+}
+
+/** The object unreachable, overloaded or reset: the same retryable 503 as any storage failure. */
+function unavailable(cause: unknown): AppError {
+  return new AppError(503, "storage_unavailable", "storage is temporarily unavailable; retry shortly", {
+    retryable: true,
+    cause,
+    detail: { store: "user-object", overloaded: (cause as { overloaded?: boolean } | null)?.overloaded === true },
+    page: "We could not reach our storage. Please try again in a moment.",
+  });
+}
+
+/** One user's object, as one request uses it. */
+export class UserHandle {
+  readonly userId: string;
+  readonly #stub: DurableObjectStub;
+  readonly #options: UserObjectsOptions;
+  readonly #scope: RequestScope;
+  constructor(userId: string, stub: DurableObjectStub, options: UserObjectsOptions, scope: RequestScope) {
+    [this.userId, this.#stub, this.#options, this.#scope] = [userId, stub, options, scope];
+  }
+
+  #call(): ObjectCall {
+    return { userId: this.userId, now: this.#options.now(), ...(this.#scope.requestId ? { requestId: this.#scope.requestId } : {}) };
+  }
+
+  async #invoke<T>(send: (stub: UserObjectApi, call: ObjectCall) => Promise<Wire<T>>): Promise<T> {
+    let wire: Wire<T>;
+    try {
+      // The stub's methods mirror the object's; RPC returns the same data.
+      wire = await send(this.#stub as unknown as UserObjectApi, this.#call());
+    } catch (error) {
+      throw unavailable(error);
+    }
+    if (wire.events.length) {
+      const sent = this.#options.webhooks.publish(wire.events);
+      if (this.#scope.waitUntil) this.#scope.waitUntil(sent);
+      else await sent;
+    }
+    if (!wire.ok) throw fromWireError(wire.error);
+    return wire.value;
+  }
+
+  /** The user's token, or `null`. */
+  token(): Promise<StoredToken | null> {
+    return this.#invoke((o, c) => o.readToken(c));
+  }
+
+  /** Stores a token obtained elsewhere. */
+  async importToken(token: UserAccessToken): Promise<void> {
+    await this.#invoke((o, c) => o.importToken(c, token));
+  }
+
+  /** Forgets the user's token. */
+  async forgetToken(): Promise<void> {
+    await this.#invoke((o, c) => o.forgetToken(c));
+  }
+
+  /** What needs reauthorization. */
+  reauthStatus(sessionKey?: string): Promise<ReauthStatus> {
+    return this.#invoke((o, c) => o.reauthStatus(c, sessionKey));
+  }
+
+  /** Begins a user flow (upstream round trip; the flow recorded as pending). */
+  beginUserFlow(input: BeginUserFlow): Promise<Begun> {
+    return this.#invoke((o, c) => o.beginUserFlow(c, input));
+  }
+
+  /** Begins an account flow. */
+  beginAccountFlow(input: BeginAccountFlow): Promise<Begun> {
+    return this.#invoke((o, c) => o.beginAccountFlow(c, input));
+  }
+
+  /** Forgets a flow whose start entry could not be written. */
+  async abandonFlow(flowId: string): Promise<void> {
+    await this.#invoke((o, c) => o.abandonFlow(c, flowId));
+  }
+
+  /** A flow's state (waiting up to `waitMs` for a pending one to end). */
+  flow(flowId: string, waitMs = 0): Promise<FlowState | null> {
+    return this.#invoke((o, c) => o.flow(c, flowId, waitMs));
+  }
+
+  /** Launch: bind this browser. */
+  launch(flowId: string, presented?: string): Promise<LaunchAnswer> {
+    return this.#invoke((o, c) => o.launch(c, flowId, presented));
+  }
+
+  /** The user or full-authorization callback. */
+  completeUser(entry: CallbackEntry, query: CallbackQuery, presented?: string): Promise<CallbackAnswer> {
+    return this.#invoke((o, c) => o.completeUser(c, entry, query, presented));
+  }
+
+  /** The account callback. */
+  completeAccount(entry: CallbackEntry, query: CallbackQuery, presented?: string): Promise<CallbackAnswer> {
+    return this.#invoke((o, c) => o.completeAccount(c, entry, query, presented));
+  }
+
+  /** The recovery form. */
+  recover(entry: CallbackEntry, sealed: string, presented?: string): Promise<CallbackAnswer> {
+    return this.#invoke((o, c) => o.recover(c, entry, sealed, presented));
+  }
+}

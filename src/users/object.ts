@@ -1,0 +1,509 @@
+/**
+ * One Durable Object per (contract, user): the one reader and writer of the
+ * user's token and of the state of the user's flows, wherever in the world
+ * the request that needs them arrives.
+ *
+ * - Every refresh of the user's token runs here, once: concurrent callers
+ *   share it, and a refresh token is never sent to digi.me twice.
+ * - A flow moves pending → succeeded / failed / expired here, exactly once,
+ *   and the move's webhook event goes to the one caller that made it (or, for
+ *   the alarm's moves, straight to the queue).
+ * - The alarm expires flows, forgets outcomes after their hour, and tells the
+ *   backend before the user's refresh token expires (`token.expiring`) and
+ *   when it has (`token.expired`).
+ *
+ * Every method answers a `Wire` result (RPC carries data, not error classes,
+ * src/users/api.ts); src/users/client.ts is the Worker's side.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { parseConfig } from "../config.ts";
+import { DigimeError, type UserAccessToken } from "../digime/index.ts";
+import type { Env } from "../env.ts";
+import { AppError, asAppError, FLOW_NOT_FOUND_PAGE, toWireError } from "../errors.ts";
+import { confirmAccountCallback, exchangeUserCallback, identityOf, type CallbackEntry, type CallbackQuery, type Outcome } from "../flows/complete.ts";
+import type { Custody, StepDeps } from "../flows/custody.ts";
+import { newSecret, timingSafeEqual } from "../flows/ids.ts";
+import { beginAccountFlow, beginUserFlow, type BeginAccountFlow, type BeginFlow, type Begun, type BeginUserFlow } from "../flows/start.ts";
+import { reauthStatus, type ReauthStatus } from "../flows/status.ts";
+import { log, type LogScope } from "../log.ts";
+import { getServices, type Services } from "../services.ts";
+import { sha256 } from "../storage/crypto.ts";
+import { COMPLETED_FLOW_TTL_SECONDS } from "../storage/keys.ts";
+import { openRecovery, sealForRecovery, type StoredToken } from "../storage/tokens.ts";
+import { UserStore, type FlowState } from "../storage/user-store.ts";
+import { flowEndedEvent, tokenExpiredEvent, tokenExpiringEvent, tokenRotatedEvent } from "../webhooks/events.ts";
+import { flowEventId, newEventId, type OutboundEvent } from "../webhooks/outbox.ts";
+import type { CallbackAnswer, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
+
+/** How long the alarm waits to look again at a flow whose callback is still exchanging: 5 seconds. */
+export const EXCHANGE_RECHECK_MS = 5_000;
+
+/** The refusal a refresh token digi.me refused once gets, without asking digi.me again. */
+function refusedAgain(): DigimeError {
+  return new DigimeError({
+    kind: "api",
+    code: "InvalidToken",
+    status: 401,
+    tokenSubject: "refresh_token",
+    call: "oauth/token",
+    message: "digi.me refused this refresh token before; it is not sent again",
+  });
+}
+
+/** The user object (binding `USERS`, SQLite storage). */
+export class UserObject extends DurableObject<Env> implements UserObjectApi {
+  #services?: Services;
+  #store?: UserStore;
+  /** Refreshes running now, by the refresh token they spend. */
+  readonly #refreshing = new Map<string, Promise<UserAccessToken>>();
+  /** One callback at a time per flow (a second waits and sees the first's outcome). */
+  readonly #locks = new Map<string, Promise<unknown>>();
+  /** Flows whose callback is talking to digi.me: the alarm does not expire them meanwhile. */
+  readonly #busy = new Set<string>();
+  /** Long polls waiting for a flow to end. */
+  readonly #waiters = new Map<string, Set<() => void>>();
+
+  /** Where the alarm's events go: the webhook queue. Tests replace it to watch them. */
+  publishAlarmEvents: (events: OutboundEvent[]) => Promise<void> = (events) => this.#deps().services.webhooks.publish(events);
+
+  #deps(): { services: Services; store: UserStore } {
+    if (!this.#services || !this.#store) {
+      this.#services = getServices(parseConfig(this.env), this.env, { webhookQueue: this.env.WEBHOOK_QUEUE });
+      this.#store = new UserStore(this.ctx.storage, this.#services.sealer);
+    }
+    return { services: this.#services, store: this.#store };
+  }
+
+  #scope(call?: ObjectCall): LogScope {
+    return { logLevel: this.env.LOG_LEVEL, ...(call?.requestId ? { requestId: call.requestId } : {}) };
+  }
+
+  /** Runs a method: learns the user on first contact, takes over a KV token record once, and shapes the answer. */
+  async #run<T>(call: ObjectCall, body: (deps: StepDeps) => Promise<T>): Promise<Wire<T>> {
+    const events: OutboundEvent[] = [];
+    try {
+      const { services } = this.#deps();
+      await this.#adopt(call.userId);
+      const step: StepDeps = { config: services.config, digime: services.digime, custody: this.#custody(call, events), now: call.now, log: this.#scope(call), events };
+      const value = await body(step);
+      return { ok: true, value, events };
+    } catch (error) {
+      const failure = asAppError(error);
+      if (failure.status >= 500) {
+        const cause = failure.init.cause instanceof Error ? `${failure.init.cause.name}: ${failure.init.cause.message}` : undefined;
+        log(this.#scope(call), "error", "user_object_failed", { ...failure.init.detail, errorCode: failure.code, cause });
+      }
+      return { ok: false, error: toWireError(failure), events };
+    }
+  }
+
+  /**
+   * First contact: remember the user (the alarm has no request to learn it
+   * from), and take over the token record the Worker kept in KV before the
+   * objects existed (then delete it there). Once per object.
+   */
+  async #adopt(userId: string): Promise<void> {
+    const { services, store } = this.#deps();
+    const meta = await store.meta();
+    if (meta.userId === userId && meta.kvChecked) return;
+    if (meta.userId !== undefined && meta.userId !== userId) {
+      throw new AppError(500, "storage_corrupt", "a user object was reached for another user", { detail: { store: "user-object" } });
+    }
+    // A KV read once per user, ever: the first call for a user pays one trip to KV's central store.
+    const legacy = await services.legacyTokens.get(userId);
+    if (legacy && !(await store.tokenRecord())) {
+      await store.putTokenRecord(legacy);
+      log(this.#scope(), "info", "token_taken_over", { source: "kv" });
+    }
+    await store.putMeta({ ...meta, userId, kvChecked: true });
+    if (legacy) {
+      await services.legacyTokens.delete(userId);
+      await this.#schedule(Date.now());
+    }
+  }
+
+  #custody(call: ObjectCall, events: OutboundEvent[]): Custody {
+    const { store } = this.#deps();
+    return {
+      userId: call.userId,
+      token: () => store.token(call.userId),
+      store: async (token) => {
+        await store.putToken(call.userId, token, call.now);
+        await this.#schedule(call.now);
+      },
+      refresh: (seen) => this.#refresh(call, seen, events),
+    };
+  }
+
+  /** The refresh of `seen`, or the newer token already stored; one digi.me call per refresh token, ever. */
+  async #refresh(call: ObjectCall, seen: UserAccessToken, events: OutboundEvent[]): Promise<UserAccessToken> {
+    const { store } = this.#deps();
+    const key = seen.refreshToken.value;
+    const running = this.#refreshing.get(key);
+    if (running) return running;
+    const current = await store.token(call.userId);
+    if (current && current.token.refreshToken.value !== key) return current.token;
+    const meta = await store.meta();
+    if (meta.refusedRefreshHash !== undefined && timingSafeEqual(meta.refusedRefreshHash, await sha256(key))) throw refusedAgain();
+    // Checked again: the awaits above let another caller start this refresh meanwhile.
+    const started = this.#refreshing.get(key);
+    if (started) return started;
+    const refresh = this.#runRefresh(call, seen, events).finally(() => this.#refreshing.delete(key));
+    this.#refreshing.set(key, refresh);
+    return refresh;
+  }
+
+  async #runRefresh(call: ObjectCall, seen: UserAccessToken, events: OutboundEvent[]): Promise<UserAccessToken> {
+    const { services, store } = this.#deps();
+    let rotated: UserAccessToken;
+    try {
+      rotated = await services.digime.refreshToken(seen);
+    } catch (error) {
+      if (error instanceof DigimeError && error.isInvalidToken("refresh_token")) {
+        await store.putMeta({ ...(await store.meta()), refusedRefreshHash: await sha256(seen.refreshToken.value) });
+      }
+      throw error;
+    }
+    // The webhook carries the rotated token whatever happens next: the old refresh token is dead.
+    events.push({ id: newEventId(), event: tokenRotatedEvent(call.userId, rotated, call.now) });
+    try {
+      await store.putToken(call.userId, rotated, call.now);
+    } catch (error) {
+      if (!(error instanceof AppError && error.code === "storage_unavailable")) throw error;
+      throw new AppError(503, "token_not_stored", "digi.me issued a new token but storage failed; keep the token in this answer", {
+        retryable: true,
+        hint: "store error.token with PUT /v1/users/{userId}/token",
+        extra: { token: rotated },
+        cause: error,
+      });
+    }
+    await this.#schedule(call.now);
+    return rotated;
+  }
+
+  // ---- Tokens ------------------------------------------------------------
+
+  /** The user's token, or `null`. */
+  readToken(call: ObjectCall): Promise<Wire<StoredToken | null>> {
+    return this.#run(call, (deps) => deps.custody.token());
+  }
+
+  /** Stores a token obtained elsewhere (PUT /v1/users/{userId}/token). */
+  importToken(call: ObjectCall, token: UserAccessToken): Promise<Wire<null>> {
+    return this.#run(call, async (deps) => {
+      await deps.custody.store(token);
+      return null;
+    });
+  }
+
+  /** Forgets the user's token. */
+  forgetToken(call: ObjectCall): Promise<Wire<null>> {
+    return this.#run(call, async () => {
+      await this.#deps().store.deleteToken();
+      await this.#schedule(call.now);
+      return null;
+    });
+  }
+
+  /** What needs reauthorization (GET /v1/users/{userId}/reauth-status). */
+  reauthStatus(call: ObjectCall, sessionKey?: string): Promise<Wire<ReauthStatus>> {
+    return this.#run(call, (deps) => reauthStatus(deps, sessionKey));
+  }
+
+  // ---- Flows -------------------------------------------------------------
+
+  /** Begins a user flow: the upstream round trip, then the flow recorded as pending. */
+  beginUserFlow(call: ObjectCall, input: BeginUserFlow): Promise<Wire<Begun>> {
+    return this.#run(call, async (deps) => this.#register(call, input, await beginUserFlow(deps, input)));
+  }
+
+  /** Begins an account flow. */
+  beginAccountFlow(call: ObjectCall, input: BeginAccountFlow): Promise<Wire<Begun>> {
+    return this.#run(call, async (deps) => this.#register(call, input, await beginAccountFlow(deps, input)));
+  }
+
+  async #register(call: ObjectCall, input: BeginFlow, begun: Begun): Promise<Begun> {
+    const { store } = this.#deps();
+    const state: FlowState = {
+      v: 1,
+      id: input.flowId,
+      kind: begun.kind,
+      userId: call.userId,
+      ...(begun.accountId ? { accountId: begun.accountId } : {}),
+      status: "pending",
+      createdAt: input.createdAt,
+      expiresAt: input.expiresAt,
+    };
+    await store.putFlow(state);
+    await this.#schedule(call.now);
+    return begun;
+  }
+
+  /** Forgets a flow whose start failed after it was recorded (the backend never got its id). */
+  abandonFlow(call: ObjectCall, flowId: string): Promise<Wire<null>> {
+    return this.#run(call, async () => {
+      const { store } = this.#deps();
+      const state = await store.flow(flowId);
+      if (state?.status === "pending") await store.deleteFlow(flowId);
+      return null;
+    });
+  }
+
+  /**
+   * A flow's state; with `waitMs`, a pending flow's answer waits until it
+   * ends or the wait is over (the long poll).
+   */
+  flow(call: ObjectCall, flowId: string, waitMs = 0): Promise<Wire<FlowState | null>> {
+    return this.#run(call, async (deps) => {
+      const state = await this.#current(call, flowId, deps.events);
+      if (!state || state.status !== "pending" || waitMs <= 0) return state;
+      await this.#waitForEnd(flowId, Math.min(waitMs, state.expiresAt - call.now + EXCHANGE_RECHECK_MS));
+      return (await this.#deps().store.flow(flowId)) ?? null;
+    });
+  }
+
+  #waitForEnd(flowId: string, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let waiters = this.#waiters.get(flowId);
+      if (!waiters) this.#waiters.set(flowId, (waiters = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        if (waiters.size === 0) this.#waiters.delete(flowId);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      waiters.add(done);
+    });
+  }
+
+  #wake(flowId: string): void {
+    for (const done of [...(this.#waiters.get(flowId) ?? [])]) done();
+  }
+
+  /** The flow's state; a pending flow past its expiry is expired on the spot (once). */
+  async #current(call: ObjectCall, flowId: string, events: OutboundEvent[]): Promise<FlowState | null> {
+    const state = await this.#deps().store.flow(flowId);
+    if (!state) return null;
+    if (state.status === "pending" && state.expiresAt <= call.now && !this.#busy.has(flowId)) {
+      return this.#end(state, { status: "expired" }, call.now, (produced) => void events.push(...produced));
+    }
+    return state;
+  }
+
+  /**
+   * The one place a flow ends: records the outcome, wakes long polls, and
+   * hands the event to `publish` (the caller's events, or the queue).
+   */
+  async #end(
+    state: FlowState,
+    outcome: Omit<Outcome, "status" | "token"> & { status: "succeeded" | "failed" | "expired" },
+    nowMs: number,
+    publish: (events: OutboundEvent[]) => Promise<void> | void,
+    token?: UserAccessToken,
+  ): Promise<FlowState> {
+    const done: FlowState = { ...state, ...outcome, completedAt: nowMs };
+    await this.#deps().store.putFlow(done);
+    this.#wake(state.id);
+    await publish([{ id: flowEventId(done.id, done.status as "succeeded" | "failed" | "expired"), event: flowEndedEvent(done, nowMs, token) }]);
+    await this.#schedule(nowMs);
+    return done;
+  }
+
+  async #bound(state: FlowState, presented: string | undefined): Promise<boolean> {
+    return presented !== undefined && state.bindingHash !== undefined && timingSafeEqual(await sha256(presented), state.bindingHash);
+  }
+
+  /**
+   * Launch: the first browser binds the flow (the same browser may launch
+   * again); any other gets 409 `flow_bound_elsewhere`. An ended flow answers
+   * its state and whether this browser held it.
+   */
+  launch(call: ObjectCall, flowId: string, presented?: string): Promise<Wire<LaunchAnswer>> {
+    return this.#run(call, async (deps) => {
+      const state = await this.#known(call, flowId, deps.events);
+      const bound = await this.#bound(state, presented);
+      if (state.status !== "pending") return { state, bound };
+      if (state.bindingHash) {
+        if (!bound) {
+          throw new AppError(409, "flow_bound_elsewhere", "this flow was already opened in another browser", {
+            page: "This link was already opened in another browser. Please go back to the application and start again.",
+            detail: { flowId },
+          });
+        }
+        return { state, bound, secret: presented };
+      }
+      const secret = newSecret();
+      const launched = { ...state, bindingHash: await sha256(secret) };
+      await this.#deps().store.putFlow(launched);
+      log(this.#scope(call), "info", "flow_launched", { flowId, kind: state.kind });
+      return { state: launched, bound: true, secret };
+    });
+  }
+
+  async #known(call: ObjectCall, flowId: string, events: OutboundEvent[]): Promise<FlowState> {
+    const state = await this.#current(call, flowId, events);
+    if (!state || state.status === "expired") {
+      throw new AppError(404, "flow_not_found", "this flow is unknown or has expired", { retryable: true, page: FLOW_NOT_FOUND_PAGE, detail: { flowId } });
+    }
+    return state;
+  }
+
+  /** One callback at a time per flow: a duplicate waits for the first and sees its outcome. */
+  async #serial<T>(flowId: string, body: () => Promise<T>): Promise<T> {
+    const before = this.#locks.get(flowId) ?? Promise.resolve();
+    const mine = before.catch(() => undefined).then(body);
+    const tail = mine.catch(() => undefined);
+    this.#locks.set(flowId, tail);
+    try {
+      return await mine;
+    } finally {
+      if (this.#locks.get(flowId) === tail) this.#locks.delete(flowId);
+    }
+  }
+
+  /** digi.me's callback for a user or full-authorization flow. */
+  completeUser(call: ObjectCall, entry: CallbackEntry, query: CallbackQuery, presented?: string): Promise<Wire<CallbackAnswer>> {
+    return this.#callback(call, entry, presented, async (deps, state) => {
+      if (query.state !== undefined || query.success === "true") {
+        if (!query.state || !entry.stateHash || !timingSafeEqual(await sha256(query.state), entry.stateHash)) {
+          throw new AppError(400, "state_mismatch", "state does not match this flow", {
+            page: "This reauthorization answer does not belong to the flow it names. Please go back to the application and start again.",
+            detail: { flowId: state.id },
+          });
+        }
+      }
+      return exchangeUserCallback(deps, entry, query);
+    });
+  }
+
+  /** digi.me's callback for an account flow. */
+  completeAccount(call: ObjectCall, entry: CallbackEntry, query: CallbackQuery, presented?: string): Promise<Wire<CallbackAnswer>> {
+    return this.#callback(call, entry, presented, (deps) => confirmAccountCallback(deps, entry, query));
+  }
+
+  /** Stores a token the callback could not store, carried back sealed by the browser that owns the flow. */
+  recover(call: ObjectCall, entry: CallbackEntry, sealed: string, presented?: string): Promise<Wire<CallbackAnswer>> {
+    return this.#callback(call, entry, presented, async (deps) => {
+      const token = await openRecovery(this.#deps().services.sealer, entry.id, call.userId, sealed);
+      log(deps.log, "info", "token_recovered", { flowId: entry.id });
+      // Sealed only after the identity check passed; checked again so the outcome names it.
+      return exchangeRecovered(entry, token);
+    });
+  }
+
+  async #callback(
+    call: ObjectCall,
+    entry: CallbackEntry,
+    presented: string | undefined,
+    decide: (deps: StepDeps, state: FlowState) => Promise<Outcome>,
+  ): Promise<Wire<CallbackAnswer>> {
+    const result = await this.#run(call, (deps) =>
+      this.#serial(entry.id, async (): Promise<CallbackAnswer> => {
+        const state = await this.#known(call, entry.id, deps.events);
+        if (state.status !== "pending") return { state, bound: await this.#bound(state, presented) };
+        if (!(await this.#bound(state, presented))) {
+          throw new AppError(403, "browser_not_bound", "this flow was not started in this browser", {
+            page: "This reauthorization was started in another browser. Please go back to the application and start again.",
+            detail: { flowId: state.id, hadCookie: presented !== undefined },
+          });
+        }
+        this.#busy.add(state.id);
+        try {
+          const outcome = await decide(deps, state);
+          const { token, ...recorded } = outcome;
+          if (token) {
+            try {
+              await deps.custody.store(token);
+            } catch (error) {
+              if (!(error instanceof AppError && error.code === "storage_unavailable")) throw error;
+              // The code is spent: this token exists nowhere else. The browser carries it back, sealed.
+              log(deps.log, "error", "token_not_stored", { flowId: state.id });
+              return { state, bound: true, recovery: await sealForRecovery(this.#deps().services.sealer, state.id, call.userId, token) };
+            }
+          }
+          const done = await this.#end(state, recorded, call.now, (events) => void deps.events.push(...events), token);
+          log(deps.log, "info", "flow_completed", { flowId: state.id, kind: state.kind, status: done.status, errorCode: done.errorCode });
+          return { state: done, bound: true };
+        } finally {
+          this.#busy.delete(state.id);
+        }
+      }),
+    );
+    return result;
+  }
+
+  // ---- The alarm ---------------------------------------------------------
+
+  /**
+   * Sets the alarm to the earliest thing this object must do unasked: a
+   * pending flow's expiry, an outcome's end of keeping, a token notice.
+   */
+  async #schedule(nowMs: number): Promise<void> {
+    const { services, store } = this.#deps();
+    const times: number[] = [];
+    for (const flow of await store.flows()) {
+      times.push(flow.status === "pending" ? flow.expiresAt : (flow.completedAt ?? flow.expiresAt) + COMPLETED_FLOW_TTL_SECONDS * 1000);
+    }
+    const record = await store.tokenRecord();
+    if (record) {
+      const meta = await store.meta();
+      const expiresAt = record.refreshTokenExpiry * 1000;
+      if (meta.expiringSentFor !== record.refreshTokenExpiry && nowMs < expiresAt) {
+        times.push(Math.max(nowMs, expiresAt - services.config.tokenExpiringNoticeSeconds * 1000));
+      }
+      if (meta.expiredSentFor !== record.refreshTokenExpiry) times.push(expiresAt);
+    }
+    await store.setAlarm(times.length ? Math.min(...times) : undefined);
+  }
+
+  /** Expires due flows, forgets old outcomes, sends token notices, then sets the next alarm. */
+  override async alarm(): Promise<void> {
+    const { services, store } = this.#deps();
+    const now = Date.now();
+    const meta = await store.meta();
+    const userId = meta.userId;
+    const events: OutboundEvent[] = [];
+    let recheck = false;
+    for (const flow of await store.flows()) {
+      if (flow.status === "pending") {
+        if (flow.expiresAt > now) continue;
+        if (this.#busy.has(flow.id)) {
+          recheck = true; // a callback is exchanging: its outcome decides
+          continue;
+        }
+        await this.#end(flow, { status: "expired" }, now, (produced) => void events.push(...produced));
+        log(this.#scope(), "info", "flow_expired", { flowId: flow.id, kind: flow.kind });
+      } else if ((flow.completedAt ?? flow.expiresAt) + COMPLETED_FLOW_TTL_SECONDS * 1000 <= now) {
+        await store.deleteFlow(flow.id);
+      }
+    }
+    const record = await store.tokenRecord();
+    if (record && userId !== undefined) {
+      const expiresAt = record.refreshTokenExpiry * 1000;
+      const noticeAt = expiresAt - services.config.tokenExpiringNoticeSeconds * 1000;
+      const next = { ...meta };
+      if (now >= expiresAt && meta.expiredSentFor !== record.refreshTokenExpiry) {
+        events.push({ id: newEventId(), event: tokenExpiredEvent(userId, record.refreshTokenExpiry, now) });
+        next.expiredSentFor = record.refreshTokenExpiry;
+        next.expiringSentFor = record.refreshTokenExpiry; // too late to warn
+      } else if (now >= noticeAt && now < expiresAt && meta.expiringSentFor !== record.refreshTokenExpiry) {
+        events.push({ id: newEventId(), event: tokenExpiringEvent(userId, record, now) });
+        next.expiringSentFor = record.refreshTokenExpiry;
+      }
+      if (next.expiringSentFor !== meta.expiringSentFor || next.expiredSentFor !== meta.expiredSentFor) await store.putMeta(next);
+    }
+    if (events.length) await this.publishAlarmEvents(events);
+    await this.#schedule(now);
+    if (recheck) {
+      const current = await this.ctx.storage.getAlarm();
+      if (current === null || current > now + EXCHANGE_RECHECK_MS) await store.setAlarm(now + EXCHANGE_RECHECK_MS);
+    }
+  }
+}
+
+/** The outcome of a recovered token: the identity check the callback made, made again. */
+function exchangeRecovered(entry: CallbackEntry, token: UserAccessToken): Outcome {
+  const identity = identityOf(entry, token);
+  return identity ? { status: "succeeded", ...identity, token } : { status: "failed", errorCode: "USER_MISMATCH" };
+}
