@@ -50,10 +50,20 @@ function refusedAgain(): DigimeError {
   });
 }
 
+/**
+ * How user objects get their services and storage. In production: from their
+ * own bindings, once per isolate (getServices memoises). Tests replace these
+ * (the objects run in the test's isolate) for a shorter deadline, a cold key
+ * set, a failing storage or a recording queue, and put them back after.
+ */
+export const objectWiring = {
+  services: (env: Env): Services => getServices(parseConfig(env), env, { webhookQueue: env.WEBHOOK_QUEUE }),
+  storage: (storage: DurableObjectStorage): DurableObjectStorage => storage,
+};
+
 /** The user object (binding `USERS`, SQLite storage). */
 export class UserObject extends DurableObject<Env> implements UserObjectApi {
-  #services?: Services;
-  #store?: UserStore;
+  #built?: { services: Services; storage: DurableObjectStorage; store: UserStore };
   /** Refreshes running now, by the refresh token they spend. */
   readonly #refreshing = new Map<string, Promise<UserAccessToken>>();
   /** One callback at a time per flow (a second waits and sees the first's outcome). */
@@ -67,11 +77,12 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   publishAlarmEvents: (events: OutboundEvent[]) => Promise<void> = (events) => this.#deps().services.webhooks.publish(events);
 
   #deps(): { services: Services; store: UserStore } {
-    if (!this.#services || !this.#store) {
-      this.#services = getServices(parseConfig(this.env), this.env, { webhookQueue: this.env.WEBHOOK_QUEUE });
-      this.#store = new UserStore(this.ctx.storage, this.#services.sealer);
+    const services = objectWiring.services(this.env);
+    const storage = objectWiring.storage(this.ctx.storage);
+    if (this.#built?.services !== services || this.#built.storage !== storage) {
+      this.#built = { services, storage, store: new UserStore(storage, services.sealer) };
     }
-    return { services: this.#services, store: this.#store };
+    return this.#built;
   }
 
   #scope(call?: ObjectCall): LogScope {

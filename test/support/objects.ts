@@ -1,0 +1,72 @@
+/**
+ * The user objects in tests. They run in the test's own isolate, so a test
+ * can rewire how they build their services (a shorter deadline, a cold key
+ * set, webhooks on with a recording queue) or their storage (failing on
+ * demand), and reach an object directly.
+ */
+import { env } from "cloudflare:test";
+import { afterEach } from "vitest";
+import { parseConfig } from "../../src/config.ts";
+import type { Env } from "../../src/env.ts";
+import { getServices, type ServicesOptions } from "../../src/services.ts";
+import { userObjectName } from "../../src/users/client.ts";
+import { objectWiring, type UserObject } from "../../src/users/object.ts";
+
+const original = { ...objectWiring };
+
+/** Rewires the objects until the end of the current test. */
+export function wireObjects(wiring: Partial<typeof objectWiring>): void {
+  Object.assign(objectWiring, wiring);
+}
+
+/** Puts the production wiring back after every test of the file. */
+export function restoreObjectWiringAfterEach(): void {
+  afterEach(() => void Object.assign(objectWiring, original));
+}
+
+/** Wiring that builds the objects' services from `bindings` with `options` (once, like an isolate). */
+export function objectServicesFrom(bindings: Env, options: ServicesOptions = {}): Pick<typeof objectWiring, "services"> {
+  const services = getServices(parseConfig(bindings), bindings, { webhookQueue: bindings.WEBHOOK_QUEUE, ...options });
+  return { services: () => services };
+}
+
+/** The stub of `userId`'s object (the development contract). */
+export function userObject(userId: string): DurableObjectStub<UserObject> {
+  const namespace = (env as unknown as { USERS: DurableObjectNamespace<UserObject> }).USERS;
+  return namespace.get(namespace.idFromName(userObjectName("dev-contract", userId)));
+}
+
+/** What to break in an object's storage. */
+export interface StorageFault {
+  op: "get" | "put" | "delete" | "list";
+  /** Only keys starting with this. */
+  prefix?: string;
+  /** Fail this many times, then work (default: always). */
+  times?: number;
+}
+
+/** Wiring whose storage fails as `faults` says (the array can change while tests run). */
+export function faultyStorage(faults: StorageFault[]): Pick<typeof objectWiring, "storage"> {
+  const failing = (op: StorageFault["op"], key: unknown): boolean => {
+    const text = typeof key === "string" ? key : typeof key === "object" && key && "prefix" in key ? String((key as { prefix?: string }).prefix ?? "") : "";
+    const fault = faults.find((f) => f.op === op && (!f.prefix || text.startsWith(f.prefix)) && (f.times === undefined || f.times > 0));
+    if (fault && fault.times !== undefined) fault.times -= 1;
+    return Boolean(fault);
+  };
+  return {
+    storage: (storage) =>
+      new Proxy(storage, {
+        get(target, property) {
+          const value = Reflect.get(target, property);
+          if (typeof value !== "function") return value;
+          if (property === "get" || property === "put" || property === "delete" || property === "list") {
+            return (key: unknown, ...rest: unknown[]) => {
+              if (failing(property, key)) return Promise.reject(new Error(`Durable Object storage ${property} failed: internal error`));
+              return (value as (...args: unknown[]) => unknown).call(target, key, ...rest);
+            };
+          }
+          return (value as (...args: unknown[]) => unknown).bind(target);
+        },
+      }),
+  };
+}
