@@ -109,6 +109,7 @@ function tokenNotStored(request: BrowserRequest, flowId: string, sealed: string,
 
 async function afterCallback(request: BrowserRequest, entry: FlowEntry, answer: CallbackAnswer): Promise<BrowserRedirect> {
   if (answer.recovery) throw tokenNotStored(request, entry.id, answer.recovery);
+  if (!answer.ended && answer.bound) log(logScope(request), "info", "flow_outcome_repeated", { flowId: entry.id, kind: entry.kind, flowStatus: answer.state.status });
   return outcomeRedirect(request, entry, answer);
 }
 

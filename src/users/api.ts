@@ -17,6 +17,8 @@ export interface ObjectCall {
   /** The request's clock (ms); tests set it. */
   now: number;
   requestId?: string;
+  /** The caller's LOG_LEVEL: the object logs as the request would. */
+  logLevel?: string;
 }
 
 /** A method's answer: its value or its error, and the events it produced (to enqueue once). */
@@ -35,6 +37,8 @@ export interface CallbackAnswer {
   state: FlowState;
   /** Whether this browser holds the flow's binding (for a flow that had already ended). */
   bound: boolean;
+  /** Whether this call ended the flow (otherwise it had ended before: a reload, a duplicate). */
+  ended: boolean;
   /** digi.me issued a token but storing it failed: the token sealed for the recovery page. */
   recovery?: string;
 }

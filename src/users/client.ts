@@ -76,7 +76,8 @@ export class UserHandle {
   }
 
   #call(): ObjectCall {
-    return { userId: this.userId, now: this.#options.now(), ...(this.#scope.requestId ? { requestId: this.#scope.requestId } : {}) };
+    const { requestId, logLevel } = this.#scope;
+    return { userId: this.userId, now: this.#options.now(), ...(requestId ? { requestId } : {}), ...(logLevel ? { logLevel } : {}) };
   }
 
   async #invoke<T>(send: (stub: UserObjectApi, call: ObjectCall) => Promise<Wire<T>>): Promise<T> {

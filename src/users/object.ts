@@ -28,12 +28,12 @@ import { reauthStatus, type ReauthStatus } from "../flows/status.ts";
 import { log, type LogScope } from "../log.ts";
 import { getServices, type Services } from "../services.ts";
 import { sha256 } from "../storage/crypto.ts";
-import { COMPLETED_FLOW_TTL_SECONDS } from "../storage/keys.ts";
 import { openRecovery, sealForRecovery, type StoredToken } from "../storage/tokens.ts";
 import { UserStore, type FlowState } from "../storage/user-store.ts";
 import { flowEndedEvent, tokenExpiredEvent, tokenExpiringEvent, tokenRotatedEvent } from "../webhooks/events.ts";
 import { flowEventId, newEventId, type OutboundEvent } from "../webhooks/outbox.ts";
 import type { CallbackAnswer, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
+import { nextAlarmAt, outcomeForgottenAt } from "./schedule.ts";
 
 /** How long the alarm waits to look again at a flow whose callback is still exchanging: 5 seconds. */
 export const EXCHANGE_RECHECK_MS = 5_000;
@@ -86,7 +86,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   }
 
   #scope(call?: ObjectCall): LogScope {
-    return { logLevel: this.env.LOG_LEVEL, ...(call?.requestId ? { requestId: call.requestId } : {}) };
+    return { logLevel: call?.logLevel ?? this.env.LOG_LEVEL, ...(call?.requestId ? { requestId: call.requestId } : {}) };
   }
 
   /** Runs a method: learns the user on first contact, takes over a KV token record once, and shapes the answer. */
@@ -412,7 +412,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     const result = await this.#run(call, (deps) =>
       this.#serial(entry.id, async (): Promise<CallbackAnswer> => {
         const state = await this.#known(call, entry.id, deps.events);
-        if (state.status !== "pending") return { state, bound: await this.#bound(state, presented) };
+        if (state.status !== "pending") return { state, bound: await this.#bound(state, presented), ended: false };
         if (!(await this.#bound(state, presented))) {
           throw new AppError(403, "browser_not_bound", "this flow was not started in this browser", {
             page: "This reauthorization was started in another browser. Please go back to the application and start again.",
@@ -430,12 +430,12 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
               if (!(error instanceof AppError && error.code === "storage_unavailable")) throw error;
               // The code is spent: this token exists nowhere else. The browser carries it back, sealed.
               log(deps.log, "error", "token_not_stored", { flowId: state.id });
-              return { state, bound: true, recovery: await sealForRecovery(this.#deps().services.sealer, state.id, call.userId, token) };
+              return { state, bound: true, ended: false, recovery: await sealForRecovery(this.#deps().services.sealer, state.id, call.userId, token) };
             }
           }
           const done = await this.#end(state, recorded, call.now, (events) => void deps.events.push(...events), token);
           log(deps.log, "info", "flow_completed", { flowId: state.id, kind: state.kind, status: done.status, errorCode: done.errorCode });
-          return { state: done, bound: true };
+          return { state: done, bound: true, ended: true };
         } finally {
           this.#busy.delete(state.id);
         }
@@ -452,20 +452,8 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    */
   async #schedule(nowMs: number): Promise<void> {
     const { services, store } = this.#deps();
-    const times: number[] = [];
-    for (const flow of await store.flows()) {
-      times.push(flow.status === "pending" ? flow.expiresAt : (flow.completedAt ?? flow.expiresAt) + COMPLETED_FLOW_TTL_SECONDS * 1000);
-    }
-    const record = await store.tokenRecord();
-    if (record) {
-      const meta = await store.meta();
-      const expiresAt = record.refreshTokenExpiry * 1000;
-      if (meta.expiringSentFor !== record.refreshTokenExpiry && nowMs < expiresAt) {
-        times.push(Math.max(nowMs, expiresAt - services.config.tokenExpiringNoticeSeconds * 1000));
-      }
-      if (meta.expiredSentFor !== record.refreshTokenExpiry) times.push(expiresAt);
-    }
-    await store.setAlarm(times.length ? Math.min(...times) : undefined);
+    const [flows, record, meta] = await Promise.all([store.flows(), store.tokenRecord(), store.meta()]);
+    await store.setAlarm(nextAlarmAt(flows, record, meta, services.config.tokenExpiringNoticeSeconds, nowMs));
   }
 
   /** Expires due flows, forgets old outcomes, sends token notices, then sets the next alarm. */
@@ -485,12 +473,12 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
         }
         await this.#end(flow, { status: "expired" }, now, (produced) => void events.push(...produced));
         log(this.#scope(), "info", "flow_expired", { flowId: flow.id, kind: flow.kind });
-      } else if ((flow.completedAt ?? flow.expiresAt) + COMPLETED_FLOW_TTL_SECONDS * 1000 <= now) {
+      } else if (outcomeForgottenAt(flow) <= now) {
         await store.deleteFlow(flow.id);
       }
     }
     const record = await store.tokenRecord();
-    if (record && userId !== undefined) {
+    if (record && userId !== undefined && Number.isFinite(record.refreshTokenExpiry)) {
       const expiresAt = record.refreshTokenExpiry * 1000;
       const noticeAt = expiresAt - services.config.tokenExpiringNoticeSeconds * 1000;
       const next = { ...meta };

@@ -1,16 +1,16 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Sealer } from "../../src/storage/crypto.ts";
-import { KV_MIN_TTL_SECONDS, TOKEN_EXPIRY_MAX_SECONDS, TOKEN_EXPIRY_MIN_SECONDS, TOKEN_MAX_TTL_SECONDS, TOKEN_MIN_TTL_SECONDS } from "../../src/storage/keys.ts";
-import { clampTtl, Kv } from "../../src/storage/kv.ts";
-import { TokenStore, tokenTtlSeconds } from "../../src/storage/tokens.ts";
+import { KV_MIN_TTL_SECONDS, TOKEN_EXPIRING_NOTICE_DEFAULT_SECONDS, TOKEN_EXPIRY_MAX_SECONDS, TOKEN_EXPIRY_MIN_SECONDS, TOKEN_MAX_TTL_SECONDS } from "../../src/storage/keys.ts";
+import { clampTtl } from "../../src/storage/kv.ts";
+import { nextAlarmAt } from "../../src/users/schedule.ts";
 import { quietConsole } from "../support/quiet.ts";
 import { testApp, testEnv } from "../support/app.ts";
 
 /**
  * Token expiries (issue 11, point 5): an import states them in Unix seconds
  * within a sane range or gets a 400 naming the field; whatever expiry digi.me
- * states, storing its token never asks KV for a TTL outside [60 s, 400 days].
+ * states, the user's object never sets its alarm in the past or at a time
+ * that is not a number, and KV is never asked for a TTL outside [60 s, 400 days].
  * Seeded like the other property tests: FC_SEED=<seed> reproduces a run.
  */
 const SEED = Number(testEnv.FC_SEED ?? 1);
@@ -61,15 +61,19 @@ describe("PUT /v1/users/:userId/token expiries", () => {
 });
 
 describe("storing a token digi.me issued", () => {
-  it("keeps a token record until its refresh token expires, within 90 to 400 days (tokenTtlSeconds)", () => {
+  it("sets the object's alarm at a real time, never in the past, whatever refresh expiry digi.me states (nextAlarmAt)", () => {
     const now = Date.now();
     fc.assert(
-      fc.property(fc.oneof(anyExpiry, fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY)), (expiry) => {
-        const ttl = tokenTtlSeconds(expiry, now);
-        expect(ttl).toBeGreaterThanOrEqual(TOKEN_MIN_TTL_SECONDS);
-        expect(ttl).toBeLessThanOrEqual(TOKEN_MAX_TTL_SECONDS);
-        const until = typeof expiry === "number" ? expiry - now / 1000 : Number.NaN;
-        if (until >= TOKEN_MIN_TTL_SECONDS && until <= TOKEN_MAX_TTL_SECONDS) expect(ttl).toBeCloseTo(until, 6);
+      fc.property(fc.oneof(anyExpiry, fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY)), (expiry) => {
+        const at = nextAlarmAt([], { refreshTokenExpiry: expiry as number }, {}, TOKEN_EXPIRING_NOTICE_DEFAULT_SECONDS, now);
+        if (typeof expiry !== "number" || !Number.isFinite(expiry)) {
+          expect(at).toBeUndefined();
+          return;
+        }
+        expect(Number.isFinite(at)).toBe(true);
+        expect(at!).toBeGreaterThanOrEqual(now);
+        // The notice comes first, the lapse at the expiry itself: never later than the expiry when that is ahead.
+        if (expiry * 1000 > now) expect(at!).toBeLessThanOrEqual(expiry * 1000);
       }),
       { seed: SEED, numRuns: 2000 },
     );
@@ -87,24 +91,4 @@ describe("storing a token digi.me issued", () => {
     );
   });
 
-  it("asks KV for a TTL from 90 to 400 days whatever the expiry, and never fails for it", async () => {
-    const ttls: number[] = [];
-    const kv = new Kv({
-      put: async (_key: string, _value: string, options?: KVNamespacePutOptions) => void ttls.push(options?.expirationTtl ?? Number.NaN),
-    } as unknown as KVNamespace);
-    const store = new TokenStore({ kv, sealer: new Sealer([{ id: "p", raw: new Uint8Array(32).fill(9) }]), now: Date.now });
-    const digimeExpiry = fc.oneof(anyExpiry, fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY)) as fc.Arbitrary<number>;
-    await fc.assert(
-      fc.asyncProperty(digimeExpiry, digimeExpiry, async (access, refresh) => {
-        ttls.length = 0;
-        await store.put("u", { accessToken: { value: "at", expiry: access }, refreshToken: { value: "rt", expiry: refresh }, user: { id: "u" } });
-        expect(ttls).toHaveLength(1);
-        const [ttl] = ttls as [number];
-        expect(Number.isInteger(ttl)).toBe(true);
-        expect(ttl).toBeGreaterThanOrEqual(Math.max(KV_MIN_TTL_SECONDS, TOKEN_MIN_TTL_SECONDS));
-        expect(ttl).toBeLessThanOrEqual(TOKEN_MAX_TTL_SECONDS);
-      }),
-      { seed: SEED, numRuns: 1000 },
-    );
-  });
 });

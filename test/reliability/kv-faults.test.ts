@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Env } from "../../src/env.ts";
 import { APP, TestBrowser, testApp, testEnv } from "../support/app.ts";
 import { faultyKv } from "../support/faulty-kv.ts";
 import { useTestMock } from "../support/mock.ts";
+import { faultyStorage, restoreObjectWiringAfterEach, wireObjects, type StorageFault } from "../support/objects.ts";
 import { quietConsole } from "../support/quiet.ts";
 
 const testMock = useTestMock();
@@ -14,8 +15,13 @@ const call = (path: string, init: RequestInit = {}) => request(path, init, env);
 const api = (path: string, body?: unknown, method = body === undefined ? "GET" : "POST") =>
   call(path, { method, headers: { Authorization: "Bearer test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
 
+/** The user objects' storage, failing on demand (tokens and flow states live there). */
+const objectFaults: StorageFault[] = [];
+restoreObjectWiringAfterEach();
+beforeEach(() => wireObjects(faultyStorage(objectFaults)));
 afterEach(() => {
   broken.faults.length = 0;
+  objectFaults.length = 0;
 });
 
 async function enrolled() {
@@ -39,7 +45,7 @@ function expectRetryablePage(response: Response, status = 503) {
   expect(response.headers.get("Retry-After")).toBe("5");
 }
 
-describe("KV failing or throttled", () => {
+describe("KV or the user object's storage failing or throttled", () => {
   it("absorbs a throttled write (429) with a retry", async () => {
     const { user } = await enrolled();
     broken.faults.push({ op: "put", prefix: "flow:", times: 1, message: "KV PUT failed: 429 Too Many Requests" });
@@ -63,11 +69,11 @@ describe("KV failing or throttled", () => {
     broken.faults.push({ op: "get", prefix: "flow:" });
     expectRetryablePage(await browser.get(flow.launchUrl));
     broken.faults.length = 0;
-    broken.faults.push({ op: "put", prefix: "flow:" });
+    objectFaults.push({ op: "put", prefix: "flow:" }); // the binding is the object's to write
     expectRetryablePage(await browser.get(flow.launchUrl));
     expect(browser.cookies.size).toBe(0);
-    broken.faults.length = 0;
-    expect((await browser.get(flow.launchUrl)).status).toBe(302); // works again once KV does
+    objectFaults.length = 0;
+    expect((await browser.get(flow.launchUrl)).status).toBe(302); // works again once storage does
   });
 
   it("keeps the flow pending when the callback cannot read it, and completes it afterwards", async () => {
@@ -86,7 +92,7 @@ describe("KV failing or throttled", () => {
     const browser = new TestBrowser(call);
     const launch = await browser.get(flow.launchUrl);
     const callback = (await browser.get(launch.headers.get("Location")!)).headers.get("Location")!;
-    broken.faults.push({ op: "put", prefix: "token:" });
+    objectFaults.push({ op: "put", prefix: "token:" });
     const page = await browser.get(callback);
     expectRetryablePage(page);
     expect(page.headers.get("Content-Security-Policy")).toContain("form-action 'self'");
@@ -100,8 +106,12 @@ describe("KV failing or throttled", () => {
       const cookie = [...b.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
       return call("/reauth/recover", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie }, body: new URLSearchParams(fields).toString() });
     };
-    expectRetryablePage(await post({ flow: flow.flowId, sealed })); // storage still down: the same page again
-    broken.faults.length = 0;
+    const retried = await post({ flow: flow.flowId, sealed }); // storage still down: the same page again
+    expectRetryablePage(retried);
+    const again = await retried.text(); // the form is still there, with the token sealed again
+    expect(again).toMatch(/<form method="post" action="\/reauth\/recover">/);
+    expect(/name="sealed" value="([^"]+)"/.exec(again)?.[1]).toBeTruthy();
+    objectFaults.length = 0;
     expect((await post({ flow: flow.flowId, sealed: btoa('{"kid":"k2","iv":"AAAA","ct":"AAAA"}') })).status).toBe(400);
     expect((await post({ flow: flow.flowId, sealed }, new TestBrowser(call))).status).toBe(403);
     const done = await post({ flow: flow.flowId, sealed });
@@ -122,7 +132,7 @@ describe("KV failing or throttled", () => {
   it("hands a refreshed token to the backend when it cannot be stored", async () => {
     const { user } = await enrolled();
     testMock.mock.setUserScenario(user, { ...testMock.mock.scenarioFor(user), name: "invalid-token", recoverOnRefresh: true });
-    broken.faults.push({ op: "put", prefix: "token:" });
+    objectFaults.push({ op: "put", prefix: "token:" });
     const response = await api("/v1/reauth/account", { userId: user.id, accountId: user.accounts[0]!.id, returnTo: `${APP}/x` });
     expect(response.status).toBe(503);
     const body = (await response.json()) as { error: { code: string; token: { accessToken: { value: string } } } };

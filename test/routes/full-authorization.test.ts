@@ -1,8 +1,9 @@
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { flowKey } from "../../src/storage/keys.ts";
-import type { FlowRecord } from "../../src/storage/flows.ts";
-import { APP, enrollUser, TestBrowser, testApp, testEnv } from "../support/app.ts";
+import { USER_KEYS, type FlowState } from "../../src/storage/user-store.ts";
+import { APP, enrollUser, TestBrowser, testApp } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
+import { userObject } from "../support/objects.ts";
 
 const testMock = useTestMock();
 const { api, request } = testApp();
@@ -23,7 +24,7 @@ describe("full authorization (the allowFullAuthorization fallback), as digi.me's
     expect([...callback.searchParams.keys()]).toEqual(["flow", "success", "state", "code", "accountReference"]);
     expect(final.searchParams.get("status")).toBe("succeeded");
 
-    const stored = (await testEnv.REAUTH_KV.get(flowKey(body.flowId), "json")) as FlowRecord;
+    const stored = await runInDurableObject(userObject(user.id), (_instance, state) => state.storage.get<FlowState>(USER_KEYS.flowPrefix + body.flowId));
     expect(stored).toMatchObject({ kind: "authorize", status: "succeeded", accountReference: callback.searchParams.get("accountReference") });
     const authorize = testMock.mock.journal.find((e) => e.endpoint === "oauth/authorize");
     expect(authorize).toMatchObject({ status: 201, claims: { response_type: "code", response_mode: "query" } });

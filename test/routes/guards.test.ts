@@ -24,7 +24,7 @@ describe("FLOW_TTL_SECONDS", () => {
     const launch = await browser.get(started.launchUrl);
     expect(launch.headers.get("Set-Cookie")).toMatch(/Max-Age=120;/);
     clock += 121_000; // past 120 s, well within the default 600 s
-    expect((await call(`/v1/flows/${started.flowId}`)).status).toBe(404);
+    expect(await (await call(`/v1/flows/${started.flowId}`)).json()).toMatchObject({ status: "expired" });
     expect((await browser.get(started.launchUrl)).status).toBe(404);
   });
 });

@@ -1,7 +1,11 @@
+import { runInDurableObject } from "cloudflare:test";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env.ts";
+import { flowKey } from "../../src/storage/keys.ts";
+import { USER_KEYS } from "../../src/storage/user-store.ts";
 import { APP, TestBrowser, testApp, testEnv } from "../support/app.ts";
 import { startMock, type TestMock } from "../support/mock.ts";
+import { objectServicesFrom, restoreObjectWiringAfterEach, userObject, wireObjects } from "../support/objects.ts";
 
 let testMock: TestMock;
 
@@ -29,6 +33,17 @@ function recordingKv(inner: KVNamespace) {
   return { kv, puts };
 }
 
+restoreObjectWiringAfterEach();
+
+/** Everything a user's object keeps, as stored (JSON text per key). */
+async function objectStorageRaw(userId: string): Promise<Map<string, string>> {
+  return runInDurableObject(userObject(userId), async (_instance, state) => {
+    const all = new Map<string, string>();
+    for (const [key, value] of await state.storage.list()) all.set(key, JSON.stringify(value));
+    return all;
+  });
+}
+
 async function readAllRaw(kv: KVNamespace): Promise<Map<string, { value: string; expiration?: number }>> {
   const all = new Map<string, { value: string; expiration?: number }>();
   const listed = await kv.list();
@@ -36,8 +51,8 @@ async function readAllRaw(kv: KVNamespace): Promise<Map<string, { value: string;
   return all;
 }
 
-describe("KV at rest", () => {
-  it("holds no token, code, state or verifier in clear, and every write has a TTL of at least 60 s", async () => {
+describe("storage at rest", () => {
+  it("holds no token, code, state or verifier in clear, in KV or in the user's object, and every KV write has a TTL of at least 60 s", async () => {
     const { kv, puts } = recordingKv(testEnv.REAUTH_KV);
     const env: Env = { ...testEnv, REAUTH_KV: kv };
     const { request } = testApp();
@@ -75,29 +90,36 @@ describe("KV at rest", () => {
       ...[...browser.cookies.values()],
     ];
     const raw = await readAllRaw(testEnv.REAUTH_KV);
-    expect(raw.size).toBeGreaterThanOrEqual(3); // token, user flow, account flow
+    expect(raw.size).toBeGreaterThanOrEqual(2); // the user flow's and the account flow's start entries
     for (const [key, { value }] of raw) {
       for (const secret of secrets) expect(value, `${key} holds a secret in clear`).not.toContain(secret);
     }
-    expect(puts.length).toBeGreaterThanOrEqual(5);
+    const inObject = await objectStorageRaw(user.id);
+    expect([...inObject.keys()]).toEqual(expect.arrayContaining([USER_KEYS.token, USER_KEYS.meta]));
+    for (const [key, value] of inObject) {
+      for (const secret of secrets) expect(value, `the object's ${key} holds a secret in clear`).not.toContain(secret);
+    }
+    expect(puts.length).toBeGreaterThanOrEqual(2);
     for (const { key, options } of puts) {
       const ttl = options?.expirationTtl ?? (options?.expiration ? options.expiration - Date.now() / 1000 : 0);
       expect(ttl, `${key} written without a TTL of at least 60 s`).toBeGreaterThanOrEqual(60);
     }
   });
 
-  it("keeps a completed flow's outcome but drops its verifier and onboarding URL", async () => {
+  it("writes a flow's start entry once, sealed; the outcome lives in the user's object, without verifier or onboarding URL", async () => {
     const { api, request } = testApp();
     const { user, token } = testMock.mock.createUser();
     await api(`/v1/users/${user.id}/token`, { method: "PUT", body: token });
     const started = (await (await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/x` } })).json()) as { flowId: string; launchUrl: string };
-    const before = JSON.parse((await testEnv.REAUTH_KV.get(`flow:v1:${started.flowId}`))!);
-    expect(before).toHaveProperty("verifier.ct");
+    const before = await testEnv.REAUTH_KV.get(flowKey(started.flowId));
+    expect(JSON.parse(before!)).toHaveProperty("verifier.ct");
+    expect(JSON.parse(before!)).toHaveProperty("upstreamUrl.ct");
     await new TestBrowser(request).navigate(started.launchUrl);
-    const after = JSON.parse((await testEnv.REAUTH_KV.get(`flow:v1:${started.flowId}`))!);
-    expect(after).toMatchObject({ status: "succeeded" });
-    expect(after).not.toHaveProperty("verifier");
-    expect(after).not.toHaveProperty("upstreamUrl");
+    expect(await testEnv.REAUTH_KV.get(flowKey(started.flowId))).toBe(before); // never rewritten
+    const outcome = JSON.parse((await objectStorageRaw(user.id)).get(USER_KEYS.flowPrefix + started.flowId)!);
+    expect(outcome).toMatchObject({ status: "succeeded", identity: "confirmed" });
+    expect(outcome).not.toHaveProperty("verifier");
+    expect(outcome).not.toHaveProperty("upstreamUrl");
   });
 });
 
@@ -109,6 +131,7 @@ describe("token encryption keys", () => {
 
   async function call(env: Env, method: string, body?: unknown) {
     const { request } = testApp();
+    wireObjects(objectServicesFrom(env)); // the user's object seals with these keys too
     return request("/v1/users/rotating/token", {
       method,
       headers: { Authorization: "Bearer test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Content-Type": "application/json" },
@@ -118,12 +141,12 @@ describe("token encryption keys", () => {
 
   it("opens a token sealed with an older key after rotation, and seals new writes with the new key", async () => {
     expect((await call(withKeys(K1), "PUT", token)).status).toBe(204);
-    expect(JSON.parse((await testEnv.REAUTH_KV.get("token:v1:rotating"))!)).toMatchObject({ sealed: { kid: "k1" } });
+    expect(JSON.parse((await objectStorageRaw("rotating")).get(USER_KEYS.token)!)).toMatchObject({ sealed: { kid: "k1" } });
     const rotated = withKeys(`${K2},${K1}`);
     const read = await call(rotated, "GET");
     expect(await read.json()).toMatchObject({ token: { accessToken: { value: "at-rotate" } } });
     await call(rotated, "PUT", token);
-    expect(JSON.parse((await testEnv.REAUTH_KV.get("token:v1:rotating"))!)).toMatchObject({ sealed: { kid: "k2" } });
+    expect(JSON.parse((await objectStorageRaw("rotating")).get(USER_KEYS.token)!)).toMatchObject({ sealed: { kid: "k2" } });
   });
 
   it("fails clearly, without leaking anything, when the sealing key is gone", async () => {

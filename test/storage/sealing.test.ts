@@ -1,14 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { Sealer } from "../../src/storage/crypto.ts";
-import { Kv } from "../../src/storage/kv.ts";
-import { TokenStore } from "../../src/storage/tokens.ts";
+import { runInDurableObject } from "cloudflare:test";
+import { flowKey } from "../../src/storage/keys.ts";
+import { openRecovery, sealForRecovery } from "../../src/storage/tokens.ts";
+import { USER_KEYS } from "../../src/storage/user-store.ts";
 import { APP, TestBrowser, enrollUser, testApp, testEnv } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
+import { userObject } from "../support/objects.ts";
 import { quietConsole } from "../support/quiet.ts";
 
 /**
- * What is sealed at rest, and that each envelope is bound to the KV key it
- * lives under (AES-GCM additional data): moved elsewhere, it does not open.
+ * What is sealed at rest, and that each envelope is bound to the key it lives
+ * under (AES-GCM additional data): moved elsewhere, it does not open.
  */
 const testMock = useTestMock();
 const { api, request } = testApp();
@@ -21,7 +24,7 @@ describe("pending flows", () => {
     for (const kind of ["user", "account"] as const) {
       const body = kind === "user" ? { userId: user.id, returnTo: `${APP}/x` } : { userId: user.id, accountId: user.accounts[0]!.id, returnTo: `${APP}/x` };
       const started = (await (await api(`/v1/reauth/${kind}`, { body })).json()) as { flowId: string; launchUrl: string };
-      const raw = (await testEnv.REAUTH_KV.get(`flow:v1:${started.flowId}`))!;
+      const raw = (await testEnv.REAUTH_KV.get(flowKey(started.flowId)))!;
       const launch = await new TestBrowser(request).get(started.launchUrl);
       expect(launch.status).toBe(302);
       const referenceCode = new URL(launch.headers.get("Location")!).searchParams.get("code")!;
@@ -32,41 +35,27 @@ describe("pending flows", () => {
     }
   });
 
-  it("keep a backend-passed access token for the account callback only sealed, and drop it on completion", async () => {
+  it("keep a backend-passed access token for the account callback only sealed, and never in the outcome", async () => {
     const { user, token } = testMock.mock.createUser();
     const body = { userId: user.id, accountId: user.accounts[0]!.id, returnTo: `${APP}/x`, userAccessToken: token.accessToken.value };
     const started = (await (await api("/v1/reauth/account", { body })).json()) as { flowId: string; launchUrl: string };
-    const pending = (await testEnv.REAUTH_KV.get(`flow:v1:${started.flowId}`))!;
+    const pending = (await testEnv.REAUTH_KV.get(flowKey(started.flowId)))!;
     expect(pending).not.toContain(token.accessToken.value);
     expect(JSON.parse(pending)).toHaveProperty("userAccessToken.ct");
     await new TestBrowser(request).navigate(started.launchUrl);
-    const done = JSON.parse((await testEnv.REAUTH_KV.get(`flow:v1:${started.flowId}`))!) as Record<string, unknown>;
+    const done = await runInDurableObject(userObject(user.id), (_o, state) => state.storage.get<Record<string, unknown>>(USER_KEYS.flowPrefix + started.flowId));
     expect(done).toMatchObject({ status: "succeeded" });
     for (const dropped of ["userAccessToken", "session", "upstreamUrl", "verifier"]) expect(done).not.toHaveProperty(dropped);
-  });
-
-  it("still launch a flow written before these fields were sealed", async () => {
-    const { user } = await enrollUser(testMock.mock, api);
-    const started = (await (await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/x` } })).json()) as { flowId: string; launchUrl: string };
-    const record = JSON.parse((await testEnv.REAUTH_KV.get(`flow:v1:${started.flowId}`))!) as Record<string, unknown>;
-    const onboarding = "https://api.digi.me/apps/saas/user-reauth?code=ref_legacy";
-    await testEnv.REAUTH_KV.put(`flow:v1:${started.flowId}`, JSON.stringify({ ...record, upstreamUrl: onboarding, session: { expiry: 1, key: "legacy-session" } }));
-    const launch = await new TestBrowser(request).get(started.launchUrl);
-    expect(launch.status).toBe(302);
-    expect(launch.headers.get("Location")).toBe(onboarding);
-    const rewritten = (await testEnv.REAUTH_KV.get(`flow:v1:${started.flowId}`))!; // the launch's binding write sealed them
-    expect(rewritten).not.toContain("ref_legacy");
-    expect(rewritten).not.toContain("legacy-session");
   });
 
   it("refuse a flow record copied under another flow's key, even with its id rewritten", async () => {
     const { user } = await enrollUser(testMock.mock, api);
     const started = (await (await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/x` } })).json()) as { flowId: string };
-    const raw = (await testEnv.REAUTH_KV.get(`flow:v1:${started.flowId}`))!;
+    const raw = (await testEnv.REAUTH_KV.get(flowKey(started.flowId)))!;
     const other = "BBBBBBBBBBBBBBBBBBBBBB";
-    await testEnv.REAUTH_KV.put(`flow:v1:${other}`, raw);
+    await testEnv.REAUTH_KV.put(flowKey(other), raw);
     expect((await api(`/v1/flows/${other}`)).status).toBe(500);
-    await testEnv.REAUTH_KV.put(`flow:v1:${other}`, raw.replaceAll(started.flowId, other));
+    await testEnv.REAUTH_KV.put(flowKey(other), raw.replaceAll(started.flowId, other));
     const launch = await new TestBrowser(request).get(`https://edge.test/reauth/launch/${other}`);
     expect(launch.status).toBe(500);
     expect(await launch.text()).toContain("storage_corrupt");
@@ -80,9 +69,11 @@ describe("AES-GCM envelopes", () => {
     await expect(sealer.open(envelope, "token:v1:bob")).rejects.toMatchObject({ code: "storage_corrupt" });
   });
 
-  it("a user's sealed token copied under another user's key does not open", async () => {
+  it("a user's sealed token copied into another user's object does not open", async () => {
     const { user } = await enrollUser(testMock.mock, api);
-    await testEnv.REAUTH_KV.put("token:v1:mallory-copy", (await testEnv.REAUTH_KV.get(`token:v1:${encodeURIComponent(user.id)}`))!);
+    const record = await runInDurableObject(userObject(user.id), (_o, state) => state.storage.get(USER_KEYS.token));
+    expect((await api("/v1/users/mallory-copy/token")).status).toBe(404);
+    await runInDurableObject(userObject("mallory-copy"), (_o, state) => state.storage.put(USER_KEYS.token, record));
     const response = await api("/v1/users/mallory-copy/token");
     expect(response.status).toBe(500);
     expect(await response.json()).toMatchObject({ error: { code: "storage_corrupt" } });
@@ -90,13 +81,12 @@ describe("AES-GCM envelopes", () => {
 });
 
 describe("recovery blobs", () => {
-  const store = new TokenStore({ kv: new Kv({} as KVNamespace), sealer, now: Date.now });
   const token = { accessToken: { value: "at", expiry: 2_000_000_000 }, refreshToken: { value: "rt", expiry: 2_000_000_000 }, user: { id: "d" } };
 
   it("open only for the flow and user they were sealed for", async () => {
-    const blob = await store.sealForRecovery("flowAAAAAAAAAAAAAAAAAA", "alice", token);
-    await expect(store.openRecovery("flowAAAAAAAAAAAAAAAAAA", "alice", blob)).resolves.toEqual(token);
-    await expect(store.openRecovery("flowBBBBBBBBBBBBBBBBBB", "alice", blob)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/does not belong/) });
-    await expect(store.openRecovery("flowAAAAAAAAAAAAAAAAAA", "bob", blob)).rejects.toMatchObject({ status: 400 });
+    const blob = await sealForRecovery(sealer, "flowAAAAAAAAAAAAAAAAAA", "alice", token);
+    await expect(openRecovery(sealer, "flowAAAAAAAAAAAAAAAAAA", "alice", blob)).resolves.toEqual(token);
+    await expect(openRecovery(sealer, "flowBBBBBBBBBBBBBBBBBB", "alice", blob)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/does not belong/) });
+    await expect(openRecovery(sealer, "flowAAAAAAAAAAAAAAAAAA", "bob", blob)).rejects.toMatchObject({ status: 400 });
   });
 });
