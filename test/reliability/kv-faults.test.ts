@@ -108,9 +108,9 @@ describe("KV or the user object's storage failing or throttled", () => {
     };
     const retried = await post({ flow: flow.flowId, sealed }); // storage still down: the same page again
     expectRetryablePage(retried);
-    const again = await retried.text(); // the form is still there, with the token sealed again
-    expect(again).toMatch(/<form method="post" action="\/reauth\/recover">/);
-    expect(/name="sealed" value="([^"]+)"/.exec(again)?.[1]).toBeTruthy();
+    const page2 = await retried.text(); // the form is still there, with the token sealed again
+    expect(page2).toMatch(/<form method="post" action="\/reauth\/recover">/);
+    expect(/name="sealed" value="([^"]+)"/.exec(page2)?.[1]).toBeTruthy();
     objectFaults.length = 0;
     expect((await post({ flow: flow.flowId, sealed: btoa('{"kid":"k2","iv":"AAAA","ct":"AAAA"}') })).status).toBe(400);
     expect((await post({ flow: flow.flowId, sealed }, new TestBrowser(call))).status).toBe(403);
