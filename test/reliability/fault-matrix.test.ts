@@ -3,6 +3,7 @@ import type { Fault } from "../../mock-server/index.ts";
 import type { Env } from "../../src/env.ts";
 import { APP, TestBrowser, testApp, testEnv } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
+import { objectServicesFrom, restoreObjectWiringAfterEach, wireObjects } from "../support/objects.ts";
 import { quietConsole } from "../support/quiet.ts";
 
 /**
@@ -16,6 +17,7 @@ const testMock = useTestMock();
 quietConsole();
 // Every case is a fresh isolate in a fresh location: no key set shared through the Cache API.
 const { request } = testApp({ keySetCache: null });
+restoreObjectWiringAfterEach();
 
 
 type FaultName = "delay past the deadline" | "network error" | "HTTP 503" | "malformed JSON" | "empty body" | "foreign signature" | "unknown kid" | "key set down";
@@ -131,6 +133,7 @@ const STEPS: Record<string, StepSetup> = {
       applyFault(["oauth/token"]);
       // The callback lands on another isolate, whose key-set cache is cold.
       const elsewhere = freshEnv();
+      wireObjects(objectServicesFrom(elsewhere, { keySetCache: null }));
       const sameBrowser = new TestBrowser((p, i) => request(p, i, elsewhere));
       for (const [name, value] of browser.cookies) sameBrowser.cookies.set(name, value);
       const response = await sameBrowser.get(callback);
@@ -185,6 +188,8 @@ describe(`fault matrix (${Object.keys(FAULTS).length} faults × ${Object.keys(ST
     const spec = FAULTS[faultName];
     const step = STEPS[stepName]!;
     const env = freshEnv();
+    // The user's object makes the upstream calls: the same short deadline and cold key set there.
+    wireObjects(objectServicesFrom(env, { keySetCache: null }));
     const applyFault = (endpoints: string[]) => {
       const fault = { ...spec.fault, ...(spec.global ? {} : { endpoints }) } as Fault;
       if (spec.global) testMock.mock.setGlobalScenario({ ...testMock.mock.globalScenario, faults: [fault] });

@@ -3,6 +3,7 @@ import type { Env } from "../../src/env.ts";
 import { APP, TestBrowser, testApp, testEnv } from "../support/app.ts";
 import type { ENDPOINTS } from "../../mock-server/index.ts";
 import { startMock, type TestMock } from "../support/mock.ts";
+import { objectServicesFrom, restoreObjectWiringAfterEach, wireObjects } from "../support/objects.ts";
 
 /**
  * The round-trip budget, counted from the mock's journal: per step, how many
@@ -18,6 +19,7 @@ beforeAll(async () => {
   testMock = await startMock();
 });
 afterAll(() => testMock.stop());
+restoreObjectWiringAfterEach();
 
 /** Endpoints called by `action`, in the order digi.me received them. */
 async function upstreamCalls(action: () => unknown): Promise<string[]> {
@@ -54,6 +56,8 @@ function stack(location: Cache | null = null) {
   // `location` is the Cache API the isolate shares with others of its location (none by default).
   const env: Env = { ...testEnv };
   const { request } = testApp({ keySetCache: location });
+  // The user's object makes the upstream calls: it is as cold (or warm) as the Worker here.
+  wireObjects(objectServicesFrom(env, { keySetCache: location }));
   const api = (path: string, body?: unknown, method = body === undefined ? "GET" : "POST") =>
     request(path, { method, headers: { Authorization: "Bearer test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) }, env);
   return { env, api, browser: () => new TestBrowser((path, init) => request(path, init, env)) };
