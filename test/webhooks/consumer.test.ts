@@ -10,11 +10,13 @@ import { parseConfig } from "../../src/config.ts";
 import type { UserAccessToken } from "../../src/digime/index.ts";
 import type { Env } from "../../src/env.ts";
 import { getServices } from "../../src/services.ts";
-import type { FlowRecord } from "../../src/storage/flows.ts";
+import { runInDurableObject } from "cloudflare:test";
+import { USER_KEYS, type FlowState } from "../../src/storage/user-store.ts";
 import { flowEndedEvent, tokenRotatedEvent, WebhookEventSchema } from "../../src/webhooks/events.ts";
 import type { DeliverMessage } from "../../src/webhooks/messages.ts";
 import { flowEventId } from "../../src/webhooks/outbox.ts";
 import { MAX_DELIVERY_ATTEMPTS, retryDelaySeconds } from "../../src/webhooks/retry.ts";
+import { userObject } from "../support/objects.ts";
 import { consume, recordingReceiver, WEBHOOK_SECRET, webhookEnv as baseEnv } from "../support/webhooks.ts";
 
 /** Webhooks on, and every log line written (the token must be in none). */
@@ -40,12 +42,12 @@ afterEach(() => {
 });
 
 function servicesOf(env: Env, now?: () => number) {
-  return getServices(parseConfig(env), env.REAUTH_KV, { webhookQueue: env.WEBHOOK_QUEUE, ...(now ? { now } : {}) });
+  return getServices(parseConfig(env), env, { webhookQueue: env.WEBHOOK_QUEUE, ...(now ? { now } : {}) });
 }
 
-function flow(overrides: Partial<FlowRecord> = {}): FlowRecord {
+function flow(overrides: Partial<FlowState> = {}): FlowState {
   const now = Date.now();
-  return { v: 1, id: "AAAAAAAAAAAAAAAAAAAAAA", kind: "user", userId: "user-1", status: "succeeded", returnTo: "https://app.test/", createdAt: now - 1000, expiresAt: now + 600_000, completedAt: now, ...overrides };
+  return { v: 1, id: "AAAAAAAAAAAAAAAAAAAAAA", kind: "user", userId: "user-1", status: "succeeded", createdAt: now - 1000, expiresAt: now + 600_000, completedAt: now, ...overrides };
 }
 
 /** A delivery message as the producer builds it. */
@@ -186,34 +188,40 @@ describe("webhook consumer: delivery", () => {
   });
 });
 
-describe("webhook consumer: expiry checks", () => {
-  async function startedFlow(env: Env, record: FlowRecord) {
-    await servicesOf(env).flows.create(record, 600);
+describe("webhook consumer: expiry checks enqueued before the user objects", () => {
+  /** A flow state in its user's object, and the check the earlier code would have enqueued for it. */
+  async function knownFlow(record: FlowState) {
+    await runInDurableObject(userObject(record.userId), async (_instance, state) => {
+      await state.storage.put(USER_KEYS.meta, { v: 1, userId: record.userId, kvChecked: true });
+      await state.storage.put(USER_KEYS.flowPrefix + record.id, record);
+    });
     return { v: 1, kind: "expiry-check", flow: { id: record.id, kind: record.kind, userId: record.userId, expiresAt: record.expiresAt }, enqueuedAt: record.createdAt } as const;
   }
 
-  it("announces flow.expired for a flow still pending at its expiry", async () => {
+  it("announces flow.expired for a flow no user object knows (the earlier code's, which can no longer complete)", async () => {
     const { env, queue } = webhookEnv();
-    const id = "PENDINGPENDINGPENDING1";
-    const check = await startedFlow(env, flow({ id, status: "pending", completedAt: undefined, expiresAt: Date.now() - 1 }));
-    const result = await consume(env, [{ body: check }]);
-    expect(result.explicitAcks).toEqual(["m0"]);
-    const [sent] = queue.take();
-    expect(sent?.body).toMatchObject({ kind: "deliver", id: `msg_${id}_expired`, type: "flow.expired" });
+    const check = { v: 1, kind: "expiry-check", flow: { id: "GONEGONEGONEGONEGONE12", kind: "account", userId: "u-gone", accountId: "1_u", expiresAt: Date.now() - 1 }, enqueuedAt: 0 };
+    expect((await consume(env, [{ body: check }])).explicitAcks).toEqual(["m0"]);
+    const [sent, ...rest] = queue.take();
+    expect(rest).toEqual([]);
+    expect(sent?.body).toMatchObject({ kind: "deliver", id: "msg_GONEGONEGONEGONEGONE12_expired", type: "flow.expired" });
     const event = JSON.parse(await servicesOf(env).webhooks.openPayload(sent!.body as DeliverMessage));
-    expect(event).toMatchObject({ type: "flow.expired", data: { flowId: id, userId: "user-1", status: "expired" } });
+    expect(event).toMatchObject({ type: "flow.expired", data: { flowId: "GONEGONEGONEGONEGONE12", userId: "u-gone", status: "expired" } });
   });
 
-  it("announces flow.expired for a flow gone from KV", async () => {
+  it("leaves a flow its user's object knows to the object, which expires it exactly once", async () => {
     const { env, queue } = webhookEnv();
-    const check = { v: 1, kind: "expiry-check", flow: { id: "GONEGONEGONEGONEGONE12", kind: "account", userId: "u", accountId: "1_u", expiresAt: Date.now() - 1 }, enqueuedAt: 0 };
-    await consume(env, [{ body: check }]);
-    expect(queue.take().map((m) => m.body)).toEqual([expect.objectContaining({ id: "msg_GONEGONEGONEGONEGONE12_expired", type: "flow.expired" })]);
+    const id = "PENDINGPENDINGPENDING1";
+    const check = await knownFlow(flow({ id, userId: "u-pending", status: "pending", completedAt: undefined, expiresAt: Date.now() - 1 }));
+    expect((await consume(env, [{ body: check }])).explicitAcks).toEqual(["m0"]);
+    expect(queue.take().map((m) => m.body)).toEqual([expect.objectContaining({ id: `msg_${id}_expired`, type: "flow.expired" })]);
+    expect((await consume(env, [{ body: check }])).explicitAcks).toEqual(["m0"]);
+    expect(queue.take()).toEqual([]); // already expired: nothing announced twice
   });
 
   it("announces nothing for a flow that was completed", async () => {
     const { env, queue } = webhookEnv();
-    const check = await startedFlow(env, flow({ id: "DONEDONEDONEDONEDONE12", expiresAt: Date.now() - 1 }));
+    const check = await knownFlow(flow({ id: "DONEDONEDONEDONEDONE12", userId: "u-done", expiresAt: Date.now() - 1 }));
     const result = await consume(env, [{ body: check }]);
     expect(result.explicitAcks).toEqual(["m0"]);
     expect(queue.sent).toEqual([]);
@@ -221,7 +229,7 @@ describe("webhook consumer: expiry checks", () => {
 
   it("waits for the rest of the TTL when the check comes early", async () => {
     const { env, queue } = webhookEnv();
-    const check = await startedFlow(env, flow({ id: "EARLYEARLYEARLYEARLY12", status: "pending", completedAt: undefined, expiresAt: Date.now() + 30_000 }));
+    const check = await knownFlow(flow({ id: "EARLYEARLYEARLYEARLY12", userId: "u-early", status: "pending", completedAt: undefined, expiresAt: Date.now() + 30_000 }));
     const result = await consume(env, [{ body: check }]);
     expect(result.retryMessages).toEqual([{ msgId: "m0", delaySeconds: 30 }]);
     expect(queue.sent).toEqual([]);
