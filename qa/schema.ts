@@ -98,7 +98,7 @@ const flowStep = z
     flow: z.literal("check"),
     expect: z
       .object({
-        status: z.enum(["pending", "succeeded", "failed"]).optional(),
+        status: z.enum(["pending", "succeeded", "failed", "expired"]).optional(),
         errorCode: z.string().nullable().optional(),
         httpStatus: z.number().int().optional(),
       })
