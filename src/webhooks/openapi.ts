@@ -3,7 +3,14 @@
  * schemas in events.ts, added by the build-time generator (src/openapi-document.ts).
  */
 import * as z from "zod/mini";
-import { FlowExpiredEventSchema, FlowFailedEventSchema, FlowSucceededEventSchema, TokenRotatedEventSchema } from "./events.ts";
+import {
+  FlowExpiredEventSchema,
+  FlowFailedEventSchema,
+  FlowSucceededEventSchema,
+  TokenExpiredEventSchema,
+  TokenExpiringEventSchema,
+  TokenRotatedEventSchema,
+} from "./events.ts";
 
 const EVENTS = [
   {
@@ -17,13 +24,27 @@ const EVENTS = [
     type: "flow.expired",
     schema: FlowExpiredEventSchema,
     summary: "A flow expired unfinished",
-    description: "Sent about the flow's TTL after its start when the flow was still pending (the browser never came back).",
+    description: "Sent by the user's Durable Object's alarm at the flow's expiry when the flow was still pending (the browser never came back); the flow then reads `expired`.",
   },
   {
     type: "token.rotated",
     schema: TokenRotatedEventSchema,
     summary: "The edge rotated a user's token",
-    description: "Sent when a refresh during account start or reauth-status rotated the token; carries the new token.",
+    description: "Sent when a refresh (account start, reauth-status, an account callback's confirming read) rotated the token; carries the new token.",
+  },
+  {
+    type: "token.expiring",
+    schema: TokenExpiringEventSchema,
+    summary: "A user's refresh token expires soon",
+    description:
+      "Sent once per refresh token, TOKEN_EXPIRING_NOTICE_SECONDS (default 7 days) before it expires, unless a refresh replaced it first: " +
+      "invite the user to reauthorize (POST /v1/reauth/user) before data reads start failing.",
+  },
+  {
+    type: "token.expired",
+    schema: TokenExpiredEventSchema,
+    summary: "A user's refresh token has expired",
+    description: "Sent once when the stored refresh token lapses: only user reauthorization (or a new token via PUT) brings the user back.",
   },
 ] as const;
 
