@@ -1,10 +1,14 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { UserObject } from "../../src/users/object.ts";
+import type { OutboundEvent } from "../../src/webhooks/outbox.ts";
 import { APP, enrollUser, TestBrowser, testApp } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
+import { userObject } from "../support/objects.ts";
 
 /**
- * Races the local KV simulator never produces by itself (it is strongly
- * consistent): here they are forced by firing requests at once.
+ * Races forced by firing requests at once, or by an alarm that comes while a
+ * callback is still talking to digi.me.
  */
 const testMock = useTestMock();
 const { api, request } = testApp();
@@ -39,7 +43,8 @@ describe("races", () => {
     );
     expect(starts.map((s) => s.status)).toEqual([201, 201, 201]);
     const refreshes = testMock.mock.journal.filter((e) => e.endpoint === "oauth/token");
-    expect(refreshes.filter((e) => e.status === 201)).toHaveLength(1); // one rotation won; the others adopted it
+    // The user's object sent the refresh token once; the other starts waited for that refresh and used its token.
+    expect(refreshes.map((e) => e.status)).toEqual([201]);
     const stored = await storedToken(user.id);
     expect(testMock.mock.refreshTokens.get(stored.refreshToken.value)?.used).toBe(false);
     expect(testMock.mock.checkAccessToken(stored.accessToken.value, "dev-app_dev-contract").ok).toBe(true);
@@ -68,5 +73,34 @@ describe("races", () => {
     const callbackB = (await browser.get(launchB.headers.get("Location")!)).headers.get("Location")!;
     expect((await browser.get(callbackB)).status).toBe(303);
     expect((await browser.get(callbackA)).status).toBe(303);
+  });
+
+  it("an expiry that comes while the callback is exchanging never announces the flow expired: it succeeds, once", async () => {
+    // The flow's clock: started 599.5 s ago, so it expires (600 s) while its exchange is in flight.
+    let clock = Date.now() - 599_500;
+    const { api: apiAt, request: requestAt } = testApp({ now: () => clock });
+    const { user } = await enrollUser(testMock.mock, apiAt);
+    const started = (await (await apiAt("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/x` } })).json()) as { flowId: string; launchUrl: string };
+    const browser = new TestBrowser(requestAt);
+    const launch = await browser.get(started.launchUrl);
+    const callback = (await browser.get(launch.headers.get("Location")!)).headers.get("Location")!;
+    testMock.mock.setUserScenario(user, { ...testMock.mock.scenarioFor(user), faults: [{ type: "delay", ms: 1500, endpoints: ["oauth/token"] }] });
+    const stub = userObject(user.id);
+    const alarmEvents: OutboundEvent[] = [];
+    await runInDurableObject(stub, (instance: UserObject) => {
+      instance.publishAlarmEvents = async (events) => void alarmEvents.push(...events);
+    });
+
+    const answer = browser.get(callback); // passes the checks before the expiry, then waits on digi.me
+    await new Promise((resolve) => setTimeout(resolve, 900)); // now past the flow's expiry, exchange still in flight
+    clock = Date.now();
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(alarmEvents).toEqual([]); // the alarm left the flow to its callback
+
+    const response = await answer;
+    expect(new URL(response.headers.get("Location")!).searchParams.get("status")).toBe("succeeded");
+    await runDurableObjectAlarm(stub);
+    expect(alarmEvents.filter((e) => e.event.type === "flow.expired")).toEqual([]);
+    expect(await (await apiAt(`/v1/flows/${started.flowId}`)).json()).toMatchObject({ status: "succeeded" });
   });
 });
