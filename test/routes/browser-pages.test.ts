@@ -106,16 +106,3 @@ describe("edge error pages link to the application and back", () => {
     expect((await new TestBrowser(request).get(launchUrl)).status).toBe(409);
   });
 });
-
-describe("HEAD on the browser routes", () => {
-  it("has no side effect: a link scanner's HEAD does not bind the flow, and the user's browser still launches it", async () => {
-    const { user } = await enrollUser(testMock.mock, api);
-    const started = (await (await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/x` } })).json()) as { launchUrl: string };
-    const scanner = await request(started.launchUrl, { method: "HEAD" });
-    expect(scanner.status).toBe(200);
-    expect(scanner.headers.get("Set-Cookie")).toBeNull();
-    expect(scanner.headers.get("Location")).toBeNull();
-    const { final } = await new TestBrowser(request).navigate(started.launchUrl);
-    expect(final.searchParams.get("status")).toBe("succeeded");
-  });
-});
