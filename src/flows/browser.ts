@@ -70,8 +70,9 @@ function keptBindingCookie(request: BrowserRequest, flowId: string): string {
 async function outcomeRedirect(request: BrowserRequest, entry: FlowEntry, answer: Pick<CallbackAnswer, "state" | "bound">, cookie = keptBindingCookie(request, entry.id)): Promise<BrowserRedirect> {
   const { state, bound } = answer;
   if (!bound) throw alreadyCompleted(entry.id, state.status);
-  const { config, now } = request.services;
-  return { location: await signedOutcomeUrl(config.returnSigningSecret, entry, state.status, state.errorCode, now()), setCookie: cookie };
+  // Signed as of the flow's end, not of this request: a reload an hour later cannot mint a fresh signature.
+  const signedAt = state.completedAt ?? request.services.now();
+  return { location: await signedOutcomeUrl(request.services.config.returnSigningSecret, entry, state.status, state.errorCode, signedAt), setCookie: cookie };
 }
 
 /**

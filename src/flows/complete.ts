@@ -128,7 +128,11 @@ async function accountReauthorized(deps: StepDeps, entry: CallbackEntry): Promis
     return false;
   }
   const account = accounts.find((a) => a.id === entry.accountId);
-  const confirmed = account !== undefined && account.accessTokenStatus?.authorized !== false;
-  if (!confirmed) log(deps.log, "warn", "account_not_confirmed", { flowId: entry.id, reason: account ? "still unauthorized" : "account not listed" });
+  // Fail closed: an account digi.me lists without saying it is authorized is not confirmed.
+  const confirmed = account?.accessTokenStatus?.authorized === true;
+  if (!confirmed) {
+    const reason = !account ? "account not listed" : account.accessTokenStatus ? "still unauthorized" : "no accessTokenStatus";
+    log(deps.log, "warn", "account_not_confirmed", { flowId: entry.id, reason });
+  }
   return confirmed;
 }

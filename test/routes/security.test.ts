@@ -113,6 +113,19 @@ describe("callback state and flow checks", () => {
     expect(testMock.mock.journal.filter((e) => e.endpoint === "oauth/token")).toHaveLength(1);
   });
 
+  it("keeps the original signing time on a reload: a browser cannot mint a fresh signature later", async () => {
+    const { flow } = await startedFlow();
+    const browser = new TestBrowser(request);
+    const callback = await launchToCallback(browser, flow.launchUrl);
+    const first = new URL((await browser.get(callback)).headers.get("Location")!);
+    clock += 10 * 60 * 1000; // ten minutes later, the outcome still kept
+    for (const reloaded of [await browser.get(callback), await browser.get(flow.launchUrl)]) {
+      const again = new URL(reloaded.headers.get("Location")!);
+      expect(again.searchParams.get("ts")).toBe(first.searchParams.get("ts"));
+      expect(again.searchParams.get("sig")).toBe(first.searchParams.get("sig"));
+    }
+  });
+
   it("repeats a recorded failure (with its errorCode) to the flow's own browser on reload of the account callback", async () => {
     const { flow } = await startedFlow("account");
     const browser = new TestBrowser(request);
