@@ -7,7 +7,7 @@ import { z } from "zod";
 import { controlPanelHandlers } from "./control-panel.ts";
 import { journaled } from "./respond.ts";
 import { scenarioSchema } from "./scenarios.ts";
-import type { JournalEntry, MockDigime, MockUser } from "./state.ts";
+import { LIFETIMES_MS, type JournalEntry, type MockDigime, type MockUser } from "./state.ts";
 
 const contractSchema = z.object({ applicationId: z.string().min(1), contractId: z.string().min(1), publicKey: z.string().min(1) }).strict();
 
@@ -17,6 +17,14 @@ const userSchema = z
     clientId: z.string().optional(),
     accounts: z.union([z.number().int().min(0).max(50), z.array(z.string().min(1)).max(50)]).optional(),
     scenario: scenarioSchema.optional(),
+  })
+  .strict();
+
+/** `POST /__mock/users/:userId/token`: optional lifetimes (ms), e.g. a refresh token that expires in a minute. */
+const issueSchema = z
+  .object({
+    accessTokenLifetimeMs: z.number().int().min(1000).max(LIFETIMES_MS.accessToken).optional(),
+    refreshTokenLifetimeMs: z.number().int().min(1000).max(LIFETIMES_MS.refreshToken).optional(),
   })
   .strict();
 
@@ -129,7 +137,11 @@ export function adminHandlers(mock: MockDigime, origin: string): RequestHandler[
       admin("users/:userId/token"),
       wrap(async ({ request }) => {
         const user = userOr404(decodeURIComponent(new URL(request.url).pathname.split("/").at(-2) ?? ""));
-        return user instanceof Response ? user : HttpResponse.json({ token: mock.issueToken(user) }, { status: 201 });
+        if (user instanceof Response) return user;
+        const input = await body(request, issueSchema);
+        if (input instanceof Response) return input;
+        const token = mock.issueToken(user, { accessTokenMs: input.accessTokenLifetimeMs, refreshTokenMs: input.refreshTokenLifetimeMs });
+        return HttpResponse.json({ token }, { status: 201 });
       }),
     ),
     http.put(

@@ -145,6 +145,12 @@ export interface IssuedToken {
   consentid: string;
 }
 
+/** Shorter lifetimes for one issued token, in milliseconds (default: `LIFETIMES_MS`). */
+export interface TokenLifetimes {
+  accessTokenMs?: number;
+  refreshTokenMs?: number;
+}
+
 /** Outcome of checking an Authorization JWT. */
 export type AuthResult =
   | { ok: true; claims: Record<string, unknown>; contract: Contract }
@@ -311,16 +317,26 @@ export class MockDigime {
     return user ? [...user.faults, ...this.globalFaults] : this.globalFaults;
   }
 
-  /** Issues a fresh access/refresh pair for a user. */
-  issueToken(user: MockUser): IssuedToken {
+  /**
+   * Issues a fresh access/refresh pair for a user. `lifetimes` shortens them
+   * (the admin API's "a token whose refresh token expires soon"); an access
+   * token never outlives its refresh token. Each token expires, on the mock's
+   * clock, at the second its `expiry` states, so the mock refuses it exactly
+   * when a client reading that expiry expects it to.
+   */
+  issueToken(user: MockUser, lifetimes: TokenLifetimes = {}): IssuedToken {
     const now = this.now();
+    const refreshMs = lifetimes.refreshTokenMs ?? LIFETIMES_MS.refreshToken;
+    const accessMs = Math.min(lifetimes.accessTokenMs ?? LIFETIMES_MS.accessToken, refreshMs);
+    const accessExpiry = Math.floor((now + accessMs) / 1000);
+    const refreshExpiry = Math.floor((now + refreshMs) / 1000);
     const access = `mat_${randomId()}`;
     const refresh = `mrt_${randomId()}`;
-    this.accessTokens.set(access, { userId: user.id, clientId: user.clientId, expiresAt: now + LIFETIMES_MS.accessToken, issuedAt: now, revoked: false });
-    this.refreshTokens.set(refresh, { userId: user.id, clientId: user.clientId, expiresAt: now + LIFETIMES_MS.refreshToken, issuedAt: now, used: false });
+    this.accessTokens.set(access, { userId: user.id, clientId: user.clientId, expiresAt: accessExpiry * 1000, issuedAt: now, revoked: false });
+    this.refreshTokens.set(refresh, { userId: user.id, clientId: user.clientId, expiresAt: refreshExpiry * 1000, issuedAt: now, used: false });
     return {
-      accessToken: { value: access, expiry: Math.floor((now + LIFETIMES_MS.accessToken) / 1000) },
-      refreshToken: { value: refresh, expiry: Math.floor((now + LIFETIMES_MS.refreshToken) / 1000) },
+      accessToken: { value: access, expiry: accessExpiry },
+      refreshToken: { value: refresh, expiry: refreshExpiry },
       user: { id: user.id },
       consentid: `consent-${user.id}`,
     };

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { chromiumNavigate, hasChromium } from "./chromium.ts";
 import { HttpBrowser, type Navigation } from "./http-browser.ts";
 import type { LoadedScenario } from "./load.ts";
-import type { JournalExpectation, ScenarioFile, Step } from "./schema.ts";
+import type { FlowStep, JournalExpectation, ScenarioFile, Step } from "./schema.ts";
 import { checkSignedReturn } from "../scripts/signed-return.ts";
 import { runWebhookOutageStep, runWebhookStep, webhookSkipReason, type WebhookStepContext } from "./webhooks.ts";
 
@@ -74,6 +74,8 @@ interface Context {
   lastCallback?: string;
   /** The started flow's expiresAt (ms), for expiry webhooks. */
   expiresAt?: number;
+  /** The imported token's refresh-token expiry (ms), for token.expiring / token.expired. */
+  refreshTokenExpiresAt?: number;
   browser: HttpBrowser;
   failures: Failure[];
   journalSince: number;
@@ -135,7 +137,58 @@ function accountId(ctx: Pick<Context, "accounts" | "accountLabels">, ref: string
   return id;
 }
 
-async function runStep(ctx: Context, step: Step, index: number): Promise<{ label: string; summary: string; screenshot?: Buffer }> {
+/** How long a background long poll must stay unanswered before the next step runs: it has reached the edge and is held there. */
+export const LONG_POLL_HELD_MS = 250;
+
+/** What a step did; a background long poll also says how to check its answer once the next step has run. */
+interface StepOutcome {
+  label: string;
+  summary: string;
+  screenshot?: Buffer;
+  /** Awaits the answer and checks it; `since`: when the next step ended (performance.now()). */
+  settle?: (since: number) => Promise<string>;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+
+/** `flow: check`: a read, a long poll (`wait`), or a long poll held while the next step runs (`background`). */
+async function runFlowStep(ctx: Context, step: FlowStep, at: (field: string) => string): Promise<StepOutcome> {
+  if (!ctx.flowId) throw new Error("flow check: no flow was started before");
+  const sent = performance.now();
+  const answer = edge(ctx, `/v1/flows/${ctx.flowId}${step.wait ? `?wait=${step.wait}` : ""}`).then(async (response) => ({ response, body: await json(response), at: performance.now() }));
+  const label = step.wait ? `flow long poll (wait=${step.wait}${step.background ? ", during the next step" : ""})` : "flow check";
+  const judge = async (since: number): Promise<string> => {
+    const { response, body, at: answeredAt } = await answer;
+    check(ctx, at("flow: HTTP status"), step.expect.httpStatus ?? 200, response.status);
+    check(ctx, at("flow: status"), step.expect.status, body.status);
+    if (step.expect.errorCode !== undefined) check(ctx, at("flow: errorCode"), step.expect.errorCode, body.errorCode ?? null);
+    const held = answeredAt - sent;
+    const late = answeredAt - since;
+    if (step.expect.heldAtLeast !== undefined && held < step.expect.heldAtLeast * 1000) {
+      ctx.failures.push({ where: at(`flow: the long poll held at least ${step.expect.heldAtLeast} s`), expected: `>= ${step.expect.heldAtLeast} s`, actual: seconds(held) });
+    }
+    if (step.expect.answeredWithin !== undefined && late > step.expect.answeredWithin * 1000) {
+      const after = step.background ? "the next step ended" : "it was sent";
+      ctx.failures.push({ where: at(`flow: answered within ${step.expect.answeredWithin} s after ${after}`), expected: `<= ${step.expect.answeredWithin} s`, actual: seconds(late) });
+    }
+    const outcome = `${response.status} ${body.status ?? ""}${body.errorCode ? ` ${String(body.errorCode)}` : ""}`;
+    if (!step.wait) return outcome;
+    return `${outcome} after ${seconds(held)}${step.background ? ` (${late <= 0 ? `${seconds(-late)} before` : `${seconds(late)} after`} the next step ended)` : ""}`;
+  };
+  if (!step.background) return { label, summary: await judge(sent) };
+  // Held means: not answered after a moment, so it reached the edge before the next step can end the flow.
+  const early = await Promise.race([answer, new Promise<undefined>((resolve) => setTimeout(resolve, LONG_POLL_HELD_MS))]);
+  if (early) {
+    ctx.failures.push({
+      where: at("flow: the long poll was still waiting when the next step began"),
+      expected: `no answer within ${LONG_POLL_HELD_MS} ms`,
+      actual: `answered ${early.response.status} ${early.body.status ?? ""} after ${Math.round(early.at - sent)} ms`,
+    });
+  }
+  return { label, summary: early ? "answered at once" : `held for ${LONG_POLL_HELD_MS} ms; the next step runs meanwhile`, settle: judge };
+}
+
+async function runStep(ctx: Context, step: Step, index: number): Promise<StepOutcome> {
   const at = (field: string) => `steps[${index}] ${field}`;
   if ("start" in step) {
     const { flow, account, ...rest } = step.start;
@@ -186,15 +239,7 @@ async function runStep(ctx: Context, step: Step, index: number): Promise<{ label
     const summary = nav.landed ? `back: status=${nav.url.searchParams.get("status")}${nav.url.searchParams.get("errorCode") ? ` errorCode=${nav.url.searchParams.get("errorCode")}` : ""}` : `stopped at ${nav.status ?? "?"} ${nav.url.pathname}`;
     return { label: `browser ${spec.action}${engine === "chromium" ? " (chromium)" : ""}`, summary, screenshot: nav.screenshot };
   }
-  if ("flow" in step) {
-    if (!ctx.flowId) throw new Error("flow check: no flow was started before");
-    const response = await edge(ctx, `/v1/flows/${ctx.flowId}`);
-    const answer = await json(response);
-    check(ctx, at("flow: HTTP status"), step.expect.httpStatus ?? 200, response.status);
-    check(ctx, at("flow: status"), step.expect.status, answer.status);
-    if (step.expect.errorCode !== undefined) check(ctx, at("flow: errorCode"), step.expect.errorCode, answer.errorCode ?? null);
-    return { label: "flow check", summary: `${response.status} ${answer.status ?? ""}${answer.errorCode ? ` ${answer.errorCode}` : ""}` };
-  }
+  if ("flow" in step) return runFlowStep(ctx, step, at);
   if ("reauthStatus" in step) {
     const query = step.reauthStatus.sessionKey ? `?sessionKey=${ctx.sessionKey}` : "";
     const response = await edge(ctx, `/v1/users/${ctx.userId}/reauth-status${query}`);
@@ -220,6 +265,7 @@ function webhookContext(ctx: Context): WebhookStepContext {
     userId: ctx.userId,
     flowId: ctx.flowId,
     expiresAt: ctx.expiresAt,
+    refreshTokenExpiresAt: ctx.refreshTokenExpiresAt,
     failures: ctx.failures,
     storedToken: async () => ((await json(await edge(ctx, `/v1/users/${ctx.userId}/token`))) as { token?: unknown }).token,
   };
@@ -288,7 +334,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
   const created = (await (await mockAdmin({ options }, "users", "POST", { userId, accounts: scenario.user.accounts })).json()) as {
     sessionKey: string;
     accounts: Array<{ id: string; serviceTypeName?: string }>;
-    token: { accessToken: { value: string } };
+    token: { accessToken: { value: string }; refreshToken: { expiry: number } };
   };
   const ctx: Context = {
     options,
@@ -303,17 +349,45 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
   };
   try {
     if (scenario.user.importToken) {
-      const stored = await edge(ctx, `/v1/users/${userId}/token`, "PUT", created.token);
+      let token = created.token;
+      if (scenario.user.refreshTokenLifetime !== undefined) {
+        // A pair whose refresh token expires soon on the mock's clock: the edge's alarm announces it.
+        const issued = await mockAdmin(ctx, `users/${userId}/token`, "POST", { refreshTokenLifetimeMs: scenario.user.refreshTokenLifetime * 1000 });
+        token = ((await issued.json()) as { token: typeof created.token }).token;
+      }
+      const stored = await edge(ctx, `/v1/users/${userId}/token`, "PUT", token);
       if (stored.status !== 204) throw new Error(`the target refused the user's token: ${stored.status} ${await stored.text()}`);
-      ctx.initialAccessToken = created.token.accessToken.value;
+      ctx.initialAccessToken = token.accessToken.value;
+      ctx.refreshTokenExpiresAt = token.refreshToken.expiry * 1000;
     }
     if (scenario.mock) await mockAdmin(ctx, `users/${userId}/scenario`, "PUT", withDefaultAccounts(ctx, scenario.mock));
     if (scenario.global) await mockAdmin(ctx, "scenario", "PUT", scenario.global);
 
+    const report = (stepResult: StepResult) => {
+      result.steps.push(stepResult);
+      options.onStep?.(scenario.name, stepResult);
+    };
+    type HeldPoll = { index: number; label: string; began: number; failed: boolean; settle: (since: number) => Promise<string> };
+    /** Checks a background long poll's answer and reports its step. */
+    const settle = async (poll: HeldPoll, since: number) => {
+      const before = ctx.failures.length;
+      let summary: string;
+      try {
+        summary = await poll.settle(since);
+      } catch (error) {
+        ctx.failures.push({ where: `steps[${poll.index}]`, expected: "the long poll to answer", actual: `error: ${(error as Error).message}` });
+        summary = "error";
+      }
+      report({ index: poll.index, label: poll.label, ok: !poll.failed && ctx.failures.length === before, summary, durationMs: performance.now() - poll.began });
+    };
+    /** A background long poll started by the previous step, held while this one runs. */
+    let held: HeldPoll | undefined;
     for (const [index, step] of scenario.steps.entries()) {
       const stepBegan = performance.now();
       const before = ctx.failures.length;
-      let outcome: Awaited<ReturnType<typeof runStep>>;
+      const during = held;
+      held = undefined;
+      let outcome: StepOutcome;
       try {
         outcome = await runStep(ctx, step, index);
       } catch (error) {
@@ -321,16 +395,22 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
         outcome = { label: Object.keys(step)[0] ?? "step", summary: "error" };
       }
       const ok = ctx.failures.length === before;
-      const stepResult: StepResult = { index, label: outcome.label, ok, summary: outcome.summary, durationMs: performance.now() - stepBegan };
-      if (!ok && outcome.screenshot) {
-        mkdirSync(options.artifacts, { recursive: true });
-        stepResult.screenshot = join(options.artifacts, `${slug(scenario.name)}-step${index}.png`);
-        writeFileSync(stepResult.screenshot, outcome.screenshot);
+      if (outcome.settle) {
+        held = { index, label: outcome.label, began: stepBegan, failed: !ok, settle: outcome.settle }; // reported once answered, after the next step
+      } else {
+        const stepResult: StepResult = { index, label: outcome.label, ok, summary: outcome.summary, durationMs: performance.now() - stepBegan };
+        if (!ok && outcome.screenshot) {
+          mkdirSync(options.artifacts, { recursive: true });
+          stepResult.screenshot = join(options.artifacts, `${slug(scenario.name)}-step${index}.png`);
+          writeFileSync(stepResult.screenshot, outcome.screenshot);
+        }
+        report(stepResult);
       }
-      result.steps.push(stepResult);
-      options.onStep?.(scenario.name, stepResult);
+      if (during) await settle(during, performance.now());
       if (!ok && ctx.failures.at(-1)?.actual?.toString().startsWith("error:")) break;
     }
+    if (held) await settle(held, performance.now());
+    result.steps.sort((a, b) => a.index - b.index);
 
     if (scenario.expect.tokenRotated !== undefined || scenario.expect.tokenWorks !== undefined) {
       const response = await edge(ctx, `/v1/users/${userId}/token`);

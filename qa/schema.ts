@@ -93,18 +93,36 @@ const browserStep = z
   })
   .strict();
 
+/** The longest long poll the edge holds (`GET /v1/flows/:flowId?wait=N`). */
+export const MAX_FLOW_WAIT_SECONDS = 25;
+
 const flowStep = z
   .object({
     flow: z.literal("check"),
+    /** A long poll: `GET /v1/flows/:flowId?wait=N`, answered when the flow ends or after N seconds still pending. */
+    wait: z.number().int().min(1).max(MAX_FLOW_WAIT_SECONDS).optional(),
+    /**
+     * With `wait`: send the long poll, check it is still waiting after a moment,
+     * run the next step meanwhile (the browser), then check the answer.
+     */
+    background: z.boolean().default(false),
     expect: z
       .object({
         status: z.enum(["pending", "succeeded", "failed", "expired"]).optional(),
         errorCode: z.string().nullable().optional(),
         httpStatus: z.number().int().optional(),
+        /**
+         * Seconds: the answer came at most this long after it could (after the
+         * request was sent; for a background poll, after the next step ended).
+         */
+        answeredWithin: z.number().positive().max(60).optional(),
+        /** Seconds: the answer came no sooner than this after the request was sent (a long poll held). */
+        heldAtLeast: z.number().positive().max(MAX_FLOW_WAIT_SECONDS).optional(),
       })
       .strict(),
   })
-  .strict();
+  .strict()
+  .refine((step) => !step.background || step.wait !== undefined, { message: "background needs wait (a long poll)", path: ["background"] });
 
 const statusStep = z
   .object({
@@ -127,8 +145,12 @@ const webhookStep = z
   .object({
     webhook: z
       .object({
-        type: z.enum(["flow.succeeded", "flow.failed", "flow.expired", "token.rotated"]),
-        /** Seconds to wait: from the step's start, or with `afterExpiry` from the flow's expiresAt. */
+        /** Flow events are this file's flow's; token events are its user's. */
+        type: z.enum(["flow.succeeded", "flow.failed", "flow.expired", "token.rotated", "token.expiring", "token.expired"]),
+        /**
+         * Seconds to wait: from the step's start, or with `afterExpiry` from the
+         * flow's expiresAt (flow events) or the imported refresh token's expiry (token events).
+         */
         within: z.number().positive().max(600).default(5),
         afterExpiry: z.boolean().default(false),
       })
@@ -143,6 +165,10 @@ const webhookStep = z
         errorCode: z.string().nullable().optional(),
         /** Attempts received with the event's webhook-id (a number or ">=2"). */
         deliveries: countSchema.optional(),
+        /** Distinct events of this type (webhook-ids) received for the flow or user so far: `1` = sent once. */
+        events: countSchema.optional(),
+        /** token.expiring / token.expired: the expiries the event names are the edge's stored token's. */
+        expiresAtIsStored: z.boolean().optional(),
       })
       .strict()
       .default({ signatureValid: true }),
@@ -169,7 +195,20 @@ export const scenarioFileSchema = z
      * The mock user: how many accounts (default 2), and whether the edge gets
      * its token first (`importToken`, default true; false for "no stored token" cases).
      */
-    user: z.object({ accounts: z.number().int().min(1).max(10).default(2), importToken: z.boolean().default(true) }).strict().default({ accounts: 2, importToken: true }),
+    user: z
+      .object({
+        accounts: z.number().int().min(1).max(10).default(2),
+        importToken: z.boolean().default(true),
+        /**
+         * Seconds the imported token's refresh token lives (the mock issues it so,
+         * on its clock; default its 30 days): a token the edge's alarm announces as
+         * `token.expiring` at once and `token.expired` when it lapses.
+         */
+        refreshTokenLifetime: z.number().int().min(1).max(30 * 24 * 60 * 60).optional(),
+      })
+      .strict()
+      .refine((user) => user.importToken || user.refreshTokenLifetime === undefined, { message: "refreshTokenLifetime needs importToken", path: ["refreshTokenLifetime"] })
+      .default({ accounts: 2, importToken: true }),
     /** The mock scenario for this scenario's own user (see mock-server/README.md); `accounts` by position, label or id. */
     mock: qaMockScenarioSchema.optional(),
     /** A global mock scenario: only for faults that have no user (the key set). Runs the file alone. */
@@ -194,6 +233,8 @@ export type ScenarioFile = z.output<typeof scenarioFileSchema>;
 export type Step = z.output<typeof stepSchema>;
 /** A webhook step. */
 export type WebhookStep = z.output<typeof webhookStep>;
+/** A flow step. */
+export type FlowStep = z.output<typeof flowStep>;
 /** A webhook-outage step. */
 export type WebhookOutageStep = z.output<typeof webhookOutageStep>;
 /** A journal assertion. */

@@ -15,6 +15,8 @@ export interface WebhookStepContext {
   flowId?: string;
   /** The started flow's expiresAt (ms). */
   expiresAt?: number;
+  /** The imported token's refresh-token expiry (ms). */
+  refreshTokenExpiresAt?: number;
   failures: Array<{ where: string; expected: unknown; actual: unknown }>;
   /** Reads the edge's stored token for the user (GET /v1/users/:userId/token). */
   storedToken: () => Promise<unknown>;
@@ -22,6 +24,11 @@ export interface WebhookStepContext {
 
 /** The longest flow TTL the expiry scenarios wait for: 2 minutes (the runner's own stack uses 60 s). */
 export const MAX_EXPIRY_WAIT_SECONDS = 120;
+
+/** Events about the user's token, not a flow: matched by the scenario's user alone. */
+export function isTokenEvent(type: string): boolean {
+  return type.startsWith("token.");
+}
 
 /** Whether a scenario has webhook steps. */
 export function usesWebhooks(scenario: ScenarioFile): boolean {
@@ -41,10 +48,24 @@ export async function webhookSkipReason(scenario: ScenarioFile, receiver: string
   } catch {
     return `no webhook receiver answers at ${receiver}`;
   }
-  if (scenario.steps.some((s) => "webhook" in s && s.webhook.afterExpiry)) {
-    const health = (await (await fetch(`${target}/healthz`)).json().catch(() => ({}))) as { config?: { flowTtlSeconds?: number } };
+  const types = scenario.steps.flatMap((s) => ("webhook" in s ? [s.webhook] : []));
+  const needsTtl = types.some((w) => w.afterExpiry && !isTokenEvent(w.type));
+  const needsNotice = types.some((w) => w.type === "token.expiring" || w.type === "token.expired");
+  if (!needsTtl && !needsNotice) return undefined;
+  const health = (await (await fetch(`${target}/healthz`)).json().catch(() => ({}))) as { config?: { flowTtlSeconds?: number; tokenExpiringNoticeSeconds?: number } };
+  if (needsTtl) {
     const ttl = health.config?.flowTtlSeconds;
     if (ttl === undefined || ttl > MAX_EXPIRY_WAIT_SECONDS) return `the target's flows live ${ttl ?? "?"} s; expiry scenarios need FLOW_TTL_SECONDS ≤ ${MAX_EXPIRY_WAIT_SECONDS} (npm run qa's own stack uses 60)`;
+  }
+  if (needsNotice) {
+    const notice = health.config?.tokenExpiringNoticeSeconds;
+    if (notice === undefined) return "the target does not announce expiring tokens (its /healthz has no tokenExpiringNoticeSeconds)";
+    const lifetime = scenario.user.refreshTokenLifetime;
+    if (lifetime === undefined) return "token.expiring / token.expired steps need user.refreshTokenLifetime (a token that expires during the run)";
+    // token.expiring is due TOKEN_EXPIRING_NOTICE_SECONDS before the expiry: at once when the token lives no longer.
+    if (types.some((w) => w.type === "token.expiring") && notice < lifetime) {
+      return `the target sends token.expiring ${notice} s before a refresh token expires; this scenario's token lives ${lifetime} s (TOKEN_EXPIRING_NOTICE_SECONDS ≥ ${lifetime} needed; the default is 7 days)`;
+    }
   }
   return undefined;
 }
@@ -52,8 +73,8 @@ export async function webhookSkipReason(scenario: ScenarioFile, receiver: string
 async function received(ctx: WebhookStepContext, type: string): Promise<ReceivedWebhook[]> {
   const query = new URLSearchParams({ userId: ctx.userId, type });
   const answer = (await (await fetch(`${ctx.receiver}/__webhooks/received?${query}`)).json()) as { received: ReceivedWebhook[] };
-  // Flow events belong to this scenario's flow; a rotation to its user.
-  return answer.received.filter((e) => type === "token.rotated" || e.flowId === ctx.flowId);
+  // Flow events belong to this scenario's flow; token events (no flowId) to its user, which the query named.
+  return answer.received.filter((e) => isTokenEvent(type) || e.flowId === ctx.flowId);
 }
 
 function countHolds(expected: number | string, actual: number): boolean {
@@ -67,10 +88,13 @@ function countHolds(expected: number | string, actual: number): boolean {
 export async function runWebhookStep(ctx: WebhookStepContext, step: WebhookStep, at: (field: string) => string): Promise<{ label: string; summary: string }> {
   const { type, within, afterExpiry } = step.webhook;
   const label = `webhook ${type}`;
-  if (type !== "token.rotated" && !ctx.flowId) throw new Error(`${label}: no flow was started before`);
-  if (afterExpiry && ctx.expiresAt === undefined) throw new Error(`${label}: afterExpiry needs a started flow`);
+  const tokenEvent = isTokenEvent(type);
+  if (!tokenEvent && !ctx.flowId) throw new Error(`${label}: no flow was started before`);
+  // afterExpiry: the flow's expiry for flow events, the imported refresh token's for token events.
+  const expiry = tokenEvent ? ctx.refreshTokenExpiresAt : ctx.expiresAt;
+  if (afterExpiry && expiry === undefined) throw new Error(`${label}: afterExpiry needs ${tokenEvent ? "an imported token" : "a started flow"}`);
   const began = Date.now();
-  const deadline = (afterExpiry ? ctx.expiresAt! : began) + within * 1000;
+  const deadline = (afterExpiry ? expiry! : began) + within * 1000;
   let entries: ReceivedWebhook[];
   let accepted: ReceivedWebhook | undefined;
   for (;;) {
@@ -79,7 +103,7 @@ export async function runWebhookStep(ctx: WebhookStepContext, step: WebhookStep,
     if (accepted || Date.now() > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const waited = `${afterExpiry ? `${within} s after the flow's expiry` : `${within} s`}`;
+  const waited = afterExpiry ? `${within} s after the ${tokenEvent ? "refresh token's" : "flow's"} expiry` : `${within} s`;
   if (!accepted) {
     ctx.failures.push({
       where: at(`webhook: a ${type} event accepted by the receiver within ${waited}`),
@@ -108,8 +132,20 @@ export async function runWebhookStep(ctx: WebhookStepContext, step: WebhookStep,
   if (expect.deliveries !== undefined && !countHolds(expect.deliveries, deliveries.length)) {
     ctx.failures.push({ where: at(`webhook: deliveries of ${accepted.webhookId} (the same webhook-id each attempt)`), expected: expect.deliveries, actual: deliveries.length });
   }
-  const after = accepted.receivedAt - (afterExpiry ? ctx.expiresAt! : began);
-  return { label, summary: `${accepted.verified ? "signature valid" : "signature INVALID"}, ${deliveries.length} deliver${deliveries.length === 1 ? "y" : "ies"}, ${Math.max(0, after)} ms ${afterExpiry ? "after expiry" : "after the step began"}, ${accepted.latencyMs ?? "?"} ms from enqueue` };
+  if (expect.events !== undefined) {
+    const distinct = new Set(entries.map((e) => e.webhookId)).size;
+    if (!countHolds(expect.events, distinct)) ctx.failures.push({ where: at(`webhook: distinct ${type} events (webhook-ids) so far`), expected: expect.events, actual: distinct });
+  }
+  if (expect.expiresAtIsStored !== undefined) {
+    const stored = (await ctx.storedToken()) as { accessToken?: { expiry?: number }; refreshToken?: { expiry?: number } } | undefined;
+    const iso = (seconds: number | undefined) => (seconds === undefined ? undefined : new Date(seconds * 1000).toISOString());
+    const named = { refreshTokenExpiresAt: data.refreshTokenExpiresAt, ...(data.accessTokenExpiresAt !== undefined ? { accessTokenExpiresAt: data.accessTokenExpiresAt } : {}) };
+    const storedView = { refreshTokenExpiresAt: iso(stored?.refreshToken?.expiry), ...(data.accessTokenExpiresAt !== undefined ? { accessTokenExpiresAt: iso(stored?.accessToken?.expiry) } : {}) };
+    const same = JSON.stringify(named) === JSON.stringify(storedView);
+    if (same !== expect.expiresAtIsStored) ctx.failures.push({ where: at("webhook: the event's expiries are the stored token's"), expected: expect.expiresAtIsStored ? storedView : "different", actual: named });
+  }
+  const after = accepted.receivedAt - (afterExpiry ? expiry! : began);
+  return { label, summary: `${accepted.verified ? "signature valid" : "signature INVALID"}, ${deliveries.length} deliver${deliveries.length === 1 ? "y" : "ies"}, ${Math.max(0, after)} ms ${afterExpiry ? "after the expiry" : "after the step began"}, ${accepted.latencyMs ?? "?"} ms from enqueue` };
 }
 
 /** Runs a `webhookOutage` step: the receiver refuses this user's next deliveries. */

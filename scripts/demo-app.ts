@@ -5,7 +5,10 @@
  * flow through the edge's backend API; the browser comes back to /return,
  * which shows the outcome — checking the signed return as an application
  * must — and the webhooks the edge sent for the flow, verified by the stack's
- * receiver. Development only: it never ships with the Worker.
+ * receiver. One scenario instead opens digi.me in a new tab and watches the
+ * flow from the page through a long poll (`GET /v1/flows/{flowId}?wait=25`,
+ * made by the demo's backend), as a backend without webhooks would.
+ * Development only: it never ships with the Worker.
  */
 import { createServer, type Server } from "node:http";
 import { escapeHtml } from "../src/pages.ts";
@@ -28,6 +31,14 @@ export interface DemoOptions {
 /** The cookie that remembers which flow this browser's demo session started. */
 const FLOW_COOKIE = "demo_flow";
 
+/** The long poll the demo's backend makes (the edge's longest). */
+export const DEMO_WAIT_SECONDS = 25;
+
+/** The flow this browser's demo session started (its cookie), or "". */
+function sessionFlow(cookie: string | undefined): string {
+  return new RegExp(`(?:^|;\\s*)${FLOW_COOKIE}=([A-Za-z0-9_-]+)`).exec(cookie ?? "")?.[1] ?? "";
+}
+
 /** The webhooks received for a flow (or the demo user's rotations), as a table. */
 function webhookTable(entries: ReceivedWebhook[]): string {
   if (entries.length === 0) return "<p><small>No webhook yet (deliveries arrive about a second after the flow ends; this page reloads).</small></p>";
@@ -49,11 +60,21 @@ interface Scenario {
   flow: "user" | "account";
   scenario: Record<string, unknown>;
   allowFullAuthorization?: boolean;
+  /** Open digi.me in a new tab and watch the flow from this page with a long poll. */
+  watch?: boolean;
   note: string;
 }
 
 const SCENARIOS: Scenario[] = [
   { id: "user-success", title: "User reauthorization: success", flow: "user", scenario: { name: "success" }, note: "digi.me approves at once; the edge exchanges the code and stores the new token." },
+  {
+    id: "user-long-poll",
+    title: "User reauthorization, watched by a long poll",
+    flow: "user",
+    scenario: { name: "success", consent: "interactive" },
+    watch: true,
+    note: `No webhook needed: digi.me opens in a new tab, and this page's backend long-polls GET /v1/flows/{flowId}?wait=${DEMO_WAIT_SECONDS}; the status changes the moment you approve or deny there.`,
+  },
   { id: "user-interactive", title: "User reauthorization: you decide", flow: "user", scenario: { name: "success", consent: "interactive" }, note: "The mock shows a consent page: approve, or deny with an errorCode of your choice." },
   { id: "user-failure", title: "User reauthorization: failure (USER_CANCEL)", flow: "user", scenario: { name: "failure", errorCode: "USER_CANCEL" }, note: "digi.me calls back with success=false&errorCode=USER_CANCEL." },
   { id: "user-invalid-token", title: "User reauthorization: InvalidToken at start", flow: "user", scenario: { name: "invalid-token" }, note: "digi.me refuses the access token: the edge answers 409 invalid_token, and no browser step happens." },
@@ -72,6 +93,49 @@ table{border-collapse:collapse;font-size:.85rem}td,th{border-bottom:1px solid #d
 pre{background:#f4f5f7;padding:.8rem;overflow:auto;border-radius:6px;font-size:.8rem}
 .ok{color:#0a7d32}.bad{color:#b3261e}.tag{background:#fff3cd;padding:.2rem .5rem;border-radius:4px;font-size:.8rem}</style></head>
 <body><p class="tag">Demo application · development only · talks to the edge at its backend API with the dev API key</p>${body}</body></html>`;
+}
+
+/**
+ * The page that watches a flow: digi.me opens in a new tab, and a little
+ * script asks the demo's backend (`/flows/{flowId}/wait`, one edge long poll
+ * each) until the flow is no longer pending.
+ */
+function watchPage(title: string, flowId: string, launchUrl: string): string {
+  // The id is JSON in a script element: no "<" may close it early.
+  const script = `const flowId = ${JSON.stringify(flowId).replace(/</g, "\\u003c")};
+const live = document.getElementById("live-status");
+const polls = document.getElementById("polls");
+async function watch() {
+  for (;;) {
+    const item = document.createElement("li");
+    const request = "GET /v1/flows/" + flowId + "?wait=${DEMO_WAIT_SECONDS}";
+    item.textContent = request + " … held by the edge";
+    polls.append(item);
+    let answer;
+    try {
+      answer = await (await fetch("/flows/" + flowId + "/wait")).json();
+    } catch (error) {
+      item.textContent = request + " failed: " + error;
+      return;
+    }
+    const status = answer.status || answer.error || "error";
+    item.textContent = request + " → " + answer.httpStatus + " " + status + (answer.errorCode ? " " + answer.errorCode : "") + " after " + (answer.heldMs / 1000).toFixed(1) + " s";
+    live.textContent = status;
+    live.className = status === "succeeded" ? "ok" : status === "pending" ? "" : "bad";
+    if (status !== "pending") return;
+  }
+}
+watch();`;
+  return page(
+    "Watching a flow",
+    `<h1>${escapeHtml(title)}</h1>
+<p>Flow <code id="flowId">${escapeHtml(flowId)}</code> has started. <a id="launch" href="${escapeHtml(launchUrl)}" target="_blank">Open digi.me in a new tab</a>, then approve or deny there; this page stays.</p>
+<p style="font-size:1.3rem">status: <strong id="live-status">pending</strong></p>
+<p><small>The demo's backend long-polls the edge, <code>GET /v1/flows/{flowId}?wait=${DEMO_WAIT_SECONDS}</code>: each poll is answered the moment the flow ends, or after ${DEMO_WAIT_SECONDS} s still <code>pending</code> (then it asks again). No webhook needed.</small></p>
+<ol id="polls"></ol>
+<p><a href="/">Back to the scenarios</a></p>
+<script>${script}</script>`,
+  );
 }
 
 /** Starts the demo app and seeds the demo user. */
@@ -158,6 +222,10 @@ Each button sets the mock's scenario for this user and starts a flow through the
 <pre>${escapeHtml(JSON.stringify(answer, null, 2))}</pre><p><a href="/">Back</a></p>`));
           return;
         }
+        if (scenario.watch) {
+          send(200, watchPage(scenario.title, answer.flowId ?? "", answer.launchUrl), { "Set-Cookie": `${FLOW_COOKIE}=${answer.flowId}; Path=/; HttpOnly; SameSite=Lax` });
+          return;
+        }
         if (before) {
           send(200, page("Before", `<h1>${escapeHtml(scenario.title)}</h1><p>reauth-status before the flow:</p><pre>${escapeHtml(before)}</pre>
 <p><a id="continue" href="${escapeHtml(answer.launchUrl)}">Continue to digi.me</a></p>`), { "Set-Cookie": `${FLOW_COOKIE}=${answer.flowId}; Path=/; HttpOnly; SameSite=Lax` });
@@ -167,12 +235,26 @@ Each button sets the mock's scenario for this user and starts a flow through the
         res.end();
         return;
       }
+      const poll = /^\/flows\/([A-Za-z0-9_-]+)\/wait$/.exec(url.pathname);
+      if (poll && req.method === "GET") {
+        // The backend's side of the watch page: one long poll at the edge, for the flow this session started.
+        const json = (status: number, body: unknown) => {
+          res.writeHead(status, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+          res.end(JSON.stringify(body));
+        };
+        if (sessionFlow(req.headers.cookie) !== poll[1]) return json(403, { error: "not the flow this session started" });
+        const began = performance.now();
+        const answer = await edge(`/v1/flows/${poll[1]}?wait=${DEMO_WAIT_SECONDS}`);
+        const flow = (await answer.json()) as { status?: string; errorCode?: string; error?: { code?: string } };
+        json(200, { httpStatus: answer.status, status: flow.status, errorCode: flow.errorCode, error: flow.error?.code, heldMs: Math.round(performance.now() - began) });
+        return;
+      }
       if (url.pathname === "/return") {
         const flowId = url.searchParams.get("flowId") ?? "";
         const status = url.searchParams.get("status") ?? "";
         const errorCode = url.searchParams.get("errorCode");
         // What an application must do before trusting the outcome: the flow this session started, its user, a valid recent signature.
-        const started = /(?:^|;\s*)demo_flow=([A-Za-z0-9_-]+)/.exec(req.headers.cookie ?? "")?.[1] ?? "";
+        const started = sessionFlow(req.headers.cookie);
         const check = checkSignedReturn(url, { flowId: started, userId: DEMO_USER }, options.returnSigningSecret);
         const verdict = check.ok
           ? `<p id="signature" class="ok">Signed return verified: flow ${escapeHtml(flowId)} of ${DEMO_USER}, status ${escapeHtml(status)} — trusted without an API read.</p>`

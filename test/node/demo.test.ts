@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDemoApp } from "../../scripts/demo-app.ts";
+import { chromium, closeChromium, hasChromium } from "../../qa/chromium.ts";
+import { HttpBrowser } from "../../qa/http-browser.ts";
+import { DEMO_WAIT_SECONDS, startDemoApp } from "../../scripts/demo-app.ts";
 import { DEV_RETURN_SIGNING_SECRET, freePort, startStack, type Stack } from "../../scripts/stack.ts";
 
 let stack: Stack;
@@ -21,6 +23,7 @@ beforeAll(async () => {
   });
 }, 120_000);
 afterAll(async () => {
+  await closeChromium();
   await demo?.close();
   await stack?.close();
 });
@@ -88,4 +91,67 @@ describe("the demo application", () => {
     tampered.searchParams.set("status", "failed");
     expect(await (await fetch(tampered, { headers: { Cookie: `demo_flow=${flowId}` } })).text()).toContain("Signed return NOT trusted (bad_signature)");
   }, 60_000);
+});
+
+describe("the demo's long poll (a backend without webhooks)", () => {
+  /** Presses the watch button: the page, its session cookie, the flow and the launch URL. */
+  async function watch(): Promise<{ html: string; cookie: string; flowId: string; launchUrl: string }> {
+    const response = await fetch(`${demo.url}start/user-long-poll`, { method: "POST", redirect: "manual" });
+    expect(response.status).toBe(200); // the page stays; digi.me opens in a new tab
+    const cookie = response.headers.getSetCookie()[0]!.split(";")[0]!;
+    const html = await response.text();
+    const flowId = /<code id="flowId">([^<]+)<\/code>/.exec(html)![1]!;
+    const launchUrl = /<a id="launch" href="([^"]+)"/.exec(html)![1]!.replace(/&amp;/g, "&");
+    return { html, cookie, flowId, launchUrl };
+  }
+
+  it("holds the page's poll while the user is at digi.me and answers succeeded the moment the browser comes back", async () => {
+    const { html, cookie, flowId, launchUrl } = await watch();
+    expect(html).toContain('<strong id="live-status">pending</strong>');
+    expect(html).toContain(`fetch("/flows/" + flowId + "/wait")`);
+    expect(html).toContain(`?wait=${DEMO_WAIT_SECONDS}`);
+    // Only the session that started the flow may watch it.
+    expect((await fetch(`${demo.url}flows/${flowId}/wait`, { headers: { Cookie: "demo_flow=AAAAAAAAAAAAAAAAAAAAAA" } })).status).toBe(403);
+
+    const sent = performance.now();
+    const poll = fetch(`${demo.url}flows/${flowId}/wait`, { headers: { Cookie: cookie } }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown>, at: performance.now() }));
+    // Held at the edge: the user is still on digi.me's consent page (interactive).
+    expect(await Promise.race([poll, new Promise((resolve) => setTimeout(() => resolve("held"), 800))])).toBe("held");
+    const nav = await new HttpBrowser(demo.url).navigate(launchUrl, "approve");
+    const back = performance.now();
+    expect(nav.landed).toBe(true);
+    expect(nav.url.searchParams.get("status")).toBe("succeeded");
+    const answer = await poll;
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ httpStatus: 200, status: "succeeded" });
+    expect(answer.body.heldMs as number).toBeGreaterThanOrEqual(800);
+    // Answered when the flow ended (before the browser's last redirect, or just after), not when the 25 s ran out.
+    expect(answer.at - back).toBeLessThan(2000);
+    expect(answer.at - sent).toBeLessThan(DEMO_WAIT_SECONDS * 1000);
+  }, 60_000);
+
+  it.skipIf(!hasChromium())("in Chromium: the page shows pending, the user approves in the new tab, and the page turns to succeeded", async () => {
+    const context = await (await chromium()).newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(demo.url);
+      await Promise.all([page.waitForURL(/\/start\/user-long-poll$/), page.click("#user-long-poll")]);
+      expect(await page.textContent("#live-status")).toBe("pending");
+      await page.waitForFunction(() => document.querySelector("#polls li")?.textContent?.includes("held by the edge"));
+      const [tab] = await Promise.all([context.waitForEvent("page"), page.click("#launch")]);
+      await tab.click("#approve");
+      await tab.waitForURL((u) => u.pathname === "/return");
+      await page.waitForFunction(() => document.getElementById("live-status")?.textContent === "succeeded", undefined, { timeout: 5000 });
+      expect(await page.textContent("#polls")).toMatch(/wait=25 → 200 succeeded after \d+\.\d s/);
+      expect(await tab.textContent("#status")).toBe("succeeded");
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  if (!hasChromium()) {
+    it("says that the Chromium check of the watch page was skipped", () => {
+      console.warn("demo: Chromium is not installed (/usr/bin/chromium): the watch page's script was not run in a browser; .ci/run installs it");
+    });
+  }
 });

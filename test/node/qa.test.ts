@@ -48,10 +48,13 @@ describe("the shipped QA suite", () => {
     expect(failed.map((r) => ({ name: r.name, failures: r.failures }))).toEqual([]);
   }, 180_000);
 
-  it("passes the webhook scenarios: success, failure, account, rotation, expiry, an endpoint down then up", async () => {
-    const results = await runAll(suite("webhooks"), options, 6);
+  it("passes the webhook scenarios: success, failure, account, rotation, expiry, an endpoint down then up, token expiring and expired", async () => {
+    const results = await runAll(suite("webhooks"), options, 8);
     expect(results.map((r) => [r.name, r.status, r.failures])).toEqual(results.map((r) => [r.name, "passed", []]));
-    expect(results.length).toBeGreaterThanOrEqual(4);
+    expect(results.length).toBeGreaterThanOrEqual(8);
+    // The token notices ran (not skipped), each with its own user's events.
+    const files = results.map((r) => r.file.replace(/\\/g, "/"));
+    expect(files).toEqual(expect.arrayContaining([expect.stringMatching(/webhooks\/token-expiring\.yaml$/), expect.stringMatching(/webhooks\/token-expired\.yaml$/)]));
   }, 180_000);
 
   it.skipIf(!hasChromium())("passes the real-browser scenarios in Chromium (approve and deny, both flows)", async () => {
@@ -212,6 +215,66 @@ describe("the QA runner", () => {
     expect(run.stdout).toMatch(/pass\s+user reauthorization fails with USER_CANCEL/);
     expect(run.stdout).toContain("1 passed, 0 failed");
   }, 90_000);
+
+  it("fails a background long poll on a flow that already ended, and a long poll that did not hold (the checks can fail)", async () => {
+    const file = join(scratch, "long-poll-broken.yaml");
+    writeFileSync(
+      file,
+      [
+        "name: long polls on an ended flow",
+        "mock: { name: success }",
+        "steps:",
+        "  - start: { flow: user }",
+        "  - browser: follow",
+        "    expect: { outcome: succeeded }",
+        "  - flow: check",
+        "    wait: 25",
+        "    background: true",
+        "    expect: { status: succeeded }",
+        "  - reauthStatus: { sessionKey: false }",
+        "    expect: { token: valid }",
+        "  - flow: check",
+        "    wait: 5",
+        "    expect: { status: succeeded, heldAtLeast: 1 }",
+        "",
+      ].join("\n"),
+    );
+    const result = await runScenario(loadScenario(file), options);
+    expect(result.failures).toEqual([
+      { where: "steps[2] flow: the long poll was still waiting when the next step began", expected: "no answer within 250 ms", actual: expect.stringMatching(/^answered 200 succeeded after \d+ ms$/) },
+      { where: "steps[4] flow: the long poll held at least 1 s", expected: ">= 1 s", actual: expect.stringMatching(/^0\.\d\d s$/) },
+    ]);
+    // The background poll is reported after the step it ran alongside, and listed in step order.
+    expect(result.steps.map((step) => [step.index, step.ok])).toEqual([[0, true], [1, true], [2, false], [3, true], [4, false]]);
+  }, 60_000);
+
+  it("refuses a long poll longer than the edge holds, and background without wait", () => {
+    const bad = join(scratch, "wait.yaml");
+    writeFileSync(bad, "name: wait\nsteps:\n  - start: { flow: user }\n  - flow: check\n    wait: 30\n    expect: {}\n  - flow: check\n    background: true\n    expect: {}\n");
+    expect(() => loadScenario(bad)).toThrow(/steps\.1\.wait: Too big: expected number to be <=25/);
+    expect(() => loadScenario(bad)).toThrow(/steps\.2\.background: background needs wait/);
+  });
+
+  it("skips token notices, saying why, when the file gives the user no token that expires during the run", async () => {
+    const file = join(scratch, "token-no-lifetime.yaml");
+    writeFileSync(file, "name: no lifetime\nsteps:\n  - webhook: { type: token.expiring }\n");
+    const result = await runScenario(loadScenario(file), options);
+    expect([result.status, result.reason]).toEqual(["skipped", "token.expiring / token.expired steps need user.refreshTokenLifetime (a token that expires during the run)"]);
+  });
+
+  it("gets from the mock a token whose refresh token expires when asked, the access token no later", async () => {
+    const admin = (path: string, body?: unknown) =>
+      fetch(`${stack.mock.origin}/__mock/${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body ?? {}) });
+    const userId = `qa-lifetime-${crypto.randomUUID().slice(0, 8)}`;
+    expect((await admin("users", { userId })).status).toBe(201);
+    const now = Math.floor(Date.now() / 1000);
+    const { token } = (await (await admin(`users/${userId}/token`, { refreshTokenLifetimeMs: 60_000 })).json()) as { token: { accessToken: { value: string; expiry: number }; refreshToken: { expiry: number } } };
+    expect(token.refreshToken.expiry - now).toBeGreaterThanOrEqual(59);
+    expect(token.refreshToken.expiry - now).toBeLessThanOrEqual(61);
+    expect(token.accessToken.expiry).toBeLessThanOrEqual(token.refreshToken.expiry);
+    expect(((await (await admin("tokens/check", { accessToken: token.accessToken.value })).json()) as { valid: boolean }).valid).toBe(true);
+    expect((await admin(`users/${userId}/token`, { refreshTokenLifetimeMs: 500 })).status).toBe(400);
+  });
 
   it("refuses an unknown step with a message listing the step kinds", () => {
     const bad = join(scratch, "bad-step.yaml");
