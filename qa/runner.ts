@@ -223,6 +223,7 @@ async function runStep(ctx: Context, step: Step, index: number): Promise<StepOut
     check(ctx, at("browser: came back to returnTo"), expect.landed, nav.landed);
     if (nav.landed) {
       check(ctx, at("browser: status in returnTo"), expect.outcome, nav.url.searchParams.get("status"));
+      if (expect.identity !== undefined) check(ctx, at("browser: identity in returnTo"), expect.identity, nav.url.searchParams.get("identity"));
       if (expect.errorCode !== undefined) check(ctx, at("browser: errorCode in returnTo"), expect.errorCode, nav.url.searchParams.get("errorCode"));
       check(ctx, at("browser: flowId in returnTo"), ctx.flowId, nav.url.searchParams.get("flowId"));
       if (expect.signedReturn !== undefined) {
@@ -240,6 +241,15 @@ async function runStep(ctx: Context, step: Step, index: number): Promise<StepOut
     return { label: `browser ${spec.action}${engine === "chromium" ? " (chromium)" : ""}`, summary, screenshot: nav.screenshot };
   }
   if ("flow" in step) return runFlowStep(ctx, step, at);
+  if ("confirm" in step) {
+    if (!ctx.flowId) throw new Error("confirm: no flow was started before");
+    const response = await edge(ctx, `/v1/flows/${ctx.flowId}/confirm`, "POST");
+    const answer = await json(response);
+    check(ctx, at("confirm: HTTP status"), step.expect.httpStatus, response.status);
+    const status = (answer.status ?? (answer.error as { status?: string } | undefined)?.status) as string | undefined;
+    check(ctx, at("confirm: status"), step.expect.status, status);
+    return { label: "confirm", summary: `${response.status} ${status ?? ""}` };
+  }
   if ("reauthStatus" in step) {
     const query = step.reauthStatus.sessionKey ? `?sessionKey=${ctx.sessionKey}` : "";
     const response = await edge(ctx, `/v1/users/${ctx.userId}/reauth-status${query}`);

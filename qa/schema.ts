@@ -77,8 +77,10 @@ const browserStep = z
       .object({
         /** The browser came back to returnTo (default true). */
         landed: z.boolean().default(true),
-        /** `status` in the returnTo query: succeeded | failed. */
-        outcome: z.enum(["succeeded", "failed"]).optional(),
+        /** `status` in the returnTo query: succeeded | failed | awaiting_confirmation (another digi.me identity, for the application to confirm). */
+        outcome: z.enum(["succeeded", "failed", "awaiting_confirmation"]).optional(),
+        /** `identity` in the returnTo query: confirmed | new | replaced; null for none. */
+        identity: z.enum(["confirmed", "new", "replaced"]).nullable().optional(),
         /** `errorCode` in the returnTo query; null for none. */
         errorCode: z.string().nullable().optional(),
         /** When not landed: the status of the page the browser stopped at. */
@@ -108,7 +110,7 @@ const flowStep = z
     background: z.boolean().default(false),
     expect: z
       .object({
-        status: z.enum(["pending", "succeeded", "failed", "expired"]).optional(),
+        status: z.enum(["pending", "awaiting_confirmation", "succeeded", "failed", "expired"]).optional(),
         errorCode: z.string().nullable().optional(),
         httpStatus: z.number().int().optional(),
         /**
@@ -181,10 +183,33 @@ const webhookOutageStep = z
   .strict();
 
 /** Each kind of step by the key that names it, so a bad step is checked against the schema its author meant. */
-export const STEP_SCHEMAS = { start: startStep, browser: browserStep, flow: flowStep, reauthStatus: statusStep, setScenario: setScenarioStep, webhook: webhookStep, webhookOutage: webhookOutageStep } as const;
+/** The application confirms the flow (POST /v1/flows/:flowId/confirm), as it does after checking the signed return against its session. */
+const confirmStep = z
+  .object({
+    confirm: z.literal("flow"),
+    expect: z
+      .object({
+        httpStatus: z.number().int().default(200),
+        status: z.enum(["succeeded", "awaiting_confirmation", "failed", "expired", "pending"]).optional(),
+      })
+      .strict()
+      .default({ httpStatus: 200 }),
+  })
+  .strict();
 
-/** A step: start a flow, drive the browser, check the flow or the status, or change the mock's scenario. */
-export const stepSchema = z.union([startStep, browserStep, flowStep, statusStep, setScenarioStep, webhookStep, webhookOutageStep]);
+export const STEP_SCHEMAS = {
+  start: startStep,
+  browser: browserStep,
+  flow: flowStep,
+  confirm: confirmStep,
+  reauthStatus: statusStep,
+  setScenario: setScenarioStep,
+  webhook: webhookStep,
+  webhookOutage: webhookOutageStep,
+} as const;
+
+/** A step: start a flow, drive the browser, check or confirm the flow or the status, or change the mock's scenario. */
+export const stepSchema = z.union([startStep, browserStep, flowStep, confirmStep, statusStep, setScenarioStep, webhookStep, webhookOutageStep]);
 
 /** A scenario file. */
 export const scenarioFileSchema = z

@@ -91,7 +91,7 @@ function page(title: string, body: string): string {
 li{margin:.6rem 0}button{font-size:.95rem;padding:.35rem .8rem;cursor:pointer}small{color:#667}
 table{border-collapse:collapse;font-size:.85rem}td,th{border-bottom:1px solid #dde;padding:.25rem .5rem;text-align:left}
 pre{background:#f4f5f7;padding:.8rem;overflow:auto;border-radius:6px;font-size:.8rem}
-.ok{color:#0a7d32}.bad{color:#b3261e}.tag{background:#fff3cd;padding:.2rem .5rem;border-radius:4px;font-size:.8rem}</style></head>
+.ok{color:#0a7d32}.bad{color:#b3261e}.warn{color:#8a5300;background:#fff3cd;padding:.5rem .75rem;border-radius:6px}.tag{background:#fff3cd;padding:.2rem .5rem;border-radius:4px;font-size:.8rem}</style></head>
 <body><p class="tag">Demo application · development only · talks to the edge at its backend API with the dev API key</p>${body}</body></html>`;
 }
 
@@ -235,6 +235,23 @@ Each button sets the mock's scenario for this user and starts a flow through the
         res.end();
         return;
       }
+      const confirm = /^\/flows\/([A-Za-z0-9_-]+)\/confirm$/.exec(url.pathname);
+      if (confirm && req.method === "POST") {
+        // Only for the flow this browser's session started, as a real application checks against its own signed-in session.
+        const flowId = confirm[1]!;
+        if (sessionFlow(req.headers.cookie) !== flowId) {
+          send(403, page("Not yours", `<p class="bad">This is not the flow this browser's session started; nothing was confirmed.</p><p><a href="/">Back</a></p>`));
+          return;
+        }
+        const confirmed = await edge(`/v1/flows/${encodeURIComponent(flowId)}/confirm`, { method: "POST" });
+        const flow = (await confirmed.json()) as Record<string, unknown>;
+        send(confirmed.status === 200 ? 200 : 409, page("Confirmed", `<h1>Confirmed</h1>
+<p id="outcome" class="${flow.status === "succeeded" ? "ok" : "bad"}">status=<strong id="status">${escapeHtml(String(flow.status ?? confirmed.status))}</strong>: the token of digi.me identity ${escapeHtml(String(flow.digimeUserId ?? "?"))} is now ${DEMO_USER}'s.</p>
+<h2>POST /v1/flows/${escapeHtml(flowId)}/confirm</h2><pre id="flow">${escapeHtml(JSON.stringify(flow, null, 2))}</pre>
+<h2>GET /v1/users/${DEMO_USER}/reauth-status</h2><pre>${escapeHtml(JSON.stringify(await (await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${await currentSessionKey()}`)).json(), null, 2))}</pre>
+<p><a href="/">Back to the scenarios</a></p>`));
+        return;
+      }
       const poll = /^\/flows\/([A-Za-z0-9_-]+)\/wait$/.exec(url.pathname);
       if (poll && req.method === "GET") {
         // The backend's side of the watch page: one long poll at the edge, for the flow this session started.
@@ -262,9 +279,18 @@ Each button sets the mock's scenario for this user and starts a flow through the
         const flow = await edge(`/v1/flows/${encodeURIComponent(flowId)}`);
         const after = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${await currentSessionKey()}`);
         const received = (options.webhooks?.received ?? []).filter((e) => e.flowId === flowId || (e.type === "token.rotated" && e.userId === DEMO_USER && e.receivedAt >= Date.now() - 10 * 60_000));
+        const identity = check.ok ? check.identity : undefined;
+        // Another digi.me account came back (a forwarded link, or a person signing in as someone else): something to look at, not a success.
+        const awaiting =
+          status === "awaiting_confirmation" && check.ok
+            ? `<div id="confirmation" class="warn"><p><strong>Look before you confirm.</strong> digi.me came back with a digi.me account that is ${identity === "new" ? "not known for" : "not the one on file for"} ${DEMO_USER} (identity <strong id="identity">${escapeHtml(identity ?? "?")}</strong>). Nothing is stored yet.
+Confirm only if this browser is your signed-in user; a launch link opened by someone else lands here too.</p>
+<form method="post" action="/flows/${escapeHtml(flowId)}/confirm"><button id="confirm" type="submit">Yes, this is me: confirm</button></form></div>`
+            : "";
         const waiting = options.webhooks && !received.some((e) => e.flowId === flowId && e.answered < 300);
         send(200, page("Outcome", `${waiting ? '<meta http-equiv="refresh" content="1">' : ""}<h1>Back from the edge</h1>
-<p id="outcome" class="${status === "succeeded" ? "ok" : "bad"}">status=<strong id="status">${escapeHtml(status)}</strong>${errorCode ? ` errorCode=<strong id="errorCode">${escapeHtml(errorCode)}</strong>` : ""} flowId=<code>${escapeHtml(flowId)}</code></p>
+${awaiting}
+<p id="outcome" class="${status === "succeeded" ? "ok" : status === "awaiting_confirmation" ? "warn" : "bad"}">status=<strong id="status">${escapeHtml(status)}</strong>${errorCode ? ` errorCode=<strong id="errorCode">${escapeHtml(errorCode)}</strong>` : ""} flowId=<code>${escapeHtml(flowId)}</code></p>
 ${verdict}
 <h2>Webhooks for this flow</h2><div id="webhooks">${webhookTable(received)}</div>
 <h2>GET /v1/flows/${escapeHtml(flowId)}</h2><pre id="flow">${escapeHtml(JSON.stringify(await flow.json(), null, 2))}</pre>

@@ -10,7 +10,7 @@ export const RETURN_MAX_AGE_SECONDS = 300;
 
 /** What the application expected, and the outcome when the return is genuine. */
 export type ReturnCheck =
-  | { ok: true; flowId: string; status: string; errorCode?: string }
+  | { ok: true; flowId: string; status: string; kind: string; identity?: string; errorCode?: string; errorSource?: string }
   | { ok: false; reason: "missing" | "wrong_flow" | "bad_signature" | "expired" };
 
 /**
@@ -19,13 +19,13 @@ export type ReturnCheck =
  */
 export function checkSignedReturn(returnUrl: URL, expected: { flowId: string; userId: string }, secret: string, nowMs = Date.now()): ReturnCheck {
   const q = returnUrl.searchParams;
-  const [flowId, status, errorCode, ts, sig] = ["flowId", "status", "errorCode", "ts", "sig"].map((name) => q.get(name));
-  if (!flowId || !status || !ts || !sig) return { ok: false, reason: "missing" };
+  const [flowId, status, kind, identity, errorCode, errorSource, ts, sig] = ["flowId", "status", "kind", "identity", "errorCode", "errorSource", "ts", "sig"].map((name) => q.get(name));
+  if (!flowId || !status || !kind || !ts || !sig) return { ok: false, reason: "missing" };
   if (flowId !== expected.flowId) return { ok: false, reason: "wrong_flow" };
-  const text = ["v1", flowId, status, errorCode ?? "", expected.userId, ts].join("\n");
+  const text = ["v2", flowId, status, errorCode ?? "", errorSource ?? "", kind, identity ?? "", expected.userId, ts].join("\n");
   const mac = createHmac("sha256", secret).update(text).digest();
   const given = Buffer.from(sig, "base64url");
   if (given.length !== mac.length || !timingSafeEqual(given, mac)) return { ok: false, reason: "bad_signature" };
   if (Math.abs(nowMs / 1000 - Number(ts)) > RETURN_MAX_AGE_SECONDS) return { ok: false, reason: "expired" };
-  return { ok: true, flowId, status, ...(errorCode ? { errorCode } : {}) };
+  return { ok: true, flowId, status, kind, ...(identity ? { identity } : {}), ...(errorCode ? { errorCode } : {}), ...(errorSource ? { errorSource } : {}) };
 }

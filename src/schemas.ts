@@ -77,8 +77,18 @@ export const FlowSchema = describe(
     kind: FlowKindSchema,
     userId: z.string(),
     accountId: z.optional(z.string()),
-    status: z.enum(["pending", "succeeded", "failed", "expired"]),
+    status: describe(z.enum(["pending", "awaiting_confirmation", "succeeded", "failed", "expired"]), {
+      description:
+        "`awaiting_confirmation`: digi.me issued a token of a digi.me identity the edge could not match to the user (`identity` new or replaced); " +
+        "nothing is stored until POST /v1/flows/{flowId}/confirm, and the flow expires unconfirmed at `confirmBy`",
+    }),
     errorCode: z.optional(z.string()),
+    errorSource: z.optional(
+      describe(z.enum(["edge", "browser"]), {
+        description: "Failed flows: `edge` when the edge found the failure (USER_MISMATCH, NOT_REAUTHORIZED, EXCHANGE_FAILED), `browser` when only the browser reported it (digi.me's failure callback carries no proof)",
+      }),
+    ),
+    confirmBy: z.optional(describe(z.string(), { description: "Awaiting confirmation: when the flow expires unconfirmed" })),
     identity: z.optional(
       describe(z.enum(["confirmed", "new", "replaced"]), {
         description: "Succeeded user/authorize flows: the stored token's digi.me identity matched the known one (confirmed), none was known (new), or a full authorization brought another (replaced)",

@@ -72,7 +72,8 @@ async function outcomeRedirect(request: BrowserRequest, entry: FlowEntry, answer
   if (!bound) throw alreadyCompleted(entry.id, state.status);
   // Signed as of the flow's end, not of this request: a reload an hour later cannot mint a fresh signature.
   const signedAt = state.completedAt ?? request.services.now();
-  return { location: await signedOutcomeUrl(request.services.config.returnSigningSecret, entry, state.status, state.errorCode, signedAt), setCookie: cookie };
+  const detail = { errorCode: state.errorCode, errorSource: state.errorSource, identity: state.identity };
+  return { location: await signedOutcomeUrl(request.services.config.returnSigningSecret, entry, state.status, detail, signedAt), setCookie: cookie };
 }
 
 /**

@@ -8,7 +8,10 @@ import { DigimeError, type UserAccessToken } from "../digime/index.ts";
 import { AppError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { FlowEntry } from "../storage/flows.ts";
-import type { FlowIdentity } from "../storage/user-store.ts";
+import type { ErrorSource, FlowIdentity } from "../storage/user-store.ts";
+
+/** The codes the edge itself records; a browser reporting one gets `UNKNOWN` instead. */
+export const EDGE_ERROR_CODES: ReadonlySet<string> = new Set(["USER_MISMATCH", "NOT_REAUTHORIZED", "EXCHANGE_FAILED"]);
 import { withCustodyRefresh, type StepDeps } from "./custody.ts";
 
 /** Query of a callback, validated by the route. */
@@ -25,10 +28,15 @@ export interface CallbackQuery {
 /** What of the start entry the callbacks need. */
 export type CallbackEntry = Pick<FlowEntry, "id" | "kind" | "userId" | "accountId" | "stateHash" | "verifier" | "expectedDigimeUserId" | "userAccessToken">;
 
-/** How a callback ends the flow; `token` is a succeeded user flow's new token, not stored yet. */
+/**
+ * How a callback ends the flow; `token` is the new token of a user or
+ * authorize flow, not stored yet: stored at once when its identity is
+ * `confirmed`, kept for the application's confirmation otherwise.
+ */
 export interface Outcome {
-  status: "succeeded" | "failed";
+  status: "succeeded" | "failed" | "awaiting_confirmation";
   errorCode?: string;
+  errorSource?: ErrorSource;
   identity?: FlowIdentity;
   digimeUserId?: string;
   accountReference?: string;
@@ -39,10 +47,21 @@ export interface Outcome {
  * A callback's errorCode as recorded: the value when it looks like a code, else
  * `UNKNOWN`. digi.me's SDKs document USER_CANCEL, INITIALIZE_CHECK_FAIL,
  * ONBOARD_ERROR, INVALID_CODE and SERVER_ERROR; the web's full list is not
- * published, so any code-like value is kept as it came.
+ * published, so any code-like value is kept as it came — except the edge's
+ * own codes, which only the edge records.
  */
 export function normaliseErrorCode(value: string | undefined): string {
-  return value && /^[A-Za-z0-9_.-]{1,64}$/.test(value) ? value : "UNKNOWN";
+  return value && /^[A-Za-z0-9_.-]{1,64}$/.test(value) && !EDGE_ERROR_CODES.has(value) ? value : "UNKNOWN";
+}
+
+/** A failure the browser reported (`success=false`): anyone's page can navigate there, so it is recorded as the browser's word. */
+function reportedByBrowser(errorCode: string | undefined): Outcome {
+  return { status: "failed", errorCode: normaliseErrorCode(errorCode), errorSource: "browser" };
+}
+
+/** A failure the edge found. */
+function foundByEdge(errorCode: "USER_MISMATCH" | "NOT_REAUTHORIZED" | "EXCHANGE_FAILED"): Outcome {
+  return { status: "failed", errorCode, errorSource: "edge" };
 }
 
 /**
@@ -50,6 +69,7 @@ export function normaliseErrorCode(value: string | undefined): string {
  * stored token's `user.id`). A user flow must bring back that identity
  * (`undefined`: a mismatch); a full authorization may bring another one, and
  * the flow says so (`replaced`), as it says when none was known (`new`).
+ * Only `confirmed` is stored without the application's confirmation.
  */
 export function identityOf(entry: Pick<FlowEntry, "kind" | "expectedDigimeUserId">, token: UserAccessToken): { digimeUserId: string; identity: FlowIdentity } | undefined {
   const expected = entry.expectedDigimeUserId;
@@ -66,7 +86,7 @@ export function identityOf(entry: Pick<FlowEntry, "kind" | "expectedDigimeUserId
  * flow stays pending and reloading the callback retries.
  */
 export async function exchangeUserCallback(deps: StepDeps, entry: CallbackEntry, query: CallbackQuery): Promise<Outcome> {
-  if (query.success === "false") return { status: "failed", errorCode: normaliseErrorCode(query.errorCode) };
+  if (query.success === "false") return reportedByBrowser(query.errorCode);
   if (!query.code) throw new AppError(400, "missing_code", "a successful callback must carry a code", { detail: { flowId: entry.id } });
   if (!entry.verifier) throw new AppError(500, "flow_corrupt", "the flow has no verifier", { detail: { flowId: entry.id } });
   let token;
@@ -77,16 +97,17 @@ export async function exchangeUserCallback(deps: StepDeps, entry: CallbackEntry,
     // digi.me refused the code (used, expired, wrong verifier): the object lets one callback at a time
     // exchange, so this is no duplicate racing a winner.
     log(deps.log, "warn", "exchange_refused", { flowId: entry.id, upstreamCode: error.code, upstreamStatus: error.status });
-    return { status: "failed", errorCode: "EXCHANGE_FAILED" };
+    return foundByEdge("EXCHANGE_FAILED");
   }
   const identity = identityOf(entry, token);
   if (!identity) {
     // The token belongs to another digi.me user than the one this flow is for: keep nothing.
     log(deps.log, "warn", "user_mismatch", { flowId: entry.id, kind: entry.kind });
-    return { status: "failed", errorCode: "USER_MISMATCH" };
+    return foundByEdge("USER_MISMATCH");
   }
   return {
-    status: "succeeded",
+    // A token of an identity the edge could not match is not the user's until the application says so.
+    status: identity.identity === "confirmed" ? "succeeded" : "awaiting_confirmation",
     ...identity,
     ...(entry.kind === "authorize" && query.accountReference ? { accountReference: query.accountReference } : {}),
     token,
@@ -99,8 +120,8 @@ export async function exchangeUserCallback(deps: StepDeps, entry: CallbackEntry,
  * read of the user's accounts must show the account authorized.
  */
 export async function confirmAccountCallback(deps: StepDeps, entry: CallbackEntry, query: CallbackQuery): Promise<Outcome> {
-  if (query.success !== "true") return { status: "failed", errorCode: normaliseErrorCode(query.errorCode) };
-  return (await accountReauthorized(deps, entry)) ? { status: "succeeded" } : { status: "failed", errorCode: "NOT_REAUTHORIZED" };
+  if (query.success !== "true") return reportedByBrowser(query.errorCode);
+  return (await accountReauthorized(deps, entry)) ? { status: "succeeded" } : foundByEdge("NOT_REAUTHORIZED");
 }
 
 /**

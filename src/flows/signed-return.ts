@@ -1,7 +1,8 @@
 /**
  * The signed return: the redirect to `returnTo` carries `ts` and `sig`, an
- * HMAC-SHA256 (RETURN_SIGNING_SECRET) over the flow id, status, errorCode,
- * the flow's userId and `ts`, so the application can trust the outcome, and
+ * HMAC-SHA256 (RETURN_SIGNING_SECRET) over the flow id, status, errorCode
+ * and who reported it, the flow's kind, the digi.me identity it brought, the
+ * flow's userId and `ts`, so the application can trust the outcome, and
  * check that the returning browser's user is the one the flow was for,
  * without an API read. The userId is signed but not sent: the application
  * supplies the user it expects, and a flow of another user does not verify.
@@ -13,17 +14,36 @@ export interface ReturnOutcome {
   flowId: string;
   status: string;
   errorCode?: string;
+  /** `browser`: a failure only the browser reported (digi.me's failure callback carries no proof). */
+  errorSource?: string;
+  /** `user`, `account` or `authorize`. */
+  kind: string;
+  /** User and authorize flows that brought a token: `confirmed`, `new` or `replaced`. */
+  identity?: string;
   userId: string;
   /** Unix seconds when the edge signed it. */
   ts: number;
 }
 
+/** The version of the signed text; the first line of it. */
+export const RETURN_SIGNATURE_VERSION = "v2";
+
 /**
  * The signed text: a version, then the fields one per line (none can hold a
- * newline: flow ids, statuses, codes and user ids are validated).
+ * newline: flow ids, statuses, codes, kinds and user ids are validated).
  */
 export function returnSignatureInput(outcome: ReturnOutcome): string {
-  return ["v1", outcome.flowId, outcome.status, outcome.errorCode ?? "", outcome.userId, String(outcome.ts)].join("\n");
+  return [
+    RETURN_SIGNATURE_VERSION,
+    outcome.flowId,
+    outcome.status,
+    outcome.errorCode ?? "",
+    outcome.errorSource ?? "",
+    outcome.kind,
+    outcome.identity ?? "",
+    outcome.userId,
+    String(outcome.ts),
+  ].join("\n");
 }
 
 const keys = new Map<string, Promise<CryptoKey>>();
@@ -43,21 +63,37 @@ export async function signReturn(secret: string, outcome: ReturnOutcome): Promis
   return toBase64Url(new Uint8Array(mac));
 }
 
-/** The URL the browser goes back to: `returnTo?flowId&status[&errorCode]&ts&sig`. */
+/** The outcome a return reports, besides the flow's status. */
+export interface ReturnDetail {
+  errorCode?: string;
+  errorSource?: string;
+  identity?: string;
+}
+
+/**
+ * The URL the browser goes back to:
+ * `returnTo?flowId&status&kind[&identity][&errorCode&errorSource]&ts&sig`.
+ * Parameters of these names already in `returnTo` are replaced or removed.
+ */
 export async function signedOutcomeUrl(
   secret: string,
-  flow: { returnTo: string; id: string; userId: string },
+  flow: { returnTo: string; id: string; userId: string; kind?: string },
   status: string,
-  errorCode: string | undefined,
+  detail: ReturnDetail | string | undefined,
   nowMs: number,
 ): Promise<string> {
+  const { errorCode, errorSource, identity } = typeof detail === "string" ? { errorCode: detail } : (detail ?? {});
+  const kind = flow.kind ?? "";
   const ts = Math.floor(nowMs / 1000);
   const url = new URL(flow.returnTo);
-  url.searchParams.set("flowId", flow.id);
-  url.searchParams.set("status", status);
-  if (errorCode) url.searchParams.set("errorCode", errorCode);
-  else url.searchParams.delete("errorCode");
-  url.searchParams.set("ts", String(ts));
-  url.searchParams.set("sig", await signReturn(secret, { flowId: flow.id, status, errorCode, userId: flow.userId, ts }));
+  const set = (name: string, value: string | undefined) => (value ? url.searchParams.set(name, value) : url.searchParams.delete(name));
+  set("flowId", flow.id);
+  set("status", status);
+  set("kind", kind);
+  set("identity", identity);
+  set("errorCode", errorCode);
+  set("errorSource", errorSource);
+  set("ts", String(ts));
+  set("sig", await signReturn(secret, { flowId: flow.id, status, errorCode, errorSource, kind, identity, userId: flow.userId, ts }));
   return url.toString();
 }

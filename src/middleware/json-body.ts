@@ -15,7 +15,12 @@ export interface RequireJsonBodyOptions {
 
 const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json\s*(?:;|$)/i;
 
-/** Refuses a request with a body that is not declared `application/json`: 415 `unsupported_media_type`. */
+/**
+ * Refuses a request with a body that is not declared `application/json`: 415
+ * `unsupported_media_type`. A request with no body at all and no Content-Type
+ * (POST /v1/flows/{flowId}/confirm) passes; a route that needs a body refuses
+ * its absence itself (400).
+ */
 export function requireJsonBody(options: RequireJsonBodyOptions = {}): MiddlewareHandler {
   const methods = new Set(options.methods ?? ["POST", "PUT", "PATCH"]);
   return async (c, next) => {
@@ -23,7 +28,8 @@ export function requireJsonBody(options: RequireJsonBodyOptions = {}): Middlewar
     const routed = matchedRoutes(c).some((route) => route.method !== "ALL");
     if (routed && methods.has(c.req.method)) {
       const type = c.req.header("Content-Type");
-      if (!type || !JSON_TYPE.test(type)) {
+      const bodiless = c.req.raw.body === null || c.req.header("Content-Length") === "0";
+      if (type ? !JSON_TYPE.test(type) : !bodiless) {
         throw new AppError(415, "unsupported_media_type", type ? `the request body is ${type.split(";")[0]}, not JSON` : "the request body has no Content-Type", {
           hint: "send the body as JSON with Content-Type: application/json",
         });

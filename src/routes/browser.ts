@@ -2,7 +2,7 @@
  * Browser routes: launch (bind the flow to this browser, go to digi.me) and
  * digi.me's two callbacks. Errors here are HTML pages, never JSON.
  */
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import * as z from "zod/mini";
 import type { AppEnv } from "../env.ts";
 import { getCookie } from "hono/cookie";
@@ -113,9 +113,21 @@ async function forFlow(c: Context<AppEnv>, flowId: string): Promise<{ entry: Flo
   return { entry, request: { services, scope: requestScope(c, { defer: true }), ...(presented ? { presented } : {}) } };
 }
 
+/**
+ * HEAD on a browser route answers without running it: Hono answers a HEAD
+ * with the GET route (the raw request still says HEAD), so a link scanner's
+ * HEAD would bind the flow (launch) or spend the code (callback) before the
+ * user's browser gets there (issue 18, item 6).
+ */
+const headWithoutEffect: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.raw.method !== "HEAD") return next();
+  return c.body(null, 200, { "Content-Type": "text/html; charset=UTF-8" });
+};
+
 /** The browser routes. */
 export function browserRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  for (const path of ["/reauth/launch/:flowId", "/reauth/user/callback", "/reauth/account/callback"]) app.use(path, headWithoutEffect);
   mount(app, launch, async (c) => {
     const { entry, request } = await forFlow(c, c.req.valid("param").flowId);
     return redirect(c, await launchFlow(request, entry), 302);

@@ -1,5 +1,6 @@
 /**
- * GET /v1/flows/:flowId: how a flow stands or ended.
+ * GET /v1/flows/:flowId: how a flow stands or ended (optionally long-polled);
+ * POST /v1/flows/:flowId/confirm: the application confirms a flow awaiting it.
  */
 import { Hono } from "hono";
 import * as z from "zod/mini";
@@ -29,8 +30,30 @@ const getFlow = defineRoute({
   },
 });
 
+const confirmFlow = defineRoute({
+  method: "post",
+  path: "/v1/flows/{flowId}/confirm",
+  tags: ["flows"],
+  summary: "Confirm a flow whose digi.me identity is not the user's known one",
+  description:
+    "For a flow `awaiting_confirmation` (a full authorization, or a user flow without a known identity, brought a token of digi.me identity `new` or `replaced`): " +
+    "call it only after checking the signed return against your own signed-in session (the returning browser is your user). " +
+    "The token is then stored under the flow's user and announced (`flow.succeeded` with the token). Confirming a flow already confirmed answers it again. " +
+    "No body.",
+  security: [{ ApiKey: [] }],
+  request: { param: z.object({ flowId: FlowIdSchema }) },
+  responses: {
+    200: json("The flow, now succeeded", FlowSchema),
+    ...jsonError(400, "Not a flow id"),
+    ...jsonError(401, "Missing or unknown API key"),
+    ...jsonError(404, "Unknown flow, or its outcome is no longer kept"),
+    ...jsonError(409, "The flow is not awaiting confirmation (flow_not_awaiting_confirmation; `error.status` says where it stands)"),
+    ...jsonError(503, "Storage unavailable (retryable)"),
+  },
+});
+
 /** The routes of this module, for the OpenAPI document. */
-export const flowRouteSpecs: RouteSpec[] = [getFlow];
+export const flowRouteSpecs: RouteSpec[] = [getFlow, confirmFlow];
 
 /** The flow as the backend sees it: no verifier, state, binding or URL. */
 export function flowView(flow: FlowState): z.infer<typeof FlowSchema> {
@@ -41,6 +64,8 @@ export function flowView(flow: FlowState): z.infer<typeof FlowSchema> {
     ...(flow.accountId ? { accountId: flow.accountId } : {}),
     status: flow.status,
     ...(flow.errorCode ? { errorCode: flow.errorCode } : {}),
+    ...(flow.errorSource ? { errorSource: flow.errorSource } : {}),
+    ...(flow.confirmBy && flow.status === "awaiting_confirmation" ? { confirmBy: new Date(flow.confirmBy).toISOString() } : {}),
     ...(flow.identity ? { identity: flow.identity, digimeUserId: flow.digimeUserId } : {}),
     createdAt: new Date(flow.createdAt).toISOString(),
     expiresAt: new Date(flow.expiresAt).toISOString(),
@@ -60,6 +85,13 @@ export function flowRoutes(): Hono<AppEnv> {
     const flow = entry ? await services.users.of(entry.userId, requestScope(c)).flow(flowId, (wait ?? 0) * 1000) : null;
     if (!flow) throw new AppError(404, "flow_not_found", "unknown flow, or its outcome is no longer kept");
     return c.json(flowView(flow), 200);
+  });
+  mount(app, confirmFlow, async (c) => {
+    const { flowId } = c.req.valid("param");
+    const services = c.var.services;
+    const entry = await services.flowEntries.get(flowId);
+    if (!entry) throw new AppError(404, "flow_not_found", "unknown flow, or its outcome is no longer kept");
+    return c.json(flowView(await services.users.of(entry.userId, requestScope(c)).confirm(flowId)), 200);
   });
   return app;
 }

@@ -6,7 +6,7 @@
  */
 import type { UserAccessToken } from "../digime/index.ts";
 import { AppError } from "../errors.ts";
-import type { Sealer } from "./crypto.ts";
+import type { Envelope, Sealer } from "./crypto.ts";
 import type { FlowKind } from "./flows.ts";
 import { openToken, sealToken, type StoredToken, type TokenRecord } from "./tokens.ts";
 
@@ -20,8 +20,17 @@ export const USER_KEYS = {
   flowPrefix: "flow:v1:",
 } as const;
 
-/** Where a flow stands. `expired`: it reached its expiry unfinished. */
-export type FlowStatus = "pending" | "succeeded" | "failed" | "expired";
+/**
+ * Where a flow stands. `awaiting_confirmation`: digi.me issued a token of a
+ * digi.me identity the edge could not match to the user (`new`, `replaced`);
+ * it is kept sealed, not stored, until the application confirms the returning
+ * browser is its user. `expired`: it reached its expiry unfinished (or
+ * unconfirmed).
+ */
+export type FlowStatus = "pending" | "awaiting_confirmation" | "succeeded" | "failed" | "expired";
+
+/** Who said a flow failed: the edge (what it checked), or only the browser (digi.me's failure callback carries no proof). */
+export type ErrorSource = "edge" | "browser";
 
 /** How a succeeded user or authorize flow's digi.me identity relates to the one the edge knew. */
 export type FlowIdentity = "confirmed" | "new" | "replaced";
@@ -35,6 +44,12 @@ export interface FlowState {
   accountId?: string;
   status: FlowStatus;
   errorCode?: string;
+  /** Failed flows: who reported the failure. */
+  errorSource?: ErrorSource;
+  /** Awaiting confirmation: the token digi.me issued, sealed (additional data `flow:v1:<flowId>:token`), until confirmed or expired. */
+  pendingToken?: Envelope;
+  /** Awaiting confirmation: when the flow expires unconfirmed (ms). */
+  confirmBy?: number;
   /** Succeeded user and authorize flows: the digi.me identity (`sub`) of the token stored. */
   digimeUserId?: string;
   /**

@@ -53,6 +53,7 @@ export interface UserObjectApi {
   beginAccountFlow(call: ObjectCall, input: BeginAccountFlow): Promise<Wire<Begun>>;
   abandonFlow(call: ObjectCall, flowId: string): Promise<Wire<null>>;
   flow(call: ObjectCall, flowId: string, waitMs?: number): Promise<Wire<FlowState | null>>;
+  confirm(call: ObjectCall, flowId: string): Promise<Wire<FlowState>>;
   launch(call: ObjectCall, flowId: string, presented?: string): Promise<Wire<LaunchAnswer>>;
   completeUser(call: ObjectCall, entry: CallbackEntry, query: CallbackQuery, presented?: string): Promise<Wire<CallbackAnswer>>;
   completeAccount(call: ObjectCall, entry: CallbackEntry, query: CallbackQuery, presented?: string): Promise<Wire<CallbackAnswer>>;

@@ -137,6 +137,11 @@ export class UserHandle {
     return this.#invoke((o, c) => o.flow(c, flowId, waitMs));
   }
 
+  /** The application confirms a flow awaiting confirmation: its token is stored and announced. */
+  confirm(flowId: string): Promise<FlowState> {
+    return this.#invoke((o, c) => o.confirm(c, flowId));
+  }
+
   /** Launch: bind this browser. */
   launch(flowId: string, presented?: string): Promise<LaunchAnswer> {
     return this.#invoke((o, c) => o.launch(c, flowId, presented));

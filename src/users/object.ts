@@ -273,6 +273,33 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     });
   }
 
+  /**
+   * The application confirms that the browser which came back is its user:
+   * the token kept for the flow is stored under the user and announced.
+   * Confirming again answers the same; any other state is a 409.
+   */
+  confirm(call: ObjectCall, flowId: string): Promise<Wire<FlowState>> {
+    return this.#run(call, (deps) =>
+      this.#serial(flowId, async () => {
+        const state = await this.#current(call, flowId, deps.events);
+        if (!state) throw new AppError(404, "flow_not_found", "unknown flow, or its outcome is no longer kept", { detail: { flowId } });
+        if (state.status === "succeeded" && state.identity !== "confirmed" && state.identity !== undefined) return state;
+        if (state.status !== "awaiting_confirmation" || !state.pendingToken) {
+          throw new AppError(409, "flow_not_awaiting_confirmation", `this flow is ${state.status}, not awaiting confirmation`, {
+            hint: "only a flow whose status is awaiting_confirmation can be confirmed",
+            extra: { status: state.status },
+            detail: { flowId },
+          });
+        }
+        const token = JSON.parse(await this.#deps().services.sealer.open(state.pendingToken, pendingTokenContext(flowId))) as UserAccessToken;
+        await deps.custody.store(token);
+        const done = await this.#end(state, { status: "succeeded" }, call.now, (events) => void deps.events.push(...events), token);
+        log(deps.log, "info", "flow_confirmed", { flowId, kind: state.kind, identity: state.identity });
+        return done;
+      }),
+    );
+  }
+
   #waitForEnd(flowId: string, ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       let waiters = this.#waiters.get(flowId);
@@ -296,7 +323,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   async #current(call: ObjectCall, flowId: string, events: OutboundEvent[]): Promise<FlowState | null> {
     const state = await this.#deps().store.flow(flowId);
     if (!state) return null;
-    if (state.status === "pending" && state.expiresAt <= call.now && !this.#busy.has(flowId)) {
+    if (dueToExpire(state, call.now) && !this.#busy.has(flowId)) {
       return this.#end(state, { status: "expired" }, call.now, (produced) => void events.push(...produced));
     }
     return state;
@@ -308,17 +335,26 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    */
   async #end(
     state: FlowState,
-    outcome: Omit<Outcome, "status" | "token"> & { status: "succeeded" | "failed" | "expired" },
+    outcome: Omit<Outcome, "status" | "token"> & { status: "succeeded" | "failed" | "expired" | "awaiting_confirmation" },
     nowMs: number,
     publish: (events: OutboundEvent[]) => Promise<void> | void,
     token?: UserAccessToken,
   ): Promise<FlowState> {
-    const done: FlowState = { ...state, ...outcome, completedAt: nowMs };
-    await this.#deps().store.putFlow(done);
+    const { pendingToken: _pendingToken, confirmBy: _confirmBy, ...rest } = state;
+    let next: FlowState;
+    if (outcome.status === "awaiting_confirmation") {
+      // Kept sealed for the application's confirmation (POST /v1/flows/{flowId}/confirm), never stored under the user meanwhile.
+      const sealed = await this.#deps().services.sealer.seal(JSON.stringify(token), pendingTokenContext(state.id));
+      next = { ...rest, ...outcome, pendingToken: sealed, confirmBy: nowMs + this.#deps().services.config.flowTtlSeconds * 1000, completedAt: nowMs };
+    } else {
+      next = { ...rest, ...outcome, completedAt: nowMs };
+    }
+    await this.#deps().store.putFlow(next);
     this.#wake(state.id);
-    await publish([{ id: flowEventId(done.id, done.status as "succeeded" | "failed" | "expired"), event: flowEndedEvent(done, nowMs, token) }]);
+    const announced = next.status === "awaiting_confirmation" ? undefined : token;
+    await publish([{ id: flowEventId(next.id, next.status), event: flowEndedEvent(next, nowMs, announced) }]);
     await this.#schedule(nowMs);
-    return done;
+    return next;
   }
 
   async #bound(state: FlowState, presented: string | undefined): Promise<boolean> {
@@ -423,7 +459,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
         try {
           const outcome = await decide(deps, state);
           const { token, ...recorded } = outcome;
-          if (token) {
+          if (token && outcome.status === "succeeded") {
             try {
               await deps.custody.store(token);
             } catch (error) {
@@ -465,8 +501,8 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     const events: OutboundEvent[] = [];
     let recheck = false;
     for (const flow of await store.flows()) {
-      if (flow.status === "pending") {
-        if (flow.expiresAt > now) continue;
+      if (flow.status === "pending" || flow.status === "awaiting_confirmation") {
+        if (!dueToExpire(flow, now)) continue;
         if (this.#busy.has(flow.id)) {
           recheck = true; // a callback is exchanging: its outcome decides
           continue;
@@ -504,5 +540,18 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
 /** The outcome of a recovered token: the identity check the callback made, made again. */
 function exchangeRecovered(entry: CallbackEntry, token: UserAccessToken): Outcome {
   const identity = identityOf(entry, token);
-  return identity ? { status: "succeeded", ...identity, token } : { status: "failed", errorCode: "USER_MISMATCH" };
+  if (!identity) return { status: "failed", errorCode: "USER_MISMATCH", errorSource: "edge" };
+  return { status: identity.identity === "confirmed" ? "succeeded" : "awaiting_confirmation", ...identity, token };
+}
+
+/** The additional data of a token kept for confirmation. */
+function pendingTokenContext(flowId: string): string {
+  return `flow:v1:${flowId}:token`;
+}
+
+/** Whether a flow not yet ended is past its expiry (a pending one) or its confirmation window (an unconfirmed one). */
+function dueToExpire(flow: FlowState, nowMs: number): boolean {
+  if (flow.status === "pending") return flow.expiresAt <= nowMs;
+  if (flow.status === "awaiting_confirmation") return (flow.confirmBy ?? flow.expiresAt) <= nowMs;
+  return false;
 }

@@ -9,7 +9,7 @@ import type { FlowState, UserMeta } from "../storage/user-store.ts";
 /** The latest time a JavaScript Date holds (ms). */
 const MAX_DATE_MS = 8.64e15;
 
-/** When an ended flow's outcome is forgotten (ms). */
+/** When an ended flow's outcome is forgotten (ms); a flow awaiting confirmation is not ended. */
 export function outcomeForgottenAt(flow: Pick<FlowState, "completedAt" | "expiresAt">): number {
   return (flow.completedAt ?? flow.expiresAt) + COMPLETED_FLOW_TTL_SECONDS * 1000;
 }
@@ -20,13 +20,15 @@ export function outcomeForgottenAt(flow: Pick<FlowState, "completedAt" | "expire
  * and none is earlier than `nowMs`.
  */
 export function nextAlarmAt(
-  flows: readonly Pick<FlowState, "status" | "expiresAt" | "completedAt">[],
+  flows: readonly Pick<FlowState, "status" | "expiresAt" | "completedAt" | "confirmBy">[],
   token: Pick<TokenRecord, "refreshTokenExpiry"> | undefined,
   meta: Pick<UserMeta, "expiringSentFor" | "expiredSentFor">,
   noticeSeconds: number,
   nowMs: number,
 ): number | undefined {
-  const times: number[] = flows.map((flow) => (flow.status === "pending" ? flow.expiresAt : outcomeForgottenAt(flow)));
+  const times: number[] = flows.map((flow) =>
+    flow.status === "pending" ? flow.expiresAt : flow.status === "awaiting_confirmation" ? (flow.confirmBy ?? flow.expiresAt) : outcomeForgottenAt(flow),
+  );
   if (token && Number.isFinite(token.refreshTokenExpiry)) {
     // Within what a Date can hold, so an absurd expiry still gives a real time.
     const expiresAt = Math.min(Math.max(token.refreshTokenExpiry * 1000, 0), MAX_DATE_MS);

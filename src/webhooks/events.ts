@@ -45,11 +45,28 @@ export const FlowSucceededEventSchema = z.object({
   }),
 });
 
-/** A flow ended with digi.me's (or the edge's) error code. */
+/** A flow ended with digi.me's (or the edge's) error code; `errorSource` says who reported it. */
 export const FlowFailedEventSchema = z.object({
   type: z.literal("flow.failed"),
   timestamp: z.string(),
-  data: z.object({ ...flowFields, status: z.literal("failed"), errorCode: z.string(), completedAt: z.string() }),
+  data: z.object({ ...flowFields, status: z.literal("failed"), errorCode: z.string(), errorSource: z.optional(z.enum(["edge", "browser"])), completedAt: z.string() }),
+});
+
+/**
+ * digi.me issued a token of a digi.me identity the edge could not match to the
+ * user (`new`, `replaced`): nothing is stored until the application confirms
+ * the returning browser is its user (POST /v1/flows/{flowId}/confirm). No token.
+ */
+export const FlowAwaitingConfirmationEventSchema = z.object({
+  type: z.literal("flow.awaiting_confirmation"),
+  timestamp: z.string(),
+  data: z.object({
+    ...flowFields,
+    status: z.literal("awaiting_confirmation"),
+    identity: z.enum(["new", "replaced"]),
+    digimeUserId: z.string(),
+    confirmBy: z.string(),
+  }),
 });
 
 /** A flow reached its expiry unfinished (the browser never came back). */
@@ -88,6 +105,7 @@ export const TokenExpiredEventSchema = z.object({
 export const WebhookEventSchema = z.discriminatedUnion("type", [
   FlowSucceededEventSchema,
   FlowFailedEventSchema,
+  FlowAwaitingConfirmationEventSchema,
   FlowExpiredEventSchema,
   TokenRotatedEventSchema,
   TokenExpiringEventSchema,
@@ -110,12 +128,29 @@ function iso(ms: number): string {
 /** The event for a flow that ended; `token` only for a succeeded user or full-authorization flow. */
 export function flowEndedEvent(flow: FlowState, nowMs: number, token?: UserAccessToken): WebhookEvent {
   if (flow.status === "expired") return flowExpiredEvent(flow, nowMs);
+  if (flow.status === "awaiting_confirmation") {
+    return {
+      type: "flow.awaiting_confirmation",
+      timestamp: iso(nowMs),
+      data: {
+        ...flowPart(flow),
+        status: "awaiting_confirmation",
+        identity: flow.identity === "new" ? "new" : "replaced",
+        digimeUserId: flow.digimeUserId ?? "",
+        confirmBy: iso(flow.confirmBy ?? flow.expiresAt),
+      },
+    };
+  }
   const completedAt = iso(flow.completedAt ?? nowMs);
   if (flow.status === "succeeded") {
     const identity = flow.identity ? { identity: flow.identity, ...(flow.digimeUserId ? { digimeUserId: flow.digimeUserId } : {}) } : {};
     return { type: "flow.succeeded", timestamp: iso(nowMs), data: { ...flowPart(flow), status: "succeeded", completedAt, ...(token ? { token } : {}), ...identity } };
   }
-  return { type: "flow.failed", timestamp: iso(nowMs), data: { ...flowPart(flow), status: "failed", errorCode: flow.errorCode ?? "UNKNOWN", completedAt } };
+  return {
+    type: "flow.failed",
+    timestamp: iso(nowMs),
+    data: { ...flowPart(flow), status: "failed", errorCode: flow.errorCode ?? "UNKNOWN", ...(flow.errorSource ? { errorSource: flow.errorSource } : {}), completedAt },
+  };
 }
 
 /** The event for a flow found unfinished (or gone) at its expiry. */

@@ -4,6 +4,7 @@
  */
 import * as z from "zod/mini";
 import {
+  FlowAwaitingConfirmationEventSchema,
   FlowExpiredEventSchema,
   FlowFailedEventSchema,
   FlowSucceededEventSchema,
@@ -18,6 +19,15 @@ const EVENTS = [
     schema: FlowSucceededEventSchema,
     summary: "A flow succeeded",
     description: "Sent when a flow ends well. User and full-authorization flows carry the new token (`data.token`): store it; the old refresh token is dead.",
+  },
+  {
+    type: "flow.awaiting_confirmation",
+    schema: FlowAwaitingConfirmationEventSchema,
+    summary: "A flow brought a digi.me identity the edge could not match to the user",
+    description:
+      "Sent when a full authorization (or a user flow without a known identity) brought a token of digi.me identity `new` or `replaced`. No token: " +
+      "nothing is stored until the application checks the signed return against its own signed-in session and calls POST /v1/flows/{flowId}/confirm " +
+      "(then `flow.succeeded` carries the token); unconfirmed by `confirmBy`, the flow expires.",
   },
   { type: "flow.failed", schema: FlowFailedEventSchema, summary: "A flow failed", description: "Sent when a flow ends with an error code (digi.me's, or the edge's such as `EXCHANGE_FAILED`)." },
   {

@@ -29,7 +29,7 @@ function payloadContext(id: string): string {
  * A flow ends once, so its event's id is derived from the flow: a duplicate
  * callback that re-announces the outcome reuses it and receivers de-duplicate.
  */
-export function flowEventId(flowId: string, outcome: "succeeded" | "failed" | "expired"): string {
+export function flowEventId(flowId: string, outcome: "succeeded" | "failed" | "expired" | "awaiting_confirmation" | "pending"): string {
   return `msg_${flowId}_${outcome}`;
 }
 

@@ -33,24 +33,24 @@ describe("confirming an account callback", () => {
     ["listed without an accessTokenStatus", [{ id: "acc-1" }]],
     ["not listed", [{ id: "acc-2", accessTokenStatus: { authorized: true } }]],
   ])("fails NOT_REAUTHORIZED when the account is %s", async (_case, accounts) => {
-    expect(await confirmAccountCallback(deps(listing(accounts as DigimeAccount[])), ACCOUNT, { flow: ACCOUNT.id, success: "true" })).toEqual({ status: "failed", errorCode: "NOT_REAUTHORIZED" });
+    expect(await confirmAccountCallback(deps(listing(accounts as DigimeAccount[])), ACCOUNT, { flow: ACCOUNT.id, success: "true" })).toEqual({ status: "failed", errorCode: "NOT_REAUTHORIZED", errorSource: "edge" });
   });
 
   it("fails NOT_REAUTHORIZED when digi.me refuses the read with a 4xx a refresh cannot cure", async () => {
     const client = { readAccounts: async () => Promise.reject(refused(403, "Forbidden")) };
-    expect(await confirmAccountCallback(deps(client), ACCOUNT, { flow: ACCOUNT.id, success: "true" })).toEqual({ status: "failed", errorCode: "NOT_REAUTHORIZED" });
+    expect(await confirmAccountCallback(deps(client), ACCOUNT, { flow: ACCOUNT.id, success: "true" })).toEqual({ status: "failed", errorCode: "NOT_REAUTHORIZED", errorSource: "edge" });
   });
 
   it("fails NOT_REAUTHORIZED when the refresh itself is refused", async () => {
     const client = { readAccounts: async () => Promise.reject(refused(401, "InvalidToken")) };
     const dead = async () => Promise.reject(new DigimeError({ kind: "api", status: 401, code: "InvalidToken", tokenSubject: "refresh_token", message: "refresh refused", call: "oauth/token" }));
-    expect(await confirmAccountCallback(deps(client, TOKEN, dead), ACCOUNT, { flow: ACCOUNT.id, success: "true" })).toEqual({ status: "failed", errorCode: "NOT_REAUTHORIZED" });
+    expect(await confirmAccountCallback(deps(client, TOKEN, dead), ACCOUNT, { flow: ACCOUNT.id, success: "true" })).toEqual({ status: "failed", errorCode: "NOT_REAUTHORIZED", errorSource: "edge" });
   });
 
   it("fails NOT_REAUTHORIZED when the user has no stored token and none was passed, without asking digi.me", async () => {
     let asked = false;
     const client = { readAccounts: async () => ((asked = true), [{ id: "acc-1", accessTokenStatus: { authorized: true } }]) };
-    expect(await confirmAccountCallback(deps(client, null), ACCOUNT, { flow: ACCOUNT.id, success: "true" })).toEqual({ status: "failed", errorCode: "NOT_REAUTHORIZED" });
+    expect(await confirmAccountCallback(deps(client, null), ACCOUNT, { flow: ACCOUNT.id, success: "true" })).toEqual({ status: "failed", errorCode: "NOT_REAUTHORIZED", errorSource: "edge" });
     expect(asked).toBe(false);
   });
 
@@ -65,12 +65,12 @@ describe("a user callback", () => {
 
   it("fails USER_MISMATCH when the exchanged token is another digi.me user's", async () => {
     const client = { exchangeCodeForToken: async () => ({ ...TOKEN, user: { id: "dm-mallory" } }) };
-    expect(await exchangeUserCallback(deps(client), USER, { flow: USER.id, success: "true", state: "s", code: "c" })).toEqual({ status: "failed", errorCode: "USER_MISMATCH" });
+    expect(await exchangeUserCallback(deps(client), USER, { flow: USER.id, success: "true", state: "s", code: "c" })).toEqual({ status: "failed", errorCode: "USER_MISMATCH", errorSource: "edge" });
   });
 
   it("fails EXCHANGE_FAILED when digi.me refuses the code", async () => {
     const client = { exchangeCodeForToken: async () => Promise.reject(refused(400, "InvalidRequest")) };
-    expect(await exchangeUserCallback(deps(client), USER, { flow: USER.id, success: "true", state: "s", code: "c" })).toEqual({ status: "failed", errorCode: "EXCHANGE_FAILED" });
+    expect(await exchangeUserCallback(deps(client), USER, { flow: USER.id, success: "true", state: "s", code: "c" })).toEqual({ status: "failed", errorCode: "EXCHANGE_FAILED", errorSource: "edge" });
   });
 
   it("keeps a code-like errorCode from the browser and turns anything else into UNKNOWN", () => {

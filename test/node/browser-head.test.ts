@@ -1,10 +1,9 @@
 /**
  * HEAD on the launch link, against the real local stack (wrangler dev): a
  * link scanner's HEAD must not bind the flow and lock the user's browser out
- * (issue 18, item 6). With the Hono and workerd in use, a HEAD never reaches
- * the launch route (Hono answers it as a GET that matches no route, and the
- * runtime reports 200 without a body), so no guard of ours is involved; this
- * holds the behaviour should either change.
+ * (issue 18, item 6). Hono answers a HEAD with the GET route, so the browser
+ * routes answer HEAD themselves (src/routes/browser.ts); without that, this
+ * test fails: the HEAD sets the binding cookie.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../../scripts/stack.ts";

@@ -60,12 +60,22 @@ describe("the development stack (npm start)", () => {
 });
 
 describe("the demo application", () => {
-  it("shows a working reauth-status after full authorization (the new digi.me user's session, not the old one)", async () => {
+  it("shows a full authorization that brought another digi.me identity as something to look at, and a working reauth-status once confirmed", async () => {
     const { url, html } = await press("user-full-authorization");
-    expect(new URL(url).searchParams.get("status")).toBe("succeeded");
-    expect(html).not.toContain("upstream_rejected");
-    expect(html).not.toContain("session_not_found");
-    expect(html).toMatch(/&#34;status&#34;: &#34;valid&#34;/);
+    expect(new URL(url).searchParams.get("status")).toBe("awaiting_confirmation");
+    expect(html).toContain('id="confirmation" class="warn"');
+    expect(html).toMatch(/id="identity">replaced</);
+    expect(html).not.toMatch(/id="outcome" class="ok"/);
+    const flowId = new URL(url).searchParams.get("flowId")!;
+    // Another browser session cannot confirm it.
+    expect((await fetch(`${demo.url}flows/${flowId}/confirm`, { method: "POST" })).status).toBe(403);
+    const confirmed = await fetch(`${demo.url}flows/${flowId}/confirm`, { method: "POST", headers: { Cookie: `demo_flow=${flowId}` } });
+    const page = await confirmed.text();
+    expect(confirmed.status).toBe(200);
+    expect(page).toMatch(/id="status">succeeded</);
+    expect(page).not.toContain("upstream_rejected");
+    expect(page).not.toContain("session_not_found");
+    expect(page).toMatch(/&#34;status&#34;: &#34;valid&#34;/);
   }, 60_000);
 
   it("still reads the demo user's own session after user reauthorization", async () => {

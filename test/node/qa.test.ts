@@ -279,7 +279,7 @@ describe("the QA runner", () => {
   it("refuses an unknown step with a message listing the step kinds", () => {
     const bad = join(scratch, "bad-step.yaml");
     writeFileSync(bad, "name: bad\nsteps:\n  - click: approve\n");
-    expect(() => loadScenario(bad)).toThrow(/steps\.0: not a step \(a step has one of start, browser, flow, reauthStatus, setScenario, webhook, webhookOutage\)/);
+    expect(() => loadScenario(bad)).toThrow(/steps\.0: not a step \(a step has one of start, browser, flow, confirm, reauthStatus, setScenario, webhook, webhookOutage\)/);
   });
 
   it("removes its .wrangler/stack-<port> folder when a stack closes", async () => {

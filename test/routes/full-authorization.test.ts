@@ -22,7 +22,8 @@ describe("full authorization (the allowFullAuthorization fallback), as digi.me's
     expect(authorizePage.searchParams.get("sourceType")).toBe("pull");
     const callback = new URL(hops[2]!.url);
     expect([...callback.searchParams.keys()]).toEqual(["flow", "success", "state", "code", "accountReference"]);
-    expect(final.searchParams.get("status")).toBe("succeeded");
+    expect(final.searchParams.get("status")).toBe("awaiting_confirmation"); // another digi.me identity: the application confirms
+    expect((await api(`/v1/flows/${body.flowId}/confirm`, { method: "POST" })).status).toBe(200);
 
     const stored = await runInDurableObject(userObject(user.id), (_instance, state) => state.storage.get<FlowState>(USER_KEYS.flowPrefix + body.flowId));
     expect(stored).toMatchObject({ kind: "authorize", status: "succeeded", accountReference: callback.searchParams.get("accountReference") });

@@ -4,8 +4,9 @@ import { useTestMock } from "../support/mock.ts";
 
 /**
  * Who the outcome belongs to (DESIGN.md): a user flow's exchanged token must
- * carry the digi.me identity (`sub`) of the user's stored token; a full
- * authorization, which has none to compare, records the new one and says so.
+ * carry the digi.me identity (`sub`) of the user's stored token; a token of
+ * an identity the edge cannot match (none known, or a full authorization that
+ * brought another) is kept, not stored, until the application confirms.
  */
 const testMock = useTestMock();
 const { api, request } = testApp();
@@ -56,19 +57,24 @@ describe("user flows: the token must be the user's", () => {
     expect((await storedToken(user.id)).token.accessToken.value).toBe(token.accessToken.value);
   });
 
-  it("records a new identity when none was known (a passed access token, nothing stored)", async () => {
+  it("stores nothing when no identity was known (a passed access token, nothing stored) until the application confirms", async () => {
     const { user, token } = testMock.mock.createUser();
     const started = (await (await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/back`, userAccessToken: token.accessToken.value } })).json()) as {
       flowId: string;
       launchUrl: string;
     };
-    await new TestBrowser(request).navigate(started.launchUrl);
-    expect(await flow(started.flowId)).toMatchObject({ status: "succeeded", identity: "new", digimeUserId: user.id });
+    const { final } = await new TestBrowser(request).navigate(started.launchUrl);
+    expect(final.searchParams.get("status")).toBe("awaiting_confirmation");
+    expect(final.searchParams.get("identity")).toBe("new");
+    expect(await flow(started.flowId)).toMatchObject({ status: "awaiting_confirmation", identity: "new", digimeUserId: user.id });
+    expect((await api(`/v1/users/${user.id}/token`)).status).toBe(404);
+    expect(await (await api(`/v1/flows/${started.flowId}/confirm`, { method: "POST" })).json()).toMatchObject({ status: "succeeded", identity: "new" });
+    expect((await storedToken(user.id)).token.user.id).toBe(user.id);
   });
 });
 
 describe("the mallory/victim repro (issue 11)", () => {
-  it("says in the flow that a full authorization opened by another browser brought another digi.me identity", async () => {
+  it("keeps the other digi.me identity a forwarded full authorization brought off the user, and says so", async () => {
     // mallory's token is dead (invalid-token), so she gets a full-authorization flow.
     const { user: mallory } = await enrollUser(testMock.mock, api, { scenario: { name: "invalid-token" } });
     const response = await api("/v1/reauth/user", { body: { userId: mallory.id, returnTo: `${APP}/back`, allowFullAuthorization: true } });
@@ -77,12 +83,13 @@ describe("the mallory/victim repro (issue 11)", () => {
     // A second browser (the victim, or a link unfurler) opens the launch URL first and approves.
     const victim = new TestBrowser(request);
     const { final } = await victim.navigate(started.launchUrl);
-    expect(final.searchParams.get("status")).toBe("succeeded");
-    // The backend is told: the stored token is not mallory's previous identity.
+    expect(final.searchParams.get("status")).toBe("awaiting_confirmation");
+    expect(final.searchParams.get("identity")).toBe("replaced");
+    // The backend is told, and nothing of the other person's is stored under mallory until it confirms.
     const outcome = await flow(started.flowId);
-    expect(outcome).toMatchObject({ status: "succeeded", identity: "replaced" });
+    expect(outcome).toMatchObject({ status: "awaiting_confirmation", identity: "replaced" });
     expect(outcome.digimeUserId).not.toBe(mallory.id);
-    expect((await storedToken(mallory.id)).token.user.id).toBe(outcome.digimeUserId);
+    expect((await storedToken(mallory.id)).token.user.id).toBe(mallory.id);
     // mallory's own browser, too late, cannot take the flow over.
     expect((await new TestBrowser(request).get(started.launchUrl)).status).toBe(409);
   });

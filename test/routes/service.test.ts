@@ -76,6 +76,7 @@ describe("GET /openapi.json", () => {
       "/reauth/recover",
       "/reauth/user/callback",
       "/v1/flows/{flowId}",
+      "/v1/flows/{flowId}/confirm",
       "/v1/reauth/account",
       "/v1/reauth/user",
       "/v1/users/{userId}/reauth-status",

@@ -1,8 +1,8 @@
 /**
  * The signed return: the redirect to returnTo carries `ts` and `sig`, an
- * HMAC-SHA256 with RETURN_SIGNING_SECRET over flowId, status, errorCode, the
- * flow's userId and ts. Checked here with an independent HMAC, as an
- * application would compute it.
+ * HMAC-SHA256 with RETURN_SIGNING_SECRET over flowId, status, errorCode and
+ * its source, the flow's kind, the identity it brought, the flow's userId and
+ * ts. Checked here with an independent HMAC, as an application would compute it.
  */
 import { describe, expect, it } from "vitest";
 import { scenarioSchema } from "../../mock-server/index.ts";
@@ -14,10 +14,11 @@ const NOW = Math.floor(Date.now() / 1000) * 1000 - 7_000; // a fixed clock, a li
 const { api, request } = testApp({ now: () => NOW });
 const SECRET = testEnv.RETURN_SIGNING_SECRET!;
 
-/** What an application computes: base64url(HMAC-SHA256(secret, "v1\nflowId\nstatus\nerrorCode\nuserId\nts")). */
-async function expectedSig(fields: { flowId: string; status: string; errorCode?: string; userId: string; ts: string }): Promise<string> {
+/** What an application computes: base64url(HMAC-SHA256(secret, "v2\nflowId\nstatus\nerrorCode\nerrorSource\nkind\nidentity\nuserId\nts")). */
+async function expectedSig(fields: { flowId: string; status: string; errorCode?: string; errorSource?: string; kind?: string; identity?: string; userId: string; ts: string }): Promise<string> {
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const text = ["v1", fields.flowId, fields.status, fields.errorCode ?? "", fields.userId, fields.ts].join("\n");
+  const { kind = "user", identity = kind === "user" && fields.status === "succeeded" ? "confirmed" : "" } = fields;
+  const text = ["v2", fields.flowId, fields.status, fields.errorCode ?? "", fields.errorSource ?? "", kind, identity, fields.userId, fields.ts].join("\n");
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text)));
   return btoa(String.fromCharCode(...mac)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
@@ -31,29 +32,33 @@ async function runFlow(kind: "user" | "account", scenario?: Record<string, unkno
 }
 
 describe("the signed return to returnTo", () => {
-  it("signs a user flow's success over flowId, status, userId and the time of the redirect", async () => {
+  it("signs a user flow's success over flowId, status, kind, identity, userId and the time of the redirect", async () => {
     const { user, flowId, params } = await runFlow("user");
-    expect(params).toEqual({ x: "1", flowId, status: "succeeded", ts: String(NOW / 1000), sig: expect.any(String) });
+    expect(params).toEqual({ x: "1", flowId, status: "succeeded", kind: "user", identity: "confirmed", ts: String(NOW / 1000), sig: expect.any(String) });
     expect(params.sig).toBe(await expectedSig({ flowId, status: "succeeded", userId: user.id, ts: params.ts! }));
   });
 
-  it("signs a failure's errorCode too", async () => {
+  it("signs a failure's errorCode and who reported it too", async () => {
     const { user, flowId, params } = await runFlow("user", { name: "failure", errorCode: "USER_CANCEL" });
-    expect(params).toMatchObject({ status: "failed", errorCode: "USER_CANCEL" });
-    expect(params.sig).toBe(await expectedSig({ flowId, status: "failed", errorCode: "USER_CANCEL", userId: user.id, ts: params.ts! }));
-    expect(params.sig).not.toBe(await expectedSig({ flowId, status: "failed", userId: user.id, ts: params.ts! }));
+    expect(params).toMatchObject({ status: "failed", errorCode: "USER_CANCEL", errorSource: "browser" });
+    const failed = { flowId, status: "failed", errorCode: "USER_CANCEL", errorSource: "browser", userId: user.id, ts: params.ts! };
+    expect(params.sig).toBe(await expectedSig(failed));
+    expect(params.sig).not.toBe(await expectedSig({ ...failed, errorCode: undefined }));
+    expect(params.sig).not.toBe(await expectedSig({ ...failed, errorSource: "edge" }));
   });
 
   it("signs an account flow's outcome", async () => {
     const { user, flowId, params } = await runFlow("account");
-    expect(params.sig).toBe(await expectedSig({ flowId, status: "succeeded", userId: user.id, ts: params.ts! }));
+    expect(params.sig).toBe(await expectedSig({ flowId, status: "succeeded", kind: "account", userId: user.id, ts: params.ts! }));
+    expect(params.sig).not.toBe(await expectedSig({ flowId, status: "succeeded", kind: "user", userId: user.id, ts: params.ts! }));
   });
 
-  it("does not verify for another user, another status or another time", async () => {
+  it("does not verify for another user, another status, another identity or another time", async () => {
     const { user, flowId, params } = await runFlow("user");
     const genuine = { flowId, status: "succeeded", userId: user.id, ts: params.ts! };
     expect(params.sig).not.toBe(await expectedSig({ ...genuine, userId: "someone-else" }));
     expect(params.sig).not.toBe(await expectedSig({ ...genuine, status: "failed" }));
+    expect(params.sig).not.toBe(await expectedSig({ ...genuine, identity: "replaced" }));
     expect(params.sig).not.toBe(await expectedSig({ ...genuine, ts: String(Number(genuine.ts) + 1) }));
   });
 

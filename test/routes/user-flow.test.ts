@@ -25,7 +25,7 @@ describe("user reauthorization, end to end", () => {
     const { final, hops } = await browser.navigate(body.launchUrl);
     expect(hops.map((h) => h.status)).toEqual([302, 302, 303]);
     expect(final.origin + final.pathname).toBe(`${APP}/done`);
-    expect(Object.fromEntries(final.searchParams)).toEqual({ tab: "digime", flowId: body.flowId, status: "succeeded", ts: expect.stringMatching(/^\d+$/), sig: expect.any(String) });
+    expect(Object.fromEntries(final.searchParams)).toEqual({ tab: "digime", flowId: body.flowId, status: "succeeded", kind: "user", identity: "confirmed", ts: expect.stringMatching(/^\d+$/), sig: expect.any(String) });
 
     const flow = await (await api(`/v1/flows/${body.flowId}`)).json();
     expect(flow).toMatchObject({ flowId: body.flowId, kind: "user", userId: user.id, status: "succeeded" });
@@ -61,13 +61,14 @@ describe("user reauthorization, end to end", () => {
     expect(body.error?.hint).toMatch(/full authorization/);
   });
 
-  it("starts a full-authorization flow instead when asked, and completes it", async () => {
+  it("starts a full-authorization flow instead when asked, and completes it once the application confirms it", async () => {
     const { user } = await enrolledUser({ name: "invalid-token" });
     const { response, body } = await start(user.id, { allowFullAuthorization: true });
     expect(response.status).toBe(201);
     expect(body.kind).toBe("authorize");
     const { final } = await new TestBrowser(request).navigate(body.launchUrl);
-    expect(final.searchParams.get("status")).toBe("succeeded");
+    expect(final.searchParams.get("status")).toBe("awaiting_confirmation");
+    expect((await api(`/v1/flows/${body.flowId}/confirm`, { method: "POST" })).status).toBe(200);
     const stored = (await (await api(`/v1/users/${user.id}/token`)).json()) as { token: { accessToken: { value: string } } };
     expect(testMock.mock.checkAccessToken(stored.token.accessToken.value, "dev-app_dev-contract").ok).toBe(true);
   });

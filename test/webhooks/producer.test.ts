@@ -79,7 +79,7 @@ describe("webhook producer", () => {
     expect(event).toMatchObject({ type: "flow.succeeded", data: { flowId: started.flowId, kind: "user", userId: user.id, status: "succeeded", token: stored.token, identity: "confirmed", digimeUserId: user.id } });
   });
 
-  it("names in flow.succeeded that a full authorization brought another digi.me identity (replaced)", async () => {
+  it("announces a full authorization that brought another digi.me identity as awaiting confirmation, without its token", async () => {
     const { env, queue } = webhookEnv();
     const { api, browser } = appFor(env);
     // The stored token is dead, so the flow is a full authorization; whoever opens it signs in as another digi.me user.
@@ -92,10 +92,14 @@ describe("webhook producer", () => {
     expect(started.kind).toBe("authorize");
     queue.take();
     await browser().navigate(started.launchUrl);
-    const event = await open(env, deliveries(queue)[0]!);
+    const [message, ...rest] = deliveries(queue);
+    expect(rest).toEqual([]);
+    expect(message).toMatchObject({ id: `msg_${started.flowId}_awaiting_confirmation`, type: "flow.awaiting_confirmation" });
+    const event = await open(env, message!);
     const flow = (await (await api(`/v1/flows/${started.flowId}`)).json()) as { identity: string; digimeUserId: string };
     expect(flow.identity).toBe("replaced");
-    expect(event).toMatchObject({ type: "flow.succeeded", data: { kind: "authorize", identity: "replaced", digimeUserId: flow.digimeUserId } });
+    expect(event).toMatchObject({ type: "flow.awaiting_confirmation", data: { kind: "authorize", identity: "replaced", digimeUserId: flow.digimeUserId } });
+    expect("token" in event.data).toBe(false);
     expect(flow.digimeUserId).not.toBe(user.id);
   });
 
@@ -108,7 +112,7 @@ describe("webhook producer", () => {
     const [message] = deliveries(queue);
     expect(message).toMatchObject({ id: `msg_${started.flowId}_failed`, type: "flow.failed" });
     const event = await open(env, message!);
-    expect(event.data).toEqual({ flowId: started.flowId, kind: "user", userId: user.id, status: "failed", errorCode: "USER_CANCEL", completedAt: expect.any(String) });
+    expect(event.data).toEqual({ flowId: started.flowId, kind: "user", userId: user.id, status: "failed", errorCode: "USER_CANCEL", errorSource: "browser", completedAt: expect.any(String) });
   });
 
   it("enqueues flow.succeeded without a token for an account flow", async () => {
