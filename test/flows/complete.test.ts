@@ -73,6 +73,14 @@ describe("a user callback", () => {
     expect(await exchangeUserCallback(deps(client), USER, { flow: USER.id, success: "true", state: "s", code: "c" })).toEqual({ status: "failed", errorCode: "EXCHANGE_FAILED", errorSource: "edge" });
   });
 
+  it("records a failure the browser reports as the browser's, and never with one of the edge's own codes", async () => {
+    for (const code of ["USER_MISMATCH", "NOT_REAUTHORIZED", "EXCHANGE_FAILED"]) {
+      expect(await exchangeUserCallback(deps({}), USER, { flow: USER.id, success: "false", errorCode: code })).toEqual({ status: "failed", errorCode: "UNKNOWN", errorSource: "browser" });
+      expect(await confirmAccountCallback(deps({}), ACCOUNT, { flow: ACCOUNT.id, success: "false", errorCode: code })).toEqual({ status: "failed", errorCode: "UNKNOWN", errorSource: "browser" });
+    }
+    expect(await exchangeUserCallback(deps({}), USER, { flow: USER.id, success: "false", errorCode: "USER_CANCEL" })).toEqual({ status: "failed", errorCode: "USER_CANCEL", errorSource: "browser" });
+  });
+
   it("keeps a code-like errorCode from the browser and turns anything else into UNKNOWN", () => {
     expect(normaliseErrorCode("USER_CANCEL")).toBe("USER_CANCEL");
     expect(normaliseErrorCode("<script>")).toBe("UNKNOWN");
