@@ -50,7 +50,11 @@ export function createApp(options: WithServicesOptions = {}): Hono<AppEnv> {
   app.route("/", browserRoutes());
   app.route("/", openApiRoutes());
 
-  // Answered, not thrown: a throw from the not-found handler skips the middleware that sets the security headers.
+  // Answered, not thrown. Hono runs the not-found handler inside the innermost middleware
+  // matching the path, and a throw from it is caught in that middleware's frame: under /v1/*
+  // and /reauth/* that is a middleware inside securityHeaders, so a thrown 405 still gets
+  // every header (checked with hono 4.13); on a path no other middleware matches (/favicon.ico,
+  // POST /healthz) it is securityHeaders itself, whose headers the throw would skip.
   const wrongMethod = methodNotAllowed({ routes: () => app.routes });
   app.notFound((c) => onError(wrongMethod(c.req.method, c.req.path) ?? new AppError(404, "not_found", "no such route"), c));
   app.onError(onError);
