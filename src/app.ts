@@ -36,11 +36,13 @@ export function createApp(options: WithServicesOptions = {}): Hono<AppEnv> {
       throw new AppError(413, "payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
     },
   });
-  app.use("/v1/*", limit);
-  app.use("/reauth/*", limit);
+  // The backend API authenticates before it reads a body: an unauthenticated client gets its
+  // 401 without the Worker buffering (or draining, up to 64 MiB) what it sends.
   app.use("/v1/*", withServices(options));
   app.use("/v1/*", apiKeyAuth({ keys: (c) => c.var.config.apiKeys }));
+  app.use("/v1/*", limit);
   app.use("/v1/*", requireJsonBody());
+  app.use("/reauth/*", limit);
   app.use("/reauth/*", withServices(options));
 
   app.route("/", healthRoutes());

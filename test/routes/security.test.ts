@@ -279,6 +279,35 @@ describe("backend API authentication and input", () => {
     expect(await response.json()).toMatchObject({ error: { code: "payload_too_large" } });
   });
 
+  it("answers 401, not 413, to an unauthenticated POST with a large body", async () => {
+    for (const key of [null, "test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"]) {
+      const response = await api("/v1/reauth/user", { key, body: { userId: "u", returnTo: `${APP}/`, sessionOptions: { pad: "x".repeat(17 * 1024) } } });
+      expect(response.status, String(key)).toBe(401);
+      expect(await response.json()).toMatchObject({ error: { code: "unauthorized" } });
+    }
+  });
+
+  it("answers an unauthenticated streamed body with 401 without reading it", async () => {
+    const chunk = new TextEncoder().encode("x".repeat(4096));
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled++ < 64) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const response = await request("/v1/reauth/user", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body,
+      // @ts-expect-error -- a streaming request body needs duplex in the fetch spec
+      duplex: "half",
+    });
+    expect(response.status).toBe(401);
+    // The stream fills its one-chunk queue on its own; nothing beyond that was asked for.
+    expect(pulled).toBeLessThanOrEqual(1);
+  });
+
   it("answers 400 for malformed JSON", async () => {
     const response = await api("/v1/reauth/user", { body: "{not json" });
     expect(response.status).toBe(400);
