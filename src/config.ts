@@ -7,7 +7,7 @@ import { DEFAULT_API_BASE_URL, DEFAULT_ONBOARD_BASE_URL, DEFAULT_TIMEOUT_MS } fr
 import { decodePem, pkcs8ToPkcs1Private } from "./digime/pem.ts";
 import type { Env } from "./env.ts";
 import { fromBase64, toBase64, utf8 } from "./digime/encoding.ts";
-import { isLoopbackHost, isLoopbackNetworkHost } from "./hosts.ts";
+import { isLocalDevelopmentUrl, isLoopbackHost } from "./hosts.ts";
 import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS } from "./storage/keys.ts";
 import { parseWebhookSettings, webhookProductionProblems, type WebhookSettings } from "./webhooks/settings.ts";
 
@@ -213,22 +213,19 @@ export function parseConfig(env: Env): Config {
   return config;
 }
 
-/** Top-level names that can never be a public deployment (RFC 2606, RFC 6761). */
-const RESERVED_TLDS = ["test", "example", "localhost", "invalid"];
-
 /**
- * Whether a URL can only be a development stack: a loopback host (127.0.0.0/8
- * included) or a name under a reserved test TLD. A deployed Worker
- * (workers.dev or a custom domain) is neither.
+ * Development mode is honoured only for a request that itself came to this
+ * machine or a reserved test name, not only for a local PUBLIC_BASE_URL: a
+ * deployed Worker given a copied local configuration would otherwise serve
+ * the token API to the published development key. Checked per request (the
+ * parsed configuration is shared by every request of an isolate). Cloudflare
+ * picks the Worker by the request's host (its route or custom domain), so a
+ * deployed Worker sees its own public host here, not a loopback one.
  */
-export function isLocalDevelopmentUrl(value: string): boolean {
-  let host: string;
-  try {
-    host = new URL(value).hostname.toLowerCase();
-  } catch {
-    return false;
-  }
-  return isLoopbackNetworkHost(host) || RESERVED_TLDS.some((tld) => host === tld || host.endsWith(`.${tld}`));
+export function developmentModeProblems(config: Config, requestUrl: string): string[] {
+  if (!config.developmentMode || isLocalDevelopmentUrl(requestUrl)) return [];
+  const host = new URL(requestUrl).host;
+  return [`DEVELOPMENT_MODE="true" is honoured only for requests to this machine or a reserved test name (.test, .example, .localhost, .invalid), and this request came to ${host}; remove DEVELOPMENT_MODE from this deployment`];
 }
 
 /**

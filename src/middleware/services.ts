@@ -3,7 +3,7 @@
  * A configuration problem answers 503 naming the variables (never values).
  */
 import type { MiddlewareHandler } from "hono";
-import { ConfigError, parseConfig } from "../config.ts";
+import { ConfigError, developmentModeProblems, parseConfig } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { getServices, type ServicesOptions } from "../services.ts";
@@ -20,6 +20,13 @@ export function withServices(options: WithServicesOptions = {}): MiddlewareHandl
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       throw new AppError(503, "configuration_error", `the service is misconfigured: ${error.problems.join("; ")}`, {
+        page: "This service is not configured correctly. Please try again later.",
+      });
+    }
+    // Per request, not per isolate: a development configuration serves only requests to this machine.
+    const refused = developmentModeProblems(config, c.req.url);
+    if (refused.length) {
+      throw new AppError(503, "configuration_error", `the service is misconfigured: ${refused.join("; ")}`, {
         page: "This service is not configured correctly. Please try again later.",
       });
     }

@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { ConfigError, describeConfig, parseConfig } from "../config.ts";
+import { ConfigError, describeConfig, developmentModeProblems, parseConfig } from "../config.ts";
 import { importPrivateKey } from "../digime/keys.ts";
 import type { AppEnv } from "../env.ts";
 import { describe } from "../schemas.ts";
@@ -39,6 +39,8 @@ export function healthRoutes(): Hono<AppEnv> {
   mount(app, health, async (c) => {
     try {
       const config = parseConfig(c.env);
+      const refused = developmentModeProblems(config, c.req.url);
+      if (refused.length) return c.json({ status: "misconfigured" as const, problems: refused }, 503);
       try {
         await importPrivateKey(config.privateKey);
       } catch (error) {

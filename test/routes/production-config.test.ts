@@ -105,13 +105,35 @@ describe("production configuration", () => {
   });
 
   it("refuses DEVELOPMENT_MODE=true on a deployed Worker's PUBLIC_BASE_URL, so one stray variable cannot switch the refusals off", async () => {
-    for (const url of ["https://digime-reauth-edge.acme.workers.dev", "https://reauth.example.com", "https://test.example.org"]) {
+    // edge.contest: a reserved name is matched as a whole label, not as the end of one.
+    for (const url of ["https://digime-reauth-edge.acme.workers.dev", "https://reauth.example.com", "https://test.example.org", "https://edge.contest", "https://edge.latest"]) {
       const { status, problems } = await problemsOf({ ...testEnv, PUBLIC_BASE_URL: url });
       expect(status, url).toBe(503);
       expect(problems.join("\n"), url).toMatch(/DEVELOPMENT_MODE="true" is honoured only for a PUBLIC_BASE_URL on this machine/);
     }
     for (const url of ["https://edge.test", "http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787", "http://edge.localhost"]) {
       expect((await problemsOf({ ...testEnv, PUBLIC_BASE_URL: url })).status, url).toBe(200);
+    }
+  });
+
+  it("refuses, in development mode, a request whose own host is not this machine or a reserved name, even with a local PUBLIC_BASE_URL", async () => {
+    // The test bindings: DEVELOPMENT_MODE=true, PUBLIC_BASE_URL https://edge.test; a deployed copy is reached at its own host.
+    for (const origin of ["https://edge.example.com", "https://digime-reauth-edge.acme.workers.dev", "https://edge.contest"]) {
+      const api = await request(`${origin}/v1/flows/AAAAAAAAAAAAAAAAAAAAAA`, { headers: { Authorization: `Bearer ${testEnv.API_KEYS!.split(",")[0]}` } });
+      expect(api.status, origin).toBe(503);
+      expect(((await api.json()) as { error: { code: string } }).error.code).toBe("configuration_error");
+      expect((await request(`${origin}/reauth/launch/AAAAAAAAAAAAAAAAAAAAAA`)).status, origin).toBe(503);
+      const health = await request(`${origin}/healthz`);
+      expect(health.status, origin).toBe(503);
+      expect(((await health.json()) as { problems: string[] }).problems.join("\n")).toContain(`DEVELOPMENT_MODE="true" is honoured only for requests to this machine or a reserved test name (.test, .example, .localhost, .invalid), and this request came to ${new URL(origin).host}`);
+    }
+  });
+
+  it("serves, in development mode, requests to a reserved name or to this machine", async () => {
+    for (const origin of ["https://edge.test", "http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787", "http://edge.localhost"]) {
+      const api = await request(`${origin}/v1/flows/AAAAAAAAAAAAAAAAAAAAAA`, { headers: { Authorization: `Bearer ${testEnv.API_KEYS!.split(",")[0]}` } });
+      expect(api.status, origin).toBe(404); // served: the flow is unknown
+      expect((await request(`${origin}/healthz`)).status, origin).toBe(200);
     }
   });
 
