@@ -31,9 +31,10 @@ export function usesWebhooks(scenario: ScenarioFile): boolean {
 /**
  * Why a scenario with webhook steps cannot run against this target, if it
  * cannot: no receiver answers, or the target's flows live too long to wait
- * for an expiry.
+ * for an expiry. The flow TTL comes from `/healthz`'s configuration, which
+ * the edge shows only to a caller with an API key (`apiKey`).
  */
-export async function webhookSkipReason(scenario: ScenarioFile, receiver: string | undefined, target: string): Promise<string | undefined> {
+export async function webhookSkipReason(scenario: ScenarioFile, receiver: string | undefined, target: string, apiKey?: string): Promise<string | undefined> {
   if (!usesWebhooks(scenario)) return undefined;
   if (!receiver) return "no webhook receiver (--webhooks URL)";
   try {
@@ -42,9 +43,11 @@ export async function webhookSkipReason(scenario: ScenarioFile, receiver: string
     return `no webhook receiver answers at ${receiver}`;
   }
   if (scenario.steps.some((s) => "webhook" in s && s.webhook.afterExpiry)) {
-    const health = (await (await fetch(`${target}/healthz`)).json().catch(() => ({}))) as { config?: { flowTtlSeconds?: number } };
+    const headers: Record<string, string> = apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
+    const health = (await (await fetch(`${target}/healthz`, { headers })).json().catch(() => ({}))) as { config?: { flowTtlSeconds?: number } };
     const ttl = health.config?.flowTtlSeconds;
-    if (ttl === undefined || ttl > MAX_EXPIRY_WAIT_SECONDS) return `the target's flows live ${ttl ?? "?"} s; expiry scenarios need FLOW_TTL_SECONDS ≤ ${MAX_EXPIRY_WAIT_SECONDS} (npm run qa's own stack uses 60)`;
+    if (ttl === undefined) return `the target's flow TTL is unknown: /healthz shows its configuration only to a caller with a valid API key (--api-key)`;
+    if (ttl > MAX_EXPIRY_WAIT_SECONDS) return `the target's flows live ${ttl} s; expiry scenarios need FLOW_TTL_SECONDS ≤ ${MAX_EXPIRY_WAIT_SECONDS} (npm run qa's own stack uses 60)`;
   }
   return undefined;
 }

@@ -103,14 +103,16 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
 
 /**
  * Polls `url` until it answers 2xx. Fails fast when the process serving it
- * exits, and on a 503 (the edge's answer to a bad configuration).
+ * exits, and on a 503 (the edge's answer to a bad configuration). `headers`
+ * go with each poll: the edge's /healthz names its problems only to a caller
+ * with an API key.
  */
-export async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+export async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number, headers: Record<string, string> = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${url} is served by a process that exited with code ${child.exitCode}`);
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      const response = await fetch(url, { headers, signal: AbortSignal.timeout(2000) });
       if (response.ok) return;
       if (response.status === 503) throw new Error(`the edge is misconfigured: ${await response.text()}`);
     } catch (error) {
@@ -201,7 +203,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     rmSync(stateDir, { recursive: true, force: true });
   };
   try {
-    await waitForHealth(`${edgeUrl}/healthz`, wrangler, 90_000);
+    await waitForHealth(`${edgeUrl}/healthz`, wrangler, 90_000, { Authorization: `Bearer ${DEV_API_KEY}` });
   } catch (error) {
     await close();
     throw error;

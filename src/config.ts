@@ -238,6 +238,26 @@ export const MAX_CHARACTER_RUN = 7;
 
 const PLACEHOLDER_RUN = new RegExp(`(.)\\1{${MAX_CHARACTER_RUN}}`);
 
+/**
+ * Whether an API key is one production refuses: the published development
+ * key or a placeholder (a long run of one character).
+ */
+function isWeakApiKey(key: string): boolean {
+  return toBase64(utf8(key)) === DEV_API_KEY_BASE64 || PLACEHOLDER_RUN.test(key);
+}
+
+/**
+ * The API keys that may read `/healthz`'s detail (the configuration and its
+ * problems), from `API_KEYS` alone, so the operator can read the problems of
+ * a configuration that fails elsewhere. Only keys of a valid length; outside
+ * an honoured development mode (see `developmentModeProblems`) not the
+ * published development key nor a placeholder, which anyone may know.
+ */
+export function operatorApiKeys(env: Env, requestUrl: string): string[] {
+  const honoured = env.DEVELOPMENT_MODE === "true" && isLocalDevelopmentUrl(env.PUBLIC_BASE_URL?.trim() ?? "") && isLocalDevelopmentUrl(requestUrl);
+  return list(env.API_KEYS).filter((key) => key.length >= MIN_API_KEY_LENGTH && (honoured || !isWeakApiKey(key)));
+}
+
 function isDevContractKey(pem: string): boolean {
   try {
     const { label, der } = decodePem(pem);

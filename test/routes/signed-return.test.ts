@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { scenarioSchema } from "../../mock-server/index.ts";
-import { APP, enrollUser, TestBrowser, testApp, testEnv } from "../support/app.ts";
+import { APP, enrollUser, TestBrowser, testApp, testEnv, WITH_API_KEY } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
 
 const testMock = useTestMock();
@@ -58,10 +58,10 @@ describe("the signed return to returnTo", () => {
   });
 
   it("refuses to run without RETURN_SIGNING_SECRET, naming it", async () => {
-    const health = await request("/healthz", {}, { ...testEnv, RETURN_SIGNING_SECRET: undefined });
+    const health = await request("/healthz", WITH_API_KEY, { ...testEnv, RETURN_SIGNING_SECRET: undefined });
     expect(health.status).toBe(503);
     expect(JSON.stringify(await health.json())).toContain("RETURN_SIGNING_SECRET is missing");
-    const short = await request("/healthz", {}, { ...testEnv, RETURN_SIGNING_SECRET: "short" });
+    const short = await request("/healthz", WITH_API_KEY, { ...testEnv, RETURN_SIGNING_SECRET: "short" });
     expect(JSON.stringify(await short.json())).toContain("RETURN_SIGNING_SECRET must be at least 32 characters");
   });
 });
