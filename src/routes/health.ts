@@ -12,6 +12,7 @@ import type { AppEnv } from "../env.ts";
 import { log } from "../log.ts";
 import { presentsApiKey } from "../middleware/api-key.ts";
 import { describe } from "../schemas.ts";
+import { webhookSigningProblems } from "../webhooks/settings.ts";
 import { defineRoute, json, mount, type RouteSpec } from "./define.ts";
 
 const HealthSchema = describe(
@@ -32,7 +33,8 @@ const health = defineRoute({
     "Without credentials: `{ status }` only. With `Authorization: Bearer <API key>` (one of `API_KEYS`, read on its own so that a configuration failing elsewhere " +
     "still shows its problems; outside an honoured development mode not the published development key or a placeholder key): also `config` " +
     "(no secret) when configured, or `problems` naming the variables (never their values) when not. A misconfiguration is also logged " +
-    "(`configuration_problems`). Unhealthy when the configuration is refused or the contract key does not import.",
+    "(`configuration_problems`). Unhealthy when the configuration is refused, the contract key does not import, or no test webhook signature " +
+    "can be produced with `WEBHOOK_SECRET`.",
   security: [{}, { ApiKey: [] }],
   responses: {
     200: json("Configured: `config` for a caller with an API key", HealthSchema),
@@ -51,6 +53,7 @@ async function runtimeProblems(config: Config, requestUrl: string): Promise<stri
   } catch (error) {
     problems.push(`DIGIME_PRIVATE_KEY: ${(error as Error).message}`);
   }
+  problems.push(...webhookSigningProblems(config.webhooks));
   return problems;
 }
 
