@@ -10,6 +10,7 @@ import { fromBase64, toBase64, utf8 } from "./digime/encoding.ts";
 import { isLocalDevelopmentUrl, isLoopbackHost } from "./hosts.ts";
 import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS } from "./storage/keys.ts";
 import { parseWebhookSettings, webhookProductionProblems, type WebhookSettings } from "./webhooks/settings.ts";
+import { weakKeyReason } from "./weak-keys.ts";
 
 /** A token-encryption key as configured: id and raw bytes. */
 export interface EncryptionKeyConfig {
@@ -149,6 +150,11 @@ export function parseConfig(env: Env): Config {
       const url = new URL(publicBaseUrl);
       if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error();
       publicBaseUrl = url.toString().replace(/\/+$/, "");
+      // Callback and launch URLs are built by appending paths: userinfo would ride along in
+      // every link, and a query or fragment would swallow the appended path.
+      if (url.username || url.password || /[?#]/.test(url.href)) {
+        problems.push("PUBLIC_BASE_URL must be an origin and path only: no userinfo, query (?) or fragment (#)");
+      }
     } catch {
       problems.push("PUBLIC_BASE_URL is not an http(s) URL");
     }
@@ -287,12 +293,21 @@ export function productionProblems(config: Config): string[] {
     else if (key.raw.every((b) => b === 0)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is all zeros`);
     // The test suite's committed keys (0x01, 0x02) and any hand-typed placeholder: one byte repeated is no key.
     else if (key.raw.every((b) => b === key.raw[0])) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is one repeated byte, not random`);
+    else {
+      // Two alternating bytes, a short pattern repeated, a few letters: made by hand, not random.
+      const reason = weakKeyReason(key.raw);
+      if (reason) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is not random (${reason})`);
+    }
   }
   if (config.privateKey && isDevContractKey(config.privateKey)) problems.push("DIGIME_PRIVATE_KEY is the committed development contract key");
   // Signed return and webhooks (issue 12): the local stack's secrets.
   if (config.returnSigningSecret && toBase64(utf8(config.returnSigningSecret)) === DEV_RETURN_SIGNING_SECRET_BASE64) problems.push("RETURN_SIGNING_SECRET is the development secret");
   else if (PLACEHOLDER_RUN.test(config.returnSigningSecret)) {
     problems.push(`RETURN_SIGNING_SECRET repeats one character more than ${MAX_CHARACTER_RUN} times in a row (a placeholder or test secret, not a random one)`);
+  }
+  // One secret in two roles: whoever holds an API key could sign returns the application trusts.
+  if (config.returnSigningSecret && config.apiKeys.includes(config.returnSigningSecret)) {
+    problems.push("RETURN_SIGNING_SECRET is one of the API_KEYS; give the signed return a secret of its own");
   }
   problems.push(...webhookProductionProblems(config.webhooks));
   const urls: Array<[string, string]> = [

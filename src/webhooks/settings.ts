@@ -4,7 +4,8 @@
  * value, like the rest of the configuration.
  */
 import { fromBase64 } from "../digime/encoding.ts";
-import { isLoopbackNetworkHost } from "../hosts.ts";
+import { isLocalDevelopmentUrl, isLoopbackNetworkHost } from "../hosts.ts";
+import { weakKeyReason } from "../weak-keys.ts";
 import { signedHeaders } from "./delivery.ts";
 
 /** Where events go and the secret that signs them (Standard Webhooks `whsec_…`). */
@@ -78,18 +79,22 @@ export function parseWebhookSettings(env: WebhookEnv, problems: string[]): Webho
 
 /**
  * What production refuses (the rest of the configuration's development
- * defaults are in config.ts): a WEBHOOK_SECRET of one repeated byte, such as
- * the local stack's (32 bytes of 0x09).
+ * defaults are in config.ts): a WEBHOOK_SECRET that is not random (one
+ * repeated byte, such as the local stack's 32 bytes of 0x09, or any other
+ * pattern `weakKeyReason` sees), and a WEBHOOK_URL on this machine or under a
+ * reserved test name, which no deployed backend can be.
  */
 export function webhookProductionProblems(settings: WebhookSettings | undefined): string[] {
   if (!settings) return [];
-  let key: Uint8Array;
-  try {
-    key = fromBase64(settings.secret.slice(WEBHOOK_SECRET_PREFIX.length));
-  } catch {
-    return []; // already reported by parseWebhookSettings
+  const problems: string[] = [];
+  if (isLocalDevelopmentUrl(settings.url)) {
+    problems.push("WEBHOOK_URL points at this machine or a reserved test name (.test, .example, .localhost, .invalid) outside development mode");
   }
-  return key.length > 0 && key.every((b) => b === key[0]) ? ["WEBHOOK_SECRET is a development secret (one repeated byte)"] : [];
+  const key = webhookKey(settings.secret);
+  const reason = key && weakKeyReason(key); // a malformed secret is reported by parseWebhookSettings
+  if (reason === "one repeated byte") problems.push("WEBHOOK_SECRET is a development secret (one repeated byte)");
+  else if (reason) problems.push(`WEBHOOK_SECRET is not random (${reason})`);
+  return problems;
 }
 
 /**

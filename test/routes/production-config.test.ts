@@ -175,4 +175,37 @@ describe("production configuration", () => {
     expect(body).toEqual({ status: "misconfigured" });
     expect(logged.map((line) => JSON.parse(line) as { event: string; problems?: string[] }).find((l) => l.event === "configuration_problems")?.problems?.join("\n")).toMatch(/committed development contract key/);
   });
+
+  it.each([
+    ["two alternating bytes", Array.from({ length: 32 }, (_, i) => (i % 2 ? 0xcd : 0xab)), "only 2 distinct byte values"],
+    ["a few letters in no fixed pattern", [..."abacabadabacabaeabacabadabacabaf"].map((c) => c.charCodeAt(0)), "only 6 distinct byte values"],
+    ["a pattern of 8 bytes repeated", Array.from({ length: 32 }, (_, i) => 0x10 + (i % 8)), "a pattern of 8 bytes repeated"],
+  ])("refuses an encryption key of %s, naming the key but not its bytes", async (_what, bytes, reason) => {
+    const weak = `w:${btoa(String.fromCharCode(...bytes))}`;
+    const { status, problems } = await problemsOf(production({ TOKEN_ENCRYPTION_KEYS: `${PROD_KEY},${weak}` }));
+    expect(status).toBe(503);
+    expect(problems).toContain(`TOKEN_ENCRYPTION_KEYS: key "w" is not random (${reason})`);
+    expect(problems.join("\n")).not.toContain(weak.slice(2, 12));
+    expect(problems.join("\n")).not.toMatch(/key "k9"/);
+  });
+
+  it("refuses a RETURN_SIGNING_SECRET that is also one of the API_KEYS", async () => {
+    const shared = "Vb3nXq8LrT2mWc6ZpK9sYd4FhJ7gNa1E";
+    const { status, problems } = await problemsOf(production({ API_KEYS: `${PROD_API_KEY},${shared}`, RETURN_SIGNING_SECRET: shared }));
+    expect(status).toBe(503);
+    expect(problems).toContain("RETURN_SIGNING_SECRET is one of the API_KEYS; give the signed return a secret of its own");
+    expect(problems.join("\n")).not.toContain(shared);
+    const apart = await problemsOf(production({ API_KEYS: `${PROD_API_KEY},${shared}` }));
+    expect(apart.problems.join("\n")).not.toMatch(/RETURN_SIGNING_SECRET/);
+  });
+
+  it("refuses a PUBLIC_BASE_URL with userinfo, a query or a fragment", async () => {
+    for (const url of ["https://user:pw@reauth.example.com", "https://user@reauth.example.com", "https://reauth.example.com/?x=1", "https://reauth.example.com/edge?", "https://reauth.example.com/#top", "https://reauth.example.com#"]) {
+      const { status, problems } = await problemsOf(production({ PUBLIC_BASE_URL: url }));
+      expect(status, url).toBe(503);
+      expect(problems, url).toContain("PUBLIC_BASE_URL must be an origin and path only: no userinfo, query (?) or fragment (#)");
+    }
+    const clean = await problemsOf(production({ PUBLIC_BASE_URL: "https://reauth.example.com/edge" }));
+    expect(clean.problems.join("\n")).not.toMatch(/PUBLIC_BASE_URL/);
+  });
 });
