@@ -54,6 +54,7 @@ describe("production configuration", () => {
       TOKEN_ENCRYPTION_KEYS: `${DEV_KEY},${ZERO_KEY}`,
       PUBLIC_BASE_URL: "http://edge.example",
       DIGIME_API_BASE_URL: "http://api.digi.me/v1.7/",
+      DIGIME_ONBOARD_BASE_URL: "http://api.digi.me/apps/saas/",
       ALLOWED_RETURN_ORIGINS: "http://app.example,http://127.0.0.1:8788",
     });
     const { status, problems } = await problemsOf(env);
@@ -65,6 +66,7 @@ describe("production configuration", () => {
     expect(text).toMatch(/DIGIME_PRIVATE_KEY is the committed development contract key/);
     expect(text).toMatch(/PUBLIC_BASE_URL must be https/);
     expect(text).toMatch(/DIGIME_API_BASE_URL must be https/);
+    expect(text).toMatch(/DIGIME_ONBOARD_BASE_URL must be https/);
     expect(text).toMatch(/"http:\/\/app.example" must be https/);
     expect(text).not.toMatch(/127\.0\.0\.1/); // http:// on this machine is allowed for return origins
     for (const path of ["/v1/flows/AAAAAAAAAAAAAAAAAAAAAA", "/reauth/launch/AAAAAAAAAAAAAAAAAAAAAA", "/reauth/user/callback?flow=AAAAAAAAAAAAAAAAAAAAAA&success=false"]) {
@@ -174,6 +176,16 @@ describe("production configuration", () => {
     const { body, logged } = await loggedHealth(env);
     expect(body).toEqual({ status: "misconfigured" });
     expect(logged.map((line) => JSON.parse(line) as { event: string; problems?: string[] }).find((l) => l.event === "configuration_problems")?.problems?.join("\n")).toMatch(/committed development contract key/);
+  });
+
+  it("refuses a placeholder run of exactly 8 identical characters and accepts 7", async () => {
+    const eight = "qyijKoKO5wkEpZXhDUTwctdS00000000"; // 32 characters, a run of exactly 8
+    const seven = "qyijKoKO5wkEpZXhDUTwctdSs0000000"; // the same length, a run of 7
+    const refused = await problemsOf(production({ API_KEYS: `${PROD_API_KEY},${eight}`, RETURN_SIGNING_SECRET: `Jr07iabVWpitfDkluT-1kH5s${"x".repeat(8)}` }));
+    expect(refused.problems.join("\n")).toMatch(/API_KEYS: a key repeats one character more than 7 times in a row/);
+    expect(refused.problems.join("\n")).toMatch(/RETURN_SIGNING_SECRET repeats one character more than 7 times in a row/);
+    const accepted = await problemsOf(production({ API_KEYS: `${PROD_API_KEY},${seven}`, RETURN_SIGNING_SECRET: `Jr07iabVWpitfDkluT-1kH5sq${"x".repeat(7)}` }));
+    expect(accepted.problems.filter((p) => /API_KEYS|RETURN_SIGNING_SECRET/.test(p))).toEqual([]);
   });
 
   it.each([
