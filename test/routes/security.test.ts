@@ -376,7 +376,11 @@ describe("request ids", () => {
   it("keeps a well-formed X-Request-Id and replaces an oversized or malformed one", async () => {
     const id = (value: string) => Promise.resolve(request("/healthz", { headers: { "X-Request-Id": value } })).then((r) => r.headers.get("X-Request-Id")!);
     expect(await id("abc-123_DEF=")).toBe("abc-123_DEF=");
-    const long = "a".repeat(65);
+    // Exactly MAX_REQUEST_ID_LENGTH (64) allowed characters is kept; one more is replaced.
+    const longest = "aZ09_-=".repeat(10).slice(0, 63) + "z";
+    expect(longest).toHaveLength(64);
+    expect(await id(longest)).toBe(longest);
+    const long = `${longest}a`;
     expect(await id(long)).not.toBe(long);
     expect(await id(long)).toMatch(/^[0-9a-f-]{36}$/);
     for (const bad of ["a b", "x\ty", "<script>", "a\"b", "id;rm"]) expect(await id(bad)).toMatch(/^[0-9a-f-]{36}$/);
