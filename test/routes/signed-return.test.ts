@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { scenarioSchema } from "../../mock-server/index.ts";
+import { signedOutcomeUrl } from "../../src/flows/signed-return.ts";
 import { APP, enrollUser, TestBrowser, testApp, testEnv, WITH_API_KEY } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
 
@@ -63,5 +64,22 @@ describe("the signed return to returnTo", () => {
     expect(JSON.stringify(await health.json())).toContain("RETURN_SIGNING_SECRET is missing");
     const short = await request("/healthz", WITH_API_KEY, { ...testEnv, RETURN_SIGNING_SECRET: "short" });
     expect(JSON.stringify(await short.json())).toContain("RETURN_SIGNING_SECRET must be at least 32 characters");
+  });
+});
+
+describe("signedOutcomeUrl", () => {
+  const flow = { returnTo: `${APP}/back?x=1&errorCode=USER_CANCEL&errorCode=FORGED`, id: "AAAAAAAAAAAAAAAAAAAAAA", userId: "u1" };
+
+  it("drops an errorCode that was already in returnTo from a successful return", async () => {
+    const url = new URL(await signedOutcomeUrl(SECRET, flow, "succeeded", undefined, NOW));
+    expect(url.searchParams.getAll("errorCode")).toEqual([]);
+    expect(Object.fromEntries(url.searchParams)).toEqual({ x: "1", flowId: flow.id, status: "succeeded", ts: String(NOW / 1000), sig: expect.any(String) });
+    // The signature covers no errorCode, so an application reading one from the URL could not verify it either.
+    expect(url.searchParams.get("sig")).toBe(await expectedSig({ flowId: flow.id, status: "succeeded", userId: "u1", ts: String(NOW / 1000) }));
+  });
+
+  it("replaces every errorCode already in returnTo with the failure's own", async () => {
+    const url = new URL(await signedOutcomeUrl(SECRET, flow, "failed", "ONBOARD_ERROR", NOW));
+    expect(url.searchParams.getAll("errorCode")).toEqual(["ONBOARD_ERROR"]);
   });
 });
