@@ -185,7 +185,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const wrangler = spawn(
     WRANGLER[0],
     [WRANGLER[1], "dev", ...(options.docs ? [join("src", "dev-entry.ts")] : []), "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
-    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      cwd: ROOT,
+      // X_LOCAL_OBSERVABILITY=false: wrangler dev otherwise keeps a local trace of every request
+      // (URL included) under <persist-to>/v3/observability, wrangler.toml's [observability]
+      // notwithstanding, and the callback URLs carry digi.me's code and state; `npm start`
+      // persists to .wrangler/state, so they would outlive the run.
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", X_LOCAL_OBSERVABILITY: "false" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   for (const stream of ["stdout", "stderr"] as const) {
     wrangler[stream]?.on("data", (chunk: Buffer) => {

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -73,6 +73,24 @@ describe("the shipped QA suite", () => {
 });
 
 describe("the edge under wrangler dev", () => {
+  it("keeps no local trace of request URLs, whose callbacks carry code and state", async () => {
+    const marker = `TRACEMARKER${Date.now()}`;
+    await (await fetch(`${stack.edgeUrl}/reauth/user/callback?flow=AAAAAAAAAAAAAAAAAAAAAA&success=true&code=${marker}&state=${marker}`)).text();
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // traces are written after the answer
+    const state = join(stackDir(Number(new URL(stack.edgeUrl).port)), "state");
+    expect(existsSync(join(state, "v3", "observability"))).toBe(false);
+    const holding: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (readFileSync(path).includes(marker)) holding.push(path);
+      }
+    };
+    walk(state);
+    expect(holding).toEqual([]);
+  });
+
   it("answers 413 to a 16 MiB chunked body instead of resetting the connection", async () => {
     const chunk = new Uint8Array(16 * 1024).fill(120);
     let sent = 0;
