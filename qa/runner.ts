@@ -337,7 +337,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
   if (needsChromium(scenario) && !hasChromium()) {
     return { ...result, status: "skipped", reason: "Chromium is not installed (apt-get install chromium)", durationMs: 0 };
   }
-  const webhookSkip = await webhookSkipReason(scenario, options.webhooks, options.target);
+  const webhookSkip = await webhookSkipReason(scenario, options.webhooks, options.target, options.apiKey);
   if (webhookSkip) return { ...result, status: "skipped", reason: webhookSkip, durationMs: 0 };
   const userId = `qa-${slug(scenario.name)}-${crypto.randomUUID().slice(0, 8)}`;
   const last = (await (await mockAdmin({ options }, "journal?limit=1")).json()) as { entries: Array<{ seq: number }> };

@@ -38,9 +38,10 @@ export function usesWebhooks(scenario: ScenarioFile): boolean {
 /**
  * Why a scenario with webhook steps cannot run against this target, if it
  * cannot: no receiver answers, or the target's flows live too long to wait
- * for an expiry.
+ * for an expiry. The flow TTL comes from `/healthz`'s configuration, which
+ * the edge shows only to a caller with an API key (`apiKey`).
  */
-export async function webhookSkipReason(scenario: ScenarioFile, receiver: string | undefined, target: string): Promise<string | undefined> {
+export async function webhookSkipReason(scenario: ScenarioFile, receiver: string | undefined, target: string, apiKey?: string): Promise<string | undefined> {
   if (!usesWebhooks(scenario)) return undefined;
   if (!receiver) return "no webhook receiver (--webhooks URL)";
   try {
@@ -52,10 +53,13 @@ export async function webhookSkipReason(scenario: ScenarioFile, receiver: string
   const needsTtl = types.some((w) => w.afterExpiry && !isTokenEvent(w.type));
   const needsNotice = types.some((w) => w.type === "token.expiring" || w.type === "token.expired");
   if (!needsTtl && !needsNotice) return undefined;
-  const health = (await (await fetch(`${target}/healthz`)).json().catch(() => ({}))) as { config?: { flowTtlSeconds?: number; tokenExpiringNoticeSeconds?: number } };
+  // /healthz shows its configuration only to a caller with the API key.
+  const headers: Record<string, string> = apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
+  const health = (await (await fetch(`${target}/healthz`, { headers })).json().catch(() => ({}))) as { config?: { flowTtlSeconds?: number; tokenExpiringNoticeSeconds?: number } };
   if (needsTtl) {
     const ttl = health.config?.flowTtlSeconds;
-    if (ttl === undefined || ttl > MAX_EXPIRY_WAIT_SECONDS) return `the target's flows live ${ttl ?? "?"} s; expiry scenarios need FLOW_TTL_SECONDS ≤ ${MAX_EXPIRY_WAIT_SECONDS} (npm run qa's own stack uses 60)`;
+    if (ttl === undefined) return `the target's flow TTL is unknown: /healthz shows its configuration only to a caller with a valid API key (--api-key)`;
+    if (ttl > MAX_EXPIRY_WAIT_SECONDS) return `the target's flows live ${ttl} s; expiry scenarios need FLOW_TTL_SECONDS ≤ ${MAX_EXPIRY_WAIT_SECONDS} (npm run qa's own stack uses 60)`;
   }
   if (needsNotice) {
     const notice = health.config?.tokenExpiringNoticeSeconds;

@@ -103,14 +103,16 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
 
 /**
  * Polls `url` until it answers 2xx. Fails fast when the process serving it
- * exits, and on a 503 (the edge's answer to a bad configuration).
+ * exits, and on a 503 (the edge's answer to a bad configuration). `headers`
+ * go with each poll: the edge's /healthz names its problems only to a caller
+ * with an API key.
  */
-export async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+export async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number, headers: Record<string, string> = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${url} is served by a process that exited with code ${child.exitCode}`);
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      const response = await fetch(url, { headers, signal: AbortSignal.timeout(2000) });
       if (response.ok) return;
       if (response.status === 503) throw new Error(`the edge is misconfigured: ${await response.text()}`);
     } catch (error) {
@@ -183,7 +185,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const wrangler = spawn(
     WRANGLER[0],
     [WRANGLER[1], "dev", ...(options.docs ? [join("src", "dev-entry.ts")] : []), "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
-    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      cwd: ROOT,
+      // X_LOCAL_OBSERVABILITY=false: wrangler dev otherwise keeps a local trace of every request
+      // (URL included) under <persist-to>/v3/observability, wrangler.toml's [observability]
+      // notwithstanding, and the callback URLs carry digi.me's code and state; `npm start`
+      // persists to .wrangler/state, so they would outlive the run.
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", X_LOCAL_OBSERVABILITY: "false" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   for (const stream of ["stdout", "stderr"] as const) {
     wrangler[stream]?.on("data", (chunk: Buffer) => {
@@ -201,7 +211,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     rmSync(stateDir, { recursive: true, force: true });
   };
   try {
-    await waitForHealth(`${edgeUrl}/healthz`, wrangler, 90_000);
+    await waitForHealth(`${edgeUrl}/healthz`, wrangler, 90_000, { Authorization: `Bearer ${DEV_API_KEY}` });
   } catch (error) {
     await close();
     throw error;

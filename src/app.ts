@@ -36,11 +36,13 @@ export function createApp(options: WithServicesOptions = {}): Hono<AppEnv> {
       throw new AppError(413, "payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
     },
   });
-  app.use("/v1/*", limit);
-  app.use("/reauth/*", limit);
+  // The backend API authenticates before it reads a body: an unauthenticated client gets its
+  // 401 without the Worker buffering (or draining, up to 64 MiB) what it sends.
   app.use("/v1/*", withServices(options));
   app.use("/v1/*", apiKeyAuth({ keys: (c) => c.var.config.apiKeys }));
+  app.use("/v1/*", limit);
   app.use("/v1/*", requireJsonBody());
+  app.use("/reauth/*", limit);
   app.use("/reauth/*", withServices(options));
 
   app.route("/", healthRoutes());
@@ -50,7 +52,11 @@ export function createApp(options: WithServicesOptions = {}): Hono<AppEnv> {
   app.route("/", browserRoutes());
   app.route("/", openApiRoutes());
 
-  // Answered, not thrown: a throw from the not-found handler skips the middleware that sets the security headers.
+  // Answered, not thrown. Hono runs the not-found handler inside the innermost middleware
+  // matching the path, and a throw from it is caught in that middleware's frame: under /v1/*
+  // and /reauth/* that is a middleware inside securityHeaders, so a thrown 405 still gets
+  // every header (checked with hono 4.13); on a path no other middleware matches (/favicon.ico,
+  // POST /healthz) it is securityHeaders itself, whose headers the throw would skip.
   const wrongMethod = methodNotAllowed({ routes: () => app.routes });
   app.notFound((c) => onError(wrongMethod(c.req.method, c.req.path) ?? new AppError(404, "not_found", "no such route"), c));
   app.onError(onError);

@@ -7,12 +7,13 @@ import { DEFAULT_API_BASE_URL, DEFAULT_ONBOARD_BASE_URL, DEFAULT_TIMEOUT_MS } fr
 import { decodePem, pkcs8ToPkcs1Private } from "./digime/pem.ts";
 import type { Env } from "./env.ts";
 import { fromBase64, toBase64, utf8 } from "./digime/encoding.ts";
-import { isLoopbackHost, isLoopbackNetworkHost } from "./hosts.ts";
+import { isLocalDevelopmentUrl, isLoopbackHost } from "./hosts.ts";
 import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS, TOKEN_EXPIRING_NOTICE_DEFAULT_SECONDS, TOKEN_EXPIRING_NOTICE_MAX_SECONDS } from "./storage/keys.ts";
 
 /** The location hints Durable Objects accept. */
 export const LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"] as const;
 import { parseWebhookSettings, webhookProductionProblems, type WebhookSettings } from "./webhooks/settings.ts";
+import { weakKeyReason } from "./weak-keys.ts";
 
 /** A token-encryption key as configured: id and raw bytes. */
 export interface EncryptionKeyConfig {
@@ -156,6 +157,11 @@ export function parseConfig(env: Env): Config {
       const url = new URL(publicBaseUrl);
       if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error();
       publicBaseUrl = url.toString().replace(/\/+$/, "");
+      // Callback and launch URLs are built by appending paths: userinfo would ride along in
+      // every link, and a query or fragment would swallow the appended path.
+      if (url.username || url.password || /[?#]/.test(url.href)) {
+        problems.push("PUBLIC_BASE_URL must be an origin and path only: no userinfo, query (?) or fragment (#)");
+      }
     } catch {
       problems.push("PUBLIC_BASE_URL is not an http(s) URL");
     }
@@ -234,22 +240,19 @@ export function parseConfig(env: Env): Config {
   return config;
 }
 
-/** Top-level names that can never be a public deployment (RFC 2606, RFC 6761). */
-const RESERVED_TLDS = ["test", "example", "localhost", "invalid"];
-
 /**
- * Whether a URL can only be a development stack: a loopback host (127.0.0.0/8
- * included) or a name under a reserved test TLD. A deployed Worker
- * (workers.dev or a custom domain) is neither.
+ * Development mode is honoured only for a request that itself came to this
+ * machine or a reserved test name, not only for a local PUBLIC_BASE_URL: a
+ * deployed Worker given a copied local configuration would otherwise serve
+ * the token API to the published development key. Checked per request (the
+ * parsed configuration is shared by every request of an isolate). Cloudflare
+ * picks the Worker by the request's host (its route or custom domain), so a
+ * deployed Worker sees its own public host here, not a loopback one.
  */
-export function isLocalDevelopmentUrl(value: string): boolean {
-  let host: string;
-  try {
-    host = new URL(value).hostname.toLowerCase();
-  } catch {
-    return false;
-  }
-  return isLoopbackNetworkHost(host) || RESERVED_TLDS.some((tld) => host === tld || host.endsWith(`.${tld}`));
+export function developmentModeProblems(config: Config, requestUrl: string): string[] {
+  if (!config.developmentMode || isLocalDevelopmentUrl(requestUrl)) return [];
+  const host = new URL(requestUrl).host;
+  return [`DEVELOPMENT_MODE="true" is honoured only for requests to this machine or a reserved test name (.test, .example, .localhost, .invalid), and this request came to ${host}; remove DEVELOPMENT_MODE from this deployment`];
 }
 
 /**
@@ -261,6 +264,26 @@ export function isLocalDevelopmentUrl(value: string): boolean {
 export const MAX_CHARACTER_RUN = 7;
 
 const PLACEHOLDER_RUN = new RegExp(`(.)\\1{${MAX_CHARACTER_RUN}}`);
+
+/**
+ * Whether an API key is one production refuses: the published development
+ * key or a placeholder (a long run of one character).
+ */
+function isWeakApiKey(key: string): boolean {
+  return toBase64(utf8(key)) === DEV_API_KEY_BASE64 || PLACEHOLDER_RUN.test(key);
+}
+
+/**
+ * The API keys that may read `/healthz`'s detail (the configuration and its
+ * problems), from `API_KEYS` alone, so the operator can read the problems of
+ * a configuration that fails elsewhere. Only keys of a valid length; outside
+ * an honoured development mode (see `developmentModeProblems`) not the
+ * published development key nor a placeholder, which anyone may know.
+ */
+export function operatorApiKeys(env: Env, requestUrl: string): string[] {
+  const honoured = env.DEVELOPMENT_MODE === "true" && isLocalDevelopmentUrl(env.PUBLIC_BASE_URL?.trim() ?? "") && isLocalDevelopmentUrl(requestUrl);
+  return list(env.API_KEYS).filter((key) => key.length >= MIN_API_KEY_LENGTH && (honoured || !isWeakApiKey(key)));
+}
 
 function isDevContractKey(pem: string): boolean {
   try {
@@ -291,12 +314,21 @@ export function productionProblems(config: Config): string[] {
     else if (key.raw.every((b) => b === 0)) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is all zeros`);
     // The test suite's committed keys (0x01, 0x02) and any hand-typed placeholder: one byte repeated is no key.
     else if (key.raw.every((b) => b === key.raw[0])) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is one repeated byte, not random`);
+    else {
+      // Two alternating bytes, a short pattern repeated, a few letters: made by hand, not random.
+      const reason = weakKeyReason(key.raw);
+      if (reason) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is not random (${reason})`);
+    }
   }
   if (config.privateKey && isDevContractKey(config.privateKey)) problems.push("DIGIME_PRIVATE_KEY is the committed development contract key");
   // Signed return and webhooks (issue 12): the local stack's secrets.
   if (config.returnSigningSecret && toBase64(utf8(config.returnSigningSecret)) === DEV_RETURN_SIGNING_SECRET_BASE64) problems.push("RETURN_SIGNING_SECRET is the development secret");
   else if (PLACEHOLDER_RUN.test(config.returnSigningSecret)) {
     problems.push(`RETURN_SIGNING_SECRET repeats one character more than ${MAX_CHARACTER_RUN} times in a row (a placeholder or test secret, not a random one)`);
+  }
+  // One secret in two roles: whoever holds an API key could sign returns the application trusts.
+  if (config.returnSigningSecret && config.apiKeys.includes(config.returnSigningSecret)) {
+    problems.push("RETURN_SIGNING_SECRET is one of the API_KEYS; give the signed return a secret of its own");
   }
   problems.push(...webhookProductionProblems(config.webhooks));
   const urls: Array<[string, string]> = [

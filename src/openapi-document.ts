@@ -86,7 +86,7 @@ export function buildOpenApiDocument(specs: RouteSpec[] = ROUTE_SPECS): Record<s
       version: "1.0.0",
       description:
         "Runs digi.me's user and account reauthorization flows at the edge. " +
-        "On every path, a method it does not have answers 405 `method_not_allowed` with `Allow`; every route but /healthz (which names the problems) answers 503 `configuration_error` while the service is misconfigured. " +
+        "On every path, a method it does not have answers 405 `method_not_allowed` with `Allow`; every route but /healthz answers 503 `configuration_error` while the service is misconfigured, without naming the problems (they are logged, and /healthz names them to a caller with an API key). " +
         "Errors are `{ error: { code, message, hint?, retryable?, upstream? } }` (JSON routes) or a small HTML page (browser routes).",
     },
     paths,

@@ -20,23 +20,33 @@ function digest(text: string): Promise<ArrayBuffer> {
 }
 
 /**
- * Compares SHA-256 digests, so every comparison has the same length, and
- * checks every configured key, so timing does not tell which one matched.
+ * Whether `header` is `Bearer <key>` for one of `keys`. Compares SHA-256
+ * digests, so every comparison has the same length, and checks every key,
+ * so timing does not tell which one matched.
  */
+export async function presentsApiKey(header: string | undefined, keys: readonly string[]): Promise<boolean> {
+  const presented = bearer(header);
+  if (!presented) return false;
+  let known = digests.get(keys);
+  if (!known) digests.set(keys, (known = Promise.all(keys.map(digest))));
+  const candidate = await digest(presented);
+  let match = false;
+  for (const key of await known) match = crypto.subtle.timingSafeEqual(key, candidate) || match;
+  return match;
+}
+
+function bearer(header: string | undefined): string | undefined {
+  return /^Bearer (\S{1,512})$/.exec(header ?? "")?.[1];
+}
+
+/** Refuses a request without one of the configured keys: 401 `unauthorized`. */
 export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const header = c.req.header("Authorization") ?? "";
-    const presented = /^Bearer (\S{1,512})$/.exec(header)?.[1];
-    if (!presented) {
+    const header = c.req.header("Authorization");
+    if (!bearer(header)) {
       throw new AppError(401, "unauthorized", "an API key is required: Authorization: Bearer <key>");
     }
-    const keys = options.keys(c);
-    let known = digests.get(keys);
-    if (!known) digests.set(keys, (known = Promise.all(keys.map(digest))));
-    const candidate = await digest(presented);
-    let match = false;
-    for (const key of await known) match = crypto.subtle.timingSafeEqual(key, candidate) || match;
-    if (!match) throw new AppError(401, "unauthorized", "the API key is not valid");
+    if (!(await presentsApiKey(header, options.keys(c)))) throw new AppError(401, "unauthorized", "the API key is not valid");
     await next();
   };
 }

@@ -4,7 +4,9 @@
  * value, like the rest of the configuration.
  */
 import { fromBase64 } from "../digime/encoding.ts";
-import { isLoopbackNetworkHost } from "../hosts.ts";
+import { isLocalDevelopmentUrl, isLoopbackNetworkHost } from "../hosts.ts";
+import { weakKeyReason } from "../weak-keys.ts";
+import { signedHeaders } from "./delivery.ts";
 
 /** Where events go and the secret that signs them (Standard Webhooks `whsec_…`). */
 export interface WebhookSettings {
@@ -23,6 +25,27 @@ export interface WebhookEnv {
 export const WEBHOOK_SECRET_PREFIX = "whsec_";
 /** The shortest webhook key accepted: 24 bytes, the spec's lower bound. */
 export const MIN_WEBHOOK_SECRET_BYTES = 24;
+
+/**
+ * Standard base64 as the signer's decoder (`@stablelib/base64`, used by
+ * `new Webhook(secret)`) reads it without loss: the 64-letter alphabet only,
+ * padding optional but, if present, complete (and at least 4 characters in
+ * all, which `webhookKey` checks). `atob` is more forgiving (it skips
+ * whitespace anywhere), which let a secret the signer throws on pass.
+ */
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+
+/**
+ * The key a `whsec_` secret stands for, decoded exactly as `new Webhook(secret)`
+ * would, or `undefined` when the signer would refuse it (or decode it
+ * differently): no `whsec_` prefix, whitespace, another alphabet, broken padding.
+ */
+export function webhookKey(secret: string): Uint8Array | undefined {
+  if (!secret.startsWith(WEBHOOK_SECRET_PREFIX)) return undefined;
+  const text = secret.slice(WEBHOOK_SECRET_PREFIX.length);
+  if (text.length < 4 || !STRICT_BASE64.test(text)) return undefined;
+  return fromBase64(text);
+}
 
 /**
  * Reads the webhook settings, pushing problems into `problems`; `undefined`
@@ -46,14 +69,9 @@ export function parseWebhookSettings(env: WebhookEnv, problems: string[]): Webho
   if (!parsed || !(parsed.protocol === "https:" || (parsed.protocol === "http:" && isLoopbackNetworkHost(parsed.hostname))) || parsed.username || parsed.password) {
     problems.push("WEBHOOK_URL must be an https URL (http only for a loopback host)");
   }
-  let key: Uint8Array | undefined;
-  try {
-    key = secret.startsWith(WEBHOOK_SECRET_PREFIX) ? fromBase64(secret.slice(WEBHOOK_SECRET_PREFIX.length)) : undefined;
-  } catch {
-    key = undefined;
-  }
+  const key = webhookKey(secret);
   if (!key || key.length < MIN_WEBHOOK_SECRET_BYTES) {
-    problems.push(`WEBHOOK_SECRET must be ${WEBHOOK_SECRET_PREFIX} followed by the base64 of at least ${MIN_WEBHOOK_SECRET_BYTES} random bytes`);
+    problems.push(`WEBHOOK_SECRET must be ${WEBHOOK_SECRET_PREFIX} followed by the base64 (no spaces or line breaks) of at least ${MIN_WEBHOOK_SECRET_BYTES} random bytes`);
   }
   if (!env.WEBHOOK_QUEUE) problems.push("WEBHOOK_QUEUE (Queues producer binding) is missing while WEBHOOK_URL is set");
   return { url, secret };
@@ -61,16 +79,36 @@ export function parseWebhookSettings(env: WebhookEnv, problems: string[]): Webho
 
 /**
  * What production refuses (the rest of the configuration's development
- * defaults are in config.ts): a WEBHOOK_SECRET of one repeated byte, such as
- * the local stack's (32 bytes of 0x09).
+ * defaults are in config.ts): a WEBHOOK_SECRET that is not random (one
+ * repeated byte, such as the local stack's 32 bytes of 0x09, or any other
+ * pattern `weakKeyReason` sees), and a WEBHOOK_URL on this machine or under a
+ * reserved test name, which no deployed backend can be.
  */
 export function webhookProductionProblems(settings: WebhookSettings | undefined): string[] {
   if (!settings) return [];
-  let key: Uint8Array;
-  try {
-    key = fromBase64(settings.secret.slice(WEBHOOK_SECRET_PREFIX.length));
-  } catch {
-    return []; // already reported by parseWebhookSettings
+  const problems: string[] = [];
+  if (isLocalDevelopmentUrl(settings.url)) {
+    problems.push("WEBHOOK_URL points at this machine or a reserved test name (.test, .example, .localhost, .invalid) outside development mode");
   }
-  return key.length > 0 && key.every((b) => b === key[0]) ? ["WEBHOOK_SECRET is a development secret (one repeated byte)"] : [];
+  const key = webhookKey(settings.secret);
+  const reason = key && weakKeyReason(key); // a malformed secret is reported by parseWebhookSettings
+  if (reason === "one repeated byte") problems.push("WEBHOOK_SECRET is a development secret (one repeated byte)");
+  else if (reason) problems.push(`WEBHOOK_SECRET is not random (${reason})`);
+  return problems;
+}
+
+/**
+ * Signs a test message with the configured secret, as every delivery will:
+ * a secret the signer cannot use would dead-letter every event, so
+ * `/healthz` reports it. Empty when the signature comes out.
+ */
+export function webhookSigningProblems(settings: WebhookSettings | undefined): string[] {
+  if (!settings) return [];
+  try {
+    signedHeaders(settings.secret, "msg_healthcheck", "{}", Date.now());
+    return [];
+  } catch {
+    // Not the signer's message: a library's message could one day quote what it was given.
+    return ["WEBHOOK_SECRET: the signer could not produce a test signature with it; every delivery would fail"];
+  }
 }

@@ -18,6 +18,10 @@ describe("jku", () => {
     ["a path that climbs out of the API base", "https://api.digi.me/v1.7/../uploads/jwks"],
     ["a sibling prefix", "https://api.digi.me/v1.7-evil/jwks"],
     ["userinfo on the API origin", "https://user:pw@api.digi.me/v1.7/jwks/oauth"],
+    // The API's own path on another origin: only the origin check can refuse these.
+    ["the API's own key-set path on a foreign origin", "https://evil.example/v1.7/jwks/oauth"],
+    ["the API's own key-set path over http", "http://api.digi.me/v1.7/jwks/oauth"],
+    ["the API's own key-set path on another port", "https://api.digi.me:8443/v1.7/jwks/oauth"],
   ])("refuses %s without fetching it", async (_what, jku) => {
     const { token } = await attackerToken(jku);
     const { client, sent } = recordingClient();

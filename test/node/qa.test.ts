@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +9,9 @@ import { closeChromium, hasChromium } from "../../qa/chromium.ts";
 import { findScenarioFiles, loadScenario, ScenarioFileError } from "../../qa/load.ts";
 import { junit, summary } from "../../qa/report.ts";
 import { runAll, runScenario, type RunnerOptions } from "../../qa/runner.ts";
+import { STEP_SCHEMAS } from "../../qa/schema.ts";
+import { runWebhookStep, type WebhookStepContext } from "../../qa/webhooks.ts";
+import type { ReceivedWebhook } from "../../scripts/webhook-receiver.ts";
 import { DEV_RETURN_SIGNING_SECRET, ROOT, stackDir, startStack, type Stack } from "../../scripts/stack.ts";
 
 const RETURN_TO = "http://127.0.0.1:8788/qa-return";
@@ -71,6 +76,24 @@ describe("the shipped QA suite", () => {
 });
 
 describe("the edge under wrangler dev", () => {
+  it("keeps no local trace of request URLs, whose callbacks carry code and state", async () => {
+    const marker = `TRACEMARKER${Date.now()}`;
+    await (await fetch(`${stack.edgeUrl}/reauth/user/callback?flow=AAAAAAAAAAAAAAAAAAAAAA&success=true&code=${marker}&state=${marker}`)).text();
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // traces are written after the answer
+    const state = join(stackDir(Number(new URL(stack.edgeUrl).port)), "state");
+    expect(existsSync(join(state, "v3", "observability"))).toBe(false);
+    const holding: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (readFileSync(path).includes(marker)) holding.push(path);
+      }
+    };
+    walk(state);
+    expect(holding).toEqual([]);
+  });
+
   it("answers 413 to a 16 MiB chunked body instead of resetting the connection", async () => {
     const chunk = new Uint8Array(16 * 1024).fill(120);
     let sent = 0;
@@ -295,4 +318,52 @@ describe("the QA runner", () => {
     const results = await runAll(files, options, 8);
     expect(results.every((r) => r.status === "passed")).toBe(true);
   }, 120_000);
+});
+
+describe("the QA runner's webhook step", () => {
+  /** Runs a webhook step against a receiver that reports `entry` as what arrived. */
+  async function stepAgainst(entry: ReceivedWebhook, expectations: Record<string, unknown>): Promise<WebhookStepContext["failures"]> {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ received: [entry] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const ctx: WebhookStepContext = { receiver: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, userId: "u1", flowId: "F1", failures: [], storedToken: async () => undefined };
+      const step = STEP_SCHEMAS.webhook.parse({ webhook: { type: "flow.succeeded", within: 1 }, expect: expectations });
+      await runWebhookStep(ctx, step, (field) => `steps[0] ${field}`);
+      return ctx.failures;
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  // A receiver that answered 2xx to a delivery it could not verify (the stack's answers 401, so no scenario reaches this).
+  const unverified: ReceivedWebhook = {
+    seq: 1,
+    receivedAt: Date.now(),
+    webhookId: "msg_1",
+    webhookTimestamp: "0",
+    verified: false,
+    verifyError: "No matching signature found",
+    answered: 204,
+    type: "flow.succeeded",
+    flowId: "F1",
+    userId: "u1",
+    event: { type: "flow.succeeded", timestamp: new Date().toISOString(), data: { flowId: "F1", userId: "u1" } },
+  };
+
+  it("fails an accepted delivery whose signature did not verify, by default and when signatureValid: true", async () => {
+    const failure = { where: "steps[0] webhook: signature valid (standardwebhooks)", expected: true, actual: "No matching signature found" };
+    expect(await stepAgainst(unverified, {})).toEqual([failure]);
+    expect(await stepAgainst(unverified, { signatureValid: true })).toEqual([failure]);
+  });
+
+  it("passes a verified delivery, and an unverified one only when signatureValid: false", async () => {
+    expect(await stepAgainst({ ...unverified, verified: true, verifyError: undefined }, {})).toEqual([]);
+    expect(await stepAgainst(unverified, { signatureValid: false })).toEqual([]);
+    expect(await stepAgainst({ ...unverified, verified: true, verifyError: undefined }, { signatureValid: false })).toEqual([
+      { where: "steps[0] webhook: signature valid (standardwebhooks)", expected: false, actual: true },
+    ]);
+  });
 });

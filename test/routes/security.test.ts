@@ -292,6 +292,35 @@ describe("backend API authentication and input", () => {
     expect(await response.json()).toMatchObject({ error: { code: "payload_too_large" } });
   });
 
+  it("answers 401, not 413, to an unauthenticated POST with a large body", async () => {
+    for (const key of [null, "test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"]) {
+      const response = await api("/v1/reauth/user", { key, body: { userId: "u", returnTo: `${APP}/`, sessionOptions: { pad: "x".repeat(17 * 1024) } } });
+      expect(response.status, String(key)).toBe(401);
+      expect(await response.json()).toMatchObject({ error: { code: "unauthorized" } });
+    }
+  });
+
+  it("answers an unauthenticated streamed body with 401 without reading it", async () => {
+    const chunk = new TextEncoder().encode("x".repeat(4096));
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled++ < 64) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const response = await request("/v1/reauth/user", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body,
+      // @ts-expect-error -- a streaming request body needs duplex in the fetch spec
+      duplex: "half",
+    });
+    expect(response.status).toBe(401);
+    // The stream fills its one-chunk queue on its own; nothing beyond that was asked for.
+    expect(pulled).toBeLessThanOrEqual(1);
+  });
+
   it("answers 400 for malformed JSON", async () => {
     const response = await api("/v1/reauth/user", { body: "{not json" });
     expect(response.status).toBe(400);
@@ -343,8 +372,11 @@ describe("security headers on every answer", () => {
     ["an unknown top-level route", "/favicon.ico", 404],
     ["the health check", "/healthz", 200],
     ["a refused API call", "/v1/flows/AAAAAAAAAAAAAAAAAAAAAA", 401],
-  ])("sets them on %s", async (_what, path, status) => {
-    const response = path.startsWith("/v1/nothing") ? await api(path) : await request(path);
+    // No middleware but the app-wide ones matches here: a throw from the not-found handler would lose the headers.
+    ["a wrong method on a top-level route", "POST /healthz", 405],
+  ])("sets them on %s", async (_what, target, status) => {
+    const [method, path] = target.includes(" ") ? target.split(" ") as [string, string] : ["GET", target];
+    const response = path.startsWith("/v1/nothing") ? await api(path) : await request(path, { method });
     expect(response.status).toBe(status);
     expect(response.headers.get("Cache-Control")).toBe("no-store");
     expect(response.headers.get("Referrer-Policy")).toBe("no-referrer");
@@ -357,7 +389,11 @@ describe("request ids", () => {
   it("keeps a well-formed X-Request-Id and replaces an oversized or malformed one", async () => {
     const id = (value: string) => Promise.resolve(request("/healthz", { headers: { "X-Request-Id": value } })).then((r) => r.headers.get("X-Request-Id")!);
     expect(await id("abc-123_DEF=")).toBe("abc-123_DEF=");
-    const long = "a".repeat(65);
+    // Exactly MAX_REQUEST_ID_LENGTH (64) allowed characters is kept; one more is replaced.
+    const longest = "aZ09_-=".repeat(10).slice(0, 63) + "z";
+    expect(longest).toHaveLength(64);
+    expect(await id(longest)).toBe(longest);
+    const long = `${longest}a`;
     expect(await id(long)).not.toBe(long);
     expect(await id(long)).toMatch(/^[0-9a-f-]{36}$/);
     for (const bad of ["a b", "x\ty", "<script>", "a\"b", "id;rm"]) expect(await id(bad)).toMatch(/^[0-9a-f-]{36}$/);

@@ -1,7 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env.ts";
-import { APP, TestBrowser, testApp, testEnv } from "../support/app.ts";
+import { API_KEY, APP, TestBrowser, testApp, testEnv, WITH_API_KEY } from "../support/app.ts";
 import { devPrivateKey, startMock, type TestMock } from "../support/mock.ts";
 
 let testMock: TestMock;
@@ -10,10 +10,34 @@ beforeAll(async () => {
 });
 afterAll(() => testMock.stop());
 
+/** Runs `work` and returns it with the JSON lines it logged. */
+async function logged<T>(work: () => T | Promise<T>): Promise<{ result: T; lines: Array<Record<string, unknown>> }> {
+  const lines: Array<Record<string, unknown>> = [];
+  const capture = (text: unknown) => void lines.push(JSON.parse(String(text)) as Record<string, unknown>);
+  const spies = [vi.spyOn(console, "log").mockImplementation(capture), vi.spyOn(console, "warn").mockImplementation(capture), vi.spyOn(console, "error").mockImplementation(capture)];
+  try {
+    return { result: await work(), lines };
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+}
+
 describe("GET /healthz", () => {
-  it("reports ok with the configuration and no secret", async () => {
+  it("shows a caller without an API key the status only", async () => {
     const { request } = testApp();
-    const response = await request("/healthz");
+    for (const init of [{}, { headers: { Authorization: "Bearer test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab" } }, { headers: { Authorization: API_KEY } }]) {
+      const response = await request("/healthz", init);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ status: "ok" });
+    }
+    const { result: broken } = await logged(() => request("/healthz", {}, { ...testEnv, PUBLIC_BASE_URL: undefined }));
+    expect(broken.status).toBe(503);
+    expect(await broken.json()).toEqual({ status: "misconfigured" });
+  });
+
+  it("reports ok with the configuration and no secret to a caller with an API key", async () => {
+    const { request } = testApp();
+    const response = await request("/healthz", WITH_API_KEY);
     expect(response.status).toBe(200);
     const text = await response.text();
     expect(JSON.parse(text)).toMatchObject({
@@ -23,18 +47,20 @@ describe("GET /healthz", () => {
     for (const secret of [...testEnv.API_KEYS!.split(","), "AgICAgIC", "AQEBAQEB", devPrivateKey.split("\n")[1]!]) expect(text).not.toContain(secret);
   });
 
-  it("names every missing or malformed variable, and the API answers 503 naming them", async () => {
+  it("names every missing or malformed variable to a caller with an API key and in the log; the API answers a plain 503", async () => {
     const { request } = testApp();
+    // A key of the operator's own beside the faulty one: it still reads the problems.
+    const operatorKey = "qyijKoKO5wkEpZXhDUTwctdSsyEhhwTl";
     const broken: Env = {
       ...testEnv,
       DIGIME_PRIVATE_KEY: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
-      API_KEYS: "short",
+      API_KEYS: `short,${operatorKey}`,
       PUBLIC_BASE_URL: undefined,
       ALLOWED_RETURN_ORIGINS: "https://app.test/path",
       FLOW_TTL_SECONDS: "30",
       TOKEN_ENCRYPTION_KEYS: "k1:tooshort",
     };
-    const health = await request("/healthz", {}, broken);
+    const health = await request("/healthz", { headers: { Authorization: `Bearer ${operatorKey}` } }, broken);
     expect(health.status).toBe(503);
     const { problems } = (await health.json()) as { problems: string[] };
     expect(problems.join("\n")).toMatch(/DIGIME_PRIVATE_KEY/);
@@ -43,14 +69,23 @@ describe("GET /healthz", () => {
     expect(problems.join("\n")).toMatch(/ALLOWED_RETURN_ORIGINS/);
     expect(problems.join("\n")).toMatch(/FLOW_TTL_SECONDS must be an integer from 60/);
     expect(problems.join("\n")).toMatch(/TOKEN_ENCRYPTION_KEYS/);
-    const api = await request("/v1/flows/AAAAAAAAAAAAAAAAAAAAAA", { headers: { Authorization: "Bearer x" } }, broken);
-    expect(api.status).toBe(503);
-    expect(await api.json()).toMatchObject({ error: { code: "configuration_error", message: expect.stringContaining("PUBLIC_BASE_URL") } });
+    for (const path of ["/v1/flows/AAAAAAAAAAAAAAAAAAAAAA", "/reauth/launch/AAAAAAAAAAAAAAAAAAAAAA"]) {
+      const { result: answer, lines } = await logged(() => request(path, { headers: { Authorization: `Bearer ${operatorKey}` } }, broken));
+      expect(answer.status, path).toBe(503);
+      const text = await answer.text();
+      expect(text, path).toContain("configuration_error");
+      for (const name of ["PUBLIC_BASE_URL", "API_KEYS", "DIGIME_PRIVATE_KEY", "FLOW_TTL_SECONDS"]) expect(text, path).not.toContain(name);
+      const failed = lines.find((l) => l.event === "request_failed");
+      expect(failed, path).toMatchObject({ status: 503, errorCode: "configuration_error" });
+      expect((failed!.problems as string[]).join("\n"), path).toMatch(/PUBLIC_BASE_URL is missing/);
+    }
+    const api = (await (await request("/v1/flows/AAAAAAAAAAAAAAAAAAAAAA", {}, broken)).json()) as { error: { message: string; hint: string } };
+    expect(api.error).toMatchObject({ message: "the service is misconfigured", hint: expect.stringContaining("/healthz with an API key") });
   });
 
   it("reports a private key that does not import", async () => {
     const { request } = testApp();
-    const health = await request("/healthz", {}, { ...testEnv, DIGIME_PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nMAA=\n-----END RSA PRIVATE KEY-----" });
+    const health = await request("/healthz", WITH_API_KEY, { ...testEnv, DIGIME_PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nMAA=\n-----END RSA PRIVATE KEY-----" });
     expect(health.status).toBe(503);
     expect(JSON.stringify(await health.json())).toMatch(/DIGIME_PRIVATE_KEY/);
   });

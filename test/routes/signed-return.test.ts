@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { scenarioSchema } from "../../mock-server/index.ts";
-import { APP, enrollUser, TestBrowser, testApp, testEnv } from "../support/app.ts";
+import { signedOutcomeUrl } from "../../src/flows/signed-return.ts";
+import { APP, enrollUser, TestBrowser, testApp, testEnv, WITH_API_KEY } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
 
 const testMock = useTestMock();
@@ -63,10 +64,27 @@ describe("the signed return to returnTo", () => {
   });
 
   it("refuses to run without RETURN_SIGNING_SECRET, naming it", async () => {
-    const health = await request("/healthz", {}, { ...testEnv, RETURN_SIGNING_SECRET: undefined });
+    const health = await request("/healthz", WITH_API_KEY, { ...testEnv, RETURN_SIGNING_SECRET: undefined });
     expect(health.status).toBe(503);
     expect(JSON.stringify(await health.json())).toContain("RETURN_SIGNING_SECRET is missing");
-    const short = await request("/healthz", {}, { ...testEnv, RETURN_SIGNING_SECRET: "short" });
+    const short = await request("/healthz", WITH_API_KEY, { ...testEnv, RETURN_SIGNING_SECRET: "short" });
     expect(JSON.stringify(await short.json())).toContain("RETURN_SIGNING_SECRET must be at least 32 characters");
+  });
+});
+
+describe("signedOutcomeUrl", () => {
+  const flow = { returnTo: `${APP}/back?x=1&errorCode=USER_CANCEL&errorCode=FORGED&errorSource=edge&identity=confirmed`, id: "AAAAAAAAAAAAAAAAAAAAAA", userId: "u1", kind: "account" };
+
+  it("drops an errorCode (and errorSource, identity) that was already in returnTo from a successful return", async () => {
+    const url = new URL(await signedOutcomeUrl(SECRET, flow, "succeeded", undefined, NOW));
+    expect(url.searchParams.getAll("errorCode")).toEqual([]);
+    expect(Object.fromEntries(url.searchParams)).toEqual({ x: "1", flowId: flow.id, status: "succeeded", kind: "account", ts: String(NOW / 1000), sig: expect.any(String) });
+    // The signature covers no errorCode, so an application reading one from the URL could not verify it either.
+    expect(url.searchParams.get("sig")).toBe(await expectedSig({ flowId: flow.id, status: "succeeded", kind: "account", userId: "u1", ts: String(NOW / 1000) }));
+  });
+
+  it("replaces every errorCode already in returnTo with the failure's own", async () => {
+    const url = new URL(await signedOutcomeUrl(SECRET, flow, "failed", "ONBOARD_ERROR", NOW));
+    expect(url.searchParams.getAll("errorCode")).toEqual(["ONBOARD_ERROR"]);
   });
 });

@@ -15,6 +15,9 @@ export const APP = "https://app.test";
 export const API_KEY = "test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 export const SECOND_API_KEY = "test-key-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
+/** What a caller with the test API key sends: `/healthz` shows it the configuration, or the problems. */
+export const WITH_API_KEY: RequestInit = { headers: { Authorization: `Bearer ${API_KEY}` } };
+
 /** The test environment's bindings. */
 export const testEnv = env as unknown as Env;
 

@@ -10,7 +10,7 @@ import { parseConfig } from "../../src/config.ts";
 import { getServices } from "../../src/services.ts";
 import type { DeliverMessage } from "../../src/webhooks/messages.ts";
 import { WebhookEventSchema, type WebhookEvent } from "../../src/webhooks/events.ts";
-import { APP, TestBrowser, testApp, testEnv, type ApiCall } from "../support/app.ts";
+import { APP, TestBrowser, testApp, testEnv, WITH_API_KEY, type ApiCall } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
 import { quietConsole } from "../support/quiet.ts";
 import { appWithWaitUntil, webhookEnv, type RecordingQueue } from "../support/webhooks.ts";
@@ -170,13 +170,13 @@ describe("webhook producer", () => {
 
   it("refuses a half configuration by name", async () => {
     const { env } = webhookEnv({ WEBHOOK_SECRET: undefined });
-    const health = await testApp().request("/healthz", {}, env);
+    const health = await testApp().request("/healthz", WITH_API_KEY, env);
     expect(health.status).toBe(503);
     expect(JSON.stringify(await health.json())).toContain("WEBHOOK_URL and WEBHOOK_SECRET must be set together");
     const weak = webhookEnv({ WEBHOOK_SECRET: "whsec_c2hvcnQ=" }).env;
-    expect(JSON.stringify(await (await testApp().request("/healthz", {}, weak)).json())).toContain("WEBHOOK_SECRET must be whsec_");
+    expect(JSON.stringify(await (await testApp().request("/healthz", WITH_API_KEY, weak)).json())).toContain("WEBHOOK_SECRET must be whsec_");
     const plain = webhookEnv({ WEBHOOK_URL: "http://backend.example.com/hook" }).env;
-    expect(JSON.stringify(await (await testApp().request("/healthz", {}, plain)).json())).toContain("WEBHOOK_URL must be an https URL");
+    expect(JSON.stringify(await (await testApp().request("/healthz", WITH_API_KEY, plain)).json())).toContain("WEBHOOK_URL must be an https URL");
     void testEnv;
   });
 });
