@@ -288,9 +288,10 @@ export class DigimeClient {
 
   /**
    * Verifies a token digi.me issued: PS512 only, `jku` under the API base
-   * (origin and path), a known `kid`, a valid signature, and `exp`/`nbf` when
-   * present (checked in whole seconds, no leeway, as the SDK's jsonwebtoken
-   * does). Returns its payload. `keySetMark` is what the prefetch beside the
+   * (origin and path), a known `kid`, a valid signature, an `exp` (the SDK's
+   * jsonwebtoken accepts a token without one; a response token that never
+   * expires could be replayed forever, so the edge refuses it) and `nbf` when
+   * present (checked in whole seconds, no leeway, as jsonwebtoken does). Returns its payload. `keySetMark` is what the prefetch beside the
    * call that returned the token answered (see `KeySetCache.getKey`).
    */
   async verifyToken(token: string, call: string, keySetMark?: number): Promise<Record<string, unknown>> {
@@ -318,7 +319,8 @@ export class DigimeClient {
     if (!(await verifyPs512(jwt, key))) throw invalid("token signature does not verify");
     const { exp, nbf } = jwt.payload;
     const nowSeconds = Math.floor(this.#now() / 1000);
-    if (exp !== undefined && typeof exp !== "number") throw invalid("token exp is not a number");
+    if (exp === undefined) throw invalid("token has no exp");
+    if (typeof exp !== "number") throw invalid("token exp is not a number");
     if (nbf !== undefined && typeof nbf !== "number") throw invalid("token nbf is not a number");
     if (typeof exp === "number" && nowSeconds >= exp) throw invalid("token has expired");
     if (typeof nbf === "number" && nbf > nowSeconds) throw invalid("token is not valid yet");

@@ -204,9 +204,10 @@ describe("token times", () => {
     await expect(client.verifyToken(await testMock.mock.signToken({ reference_code: "r", nbf: seconds }), "t")).resolves.toMatchObject({ reference_code: "r" });
   });
 
-  it("accepts a token without exp or nbf, and refuses one whose exp is not a number", async () => {
+  it("refuses a token without exp (stricter than the SDK: it would never expire) or whose exp is not a number, and accepts one without nbf", async () => {
     const { client } = recordingClient({ now });
-    await expect(client.verifyToken(await testMock.mock.signToken({ reference_code: "r", exp: undefined }), "t")).resolves.toMatchObject({ reference_code: "r" });
+    await expect(client.verifyToken(await testMock.mock.signToken({ reference_code: "r", exp: undefined }), "t")).rejects.toThrow("token has no exp");
     await expect(client.verifyToken(await testMock.mock.signToken({ reference_code: "r", exp: "tomorrow" }), "t")).rejects.toThrow("token exp is not a number");
+    await expect(client.verifyToken(await testMock.mock.signToken({ reference_code: "r", nbf: undefined }), "t")).resolves.toMatchObject({ reference_code: "r" });
   });
 });
