@@ -2,7 +2,7 @@
  * The mock digi.me API, happy path first: each handler checks what digi.me
  * checks and answers as digi.me answers, with the statuses of digi.me's
  * recorded answers (the official Node SDK 16.1.5's fixtures, see
- * ../shared/digime-wire.md "Every call, as the official SDK 16.1.5 makes it").
+ * docs/digime-protocol.md "Every call, as the official SDK 16.1.5 makes it").
  * Scenarios (see `scenarios.ts`) and faults (see `respond.ts`) bend these
  * answers per user.
  */

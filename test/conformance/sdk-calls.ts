@@ -1,6 +1,6 @@
 /**
  * THE table of what digi.me's official Node SDK 16.1.5 sends and reads, call
- * by call, written from ../shared/digime-wire.md "Every call, as the official
+ * by call, written from docs/digime-protocol.md "Every call, as the official
  * SDK 16.1.5 makes it". Both conformance tests read it: `mock.test.ts` sends
  * these requests to the mock and checks its answers; `client.test.ts` checks
  * that our client sends exactly these requests. Change the wire format here,
