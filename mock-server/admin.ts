@@ -1,6 +1,6 @@
 /**
  * The mock's admin API under `/__mock/`: reset, contracts, users, scenarios,
- * the clock and the request journal. Shapes are documented in README.md.
+ * the clock and the request journal. Shapes are documented in mock-server/README.md.
  */
 import { http, HttpResponse, type RequestHandler } from "msw";
 import { z } from "zod";

@@ -1,6 +1,6 @@
 /**
  * Checking the edge's signed return in Node, as an application does it (the
- * README's "Learning the outcome" shows the same lines). Used by the demo app
+ * docs/learning-the-outcome.md shows the same lines). Used by the demo app
  * and the QA runner. Development code: never bundled with the Worker.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WRANGLER } from "../../scripts/stack.ts";
 
-/** The production bundle's size budget (README "Speed"): script start-up grows with it. */
+/** The production bundle's size budget (docs/speed.md): script start-up grows with it. */
 const MAX_BUNDLE_KIB = 350;
 
 let outdir: string;

@@ -3,7 +3,7 @@ import { APP, TestBrowser, enrollUser, testApp } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
 
 /**
- * Who the outcome belongs to (DESIGN.md): a user flow's exchanged token must
+ * Who the outcome belongs to (docs/design.md): a user flow's exchanged token must
  * carry the digi.me identity (`sub`) of the user's stored token; a token of
  * an identity the edge cannot match (none known, or a full authorization that
  * brought another) is kept, not stored, until the application confirms.
