@@ -23,7 +23,7 @@ import { AppError, asAppError, FLOW_NOT_FOUND_PAGE, toWireError } from "../error
 import { confirmAccountCallback, exchangeUserCallback, identityOf, type CallbackEntry, type CallbackQuery, type Outcome } from "../flows/complete.ts";
 import type { Custody, StepDeps } from "../flows/custody.ts";
 import { newSecret, timingSafeEqual } from "../flows/ids.ts";
-import { beginAccountFlow, beginUserFlow, type BeginAccountFlow, type BeginFlow, type Begun, type BeginUserFlow } from "../flows/start.ts";
+import { beginAccountFlow, beginUserFlow, type BeginAccountFlow, type BeginFlow, type Begun, type BeginUserFlow } from "../flows/begin.ts";
 import { reauthStatus, type ReauthStatus } from "../flows/status.ts";
 import { log, type LogScope } from "../log.ts";
 import { getServices, type Services } from "../services.ts";
