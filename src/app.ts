@@ -5,7 +5,8 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./env.ts";
-import { AppError, onError } from "./errors.ts";
+import { onError } from "./error-response.ts";
+import { AppError } from "./errors.ts";
 import { apiKeyAuth } from "./middleware/api-key.ts";
 import { limitBody } from "./middleware/body-limit.ts";
 import { requireJsonBody } from "./middleware/json-body.ts";

@@ -5,10 +5,20 @@
  * deployment. They go to the log, and to an API-key holder on `/healthz`.
  */
 import type { MiddlewareHandler } from "hono";
-import { ConfigError, developmentModeProblems, parseConfig } from "../config.ts";
+import { ConfigError, developmentModeProblems, parseConfig, type Config } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
-import { getServices, type ServicesOptions } from "../services.ts";
+import { getServices, type Services, type ServicesOptions } from "../services.ts";
+
+declare module "hono" {
+  /** What `withServices` puts on the context of every /v1/* and /reauth/* request. */
+  interface ContextVariableMap {
+    /** The validated configuration. */
+    config: Config;
+    /** The isolate's services, built from it. */
+    services: Services;
+  }
+}
 
 /** Options of `withServices`: what tests inject. */
 export type WithServicesOptions = ServicesOptions;

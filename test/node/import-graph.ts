@@ -144,7 +144,7 @@ function shortestCycle(graph: ImportGraph, component: string[]): string[] {
 
 /** One line per circle: its size and a cycle through it, `a.ts → b.ts → a.ts`. */
 export function describeCircles(circles: Circle[]): string[] {
-  return circles.map(({ files, cycle }) => `${files.length} files: ${cycle.join(" → ")}${files.length > cycle.length - 1 ? ` (also ${files.filter((f) => !cycle.includes(f)).join(", ")})` : ""}`);
+  return circles.map(({ files, cycle }) => `${files.length} file${files.length === 1 ? "" : "s"}: ${cycle.join(" → ")}${files.length > cycle.length - 1 ? ` (also ${files.filter((f) => !cycle.includes(f)).join(", ")})` : ""}`);
 }
 
 // `node test/node/import-graph.ts [folder]`
