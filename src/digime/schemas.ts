@@ -3,6 +3,21 @@
  * becomes an `invalid_response` error instead of an `undefined` further on.
  */
 import * as z from "zod/mini";
+import { DigimeError } from "./errors.ts";
+
+/**
+ * `value` as `schema` reads it; anything else is an `invalid_response` naming
+ * where the shape differs (never the value, which may hold a token).
+ */
+export function decode<S extends z.ZodMiniType>(schema: S, value: unknown, call: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue?.path.length ? issue.path.join(".") : "body";
+    throw new DigimeError({ kind: "invalid_response", message: `unexpected response shape at ${where}`, call });
+  }
+  return result.data;
+}
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 
