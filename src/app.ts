@@ -34,7 +34,7 @@ export function createApp(options: WithServicesOptions = {}): Hono<AppEnv> {
   const limit = limitBody({
     maxBytes: MAX_BODY_BYTES,
     onTooLarge: () => {
-      throw new AppError(413, "payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+      throw new AppError("payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
     },
   });
   // The backend API authenticates before it reads a body: an unauthenticated client gets its
@@ -59,7 +59,7 @@ export function createApp(options: WithServicesOptions = {}): Hono<AppEnv> {
   // every header (checked with hono 4.13); on a path no other middleware matches (/favicon.ico,
   // POST /healthz) it is securityHeaders itself, whose headers the throw would skip.
   const wrongMethod = methodNotAllowed({ routes: () => app.routes });
-  app.notFound((c) => onError(wrongMethod(c.req.method, c.req.path) ?? new AppError(404, "not_found", "no such route"), c));
+  app.notFound((c) => onError(wrongMethod(c.req.method, c.req.path) ?? new AppError("not_found", "no such route"), c));
   app.onError(onError);
   return app;
 }

@@ -5,9 +5,8 @@
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "./env.ts";
-import { AppError, asAppError, FLOW_NOT_FOUND_PAGE } from "./errors.ts";
+import { AppError, asAppError, FLOW_NOT_FOUND_PAGE, type ErrorCode, type ErrorStatus } from "./errors.ts";
 import { log } from "./log.ts";
 import { errorPage } from "./pages.ts";
 
@@ -19,7 +18,7 @@ function isBrowserRoute(path: string): boolean {
 const DAMAGED_LINK_PAGE = "This link is incomplete or damaged. Please go back to the application and start again.";
 
 /** Sentences for errors that carry none of their own, by code: a person reads them, not a developer. */
-const BROWSER_PAGES: Record<string, string> = {
+const BROWSER_PAGES: Partial<Record<ErrorCode, string>> = {
   invalid_request: DAMAGED_LINK_PAGE,
   wrong_callback: DAMAGED_LINK_PAGE,
   missing_code: DAMAGED_LINK_PAGE,
@@ -41,17 +40,19 @@ const SERVER_TROUBLE_PAGE = "Something went wrong on our side. Please try again 
 function forBrowser(error: AppError, path: string): AppError {
   if (error.init.page || error.init.html) return error;
   if (error.code === "invalid_request" && path.startsWith("/reauth/launch/")) {
-    return new AppError(404, "flow_not_found", "this flow is unknown or has expired", { page: FLOW_NOT_FOUND_PAGE, detail: { validation: error.message } });
+    return new AppError("flow_not_found", "this flow is unknown or has expired", { page: FLOW_NOT_FOUND_PAGE, detail: { validation: error.message } });
   }
   const page = BROWSER_PAGES[error.code] ?? (error.status >= 500 ? SERVER_TROUBLE_PAGE : DAMAGED_LINK_PAGE);
-  return new AppError(error.status, error.code, error.message, { ...error.init, page });
+  return AppError.withStatus(error.status, error.code, error.message, { ...error.init, page });
 }
 
+/** A Hono `HTTPException` under 500 (a body its validator could not parse): the caller's mistake, with its own status. */
 function fromHttpException(error: HTTPException): AppError {
   if (error.status === 415) {
-    return new AppError(415, "unsupported_media_type", "the request body must be JSON", { hint: "send the body as JSON with Content-Type: application/json" });
+    return new AppError("unsupported_media_type", "the request body must be JSON", { hint: "send the body as JSON with Content-Type: application/json" });
   }
-  return new AppError(error.status as ContentfulStatusCode, "invalid_request", error.message || "invalid request");
+  // Hono's validators throw 400; any other 4xx keeps its status, as it always has.
+  return AppError.withStatus(error.status as ErrorStatus, "invalid_request", error.message || "invalid request");
 }
 
 /** Hono `onError`: every thrown error ends here. */

@@ -1,11 +1,63 @@
 /**
- * The one error type for expected failures, what of it crosses from a user
- * object to the Worker, and how a digi.me failure maps to it. How an error is
- * answered (JSON or a page) is src/error-response.ts; this module knows no
- * Hono, so every layer may throw an `AppError`.
+ * The one error type for expected failures: a stable code from one union
+ * (`ErrorCode`), its HTTP status read from one table (`ERROR_STATUS`). Also
+ * what of it crosses from a user object to the Worker, and how a digi.me
+ * failure becomes an HTTP answer (`asAppError`).
+ * How an error is answered (JSON or a page) is src/error-response.ts; this
+ * module knows no Hono, so every layer may throw an `AppError`.
  */
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { DigimeError } from "./digime/index.ts";
+
+/**
+ * Every error code the edge answers, with its HTTP status: the wire's
+ * `error.code` (JSON) or the page's quoted code (browser routes). A new code
+ * is added here, and nowhere else decides its status.
+ */
+export const ERROR_STATUS = {
+  // The request itself
+  invalid_request: 400,
+  invalid_return_to: 400,
+  state_mismatch: 400,
+  missing_code: 400,
+  wrong_callback: 400,
+  unauthorized: 401,
+  browser_not_bound: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  // What the edge keeps
+  token_not_found: 404,
+  flow_not_found: 404,
+  flow_completed: 409,
+  flow_bound_elsewhere: 409,
+  flow_not_awaiting_confirmation: 409,
+  // What digi.me said
+  account_not_found: 404,
+  session_not_found: 404,
+  invalid_token: 409,
+  refresh_token_expired: 409,
+  upstream_error: 502,
+  upstream_unavailable: 502,
+  upstream_invalid_response: 502,
+  upstream_rejected: 502,
+  upstream_timeout: 504,
+  // The edge's own trouble
+  internal_error: 500,
+  flow_corrupt: 500,
+  storage_corrupt: 500,
+  encryption_key_missing: 500,
+  storage_unavailable: 503,
+  token_not_stored: 503,
+  /** 503 while the configuration is refused; 500 from the digi.me client (see `fromDigimeError`). */
+  configuration_error: 503,
+} as const satisfies Record<string, ErrorStatus>;
+
+/** An error code the edge answers. */
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** The statuses an error answers with. */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 500 | 502 | 503 | 504;
 
 /** Fields of an `AppError`. */
 export interface AppErrorInit {
@@ -29,24 +81,34 @@ export interface AppErrorInit {
   headers?: Record<string, string>;
 }
 
-/** An expected failure with a status and a stable code. */
+/** An expected failure: a stable code and the status `ERROR_STATUS` gives it. */
 export class AppError extends Error {
   override name = "AppError";
-  readonly status: ContentfulStatusCode;
-  readonly code: string;
+  readonly status: ErrorStatus;
+  readonly code: ErrorCode;
   readonly init: AppErrorInit;
-  constructor(status: ContentfulStatusCode, code: string, message: string, init: AppErrorInit = {}) {
+  constructor(code: ErrorCode, message: string, init: AppErrorInit = {}) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.status = status;
+    this.status = ERROR_STATUS[code];
     this.code = code;
     this.init = init;
+  }
+
+  /**
+   * An error whose status is not its code's own: only where the API has
+   * always answered so (the digi.me client's `configuration_error`, 500) or
+   * where the status was decided elsewhere (an error back from a user
+   * object, a Hono `HTTPException`'s own 4xx, a page made for a browser).
+   */
+  static withStatus(status: ErrorStatus, code: ErrorCode, message: string, init: AppErrorInit = {}): AppError {
+    return Object.assign(new AppError(code, message, init), { status });
   }
 }
 
 /** An `AppError` as it crosses from a user object to the Worker: RPC carries data, not classes. */
 export interface WireError {
-  status: ContentfulStatusCode;
-  code: string;
+  status: ErrorStatus;
+  code: ErrorCode;
   message: string;
   hint?: string;
   retryable?: boolean;
@@ -68,17 +130,17 @@ export function toWireError(error: AppError): WireError {
   };
 }
 
-/** The `AppError` a `WireError` stands for. */
+/** The `AppError` a `WireError` stands for, with the status the object decided. */
 export function fromWireError(wire: WireError): AppError {
   const { status, code, message, ...init } = wire;
-  return new AppError(status, code, message, init);
+  return AppError.withStatus(status, code, message, init);
 }
 
 /** Any thrown value as an `AppError`: digi.me failures mapped, anything else a 500. */
 export function asAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof DigimeError) return fromDigimeError(error);
-  return new AppError(500, "internal_error", "internal error", { cause: error });
+  return new AppError("internal_error", "internal error", { cause: error });
 }
 
 /**
@@ -98,14 +160,14 @@ function callerMistake(error: DigimeError): AppError | undefined {
   const detail = { kind: error.kind, upstreamCode: error.code, upstreamStatus: error.status, call: error.call, upstreamMessage: error.message, upstreamReference: error.reference };
   if (error.status !== 404) return undefined;
   if (error.call === "reference") {
-    return new AppError(404, "account_not_found", "digi.me does not know this accountId for this user", {
+    return new AppError("account_not_found", "digi.me does not know this accountId for this user", {
       hint: "use an accountId from GET /v1/users/{userId}/reauth-status or from the user's account list",
       detail,
       extra: upstreamBody(error),
     });
   }
   if (error.call === "permission-access/query") {
-    return new AppError(404, "session_not_found", "digi.me does not know this sessionKey for this user", {
+    return new AppError("session_not_found", "digi.me does not know this sessionKey for this user", {
       hint: "sessionKey must be the key of a session of this user's current library (a full authorization starts a new one); omit it to read accounts only",
       detail,
       extra: upstreamBody(error),
@@ -119,23 +181,24 @@ export function fromDigimeError(error: DigimeError): AppError {
   const detail = { kind: error.kind, upstreamCode: error.code, upstreamStatus: error.status, call: error.call, upstreamMessage: error.message, upstreamReference: error.reference };
   switch (error.kind) {
     case "timeout":
-      return new AppError(504, "upstream_timeout", "digi.me did not answer in time", { retryable: true, detail, page: "digi.me did not answer in time. Please try again in a moment." });
+      return new AppError("upstream_timeout", "digi.me did not answer in time", { retryable: true, detail, page: "digi.me did not answer in time. Please try again in a moment." });
     case "network":
-      return new AppError(502, "upstream_unavailable", "digi.me could not be reached", { retryable: true, detail, page: "digi.me could not be reached. Please try again in a moment." });
+      return new AppError("upstream_unavailable", "digi.me could not be reached", { retryable: true, detail, page: "digi.me could not be reached. Please try again in a moment." });
     case "invalid_response":
-      return new AppError(502, "upstream_invalid_response", "digi.me sent an answer that could not be trusted", { retryable: true, detail, page: "digi.me sent an answer we could not accept. Please try again." });
+      return new AppError("upstream_invalid_response", "digi.me sent an answer that could not be trusted", { retryable: true, detail, page: "digi.me sent an answer we could not accept. Please try again." });
     case "configuration":
-      return new AppError(500, "configuration_error", "the service is misconfigured", { detail });
+      // 500, not the table's 503: a setting passed parsing, yet the client cannot use it (the contract key does not import).
+      return AppError.withStatus(500, "configuration_error", "the service is misconfigured", { detail });
     case "api": {
       if (error.isInvalidToken("refresh_token")) {
-        return new AppError(409, "refresh_token_expired", "digi.me refused the user's refresh token", {
+        return new AppError("refresh_token_expired", "digi.me refused the user's refresh token", {
           hint: "start user reauthorization: POST /v1/reauth/user",
           detail,
           extra: upstreamBody(error),
         });
       }
       if (error.isInvalidToken()) {
-        return new AppError(409, "invalid_token", "digi.me refused the user's access token; the user cannot be reauthorized", {
+        return new AppError("invalid_token", "digi.me refused the user's access token; the user cannot be reauthorized", {
           hint: "full authorization is needed: retry POST /v1/reauth/user with allowFullAuthorization: true, or onboard the user again",
           detail,
           extra: upstreamBody(error),
@@ -144,9 +207,9 @@ export function fromDigimeError(error: DigimeError): AppError {
       const mistake = callerMistake(error);
       if (mistake) return mistake;
       if ((error.status ?? 0) >= 500) {
-        return new AppError(502, "upstream_error", "digi.me failed to answer", { retryable: true, detail, extra: upstreamBody(error), page: "digi.me is having trouble. Please try again in a moment." });
+        return new AppError("upstream_error", "digi.me failed to answer", { retryable: true, detail, extra: upstreamBody(error), page: "digi.me is having trouble. Please try again in a moment." });
       }
-      return new AppError(502, "upstream_rejected", "digi.me refused the request", { detail, extra: upstreamBody(error), page: "digi.me refused this step. Please go back to the application and try again." });
+      return new AppError("upstream_rejected", "digi.me refused the request", { detail, extra: upstreamBody(error), page: "digi.me refused this step. Please go back to the application and try again." });
     }
   }
 }

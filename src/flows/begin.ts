@@ -51,7 +51,7 @@ export interface Begun {
 }
 
 function noToken(userId: string): AppError {
-  return new AppError(404, "token_not_found", `no digi.me token is stored for user ${userId}`, {
+  return new AppError("token_not_found", `no digi.me token is stored for user ${userId}`, {
     hint: "store one with PUT /v1/users/{userId}/token or pass userAccessToken",
   });
 }

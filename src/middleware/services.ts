@@ -25,7 +25,7 @@ export type WithServicesOptions = ServicesOptions;
 
 /** The answer to every request while the configuration has problems; `problems` are logged, not sent. */
 function misconfigured(problems: string[]): AppError {
-  return new AppError(503, "configuration_error", "the service is misconfigured", {
+  return new AppError("configuration_error", "the service is misconfigured", {
     hint: "the operator finds the problems in the Worker's log (request_failed) and on GET /healthz with an API key",
     page: "This service is not configured correctly. Please try again later.",
     detail: { problems },

@@ -8,7 +8,7 @@ import { KV_MAX_TTL_SECONDS, KV_MIN_TTL_SECONDS } from "./keys.ts";
 
 function unavailable(operation: string, key: string, cause: unknown): AppError {
   const prefix = key.split(":").slice(0, 2).join(":");
-  return new AppError(503, "storage_unavailable", "storage is temporarily unavailable; retry shortly", {
+  return new AppError("storage_unavailable", "storage is temporarily unavailable; retry shortly", {
     retryable: true,
     cause,
     detail: { operation, keyPrefix: prefix },
@@ -54,7 +54,7 @@ export class Kv {
     try {
       return JSON.parse(text) as T;
     } catch (error) {
-      throw new AppError(500, "storage_corrupt", "a stored record could not be read", { cause: error, detail: { keyPrefix: key.split(":").slice(0, 2).join(":") } });
+      throw new AppError("storage_corrupt", "a stored record could not be read", { cause: error, detail: { keyPrefix: key.split(":").slice(0, 2).join(":") } });
     }
   }
 

@@ -79,11 +79,11 @@ export async function openRecovery(sealer: Sealer, flowId: string, userId: strin
   try {
     envelope = JSON.parse(atob(sealed)) as Envelope;
   } catch {
-    throw new AppError(400, "invalid_request", "the recovery data is malformed");
+    throw new AppError("invalid_request", "the recovery data is malformed");
   }
   try {
     return JSON.parse(await sealer.open(envelope, recoveryContext(flowId, userId))) as UserAccessToken;
   } catch {
-    throw new AppError(400, "invalid_request", "the recovery data does not belong to this flow");
+    throw new AppError("invalid_request", "the recovery data does not belong to this flow");
   }
 }

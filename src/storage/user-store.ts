@@ -83,7 +83,7 @@ export interface UserMeta {
 }
 
 function unavailable(operation: string, cause: unknown): AppError {
-  return new AppError(503, "storage_unavailable", "storage is temporarily unavailable; retry shortly", {
+  return new AppError("storage_unavailable", "storage is temporarily unavailable; retry shortly", {
     retryable: true,
     cause,
     detail: { operation, store: "user-object" },

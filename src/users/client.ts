@@ -57,7 +57,7 @@ export class UserObjects {
 
 /** The object unreachable, overloaded or reset: the same retryable 503 as any storage failure. */
 function unavailable(cause: unknown): AppError {
-  return new AppError(503, "storage_unavailable", "storage is temporarily unavailable; retry shortly", {
+  return new AppError("storage_unavailable", "storage is temporarily unavailable; retry shortly", {
     retryable: true,
     cause,
     detail: { store: "user-object", overloaded: (cause as { overloaded?: boolean } | null)?.overloaded === true },
