@@ -1,12 +1,13 @@
 /**
  * The one error type for expected failures: a stable code from one union
  * (`ErrorCode`), its HTTP status read from one table (`ERROR_STATUS`). Also
- * what of it crosses from a user object to the Worker, and how a digi.me
- * failure becomes an HTTP answer (`asAppError`).
+ * what of it crosses from a user object to the Worker, and the one place
+ * digi.me's and storage's own failures become HTTP answers (`asAppError`).
  * How an error is answered (JSON or a page) is src/error-response.ts; this
  * module knows no Hono, so every layer may throw an `AppError`.
  */
 import { DigimeError } from "./digime/index.ts";
+import { StorageError } from "./storage/errors.ts";
 
 /**
  * Every error code the edge answers, with its HTTP status: the wire's
@@ -136,11 +137,32 @@ export function fromWireError(wire: WireError): AppError {
   return AppError.withStatus(status, code, message, init);
 }
 
-/** Any thrown value as an `AppError`: digi.me failures mapped, anything else a 500. */
+/** Any thrown value as an `AppError`: digi.me's and storage's failures mapped, anything else a 500. */
 export function asAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof DigimeError) return fromDigimeError(error);
+  if (error instanceof StorageError) return fromStorageError(error);
   return new AppError("internal_error", "internal error", { cause: error });
+}
+
+/** The page a person sees while storage cannot be reached. */
+const STORAGE_UNAVAILABLE_PAGE = "We could not reach our storage. Please try again in a moment.";
+
+/**
+ * Maps a storage failure to what the edge answers, with storage's message:
+ * unavailable is a retryable 503 with a page to try again; a record that
+ * does not read, or was sealed with a key no longer configured, a 500.
+ */
+export function fromStorageError(error: StorageError): AppError {
+  const init = { ...(error.cause === undefined ? {} : { cause: error.cause }), ...(error.detail ? { detail: error.detail } : {}) };
+  switch (error.kind) {
+    case "unavailable":
+      return new AppError("storage_unavailable", error.message, { retryable: true, ...init, page: STORAGE_UNAVAILABLE_PAGE });
+    case "corrupt":
+      return new AppError("storage_corrupt", error.message, init);
+    case "key_missing":
+      return new AppError("encryption_key_missing", error.message, init);
+  }
 }
 
 /**

@@ -23,12 +23,14 @@ import { AppError, asAppError, FLOW_NOT_FOUND_PAGE, toWireError } from "../error
 import { confirmAccountCallback, exchangeUserCallback, recoveredOutcome, type CallbackEntry, type CallbackQuery, type Outcome } from "../flows/complete.ts";
 import type { Custody, StepDeps } from "../flows/custody.ts";
 import { newSecret, timingSafeEqual } from "../flows/ids.ts";
+import { openRecovery, sealForRecovery } from "../flows/recovery.ts";
 import { beginAccountFlow, beginUserFlow, type BeginAccountFlow, type BeginFlow, type Begun, type BeginUserFlow } from "../flows/begin.ts";
 import { reauthStatus, type ReauthStatus } from "../flows/status.ts";
 import { log, type LogScope } from "../log.ts";
 import { getServices, type Services } from "../services.ts";
 import { sha256 } from "../storage/crypto.ts";
-import { openRecovery, sealForRecovery, type StoredToken } from "../storage/tokens.ts";
+import { isStorageUnavailable, StorageError } from "../storage/errors.ts";
+import type { StoredToken } from "../storage/tokens.ts";
 import { UserStore, type FlowState } from "../storage/user-store.ts";
 import { flowEndedEvent, tokenExpiredEvent, tokenExpiringEvent, tokenRotatedEvent } from "../webhooks/events.ts";
 import { flowEventId, newEventId, type OutboundEvent } from "../webhooks/outbox.ts";
@@ -118,7 +120,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     const meta = await store.meta();
     if (meta.userId === userId && meta.kvChecked) return;
     if (meta.userId !== undefined && meta.userId !== userId) {
-      throw new AppError("storage_corrupt", "a user object was reached for another user", { detail: { store: "user-object" } });
+      throw new StorageError("corrupt", "a user object was reached for another user", { detail: { store: "user-object" } });
     }
     // A KV read once per user, ever: the first call for a user pays one trip to KV's central store.
     const legacy = await services.legacyTokens.get(userId);
@@ -180,7 +182,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     try {
       await store.putToken(call.userId, rotated, call.now);
     } catch (error) {
-      if (!(error instanceof AppError && error.code === "storage_unavailable")) throw error;
+      if (!isStorageUnavailable(error)) throw error;
       throw new AppError("token_not_stored", "digi.me issued a new token but storage failed; keep the token in this answer", {
         retryable: true,
         hint: "store error.token with PUT /v1/users/{userId}/token",
@@ -463,7 +465,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
             try {
               await deps.custody.store(token);
             } catch (error) {
-              if (!(error instanceof AppError && error.code === "storage_unavailable")) throw error;
+              if (!isStorageUnavailable(error)) throw error;
               // The code is spent: this token exists nowhere else. The browser carries it back, sealed.
               log(deps.log, "error", "token_not_stored", { flowId: state.id });
               return { state, bound: true, ended: false, recovery: await sealForRecovery(this.#deps().services.sealer, state.id, call.userId, token) };
