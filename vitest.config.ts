@@ -19,7 +19,7 @@ const testBindings = {
   // Test-only: the HMAC key of the signed return to returnTo.
   RETURN_SIGNING_SECRET: "test-return-signing-secret-000000000000",
   LOG_LEVEL: "error",
-  // The tests run the committed development contract key; production refuses it (src/config.ts productionProblems).
+  // The tests run the committed development contract key; production refuses it (src/config/production.ts productionProblems).
   DEVELOPMENT_MODE: "true",
   // The property tests' seed: FC_SEED=<n> npm test reproduces a run; otherwise a new one each run.
   FC_SEED: process.env.FC_SEED ?? String(Math.floor(Math.random() * 2 ** 31)),

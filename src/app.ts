@@ -5,7 +5,8 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./env.ts";
-import { AppError, onError } from "./errors.ts";
+import { onError } from "./error-response.ts";
+import { AppError } from "./errors.ts";
 import { apiKeyAuth } from "./middleware/api-key.ts";
 import { limitBody } from "./middleware/body-limit.ts";
 import { requireJsonBody } from "./middleware/json-body.ts";
@@ -33,7 +34,7 @@ export function createApp(options: WithServicesOptions = {}): Hono<AppEnv> {
   const limit = limitBody({
     maxBytes: MAX_BODY_BYTES,
     onTooLarge: () => {
-      throw new AppError(413, "payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+      throw new AppError("payload_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
     },
   });
   // The backend API authenticates before it reads a body: an unauthenticated client gets its
@@ -58,7 +59,7 @@ export function createApp(options: WithServicesOptions = {}): Hono<AppEnv> {
   // every header (checked with hono 4.13); on a path no other middleware matches (/favicon.ico,
   // POST /healthz) it is securityHeaders itself, whose headers the throw would skip.
   const wrongMethod = methodNotAllowed({ routes: () => app.routes });
-  app.notFound((c) => onError(wrongMethod(c.req.method, c.req.path) ?? new AppError(404, "not_found", "no such route"), c));
+  app.notFound((c) => onError(wrongMethod(c.req.method, c.req.path) ?? new AppError("not_found", "no such route"), c));
   app.onError(onError);
   return app;
 }

@@ -1,8 +1,7 @@
 /**
- * The Worker's bindings and Hono's context types, written once.
+ * The Worker's bindings and Hono's environment type, written once. Nothing
+ * here knows the configuration or the services: every layer may import it.
  */
-import type { Config } from "./config.ts";
-import type { Services } from "./services.ts";
 import type { WebhookMessage } from "./webhooks/messages.ts";
 
 /** Bindings: vars and secrets (see README "Configuration"), the KV namespace and the user objects. */
@@ -45,17 +44,14 @@ export interface Env {
   FC_SEED?: string;
 }
 
-/** Per-request values middleware puts on the context. */
-export interface Variables {
-  requestId: string;
-  config: Config;
-  services: Services;
-  /** A browser route's flow `returnTo`, once the flow is loaded: error pages link back to it. */
-  flowReturnTo?: string;
-}
-
-/** Hono's environment type for this app. */
+/**
+ * Hono's environment type for this app: the bindings. The values middleware
+ * puts on the context are declared, Hono's way, by the module that sets each
+ * (`ContextVariableMap`): `requestId` by hono/request-id, `config` and
+ * `services` by src/middleware/services.ts, `flowReturnTo` by
+ * src/routes/browser.ts. Declared here, they would tie this file to the
+ * services, and every layer that imports the bindings to all of them.
+ */
 export interface AppEnv {
   Bindings: Env;
-  Variables: Variables;
 }

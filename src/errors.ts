@@ -1,15 +1,64 @@
 /**
- * The one error type for expected failures, and the `onError` handler that
- * shapes every answer: JSON `{ error: { code, message } }` for the backend
- * API, a small HTML page for browser routes. Internal reasons go to the log.
+ * The one error type for expected failures: a stable code from one union
+ * (`ErrorCode`), its HTTP status read from one table (`ERROR_STATUS`). Also
+ * what of it crosses from a user object to the Worker, and the one place
+ * digi.me's and storage's own failures become HTTP answers (`asAppError`).
+ * How an error is answered (JSON or a page) is src/error-response.ts; this
+ * module knows no Hono, so every layer may throw an `AppError`.
  */
-import type { Context } from "hono";
-import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { DigimeError } from "./digime/index.ts";
-import type { AppEnv } from "./env.ts";
-import { log } from "./log.ts";
-import { errorPage } from "./pages.ts";
+import { StorageError } from "./storage/errors.ts";
+
+/**
+ * Every error code the edge answers, with its HTTP status: the wire's
+ * `error.code` (JSON) or the page's quoted code (browser routes). A new code
+ * is added here, and nowhere else decides its status.
+ */
+export const ERROR_STATUS = {
+  // The request itself
+  invalid_request: 400,
+  invalid_return_to: 400,
+  state_mismatch: 400,
+  missing_code: 400,
+  wrong_callback: 400,
+  unauthorized: 401,
+  browser_not_bound: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  // What the edge keeps
+  token_not_found: 404,
+  flow_not_found: 404,
+  flow_completed: 409,
+  flow_bound_elsewhere: 409,
+  flow_not_awaiting_confirmation: 409,
+  // What digi.me said
+  account_not_found: 404,
+  session_not_found: 404,
+  invalid_token: 409,
+  refresh_token_expired: 409,
+  upstream_error: 502,
+  upstream_unavailable: 502,
+  upstream_invalid_response: 502,
+  upstream_rejected: 502,
+  upstream_timeout: 504,
+  // The edge's own trouble
+  internal_error: 500,
+  flow_corrupt: 500,
+  storage_corrupt: 500,
+  encryption_key_missing: 500,
+  storage_unavailable: 503,
+  token_not_stored: 503,
+  /** 503 while the configuration is refused; 500 from the digi.me client (see `fromDigimeError`). */
+  configuration_error: 503,
+} as const satisfies Record<string, ErrorStatus>;
+
+/** An error code the edge answers. */
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** The statuses an error answers with. */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 500 | 502 | 503 | 504;
 
 /** Fields of an `AppError`. */
 export interface AppErrorInit {
@@ -33,24 +82,34 @@ export interface AppErrorInit {
   headers?: Record<string, string>;
 }
 
-/** An expected failure with a status and a stable code. */
+/** An expected failure: a stable code and the status `ERROR_STATUS` gives it. */
 export class AppError extends Error {
   override name = "AppError";
-  readonly status: ContentfulStatusCode;
-  readonly code: string;
+  readonly status: ErrorStatus;
+  readonly code: ErrorCode;
   readonly init: AppErrorInit;
-  constructor(status: ContentfulStatusCode, code: string, message: string, init: AppErrorInit = {}) {
+  constructor(code: ErrorCode, message: string, init: AppErrorInit = {}) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.status = status;
+    this.status = ERROR_STATUS[code];
     this.code = code;
     this.init = init;
+  }
+
+  /**
+   * An error whose status is not its code's own: only where the API has
+   * always answered so (the digi.me client's `configuration_error`, 500) or
+   * where the status was decided elsewhere (an error back from a user
+   * object, a Hono `HTTPException`'s own 4xx, a page made for a browser).
+   */
+  static withStatus(status: ErrorStatus, code: ErrorCode, message: string, init: AppErrorInit = {}): AppError {
+    return Object.assign(new AppError(code, message, init), { status });
   }
 }
 
 /** An `AppError` as it crosses from a user object to the Worker: RPC carries data, not classes. */
 export interface WireError {
-  status: ContentfulStatusCode;
-  code: string;
+  status: ErrorStatus;
+  code: ErrorCode;
   message: string;
   hint?: string;
   retryable?: boolean;
@@ -72,17 +131,38 @@ export function toWireError(error: AppError): WireError {
   };
 }
 
-/** The `AppError` a `WireError` stands for. */
+/** The `AppError` a `WireError` stands for, with the status the object decided. */
 export function fromWireError(wire: WireError): AppError {
   const { status, code, message, ...init } = wire;
-  return new AppError(status, code, message, init);
+  return AppError.withStatus(status, code, message, init);
 }
 
-/** Any thrown value as an `AppError`: digi.me failures mapped, anything else a 500. */
+/** Any thrown value as an `AppError`: digi.me's and storage's failures mapped, anything else a 500. */
 export function asAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof DigimeError) return fromDigimeError(error);
-  return new AppError(500, "internal_error", "internal error", { cause: error });
+  if (error instanceof StorageError) return fromStorageError(error);
+  return new AppError("internal_error", "internal error", { cause: error });
+}
+
+/** The page a person sees while storage cannot be reached. */
+const STORAGE_UNAVAILABLE_PAGE = "We could not reach our storage. Please try again in a moment.";
+
+/**
+ * Maps a storage failure to what the edge answers, with storage's message:
+ * unavailable is a retryable 503 with a page to try again; a record that
+ * does not read, or was sealed with a key no longer configured, a 500.
+ */
+export function fromStorageError(error: StorageError): AppError {
+  const init = { ...(error.cause === undefined ? {} : { cause: error.cause }), ...(error.detail ? { detail: error.detail } : {}) };
+  switch (error.kind) {
+    case "unavailable":
+      return new AppError("storage_unavailable", error.message, { retryable: true, ...init, page: STORAGE_UNAVAILABLE_PAGE });
+    case "corrupt":
+      return new AppError("storage_corrupt", error.message, init);
+    case "key_missing":
+      return new AppError("encryption_key_missing", error.message, init);
+  }
 }
 
 /**
@@ -102,14 +182,14 @@ function callerMistake(error: DigimeError): AppError | undefined {
   const detail = { kind: error.kind, upstreamCode: error.code, upstreamStatus: error.status, call: error.call, upstreamMessage: error.message, upstreamReference: error.reference };
   if (error.status !== 404) return undefined;
   if (error.call === "reference") {
-    return new AppError(404, "account_not_found", "digi.me does not know this accountId for this user", {
+    return new AppError("account_not_found", "digi.me does not know this accountId for this user", {
       hint: "use an accountId from GET /v1/users/{userId}/reauth-status or from the user's account list",
       detail,
       extra: upstreamBody(error),
     });
   }
   if (error.call === "permission-access/query") {
-    return new AppError(404, "session_not_found", "digi.me does not know this sessionKey for this user", {
+    return new AppError("session_not_found", "digi.me does not know this sessionKey for this user", {
       hint: "sessionKey must be the key of a session of this user's current library (a full authorization starts a new one); omit it to read accounts only",
       detail,
       extra: upstreamBody(error),
@@ -123,23 +203,24 @@ export function fromDigimeError(error: DigimeError): AppError {
   const detail = { kind: error.kind, upstreamCode: error.code, upstreamStatus: error.status, call: error.call, upstreamMessage: error.message, upstreamReference: error.reference };
   switch (error.kind) {
     case "timeout":
-      return new AppError(504, "upstream_timeout", "digi.me did not answer in time", { retryable: true, detail, page: "digi.me did not answer in time. Please try again in a moment." });
+      return new AppError("upstream_timeout", "digi.me did not answer in time", { retryable: true, detail, page: "digi.me did not answer in time. Please try again in a moment." });
     case "network":
-      return new AppError(502, "upstream_unavailable", "digi.me could not be reached", { retryable: true, detail, page: "digi.me could not be reached. Please try again in a moment." });
+      return new AppError("upstream_unavailable", "digi.me could not be reached", { retryable: true, detail, page: "digi.me could not be reached. Please try again in a moment." });
     case "invalid_response":
-      return new AppError(502, "upstream_invalid_response", "digi.me sent an answer that could not be trusted", { retryable: true, detail, page: "digi.me sent an answer we could not accept. Please try again." });
+      return new AppError("upstream_invalid_response", "digi.me sent an answer that could not be trusted", { retryable: true, detail, page: "digi.me sent an answer we could not accept. Please try again." });
     case "configuration":
-      return new AppError(500, "configuration_error", "the service is misconfigured", { detail });
+      // 500, not the table's 503: a setting passed parsing, yet the client cannot use it (the contract key does not import).
+      return AppError.withStatus(500, "configuration_error", "the service is misconfigured", { detail });
     case "api": {
       if (error.isInvalidToken("refresh_token")) {
-        return new AppError(409, "refresh_token_expired", "digi.me refused the user's refresh token", {
+        return new AppError("refresh_token_expired", "digi.me refused the user's refresh token", {
           hint: "start user reauthorization: POST /v1/reauth/user",
           detail,
           extra: upstreamBody(error),
         });
       }
       if (error.isInvalidToken()) {
-        return new AppError(409, "invalid_token", "digi.me refused the user's access token; the user cannot be reauthorized", {
+        return new AppError("invalid_token", "digi.me refused the user's access token; the user cannot be reauthorized", {
           hint: "full authorization is needed: retry POST /v1/reauth/user with allowFullAuthorization: true, or onboard the user again",
           detail,
           extra: upstreamBody(error),
@@ -148,83 +229,13 @@ export function fromDigimeError(error: DigimeError): AppError {
       const mistake = callerMistake(error);
       if (mistake) return mistake;
       if ((error.status ?? 0) >= 500) {
-        return new AppError(502, "upstream_error", "digi.me failed to answer", { retryable: true, detail, extra: upstreamBody(error), page: "digi.me is having trouble. Please try again in a moment." });
+        return new AppError("upstream_error", "digi.me failed to answer", { retryable: true, detail, extra: upstreamBody(error), page: "digi.me is having trouble. Please try again in a moment." });
       }
-      return new AppError(502, "upstream_rejected", "digi.me refused the request", { detail, extra: upstreamBody(error), page: "digi.me refused this step. Please go back to the application and try again." });
+      return new AppError("upstream_rejected", "digi.me refused the request", { detail, extra: upstreamBody(error), page: "digi.me refused this step. Please go back to the application and try again." });
     }
   }
-}
-
-function isBrowserRoute(path: string): boolean {
-  return path.startsWith("/reauth/");
-}
-
-/** The sentence for a browser request whose link was cut short or altered. */
-const DAMAGED_LINK_PAGE = "This link is incomplete or damaged. Please go back to the application and start again.";
-
-/** Sentences for errors that carry none of their own, by code: a person reads them, not a developer. */
-const BROWSER_PAGES: Record<string, string> = {
-  invalid_request: DAMAGED_LINK_PAGE,
-  wrong_callback: DAMAGED_LINK_PAGE,
-  missing_code: DAMAGED_LINK_PAGE,
-  not_found: "There is no such page here. Please go back to the application.",
-  method_not_allowed: "This page cannot be opened this way. Please go back to the application and start again.",
-  payload_too_large: "This request was too large to handle. Please go back to the application and start again.",
-  unsupported_media_type: "This request was sent in a form we do not accept. Please go back to the application and start again.",
-};
-
-/** The sentence for a server-side failure without one of its own. */
-const SERVER_TROUBLE_PAGE = "Something went wrong on our side. Please try again in a moment; if it keeps happening, go back to the application.";
-
-/**
- * Browser routes never show validation text or internal messages: a launch
- * link that is not a flow id is a link cut short, so it gets the
- * unknown-or-expired page; any other error without its own sentence gets a
- * plain one for its kind.
- */
-function forBrowser(error: AppError, path: string): AppError {
-  if (error.init.page || error.init.html) return error;
-  if (error.code === "invalid_request" && path.startsWith("/reauth/launch/")) {
-    return new AppError(404, "flow_not_found", "this flow is unknown or has expired", { page: FLOW_NOT_FOUND_PAGE, detail: { validation: error.message } });
-  }
-  const page = BROWSER_PAGES[error.code] ?? (error.status >= 500 ? SERVER_TROUBLE_PAGE : DAMAGED_LINK_PAGE);
-  return new AppError(error.status, error.code, error.message, { ...error.init, page });
 }
 
 /** The sentence of the unknown-or-expired page. */
 export const FLOW_NOT_FOUND_PAGE =
   "This reauthorization link has expired or is unknown. If you started it just now, wait a moment and reload; otherwise go back to the application and start again.";
-
-function fromHttpException(error: HTTPException): AppError {
-  if (error.status === 415) {
-    return new AppError(415, "unsupported_media_type", "the request body must be JSON", { hint: "send the body as JSON with Content-Type: application/json" });
-  }
-  return new AppError(error.status as ContentfulStatusCode, "invalid_request", error.message || "invalid request");
-}
-
-/** Hono `onError`: every thrown error ends here. */
-export function onError(error: Error, c: Context<AppEnv>): Response {
-  let appError = error instanceof HTTPException && error.status < 500 ? fromHttpException(error) : asAppError(error);
-  const browser = isBrowserRoute(c.req.path);
-  if (browser) appError = forBrowser(appError, c.req.path);
-  const level = appError.status >= 500 ? "error" : "warn";
-  log({ logLevel: c.env?.LOG_LEVEL, requestId: c.get("requestId") }, level, "request_failed", {
-    ...appError.init.detail,
-    ...(appError.init.cause instanceof Error && appError.status >= 500 ? { cause: `${appError.init.cause.name}: ${appError.init.cause.message}` } : {}),
-    // Last, so no detail can overwrite what the line is about: the HTTP status and the error code.
-    status: appError.status,
-    errorCode: appError.code,
-    message: appError.message,
-  });
-  const headers: Record<string, string> = { ...appError.init.headers };
-  if (appError.init.retryable) headers["Retry-After"] = "5";
-  if (browser) {
-    if (appError.init.contentSecurityPolicy) headers["Content-Security-Policy"] = appError.init.contentSecurityPolicy;
-    const page = errorPage(appError.init.page ?? SERVER_TROUBLE_PAGE, { code: appError.code, requestId: c.get("requestId"), returnTo: c.get("flowReturnTo") });
-    return c.html(appError.init.html ?? page, appError.status, headers);
-  }
-  const body: { error: Record<string, unknown> } = { error: { code: appError.code, message: appError.message, ...appError.init.extra } };
-  if (appError.init.hint) body.error.hint = appError.init.hint;
-  if (appError.init.retryable) body.error.retryable = true;
-  return c.json(body, appError.status, headers);
-}

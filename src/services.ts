@@ -6,9 +6,7 @@
 import type { Config } from "./config.ts";
 import { cacheApiKeySetStore, DigimeClient } from "./digime/index.ts";
 import { Sealer } from "./storage/crypto.ts";
-import { FlowEntryStore } from "./storage/flows.ts";
-import { Kv } from "./storage/kv.ts";
-import { LegacyKvTokens } from "./storage/tokens.ts";
+import { kvStores, type KvStores } from "./storage/kv-stores.ts";
 import { UserObjects } from "./users/client.ts";
 import type { WebhookMessage } from "./webhooks/messages.ts";
 import { WebhookOutbox } from "./webhooks/outbox.ts";
@@ -19,15 +17,11 @@ export interface ServiceBindings {
   USERS?: DurableObjectNamespace;
 }
 
-/** The per-isolate services. */
-export interface Services {
+/** The per-isolate services; the KV-backed stores (flow start entries, legacy token records) come from storage/kv-stores.ts. */
+export interface Services extends KvStores {
   config: Config;
   digime: DigimeClient;
   sealer: Sealer;
-  /** Flow start entries (KV). */
-  flowEntries: FlowEntryStore;
-  /** Token records KV held before the user objects (read by an object taking one over). */
-  legacyTokens: LegacyKvTokens;
   /** The user objects: tokens and flow states. */
   users: UserObjects;
   /** Webhook events (a no-op when WEBHOOK_URL is not set). */
@@ -70,7 +64,6 @@ export function getServices(config: Config, bindings: ServiceBindings, options: 
   if (existing) return existing;
   const now = options.now ?? Date.now;
   const keySetCache = options.keySetCache === undefined ? (typeof caches === "undefined" ? null : caches.default) : options.keySetCache;
-  const kv = new Kv(namespace);
   const sealer = new Sealer(config.encryptionKeys);
   const webhooks = new WebhookOutbox({ settings: config.webhooks, queue: options.webhookQueue, sealer, now });
   const services: Services = {
@@ -88,8 +81,7 @@ export function getServices(config: Config, bindings: ServiceBindings, options: 
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(keySetCache ? { keySetStore: cacheApiKeySetStore(keySetCache) } : {}),
     }),
-    flowEntries: new FlowEntryStore({ kv, sealer }),
-    legacyTokens: new LegacyKvTokens(kv),
+    ...kvStores(namespace, sealer),
     users: new UserObjects({
       namespace: bindings.USERS ?? missingBinding(),
       contractId: config.contractId,

@@ -1,6 +1,6 @@
 /**
  * Recognises key material that cannot have come from a random generator:
- * shared by the encryption keys (src/config.ts) and the webhook secret
+ * shared by the encryption keys (src/config/production.ts) and the webhook secret
  * (src/webhooks/settings.ts), so both refuse the same patterns.
  */
 

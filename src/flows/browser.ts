@@ -35,7 +35,7 @@ export interface BrowserRequest {
 export async function loadEntry(services: Services, flowId: string): Promise<FlowEntry> {
   const entry = await services.flowEntries.get(flowId);
   if (!entry) {
-    throw new AppError(404, "flow_not_found", "this flow is unknown or has expired", { retryable: true, page: FLOW_NOT_FOUND_PAGE, detail: { flowId } });
+    throw new AppError("flow_not_found", "this flow is unknown or has expired", { retryable: true, page: FLOW_NOT_FOUND_PAGE, detail: { flowId } });
   }
   return entry;
 }
@@ -45,7 +45,7 @@ function userOf(request: BrowserRequest, entry: FlowEntry): UserHandle {
 }
 
 function alreadyCompleted(flowId: string, status: string): AppError {
-  return new AppError(409, "flow_completed", "this flow has already been completed", {
+  return new AppError("flow_completed", "this flow has already been completed", {
     page: "This reauthorization has already been completed. You can close this page or go back to the application.",
     detail: { flowId, flowStatus: status },
   });
@@ -95,12 +95,12 @@ function logScope(request: BrowserRequest) {
 }
 
 function wrongCallback(entry: FlowEntry, expected: string): AppError {
-  return new AppError(400, "wrong_callback", `this flow is ${expected}`, { detail: { flowId: entry.id } });
+  return new AppError("wrong_callback", `this flow is ${expected}`, { detail: { flowId: entry.id } });
 }
 
 /** The recovery page: digi.me issued a token that could not be stored; the browser carries it back sealed. */
 function tokenNotStored(request: BrowserRequest, flowId: string, sealed: string, cause?: unknown): AppError {
-  return new AppError(503, "token_not_stored", "the new token could not be stored", {
+  return new AppError("token_not_stored", "the new token could not be stored", {
     retryable: true,
     cause,
     html: recoveryPage(flowId, sealed, { requestId: request.scope.requestId }),

@@ -9,10 +9,17 @@ import { AppError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { FlowEntry } from "../storage/flows.ts";
 import type { ErrorSource, FlowIdentity } from "../storage/user-store.ts";
-
-/** The codes the edge itself records; a browser reporting one gets `UNKNOWN` instead. */
-export const EDGE_ERROR_CODES: ReadonlySet<string> = new Set(["USER_MISMATCH", "NOT_REAUTHORIZED", "EXCHANGE_FAILED"]);
 import { withCustodyRefresh, type StepDeps } from "./custody.ts";
+
+/**
+ * The codes the edge itself records on a failed flow (the flow's `errorCode`,
+ * not an API error code): a token of another digi.me user, an account success
+ * digi.me does not confirm, a code digi.me refuses at exchange.
+ */
+export type EdgeFlowErrorCode = "USER_MISMATCH" | "NOT_REAUTHORIZED" | "EXCHANGE_FAILED";
+
+/** The edge's own codes; a browser reporting one gets `UNKNOWN` instead. */
+export const EDGE_ERROR_CODES: ReadonlySet<string> = new Set<EdgeFlowErrorCode>(["USER_MISMATCH", "NOT_REAUTHORIZED", "EXCHANGE_FAILED"]);
 
 /** Query of a callback, validated by the route. */
 export interface CallbackQuery {
@@ -60,7 +67,7 @@ function reportedByBrowser(errorCode: string | undefined): Outcome {
 }
 
 /** A failure the edge found. */
-function foundByEdge(errorCode: "USER_MISMATCH" | "NOT_REAUTHORIZED" | "EXCHANGE_FAILED"): Outcome {
+function foundByEdge(errorCode: EdgeFlowErrorCode): Outcome {
   return { status: "failed", errorCode, errorSource: "edge" };
 }
 
@@ -87,8 +94,8 @@ export function identityOf(entry: Pick<FlowEntry, "kind" | "expectedDigimeUserId
  */
 export async function exchangeUserCallback(deps: StepDeps, entry: CallbackEntry, query: CallbackQuery): Promise<Outcome> {
   if (query.success === "false") return reportedByBrowser(query.errorCode);
-  if (!query.code) throw new AppError(400, "missing_code", "a successful callback must carry a code", { detail: { flowId: entry.id } });
-  if (!entry.verifier) throw new AppError(500, "flow_corrupt", "the flow has no verifier", { detail: { flowId: entry.id } });
+  if (!query.code) throw new AppError("missing_code", "a successful callback must carry a code", { detail: { flowId: entry.id } });
+  if (!entry.verifier) throw new AppError("flow_corrupt", "the flow has no verifier", { detail: { flowId: entry.id } });
   let token;
   try {
     token = await deps.digime.exchangeCodeForToken({ code: query.code, codeVerifier: entry.verifier });
@@ -112,6 +119,17 @@ export async function exchangeUserCallback(deps: StepDeps, entry: CallbackEntry,
     ...(entry.kind === "authorize" && query.accountReference ? { accountReference: query.accountReference } : {}),
     token,
   };
+}
+
+/**
+ * The outcome of a token the browser carried back (/reauth/recover): the
+ * identity check the callback made before sealing it, made again, so the
+ * outcome names the identity.
+ */
+export function recoveredOutcome(entry: CallbackEntry, token: UserAccessToken): Outcome {
+  const identity = identityOf(entry, token);
+  if (!identity) return foundByEdge("USER_MISMATCH");
+  return { status: identity.identity === "confirmed" ? "succeeded" : "awaiting_confirmation", ...identity, token };
 }
 
 /**

@@ -15,20 +15,20 @@ export function checkReturnTo(config: Config, returnTo: string): string {
   try {
     url = new URL(returnTo);
   } catch {
-    throw new AppError(400, "invalid_return_to", "returnTo must be an absolute URL");
+    throw new AppError("invalid_return_to", "returnTo must be an absolute URL");
   }
   // `blob:https://app…` has the app's origin, so the scheme is checked on its own; http: only on this machine.
   const scheme = url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
   if (!scheme) {
-    throw new AppError(400, "invalid_return_to", `returnTo must be an https URL (http only on this machine), not ${url.protocol}`, {
+    throw new AppError("invalid_return_to", `returnTo must be an https URL (http only on this machine), not ${url.protocol}`, {
       hint: "use an https URL on an origin in ALLOWED_RETURN_ORIGINS",
     });
   }
   if (url.username || url.password) {
-    throw new AppError(400, "invalid_return_to", "returnTo must not carry a user name or password");
+    throw new AppError("invalid_return_to", "returnTo must not carry a user name or password");
   }
   if (!config.allowedReturnOrigins.includes(url.origin)) {
-    throw new AppError(400, "invalid_return_to", `returnTo's origin ${url.origin} is not in ALLOWED_RETURN_ORIGINS`, {
+    throw new AppError("invalid_return_to", `returnTo's origin ${url.origin} is not in ALLOWED_RETURN_ORIGINS`, {
       hint: originHint(url, config.allowedReturnOrigins),
     });
   }

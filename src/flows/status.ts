@@ -27,7 +27,7 @@ export async function reauthStatus(deps: StepDeps, sessionKey?: string): Promise
   const userId = custody.userId;
   const stored = await custody.token();
   if (!stored) {
-    throw new AppError(404, "token_not_found", `no digi.me token is stored for user ${userId}`, { hint: "store one with PUT /v1/users/{userId}/token" });
+    throw new AppError("token_not_found", `no digi.me token is stored for user ${userId}`, { hint: "store one with PUT /v1/users/{userId}/token" });
   }
   const read = (accessToken: string) =>
     Promise.all([

@@ -44,9 +44,9 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv
   return async (c, next) => {
     const header = c.req.header("Authorization");
     if (!bearer(header)) {
-      throw new AppError(401, "unauthorized", "an API key is required: Authorization: Bearer <key>");
+      throw new AppError("unauthorized", "an API key is required: Authorization: Bearer <key>");
     }
-    if (!(await presentsApiKey(header, options.keys(c)))) throw new AppError(401, "unauthorized", "the API key is not valid");
+    if (!(await presentsApiKey(header, options.keys(c)))) throw new AppError("unauthorized", "the API key is not valid");
     await next();
   };
 }

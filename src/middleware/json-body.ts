@@ -30,7 +30,7 @@ export function requireJsonBody(options: RequireJsonBodyOptions = {}): Middlewar
       const type = c.req.header("Content-Type");
       const bodiless = c.req.raw.body === null || c.req.header("Content-Length") === "0";
       if (type ? !JSON_TYPE.test(type) : !bodiless) {
-        throw new AppError(415, "unsupported_media_type", type ? `the request body is ${type.split(";")[0]}, not JSON` : "the request body has no Content-Type", {
+        throw new AppError("unsupported_media_type", type ? `the request body is ${type.split(";")[0]}, not JSON` : "the request body has no Content-Type", {
           hint: "send the body as JSON with Content-Type: application/json",
         });
       }

@@ -49,6 +49,6 @@ export function methodNotAllowed(options: MethodNotAllowedOptions): (method: str
     for (const entry of table) if (entry.pattern.test(path)) for (const m of entry.methods) allowed.add(m);
     if (allowed.size === 0 || allowed.has(method.toUpperCase())) return undefined;
     const allow = [...allowed].sort().join(", ");
-    return new AppError(405, "method_not_allowed", `${method.toUpperCase()} is not allowed on this path; it answers ${allow}`, { headers: { Allow: allow } });
+    return new AppError("method_not_allowed", `${method.toUpperCase()} is not allowed on this path; it answers ${allow}`, { headers: { Allow: allow } });
   };
 }

@@ -5,17 +5,27 @@
  * deployment. They go to the log, and to an API-key holder on `/healthz`.
  */
 import type { MiddlewareHandler } from "hono";
-import { ConfigError, developmentModeProblems, parseConfig } from "../config.ts";
+import { ConfigError, developmentModeProblems, parseConfig, type Config } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
-import { getServices, type ServicesOptions } from "../services.ts";
+import { getServices, type Services, type ServicesOptions } from "../services.ts";
+
+declare module "hono" {
+  /** What `withServices` puts on the context of every /v1/* and /reauth/* request. */
+  interface ContextVariableMap {
+    /** The validated configuration. */
+    config: Config;
+    /** The isolate's services, built from it. */
+    services: Services;
+  }
+}
 
 /** Options of `withServices`: what tests inject. */
 export type WithServicesOptions = ServicesOptions;
 
 /** The answer to every request while the configuration has problems; `problems` are logged, not sent. */
 function misconfigured(problems: string[]): AppError {
-  return new AppError(503, "configuration_error", "the service is misconfigured", {
+  return new AppError("configuration_error", "the service is misconfigured", {
     hint: "the operator finds the problems in the Worker's log (request_failed) and on GET /healthz with an API key",
     page: "This service is not configured correctly. Please try again later.",
     detail: { problems },

@@ -13,6 +13,14 @@ import { requestScope } from "./scope.ts";
 import { CallbackQuerySchema, FlowIdSchema } from "../schemas.ts";
 import { defineRoute, mount, type ResponseSpec, type RouteSpec } from "./define.ts";
 
+declare module "hono" {
+  /** What the browser routes put on the context. */
+  interface ContextVariableMap {
+    /** The flow's `returnTo`, once its start entry is loaded: error pages link back to it (src/error-response.ts). */
+    flowReturnTo?: string;
+  }
+}
+
 const html = (description: string): ResponseSpec => ({ description, content: { "text/html": { schema: z.string() } } });
 
 const launch = defineRoute({

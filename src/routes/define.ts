@@ -59,7 +59,7 @@ export function mount<E extends Env, S extends RouteSpec>(app: Hono<E>, spec: S,
   const validators = Object.entries(spec.request ?? {}).map(([target, schema]) =>
     validator(target as RequestTarget, (value) => {
       const result = (schema as z.ZodMiniType).safeParse(value, { error: defaultMessage });
-      if (!result.success) throw new AppError(400, "invalid_request", describeIssues(result.error.issues));
+      if (!result.success) throw new AppError("invalid_request", describeIssues(result.error.issues));
       return result.data;
     }),
   );

@@ -83,14 +83,14 @@ export function flowRoutes(): Hono<AppEnv> {
     // The start entry names the flow's user, whose object holds the flow's state.
     const entry = await services.flowEntries.get(flowId);
     const flow = entry ? await services.users.of(entry.userId, requestScope(c)).flow(flowId, (wait ?? 0) * 1000) : null;
-    if (!flow) throw new AppError(404, "flow_not_found", "unknown flow, or its outcome is no longer kept");
+    if (!flow) throw new AppError("flow_not_found", "unknown flow, or its outcome is no longer kept");
     return c.json(flowView(flow), 200);
   });
   mount(app, confirmFlow, async (c) => {
     const { flowId } = c.req.valid("param");
     const services = c.var.services;
     const entry = await services.flowEntries.get(flowId);
-    if (!entry) throw new AppError(404, "flow_not_found", "unknown flow, or its outcome is no longer kept");
+    if (!entry) throw new AppError("flow_not_found", "unknown flow, or its outcome is no longer kept");
     return c.json(flowView(await services.users.of(entry.userId, requestScope(c)).confirm(flowId)), 200);
   });
   return app;

@@ -12,7 +12,7 @@ import type { AppEnv } from "../env.ts";
 import { log } from "../log.ts";
 import { presentsApiKey } from "../middleware/api-key.ts";
 import { describe } from "../schemas.ts";
-import { webhookSigningProblems } from "../webhooks/settings.ts";
+import { webhookSigningProblems } from "../webhooks/delivery.ts";
 import { defineRoute, json, mount, type RouteSpec } from "./define.ts";
 
 const HealthSchema = describe(

@@ -96,7 +96,7 @@ export function userRoutes(): Hono<AppEnv> {
   mount(app, getToken, async (c) => {
     const { userId } = c.req.valid("param");
     const stored = await c.var.services.users.of(userId, requestScope(c)).token();
-    if (!stored) throw new AppError(404, "token_not_found", `no digi.me token is stored for user ${userId}`);
+    if (!stored) throw new AppError("token_not_found", `no digi.me token is stored for user ${userId}`);
     return c.json({ userId, token: stored.token, updatedAt: new Date(stored.updatedAt).toISOString() }, 200);
   });
   mount(app, deleteToken, async (c) => {

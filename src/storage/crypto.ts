@@ -5,7 +5,7 @@
  * bound in as additional data, so a record moved to another key fails to open.
  */
 import { fromBase64Url, fromUtf8, toBase64Url, utf8 } from "../digime/encoding.ts";
-import { AppError } from "../errors.ts";
+import { StorageError } from "./errors.ts";
 
 /** A sealed value as stored. */
 export interface Envelope {
@@ -56,7 +56,7 @@ export class Sealer {
   async open(envelope: Envelope, context: string): Promise<string> {
     const key = this.keys.find((k) => k.id === envelope.kid);
     if (!key) {
-      throw new AppError(500, "encryption_key_missing", "a stored record was sealed with a key that is no longer configured", { detail: { kid: envelope.kid } });
+      throw new StorageError("key_missing", "a stored record was sealed with a key that is no longer configured", { detail: { kid: envelope.kid } });
     }
     try {
       const plain = await crypto.subtle.decrypt(
@@ -66,7 +66,7 @@ export class Sealer {
       );
       return fromUtf8(new Uint8Array(plain));
     } catch (error) {
-      throw new AppError(500, "storage_corrupt", "a stored record could not be decrypted", { cause: error, detail: { kid: envelope.kid } });
+      throw new StorageError("corrupt", "a stored record could not be decrypted", { cause: error, detail: { kid: envelope.kid } });
     }
   }
 }

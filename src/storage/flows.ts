@@ -8,8 +8,8 @@
 import type { DigimeSession } from "../digime/index.ts";
 import type { Envelope, Sealer } from "./crypto.ts";
 import { flowKey } from "./keys.ts";
+import { StorageError } from "./errors.ts";
 import type { Kv, StoreDeps } from "./kv.ts";
-import { AppError } from "../errors.ts";
 
 /** `user` and `account` reauthorization; `authorize` is the full-authorization fallback. */
 export type FlowKind = "user" | "account" | "authorize";
@@ -71,7 +71,7 @@ export class FlowEntryStore {
     const stored = await this.#kv.getJson<StoredEntry>(key);
     if (!stored || stored.v !== 2) return null;
     // An entry copied under another key is not that flow (its envelopes would not open there either).
-    if (stored.id !== flowId) throw new AppError(500, "storage_corrupt", "a stored flow does not match its key", { detail: { flowId } });
+    if (stored.id !== flowId) throw new StorageError("corrupt", "a stored flow does not match its key", { detail: { flowId } });
     const entry: Record<string, unknown> = { ...stored };
     for (const field of SEALED) {
       const envelope = stored[field];

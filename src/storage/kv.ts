@@ -1,19 +1,19 @@
 /**
  * The only place that calls Workers KV. Every write carries a TTL of at least
- * KV's minimum, and every KV failure becomes a retryable `storage_unavailable`.
+ * KV's minimum, and every KV failure becomes a `StorageError` (unavailable:
+ * retryable), naming the key's prefix, never the key.
  */
-import { AppError } from "../errors.ts";
 import type { Sealer } from "./crypto.ts";
+import { StorageError } from "./errors.ts";
 import { KV_MAX_TTL_SECONDS, KV_MIN_TTL_SECONDS } from "./keys.ts";
 
-function unavailable(operation: string, key: string, cause: unknown): AppError {
-  const prefix = key.split(":").slice(0, 2).join(":");
-  return new AppError(503, "storage_unavailable", "storage is temporarily unavailable; retry shortly", {
-    retryable: true,
-    cause,
-    detail: { operation, keyPrefix: prefix },
-    page: "We could not reach our storage. Please try again in a moment.",
-  });
+/** A key's first two segments (`flow:v2`): enough to tell the store, nothing of the user or flow. */
+function keyPrefix(key: string): string {
+  return key.split(":").slice(0, 2).join(":");
+}
+
+function unavailable(operation: string, key: string, cause: unknown): StorageError {
+  return StorageError.unavailable(cause, { operation, keyPrefix: keyPrefix(key) });
 }
 
 /** Waits before the retries of a failed write: past KV's one-write-per-second-per-key limit. */
@@ -54,7 +54,7 @@ export class Kv {
     try {
       return JSON.parse(text) as T;
     } catch (error) {
-      throw new AppError(500, "storage_corrupt", "a stored record could not be read", { cause: error, detail: { keyPrefix: key.split(":").slice(0, 2).join(":") } });
+      throw new StorageError("corrupt", "a stored record could not be read", { cause: error, detail: { keyPrefix: keyPrefix(key) } });
     }
   }
 

@@ -5,7 +5,6 @@
  * `LegacyKvTokens` lets an object take such a record over.
  */
 import type { UserAccessToken } from "../digime/index.ts";
-import { AppError } from "../errors.ts";
 import type { Envelope, Sealer } from "./crypto.ts";
 import { tokenKey } from "./keys.ts";
 import type { Kv } from "./kv.ts";
@@ -58,32 +57,5 @@ export class LegacyKvTokens {
   /** Deletes the user's KV record. */
   delete(userId: string): Promise<void> {
     return this.#kv.delete(tokenKey(userId));
-  }
-}
-
-function recoveryContext(flowId: string, userId: string): string {
-  return `recovery:v1:${flowId}:${tokenKey(userId)}`;
-}
-
-/**
- * Seals a token for the browser to carry back when storing it failed. Bound
- * to the flow and the user, so it opens only for that flow's recovery.
- */
-export async function sealForRecovery(sealer: Sealer, flowId: string, userId: string, token: UserAccessToken): Promise<string> {
-  return btoa(JSON.stringify(await sealer.seal(JSON.stringify(token), recoveryContext(flowId, userId))));
-}
-
-/** Opens what `sealForRecovery` sealed; anything else is a 400. */
-export async function openRecovery(sealer: Sealer, flowId: string, userId: string, sealed: string): Promise<UserAccessToken> {
-  let envelope: Envelope;
-  try {
-    envelope = JSON.parse(atob(sealed)) as Envelope;
-  } catch {
-    throw new AppError(400, "invalid_request", "the recovery data is malformed");
-  }
-  try {
-    return JSON.parse(await sealer.open(envelope, recoveryContext(flowId, userId))) as UserAccessToken;
-  } catch {
-    throw new AppError(400, "invalid_request", "the recovery data does not belong to this flow");
   }
 }

@@ -5,8 +5,8 @@
  * see docs/storage-schema.md.
  */
 import type { UserAccessToken } from "../digime/index.ts";
-import { AppError } from "../errors.ts";
 import type { Envelope, Sealer } from "./crypto.ts";
+import { StorageError } from "./errors.ts";
 import type { FlowKind } from "./flows.ts";
 import { openToken, sealToken, type StoredToken, type TokenRecord } from "./tokens.ts";
 
@@ -82,16 +82,11 @@ export interface UserMeta {
   expiredSentFor?: number;
 }
 
-function unavailable(operation: string, cause: unknown): AppError {
-  return new AppError(503, "storage_unavailable", "storage is temporarily unavailable; retry shortly", {
-    retryable: true,
-    cause,
-    detail: { operation, store: "user-object" },
-    page: "We could not reach our storage. Please try again in a moment.",
-  });
+function unavailable(operation: string, cause: unknown): StorageError {
+  return StorageError.unavailable(cause, { operation, store: "user-object" });
 }
 
-/** Reads and writes one user object's storage; a storage failure is a retryable 503. */
+/** Reads and writes one user object's storage; a storage failure is a `StorageError` (unavailable). */
 export class UserStore {
   readonly #storage: DurableObjectStorage;
   readonly #sealer: Sealer;

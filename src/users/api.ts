@@ -5,7 +5,7 @@
 import type { UserAccessToken } from "../digime/index.ts";
 import type { WireError } from "../errors.ts";
 import type { CallbackEntry, CallbackQuery } from "../flows/complete.ts";
-import type { BeginAccountFlow, Begun, BeginUserFlow } from "../flows/start.ts";
+import type { BeginAccountFlow, Begun, BeginUserFlow } from "../flows/begin.ts";
 import type { ReauthStatus } from "../flows/status.ts";
 import type { StoredToken } from "../storage/tokens.ts";
 import type { FlowState } from "../storage/user-store.ts";

@@ -4,10 +4,11 @@
  * `AppError`s, and enqueues the events its transitions produced.
  */
 import type { UserAccessToken } from "../digime/index.ts";
-import { AppError, fromWireError } from "../errors.ts";
+import { fromStorageError, fromWireError, type AppError } from "../errors.ts";
 import type { CallbackEntry, CallbackQuery } from "../flows/complete.ts";
-import type { BeginAccountFlow, Begun, BeginUserFlow } from "../flows/start.ts";
+import type { BeginAccountFlow, Begun, BeginUserFlow } from "../flows/begin.ts";
 import type { ReauthStatus } from "../flows/status.ts";
+import { StorageError } from "../storage/errors.ts";
 import type { StoredToken } from "../storage/tokens.ts";
 import type { FlowState } from "../storage/user-store.ts";
 import type { WebhookOutbox } from "../webhooks/outbox.ts";
@@ -55,14 +56,12 @@ export class UserObjects {
   }
 }
 
-/** The object unreachable, overloaded or reset: the same retryable 503 as any storage failure. */
+/**
+ * The object unreachable, overloaded or reset: to the Worker the object is
+ * storage, so this is the same retryable 503 as any storage failure.
+ */
 function unavailable(cause: unknown): AppError {
-  return new AppError(503, "storage_unavailable", "storage is temporarily unavailable; retry shortly", {
-    retryable: true,
-    cause,
-    detail: { store: "user-object", overloaded: (cause as { overloaded?: boolean } | null)?.overloaded === true },
-    page: "We could not reach our storage. Please try again in a moment.",
-  });
+  return fromStorageError(StorageError.unavailable(cause, { store: "user-object", overloaded: (cause as { overloaded?: boolean } | null)?.overloaded === true }));
 }
 
 /** One user's object, as one request uses it. */

@@ -20,15 +20,17 @@ import { parseConfig } from "../config.ts";
 import { DigimeError, type UserAccessToken } from "../digime/index.ts";
 import type { Env } from "../env.ts";
 import { AppError, asAppError, FLOW_NOT_FOUND_PAGE, toWireError } from "../errors.ts";
-import { confirmAccountCallback, exchangeUserCallback, identityOf, type CallbackEntry, type CallbackQuery, type Outcome } from "../flows/complete.ts";
+import { confirmAccountCallback, exchangeUserCallback, recoveredOutcome, type CallbackEntry, type CallbackQuery, type Outcome } from "../flows/complete.ts";
 import type { Custody, StepDeps } from "../flows/custody.ts";
 import { newSecret, timingSafeEqual } from "../flows/ids.ts";
-import { beginAccountFlow, beginUserFlow, type BeginAccountFlow, type BeginFlow, type Begun, type BeginUserFlow } from "../flows/start.ts";
+import { openRecovery, sealForRecovery } from "../flows/recovery.ts";
+import { beginAccountFlow, beginUserFlow, type BeginAccountFlow, type BeginFlow, type Begun, type BeginUserFlow } from "../flows/begin.ts";
 import { reauthStatus, type ReauthStatus } from "../flows/status.ts";
 import { log, type LogScope } from "../log.ts";
 import { getServices, type Services } from "../services.ts";
 import { sha256 } from "../storage/crypto.ts";
-import { openRecovery, sealForRecovery, type StoredToken } from "../storage/tokens.ts";
+import { isStorageUnavailable, StorageError } from "../storage/errors.ts";
+import type { StoredToken } from "../storage/tokens.ts";
 import { UserStore, type FlowState } from "../storage/user-store.ts";
 import { flowEndedEvent, tokenExpiredEvent, tokenExpiringEvent, tokenRotatedEvent } from "../webhooks/events.ts";
 import { flowEventId, newEventId, type OutboundEvent } from "../webhooks/outbox.ts";
@@ -118,7 +120,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     const meta = await store.meta();
     if (meta.userId === userId && meta.kvChecked) return;
     if (meta.userId !== undefined && meta.userId !== userId) {
-      throw new AppError(500, "storage_corrupt", "a user object was reached for another user", { detail: { store: "user-object" } });
+      throw new StorageError("corrupt", "a user object was reached for another user", { detail: { store: "user-object" } });
     }
     // A KV read once per user, ever: the first call for a user pays one trip to KV's central store.
     const legacy = await services.legacyTokens.get(userId);
@@ -180,8 +182,8 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     try {
       await store.putToken(call.userId, rotated, call.now);
     } catch (error) {
-      if (!(error instanceof AppError && error.code === "storage_unavailable")) throw error;
-      throw new AppError(503, "token_not_stored", "digi.me issued a new token but storage failed; keep the token in this answer", {
+      if (!isStorageUnavailable(error)) throw error;
+      throw new AppError("token_not_stored", "digi.me issued a new token but storage failed; keep the token in this answer", {
         retryable: true,
         hint: "store error.token with PUT /v1/users/{userId}/token",
         extra: { token: rotated },
@@ -282,10 +284,10 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     return this.#run(call, (deps) =>
       this.#serial(flowId, async () => {
         const state = await this.#current(call, flowId, deps.events);
-        if (!state) throw new AppError(404, "flow_not_found", "unknown flow, or its outcome is no longer kept", { detail: { flowId } });
+        if (!state) throw new AppError("flow_not_found", "unknown flow, or its outcome is no longer kept", { detail: { flowId } });
         if (state.status === "succeeded" && state.identity !== "confirmed" && state.identity !== undefined) return state;
         if (state.status !== "awaiting_confirmation" || !state.pendingToken) {
-          throw new AppError(409, "flow_not_awaiting_confirmation", `this flow is ${state.status}, not awaiting confirmation`, {
+          throw new AppError("flow_not_awaiting_confirmation", `this flow is ${state.status}, not awaiting confirmation`, {
             hint: "only a flow whose status is awaiting_confirmation can be confirmed",
             extra: { status: state.status },
             detail: { flowId },
@@ -373,7 +375,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
       if (state.status !== "pending") return { state, bound };
       if (state.bindingHash) {
         if (!bound) {
-          throw new AppError(409, "flow_bound_elsewhere", "this flow was already opened in another browser", {
+          throw new AppError("flow_bound_elsewhere", "this flow was already opened in another browser", {
             page: "This link was already opened in another browser. Please go back to the application and start again.",
             detail: { flowId },
           });
@@ -391,7 +393,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   async #known(call: ObjectCall, flowId: string, events: OutboundEvent[]): Promise<FlowState> {
     const state = await this.#current(call, flowId, events);
     if (!state || state.status === "expired") {
-      throw new AppError(404, "flow_not_found", "this flow is unknown or has expired", { retryable: true, page: FLOW_NOT_FOUND_PAGE, detail: { flowId } });
+      throw new AppError("flow_not_found", "this flow is unknown or has expired", { retryable: true, page: FLOW_NOT_FOUND_PAGE, detail: { flowId } });
     }
     return state;
   }
@@ -414,7 +416,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     return this.#callback(call, entry, presented, async (deps, state) => {
       if (query.state !== undefined || query.success === "true") {
         if (!query.state || !entry.stateHash || !timingSafeEqual(await sha256(query.state), entry.stateHash)) {
-          throw new AppError(400, "state_mismatch", "state does not match this flow", {
+          throw new AppError("state_mismatch", "state does not match this flow", {
             page: "This reauthorization answer does not belong to the flow it names. Please go back to the application and start again.",
             detail: { flowId: state.id },
           });
@@ -435,7 +437,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
       const token = await openRecovery(this.#deps().services.sealer, entry.id, call.userId, sealed);
       log(deps.log, "info", "token_recovered", { flowId: entry.id });
       // Sealed only after the identity check passed; checked again so the outcome names it.
-      return exchangeRecovered(entry, token);
+      return recoveredOutcome(entry, token);
     });
   }
 
@@ -450,7 +452,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
         const state = await this.#known(call, entry.id, deps.events);
         if (state.status !== "pending") return { state, bound: await this.#bound(state, presented), ended: false };
         if (!(await this.#bound(state, presented))) {
-          throw new AppError(403, "browser_not_bound", "this flow was not started in this browser", {
+          throw new AppError("browser_not_bound", "this flow was not started in this browser", {
             page: "This reauthorization was started in another browser. Please go back to the application and start again.",
             detail: { flowId: state.id, hadCookie: presented !== undefined },
           });
@@ -463,7 +465,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
             try {
               await deps.custody.store(token);
             } catch (error) {
-              if (!(error instanceof AppError && error.code === "storage_unavailable")) throw error;
+              if (!isStorageUnavailable(error)) throw error;
               // The code is spent: this token exists nowhere else. The browser carries it back, sealed.
               log(deps.log, "error", "token_not_stored", { flowId: state.id });
               return { state, bound: true, ended: false, recovery: await sealForRecovery(this.#deps().services.sealer, state.id, call.userId, token) };
@@ -535,13 +537,6 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
       if (current === null || current > now + EXCHANGE_RECHECK_MS) await store.setAlarm(now + EXCHANGE_RECHECK_MS);
     }
   }
-}
-
-/** The outcome of a recovered token: the identity check the callback made, made again. */
-function exchangeRecovered(entry: CallbackEntry, token: UserAccessToken): Outcome {
-  const identity = identityOf(entry, token);
-  if (!identity) return { status: "failed", errorCode: "USER_MISMATCH", errorSource: "edge" };
-  return { status: identity.identity === "confirmed" ? "succeeded" : "awaiting_confirmation", ...identity, token };
 }
 
 /** The additional data of a token kept for confirmation. */

@@ -61,3 +61,19 @@ export async function deliver(settings: WebhookSettings, id: string, payload: st
     return { ok: false, error: (error as Error).name === "TimeoutError" ? "timeout" : `${(error as Error).name}: ${(error as Error).message}` };
   }
 }
+
+/**
+ * Signs a test message with the configured secret, as every delivery will:
+ * a secret the signer cannot use would dead-letter every event, so
+ * `/healthz` reports it. Empty when the signature comes out.
+ */
+export function webhookSigningProblems(settings: WebhookSettings | undefined): string[] {
+  if (!settings) return [];
+  try {
+    signedHeaders(settings.secret, "msg_healthcheck", "{}", Date.now());
+    return [];
+  } catch {
+    // Not the signer's message: a library's message could one day quote what it was given.
+    return ["WEBHOOK_SECRET: the signer could not produce a test signature with it; every delivery would fail"];
+  }
+}

@@ -6,7 +6,6 @@
 import { fromBase64 } from "../digime/encoding.ts";
 import { isLocalDevelopmentUrl, isLoopbackNetworkHost } from "../hosts.ts";
 import { weakKeyReason } from "../weak-keys.ts";
-import { signedHeaders } from "./delivery.ts";
 
 /** Where events go and the secret that signs them (Standard Webhooks `whsec_…`). */
 export interface WebhookSettings {
@@ -79,7 +78,7 @@ export function parseWebhookSettings(env: WebhookEnv, problems: string[]): Webho
 
 /**
  * What production refuses (the rest of the configuration's development
- * defaults are in config.ts): a WEBHOOK_SECRET that is not random (one
+ * defaults are in src/config/production.ts): a WEBHOOK_SECRET that is not random (one
  * repeated byte, such as the local stack's 32 bytes of 0x09, or any other
  * pattern `weakKeyReason` sees), and a WEBHOOK_URL on this machine or under a
  * reserved test name, which no deployed backend can be.
@@ -95,20 +94,4 @@ export function webhookProductionProblems(settings: WebhookSettings | undefined)
   if (reason === "one repeated byte") problems.push("WEBHOOK_SECRET is a development secret (one repeated byte)");
   else if (reason) problems.push(`WEBHOOK_SECRET is not random (${reason})`);
   return problems;
-}
-
-/**
- * Signs a test message with the configured secret, as every delivery will:
- * a secret the signer cannot use would dead-letter every event, so
- * `/healthz` reports it. Empty when the signature comes out.
- */
-export function webhookSigningProblems(settings: WebhookSettings | undefined): string[] {
-  if (!settings) return [];
-  try {
-    signedHeaders(settings.secret, "msg_healthcheck", "{}", Date.now());
-    return [];
-  } catch {
-    // Not the signer's message: a library's message could one day quote what it was given.
-    return ["WEBHOOK_SECRET: the signer could not produce a test signature with it; every delivery would fail"];
-  }
 }
