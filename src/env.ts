@@ -4,7 +4,7 @@
  */
 import type { WebhookMessage } from "./webhooks/messages.ts";
 
-/** Bindings: vars and secrets (see README "Configuration"), the KV namespace and the user objects. */
+/** Bindings: vars and secrets (see docs/configuration.md), the KV namespace and the user objects. */
 export interface Env {
   REAUTH_KV: KVNamespace;
   /** Durable Objects: one per (contract, user), src/users/object.ts. */

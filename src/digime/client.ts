@@ -183,7 +183,7 @@ export class DigimeClient {
   /**
    * Starts account reauthorization. The official SDK sends the reference call,
    * then the account reference; nothing in the protocol orders them, so both
-   * run at once (one round trip, DESIGN.md), each exactly as the SDK sends it.
+   * run at once (one round trip, docs/design.md), each exactly as the SDK sends it.
    */
   async getReauthorizeAccountUrl(options: ReauthorizeAccountUrlOptions): Promise<AccountUrlResult> {
     const [{ code: referenceCode, session }, accountRef] = await Promise.all([

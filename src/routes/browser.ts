@@ -41,7 +41,8 @@ const launch = defineRoute({
 const callbackResponses = {
   303: {
     description:
-      "Back to the flow's returnTo with flowId, status, errorCode (failed only), ts (Unix seconds) and sig (HMAC-SHA256 with RETURN_SIGNING_SECRET; the signed return, README \"Learning the outcome\"). " +
+      "Back to the flow's returnTo with flowId, status (succeeded, failed or awaiting_confirmation), kind, identity (flows that brought a token), errorCode and errorSource (failed only), " +
+      "ts (Unix seconds, when the outcome was recorded) and sig (HMAC-SHA256 with RETURN_SIGNING_SECRET over v2 and those fields with the flow's userId; docs/learning-the-outcome.md). " +
       "A completed flow reached again by the browser that launched it gets the same outcome again.",
   },
   400: html("Malformed callback (invalid_request), state that does not match (state_mismatch), a success without code (missing_code), or the other kind's callback (wrong_callback)"),

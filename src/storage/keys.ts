@@ -34,15 +34,11 @@ export const TOKEN_EXPIRING_NOTICE_DEFAULT_SECONDS = 7 * 24 * 60 * 60;
 export const TOKEN_EXPIRING_NOTICE_MAX_SECONDS = 90 * 24 * 60 * 60;
 /** The longest a long poll (`GET /v1/flows/{flowId}?wait=N`) waits: 25 seconds. */
 export const FLOW_WAIT_MAX_SECONDS = 25;
-/** A stored token lives at least this long after its last write: 90 days. */
-export const TOKEN_MIN_TTL_SECONDS = 90 * 24 * 60 * 60;
 /**
- * And at most this long, whatever expiry digi.me states (an expiry in
- * milliseconds read as seconds would otherwise overflow KV's TTL): 400 days.
+ * The longest `expirationTtl` any write asks KV for: 400 days (`Kv.putJson`
+ * clamps to it, so no computed TTL can make KV refuse a write).
  */
-export const TOKEN_MAX_TTL_SECONDS = 400 * 24 * 60 * 60;
-/** The longest `expirationTtl` any write asks KV for: 400 days (`Kv.putJson` clamps to it). */
-export const KV_MAX_TTL_SECONDS = TOKEN_MAX_TTL_SECONDS;
+export const KV_MAX_TTL_SECONDS = 400 * 24 * 60 * 60;
 /** Earliest token expiry accepted at import, Unix seconds: 2001-09-09 (earlier is a unit mistake). */
 export const TOKEN_EXPIRY_MIN_SECONDS = 1_000_000_000;
 /** Latest token expiry accepted at import, Unix seconds: 2100-01-01 (later is milliseconds, not seconds). */
