@@ -18,6 +18,9 @@ export function hasChromium(): boolean {
   return existsSync(CHROMIUM_PATH);
 }
 
+/** Why a test that needs Chromium is skipped (the note vitest shows beside the skip). */
+export const NO_CHROMIUM = `Chromium is not installed (${CHROMIUM_PATH}; set CHROMIUM_PATH, or let .ci/run install Debian's chromium)`;
+
 let shared: Promise<Browser> | undefined;
 
 /** One Chromium for the whole run. */

@@ -1,6 +1,6 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, hasChromium } from "../../qa/chromium.ts";
+import { CHROMIUM_ARGS, CHROMIUM_PATH, hasChromium, NO_CHROMIUM } from "../../qa/chromium.ts";
 import { startStandaloneMock, type StandaloneMock } from "../../mock-server/standalone.ts";
 
 let running: StandaloneMock;
@@ -40,7 +40,8 @@ describe("the mock's control panel at /__mock/", () => {
     expect(user.tokens.map((t) => `${t.kind} ${t.state}`).sort()).toEqual(["access valid", "refresh unused"]);
   });
 
-  it.skipIf(!hasChromium())("in Chromium: switches a user's scenario and shows the journal grow, live", async () => {
+  it("in Chromium: switches a user's scenario and shows the journal grow, live", async ({ skip }) => {
+    skip(!hasChromium(), NO_CHROMIUM);
     await admin("users", "POST", { userId: "panel-user" });
     const page: Page = await browser!.newPage();
     try {
@@ -67,10 +68,4 @@ describe("the mock's control panel at /__mock/", () => {
       await page.close();
     }
   }, 60_000);
-
-  if (!hasChromium()) {
-    it("says that the Chromium check was skipped", () => {
-      console.warn(`control panel: Chromium is not installed (${CHROMIUM_PATH}): the in-browser check was skipped; .ci/run installs it`);
-    });
-  }
 });

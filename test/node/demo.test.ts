@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, closeChromium, hasChromium } from "../../qa/chromium.ts";
+import { chromium, closeChromium, hasChromium, NO_CHROMIUM } from "../../qa/chromium.ts";
 import { HttpBrowser } from "../../qa/http-browser.ts";
 import { DEMO_WAIT_SECONDS, startDemoApp } from "../../scripts/demo-app.ts";
 import { DEV_RETURN_SIGNING_SECRET, freePort, startStack, type Stack } from "../../scripts/stack.ts";
@@ -140,7 +140,8 @@ describe("the demo's long poll (a backend without webhooks)", () => {
     expect(answer.at - sent).toBeLessThan(DEMO_WAIT_SECONDS * 1000);
   }, 60_000);
 
-  it.skipIf(!hasChromium())("in Chromium: the page shows pending, the user approves in the new tab, and the page turns to succeeded", async () => {
+  it("in Chromium: the page shows pending, the user approves in the new tab, and the page turns to succeeded", async ({ skip }) => {
+    skip(!hasChromium(), NO_CHROMIUM);
     const context = await (await chromium()).newContext();
     try {
       const page = await context.newPage();
@@ -158,10 +159,4 @@ describe("the demo's long poll (a backend without webhooks)", () => {
       await context.close();
     }
   }, 60_000);
-
-  if (!hasChromium()) {
-    it("says that the Chromium check of the watch page was skipped", () => {
-      console.warn("demo: Chromium is not installed (/usr/bin/chromium): the watch page's script was not run in a browser; .ci/run installs it");
-    });
-  }
 });

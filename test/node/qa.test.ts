@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeChromium, hasChromium } from "../../qa/chromium.ts";
+import { closeChromium, hasChromium, NO_CHROMIUM } from "../../qa/chromium.ts";
 import { findScenarioFiles, loadScenario, ScenarioFileError } from "../../qa/load.ts";
 import { junit, summary } from "../../qa/report.ts";
 import { runAll, runScenario, type RunnerOptions } from "../../qa/runner.ts";
@@ -62,17 +62,12 @@ describe("the shipped QA suite", () => {
     expect(files).toEqual(expect.arrayContaining([expect.stringMatching(/webhooks\/token-expiring\.yaml$/), expect.stringMatching(/webhooks\/token-expired\.yaml$/)]));
   }, 180_000);
 
-  it.skipIf(!hasChromium())("passes the real-browser scenarios in Chromium (approve and deny, both flows)", async () => {
+  it("passes the real-browser scenarios in Chromium (approve and deny, both flows)", async ({ skip }) => {
+    skip(!hasChromium(), NO_CHROMIUM);
     const results = await runAll(suite("browser"), options, 2);
     expect(results.map((r) => [r.name, r.status, r.failures])).toEqual(results.map((r) => [r.name, "passed", []]));
     expect(results).toHaveLength(4);
   }, 180_000);
-
-  if (!hasChromium()) {
-    it("says that the Chromium scenarios were skipped", () => {
-      console.warn("qa: Chromium is not installed (/usr/bin/chromium): the 4 real-browser scenarios were skipped; .ci/run installs it");
-    });
-  }
 });
 
 describe("the edge under wrangler dev", () => {
