@@ -6,16 +6,18 @@
  * digi.me. With the default target and nothing answering there, starts the
  * local stack itself (mock + wrangler dev) and stops it afterwards. Exit code
  * 1 when any scenario fails, 2 for a bad option or when any file was refused
- * (the valid files still run and every bad file is reported).
+ * (the valid files still run and every bad file is reported). With --junit the
+ * report is written whenever the options could be read: a refused file is an
+ * errored test case, and so is a run that could not start.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEV_API_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, startStack, type Stack } from "../scripts/stack.ts";
 import { closeChromium } from "./chromium.ts";
-import { findScenarioFiles, loadScenarios, ScenarioFileError, type LoadedScenario } from "./load.ts";
+import { findScenarioFiles, loadScenarios, ScenarioFileError } from "./load.ts";
 import { failureText, junit, progressLine, summary } from "./report.ts";
-import { runAll } from "./runner.ts";
+import { runAll, type ScenarioResult } from "./runner.ts";
 
 const DEFAULT_TARGET = "http://127.0.0.1:8787";
 const DEFAULT_MOCK = "http://127.0.0.1:9090";
@@ -31,8 +33,23 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
+/** What `npm run qa -- --help` prints, and what a mistyped option is answered with. */
+const USAGE = `usage: npm run qa -- [files or folders] [--target URL] [--mock URL] [--api-key KEY] [--return-to URL]
+                     [--webhooks URL] [--return-secret S] [--junit FILE] [--concurrency N]
+
+Runs scenario files (default: qa/scenarios) against the edge at --target (default ${DEFAULT_TARGET})
+and the mock digi.me at --mock (default ${DEFAULT_MOCK}); with the default target and nothing
+answering there, starts the local stack itself. --junit FILE writes a JUnit report (refused files
+are errored test cases). Exit code: 0 all passed, 1 a scenario failed, 2 a bad option, a refused file
+or a run that could not start.`;
+
+/** parseArgs' own errors: an unknown option, a missing value, a stray argument. */
+function isUsageError(error: unknown): boolean {
+  return String((error as { code?: unknown } | null)?.code ?? "").startsWith("ERR_PARSE_ARGS_");
+}
+
+function parseOptions() {
+  return parseArgs({
     allowPositionals: true,
     options: {
       target: { type: "string", default: DEFAULT_TARGET },
@@ -46,26 +63,60 @@ async function main(): Promise<number> {
       help: { type: "boolean", short: "h", default: false },
     },
   });
+}
+
+async function main(): Promise<number> {
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions();
+  } catch (error) {
+    if (!isUsageError(error)) throw error;
+    console.error(`qa: ${(error as Error).message.replace(/\. To specify .*$/s, ".")}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   if (values.help) {
-    console.log("usage: npm run qa -- [files or folders] [--target URL] [--mock URL] [--api-key KEY] [--return-to URL] [--webhooks URL] [--return-secret S] [--junit FILE] [--concurrency N]");
+    console.log(USAGE);
     return 0;
   }
-  let files: LoadedScenario[];
-  let badFiles: ScenarioFileError[];
-  try {
-    ({ loaded: files, errors: badFiles } = loadScenarios(findScenarioFiles(positionals.length ? positionals : [join(ROOT, "qa", "scenarios")])));
-  } catch (error) {
-    if (error instanceof ScenarioFileError) {
-      console.error(`qa: ${error.message}`);
-      return 2;
-    }
-    throw error;
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    console.error(`qa: --concurrency takes a whole number of at least 1, not ${JSON.stringify(values.concurrency)}\n\n${USAGE}`);
+    return 2;
   }
-  // Every bad file is reported now; the good ones still run, and the exit code says 2 at the end.
+
+  // Every bad file (or path) is reported and recorded; the good ones still run, and the exit code says 2 at the end.
+  const badFiles: ScenarioFileError[] = [];
+  const paths: string[] = [];
+  for (const path of positionals.length ? positionals : [join(ROOT, "qa", "scenarios")]) {
+    try {
+      paths.push(...findScenarioFiles([path]));
+    } catch (error) {
+      if (!(error instanceof ScenarioFileError)) throw error;
+      badFiles.push(error);
+    }
+  }
+  const { loaded: files, errors } = loadScenarios(paths);
+  badFiles.push(...errors);
   for (const bad of badFiles) console.error(`qa: ${bad.message.split("\n").join("\nqa: ")}\n`);
+
+  /** The JUnit report, written whatever happens once the options are read (a run that could not start is an errored case). */
+  const report = (results: ScenarioResult[], wallMs: number, problem?: string) => {
+    if (!values.junit) return;
+    mkdirSync(dirname(values.junit), { recursive: true });
+    writeFileSync(values.junit, junit(results, wallMs, { refused: badFiles, ...(problem ? { problem } : {}) }));
+    console.log(`JUnit report: ${values.junit}`);
+  };
+  /** Ends a run that cannot go on: says why, records it, exit code 2. */
+  const stop = (problem: string | undefined): number => {
+    if (problem) console.error(`qa: ${problem}`);
+    report([], 0, problem);
+    return 2;
+  };
+
   if (files.length === 0) {
     console.error(badFiles.length ? `qa: no valid scenario file (${badFiles.length} refused)` : "qa: no scenario files found");
-    return 2;
+    return stop(badFiles.length ? undefined : "no scenario files found");
   }
 
   let stack: Stack | undefined;
@@ -73,19 +124,19 @@ async function main(): Promise<number> {
   let mock = values.mock.replace(/\/+$/, "");
   let webhooks = values.webhooks.replace(/\/+$/, "");
   if (!(await answers(`${target}/healthz`))) {
-    if (values.target !== DEFAULT_TARGET) {
-      console.error(`qa: nothing answers at ${target}/healthz`);
-      return 2;
-    }
+    if (values.target !== DEFAULT_TARGET) return stop(`nothing answers at ${target}/healthz`);
     console.log("qa: nothing answers at the default target; starting the local stack (mock + wrangler dev)…");
-    // The shortest flow TTL (60 s), so the expiry scenarios' webhooks arrive within a minute.
-    stack = await startStack({ returnOrigins: [new URL(values["return-to"]).origin], timeoutMs: 2000, logLevel: "warn", flowTtlSeconds: 60 });
+    try {
+      // The shortest flow TTL (60 s), so the expiry scenarios' webhooks arrive within a minute.
+      stack = await startStack({ returnOrigins: [new URL(values["return-to"]).origin], timeoutMs: 2000, logLevel: "warn", flowTtlSeconds: 60 });
+    } catch (error) {
+      return stop(`the local stack did not start: ${(error as Error).message}`);
+    }
     target = stack.edgeUrl;
     mock = stack.mock.origin;
     webhooks = stack.webhooks.origin;
   } else if (!(await answers(`${mock}/__mock/`))) {
-    console.error(`qa: the target answers, but no mock digi.me answers at ${mock}/__mock/ (use --mock)`);
-    return 2;
+    return stop(`the target answers, but no mock digi.me answers at ${mock}/__mock/ (use --mock)`);
   }
   console.log(`qa: ${files.length} scenario file(s) against ${target} with the mock at ${mock}\n`);
 
@@ -104,7 +155,7 @@ async function main(): Promise<number> {
         artifacts: join(ROOT, "qa-results", "screenshots"),
         onStep: (scenario, step) => console.log(progressLine(scenario, step)),
       },
-      Math.max(1, Number(values.concurrency) || 4),
+      concurrency,
     );
   } finally {
     await closeChromium();
@@ -114,11 +165,7 @@ async function main(): Promise<number> {
   const failed = results.filter((r) => r.status === "failed");
   if (failed.length) console.log(`\n${failed.map(failureText).join("\n\n")}`);
   console.log(summary(results, wall));
-  if (values.junit) {
-    mkdirSync(dirname(values.junit), { recursive: true });
-    writeFileSync(values.junit, junit(results, wall));
-    console.log(`JUnit report: ${values.junit}`);
-  }
+  report(results, wall);
   if (badFiles.length) {
     console.error(`qa: ${badFiles.length} scenario file${badFiles.length === 1 ? " was" : "s were"} refused (see above)`);
     return 2;

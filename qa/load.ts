@@ -19,9 +19,12 @@ export class ScenarioFileError extends Error {
   override name = "ScenarioFileError";
   /** Every problem found in the file (the message holds them all). */
   readonly problems: string[];
-  constructor(message: string, problems: string[] = [message]) {
+  /** The file (or folder) refused, as given or relative to the working folder. */
+  readonly file: string | undefined;
+  constructor(message: string, problems: string[] = [message], file?: string) {
     super(message);
     this.problems = problems;
+    this.file = file;
   }
 }
 
@@ -35,7 +38,7 @@ export function findScenarioFiles(paths: string[]): string[] {
     try {
       stat = statSync(path);
     } catch {
-      throw new ScenarioFileError(`${path}: no such file or folder`);
+      throw new ScenarioFileError(`${path}: no such file or folder`, ["no such file or folder"], path);
     }
     if (stat.isDirectory()) {
       for (const entry of readdirSync(path).sort()) {
@@ -112,7 +115,7 @@ function syntaxError(name: string, text: string, error: Error): ScenarioFileErro
     where = { line: before.split("\n").length, col: before.length - before.lastIndexOf("\n") };
   }
   const problem = where ? `line ${where.line}, column ${where.col}: ${reason}\n${excerpt(text, where.line, where.col)}` : reason;
-  return new ScenarioFileError(`${name}: cannot be parsed: ${problem}`, [`cannot be parsed: ${problem}`]);
+  return new ScenarioFileError(`${name}: cannot be parsed: ${problem}`, [`cannot be parsed: ${problem}`], name);
 }
 
 /** Parses one scenario file (YAML or JSON); a bad file throws with every problem found in it. */
@@ -122,7 +125,7 @@ export function loadScenario(file: string): LoadedScenario {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new ScenarioFileError(`${name}: cannot be read: ${(error as Error).message}`);
+    throw new ScenarioFileError(`${name}: cannot be read: ${(error as Error).message}`, [`cannot be read: ${(error as Error).message}`], name);
   }
   let raw: unknown;
   try {
@@ -137,7 +140,7 @@ export function loadScenario(file: string): LoadedScenario {
   const rest = result.success ? [] : describe(result.error.issues.filter((issue) => !(checkedSteps && issue.path[0] === "steps" && issue.path.length > 1)));
   const problems = [...rest, ...steps];
   if (problems.length || !result.success) {
-    throw new ScenarioFileError(problems.map((p) => `${name}: ${p}`).join("\n"), problems);
+    throw new ScenarioFileError(problems.map((p) => `${name}: ${p}`).join("\n"), problems, name);
   }
   return { file: name, scenario: result.data };
 }

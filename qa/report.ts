@@ -65,20 +65,50 @@ function xml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]!);
 }
 
-/** JUnit XML: one test case per scenario file. */
-export function junit(results: ScenarioResult[], wallMs: number): string {
+/** What JUnit reports beside the scenarios' results. */
+export interface JunitExtras {
+  /** Files the runner refused (unreadable, unparsable, or not matching the schema): one errored test case each. */
+  refused?: ReadonlyArray<{ file?: string | undefined; message: string; problems?: readonly string[] }>;
+  /** Why the run could not start (no target answering, no mock, a stack that failed): one errored test case. */
+  problem?: string;
+}
+
+/** The JUnit classname of a file: qa.<path with dots>, without the extension. */
+function classname(file: string): string {
+  return `qa.${xml(file.replace(/\.(ya?ml|json)$/i, "").replace(/^[\\/]+/, "").replace(/[\\/]/g, "."))}`;
+}
+
+/**
+ * JUnit XML: one test case per scenario file. A refused file is a test case
+ * with an `<error>` (so a CI that reads the report sees it, as the exit code 2
+ * says), and so is a run that could not start.
+ */
+export function junit(results: ScenarioResult[], wallMs: number, extras: JunitExtras = {}): string {
   const failed = results.filter((r) => r.status === "failed").length;
   const skipped = results.filter((r) => r.status === "skipped").length;
   const cases = results.map((r) => {
-    const open = `    <testcase classname="qa.${xml(r.file.replace(/\.(ya?ml|json)$/, "").replace(/[\\/]/g, "."))}" name="${xml(r.name)}" time="${(r.durationMs / 1000).toFixed(3)}"`;
+    const open = `    <testcase classname="${classname(r.file)}" name="${xml(r.name)}" time="${(r.durationMs / 1000).toFixed(3)}"`;
     if (r.status === "skipped") return `${open}>\n      <skipped message="${xml(r.reason ?? "skipped")}"/>\n    </testcase>`;
     if (r.status === "passed") return `${open}/>`;
     const body = r.failures.map((f) => `${f.where}\n  expected: ${show(f.expected)}\n  actual:   ${show(f.actual)}`).join("\n");
     return `${open}>\n      <failure message="${xml(`${r.failures.length} expectation(s) failed: ${r.failures[0]?.where ?? ""}`)}">${xml(body)}</failure>\n    </testcase>`;
   });
+  for (const bad of extras.refused ?? []) {
+    const file = bad.file ?? bad.message.split(":")[0] ?? "scenario file";
+    const first = bad.problems?.[0] ?? bad.message.split("\n")[0] ?? "";
+    const count = bad.problems?.length ?? 1;
+    cases.push(
+      `    <testcase classname="${classname(file)}" name="${xml(file)}" time="0.000">\n      <error type="ScenarioFileError" message="${xml(`refused (${plural(count, "problem")}): ${first}`)}">${xml(bad.message)}</error>\n    </testcase>`,
+    );
+  }
+  if (extras.problem) {
+    cases.push(`    <testcase classname="qa.run" name="the QA run" time="0.000">\n      <error type="QaRunError" message="${xml(extras.problem)}">${xml(extras.problem)}</error>\n    </testcase>`);
+  }
+  const errors = (extras.refused?.length ?? 0) + (extras.problem ? 1 : 0);
+  const counts = `tests="${results.length + errors}" failures="${failed}" errors="${errors}" skipped="${skipped}" time="${(wallMs / 1000).toFixed(3)}"`;
   return `<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="qa" tests="${results.length}" failures="${failed}" skipped="${skipped}" time="${(wallMs / 1000).toFixed(3)}">
-  <testsuite name="qa scenarios" tests="${results.length}" failures="${failed}" skipped="${skipped}" time="${(wallMs / 1000).toFixed(3)}">
+<testsuites name="qa" ${counts}>
+  <testsuite name="qa scenarios" ${counts}>
 ${cases.join("\n")}
   </testsuite>
 </testsuites>

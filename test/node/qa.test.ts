@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -218,7 +218,8 @@ describe("the QA runner", () => {
     writeFileSync(badB, "name: b\nsteps: [\n");
     const good = join(ROOT, "qa", "scenarios", "user", "failure-user-cancel.yaml");
     // Not spawnSync: the stack's mock runs in this process and must keep answering.
-    const child = spawn(process.execPath, [join(ROOT, "qa", "cli.ts"), badA, good, badB, "--target", stack.edgeUrl, "--mock", stack.mock.origin, "--return-to", RETURN_TO], {
+    const report = join(scratch, "multi", "junit.xml");
+    const child = spawn(process.execPath, [join(ROOT, "qa", "cli.ts"), badA, good, badB, "--target", stack.edgeUrl, "--mock", stack.mock.origin, "--return-to", RETURN_TO, "--junit", report], {
       cwd: ROOT,
       env: { ...process.env, NO_COLOR: "1" },
     });
@@ -232,7 +233,35 @@ describe("the QA runner", () => {
     expect(run.stderr).toContain("2 scenario files were refused");
     expect(run.stdout).toMatch(/pass\s+user reauthorization fails with USER_CANCEL/);
     expect(run.stdout).toContain("1 passed, 0 failed");
+    // The JUnit report says what the exit code says: the refused files are errored test cases beside the passed one.
+    const xml = readFileSync(report, "utf8");
+    expect(xml).toContain('<testsuites name="qa" tests="3" failures="0" errors="2" skipped="0"');
+    expect(xml).toMatch(/<testcase classname="qa\.[^"]*bad-a" name="[^"]*bad-a\.yaml" time="0\.000">\s*<error type="ScenarioFileError" message="refused \(1 problem\): steps\.0\.browser: Invalid option/);
+    expect(xml).toMatch(/<testcase classname="qa\.[^"]*bad-b" name="[^"]*bad-b\.yaml" time="0\.000">\s*<error type="ScenarioFileError" message="refused \(1 problem\): cannot be parsed/);
+    expect(xml).toMatch(/<testcase classname="[^"]*failure-user-cancel" name="user reauthorization fails with USER_CANCEL" time="[\d.]+"\/>/);
   }, 90_000);
+
+  it("writes the JUnit report when every file is refused, a missing path among them, and exits 2", () => {
+    const bad = join(scratch, "only-bad.yaml");
+    writeFileSync(bad, "name: only bad\nsteps:\n  - click: approve\n");
+    const report = join(scratch, "all-refused", "junit.xml");
+    const run = spawnSync(process.execPath, [join(ROOT, "qa", "cli.ts"), bad, join(scratch, "missing.yaml"), "--junit", report], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("qa: no valid scenario file (2 refused)");
+    const xml = readFileSync(report, "utf8");
+    expect(xml).toContain('tests="2" failures="0" errors="2"');
+    expect(xml).toContain('message="refused (1 problem): steps.0: not a step');
+    expect(xml).toContain('message="refused (1 problem): no such file or folder"');
+  });
+
+  it.each([["--junti", "x.xml"], ["--junit"], ["--concurrency", "many"]])("answers the mistyped option %s with the usage and exit code 2, no stack trace", (...args) => {
+    const run = spawnSync(process.execPath, [join(ROOT, "qa", "cli.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^qa: /);
+    expect(run.stderr).toContain("usage: npm run qa -- [files or folders]");
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(run.stdout).toBe("");
+  });
 
   it("fails a background long poll on a flow that already ended, and a long poll that did not hold (the checks can fail)", async () => {
     const file = join(scratch, "long-poll-broken.yaml");
