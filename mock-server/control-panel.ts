@@ -1,8 +1,10 @@
 /**
  * The mock's control panel: `GET /__mock/` from a browser (Accept: text/html)
  * answers a plain HTML page with a little script, no build step. It shows the
- * users and their tokens, each user's scenario and the global one (switchable),
- * the armed faults, and the journal, live and filterable by user. API clients
+ * users and their tokens, each user's scenario and the global one (switchable,
+ * every scenario the schema knows), the armed faults, and the journal, live and
+ * filterable by user. A user's row shows its newest access and refresh token;
+ * the ones issued before stay folded away, so the journal keeps its place. API clients
  * asking for JSON still get the admin API's answer at the same URL.
  *
  * The page reads `GET /__mock/state` (below) and `GET /__mock/journal`, and
@@ -11,10 +13,8 @@
  */
 import { http, HttpResponse, type RequestHandler } from "msw";
 import { escapeHtml } from "../src/pages.ts";
-import { FAULT_TYPES, KNOWN_ERROR_CODES, type ActiveFault } from "./scenarios.ts";
+import { FAULT_TYPES, KNOWN_ERROR_CODES, SCENARIO_NAMES, type ActiveFault } from "./scenarios.ts";
 import type { MockDigime, MockUser } from "./state.ts";
-
-const SCENARIO_NAMES = ["success", "failure", "account-511", "invalid-token", "refresh-expired"] as const;
 
 /** How long the page waits between two polls, in milliseconds. */
 export const PANEL_POLL_MS = 1000;
@@ -88,6 +88,7 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.8rem}
 .ok{color:#0a7d32}.bad{color:#b3261e}.muted{color:#667085}
 select,button{font:inherit;font-size:.85rem;padding:.15rem .4rem}
 tr.entry{cursor:pointer}tr.entry:hover{background:#f6f8fb}
+summary{cursor:pointer;color:#667085;font-size:.8rem}details[open]{font-size:.9em}
 pre{margin:0;background:#f4f5f7;padding:.5rem;border-radius:6px;font-size:.75rem;overflow:auto}
 .row{display:flex;gap:.6rem;align-items:center;flex-wrap:wrap}
 `;
@@ -98,7 +99,7 @@ const errorCodes = ${JSON.stringify(KNOWN_ERROR_CODES)};
 const base = location.pathname.replace(/\\/+$/, "") + "/";
 const $ = (id) => document.getElementById(id);
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
-let lastSeq = 0, entries = [], expanded = new Set(), state = null;
+let lastSeq = 0, entries = [], expanded = new Set(), openTokens = new Set(), state = null;
 
 async function call(method, path, body) {
   const r = await fetch(base + path, { method, headers: { "Content-Type": "application/json", Accept: "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -114,6 +115,16 @@ function faults(list) {
   return list.length ? list.map((f) => '<span class="tag">' + esc(f.type) + (f.ms !== undefined ? " " + f.ms + " ms" : "") + (f.status ? " " + f.status : "") + " · " + esc(Array.isArray(f.endpoints) ? f.endpoints.join(", ") : f.endpoints) + " · left " + esc(f.remaining) + "</span>").join(" ") : '<span class="muted">none</span>';
 }
 function when(ms) { return new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC"; }
+function token(t) {
+  return '<code>' + esc(t.value) + '</code> <span class="tag ' + (t.state === "valid" || t.state === "unused" ? "ok" : "bad") + '">' + esc(t.kind) + " " + esc(t.state) + '</span> <span class="muted">until ' + when(t.expiresAt) + "</span>";
+}
+// The newest access and refresh token in view; the earlier ones folded (a long-running stack issues many).
+function tokens(u) {
+  const latest = ["access", "refresh"].map((kind) => u.tokens.find((t) => t.kind === kind)).filter(Boolean);
+  const earlier = u.tokens.filter((t) => !latest.includes(t));
+  return '<div class="latest">' + (latest.map(token).join("<br>") || '<span class="muted">none</span>') + "</div>" +
+    (earlier.length ? '<details data-user="' + esc(u.userId) + '"' + (openTokens.has(u.userId) ? " open" : "") + "><summary>" + earlier.length + " issued before</summary>" + earlier.map(token).join("<br>") + "</details>" : "");
+}
 function renderState() {
   $("global-scenario").innerHTML = scenarioSelect("global-name", state.globalScenario.name);
   $("global-consent").value = state.globalScenario.consent;
@@ -126,12 +137,13 @@ function renderState() {
     '<td><div class="row">' + scenarioSelect("user-scenario-" + i, u.scenario.name) + '<span class="tag">' + esc(u.scenarioScope) + "</span>" +
     '<button data-apply="' + i + '">apply</button>' + (u.scenarioScope === "user" ? '<button data-clear="' + i + '">use global</button>' : "") + "</div></td>" +
     "<td>" + faults(u.faults) + "</td>" +
-    "<td>" + u.tokens.map((t) => '<code>' + esc(t.value) + '</code> <span class="tag ' + (t.state === "valid" || t.state === "unused" ? "ok" : "bad") + '">' + esc(t.kind) + " " + esc(t.state) + '</span> <span class="muted">until ' + when(t.expiresAt) + "</span>").join("<br>") + "</td></tr>").join("")
+    '<td class="tokens">' + tokens(u) + "</td></tr>").join("")
     : '<tr><td colspan="5" class="muted">No users yet: POST /__mock/users, or start npm start\\'s demo.</td></tr>';
   for (const b of document.querySelectorAll("[data-apply]")) b.onclick = () => {
     const u = state.users[b.dataset.apply], name = $("user-scenario-" + b.dataset.apply).value;
     call("PUT", "users/" + encodeURIComponent(u.userId) + "/scenario", { name, consent: u.scenario.consent }).then(refresh);
   };
+  for (const d of document.querySelectorAll("details[data-user]")) d.ontoggle = () => { d.open ? openTokens.add(d.dataset.user) : openTokens.delete(d.dataset.user); };
   for (const b of document.querySelectorAll("[data-clear]")) b.onclick = () =>
     call("DELETE", "users/" + encodeURIComponent(state.users[b.dataset.clear].userId) + "/scenario").then(refresh);
 }

@@ -59,10 +59,17 @@ const faultSchema = z
 /** A fault as QA writes it. */
 export type Fault = z.infer<typeof faultSchema>;
 
+/**
+ * Every scenario name, in the order the control panel offers them. The schema
+ * below is built from this list, so a new scenario cannot be left out of the
+ * panel.
+ */
+export const SCENARIO_NAMES = ["success", "failure", "account-511", "invalid-token", "refresh-expired", "sdk-version-invalid"] as const;
+
 /** The schema of a scenario, shared by the admin API and the QA runner. */
 export const scenarioSchema = z
   .object({
-    name: z.enum(["success", "failure", "account-511", "invalid-token", "refresh-expired", "sdk-version-invalid"]).default("success"),
+    name: z.enum(SCENARIO_NAMES).default("success"),
     /** `auto` redirects at once; `interactive` shows a page with Approve and Deny. */
     consent: z.enum(["auto", "interactive"]).default("auto"),
     /** For `failure`: the errorCode sent back; `null` sends none. */

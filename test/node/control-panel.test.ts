@@ -1,6 +1,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM_ARGS, CHROMIUM_PATH, hasChromium, NO_CHROMIUM } from "../../qa/chromium.ts";
+import { scenarioSchema } from "../../mock-server/scenarios.ts";
 import { startStandaloneMock, type StandaloneMock } from "../../mock-server/standalone.ts";
 
 let running: StandaloneMock;
@@ -39,6 +40,40 @@ describe("the mock's control panel at /__mock/", () => {
     expect(user.faults).toEqual([{ type: "delay", endpoints: ["oauth/token"], remaining: 2, ms: 10 }]);
     expect(user.tokens.map((t) => `${t.kind} ${t.state}`).sort()).toEqual(["access valid", "refresh unused"]);
   });
+
+  it("offers every scenario the schema knows, sdk-version-invalid included", async () => {
+    const html = await (await fetch(`${running.origin}/__mock/`, { headers: { Accept: "text/html" } })).text();
+    const offered = JSON.parse(/const names = (\[[^\]]*\]);/.exec(html)![1]!) as string[];
+    expect(offered).toEqual(scenarioSchema.shape.name.unwrap().options);
+    expect(offered).toContain("sdk-version-invalid");
+  });
+
+  it("in Chromium: shows a user's newest tokens and folds the earlier ones away, so the journal keeps its place", async ({ skip }) => {
+    skip(!hasChromium(), NO_CHROMIUM);
+    await admin("users", "POST", { userId: "panel-tokens" });
+    for (let i = 0; i < 6; i++) expect((await admin("users/panel-tokens/token", "POST", {})).status).toBe(201);
+    const page: Page = await browser!.newPage();
+    try {
+      await page.goto(`${running.origin}/__mock/`);
+      const cell = page.locator('tr[data-user="panel-tokens"] td.tokens');
+      await cell.waitFor();
+      // One access and one refresh token in view; the 12 issued before folded, and folded they stay across the page's polls.
+      expect(await cell.locator(".latest code").count()).toBe(2);
+      expect(await cell.locator(".latest .tag").allTextContents()).toEqual(["access valid", "refresh unused"]);
+      expect(await cell.locator("details summary").textContent()).toBe("12 issued before");
+      expect(await cell.locator("details").getAttribute("open")).toBeNull();
+      // Folded, the row is as tall as one with a single token pair: the journal below keeps its place.
+      const rowHeight = () => page.locator('tr[data-user="panel-tokens"]').evaluate((el) => el.getBoundingClientRect().height);
+      expect(await rowHeight()).toBeLessThan(100);
+      await cell.locator("details summary").click();
+      await page.waitForTimeout(1500); // past a refresh of the page
+      expect(await cell.locator("details").getAttribute("open")).not.toBeNull();
+      expect(await cell.locator("details code").count()).toBe(12);
+      expect(await rowHeight()).toBeGreaterThan(100);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
 
   it("in Chromium: switches a user's scenario and shows the journal grow, live", async ({ skip }) => {
     skip(!hasChromium(), NO_CHROMIUM);
