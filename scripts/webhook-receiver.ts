@@ -5,8 +5,14 @@
  * is down, then recovers). The demo app shows what it received; the QA runner
  * queries it. Development only: never bundled with the Worker.
  *
+ * Each delivery is kept as it came, raw body and signature headers included,
+ * so one can be verified by hand (docs/local-stack.md shows how).
+ *
  *   POST   /webhooks                    the endpoint (WEBHOOK_URL)
- *   GET    /__webhooks/received?userId=&flowId=&type=   what arrived (every attempt)
+ *   GET    /__webhooks/                 a page listing the latest deliveries: headers, raw body, verdict
+ *   GET    /__webhooks/received?userId=&flowId=&type=   what arrived (every attempt), as JSON
+ *   GET    /__webhooks/received/:seq/body   one delivery's raw body, byte for byte, with its
+ *                                       webhook-id, webhook-timestamp and webhook-signature headers
  *   POST   /__webhooks/outage           { userId?, failures, status? }: refuse the next deliveries
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -29,7 +35,14 @@ export interface ReceivedWebhook {
   /** ms from the event's timestamp (when the edge enqueued it) to receipt. */
   latencyMs?: number;
   event?: { type: string; timestamp: string; data: Record<string, unknown> };
+  /** The body exactly as received (what the signature covers). */
+  rawBody: string;
+  /** The delivery's Content-Type and Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature), as received. */
+  headers: Record<string, string>;
 }
+
+/** The request headers a delivery keeps: what a hand verification needs, and the content type. */
+export const KEPT_HEADERS = ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature"] as const;
 
 /** A running receiver. */
 export interface WebhookReceiver {
@@ -60,6 +73,25 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The receiver's page: the latest deliveries, newest first, each with its headers and raw body. */
+function receivedPage(received: ReceivedWebhook[], origin: string): string {
+  const rows = received
+    .slice(-50)
+    .reverse()
+    .map((e) => {
+      const headers = Object.entries(e.headers).map(([k, v]) => `${k}: ${v}`).join("\n");
+      return `<section><h2>#${e.seq} <code>${escapeHtml(e.type ?? "?")}</code> <span class="${e.verified ? "ok" : "bad"}">${e.verified ? "signature valid" : `refused: ${escapeHtml(e.verifyError ?? "")}`}</span> · answered ${e.answered} · <a href="received/${e.seq}/body">raw body</a></h2><pre>${escapeHtml(headers)}\n\n${escapeHtml(e.rawBody)}</pre></section>`;
+    });
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Webhook receiver</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:1.5rem auto;padding:0 1rem;color:#1d2433}h2{font-size:.95rem}pre{background:#f4f5f7;padding:.6rem;border-radius:6px;font-size:.78rem;white-space:pre-wrap;word-break:break-all}.ok{color:#0a7d32}.bad{color:#b3261e}</style></head>
+<body><h1>Webhook receiver · development only</h1><p>Deliveries to <code>${escapeHtml(origin)}/webhooks</code>, newest first (the latest 50; every one as JSON at <a href="received">received</a>). Each is shown as it arrived: the headers the signature check needs, then the raw body it covers.</p>
+${rows.join("\n") || "<p>No delivery yet.</p>"}</body></html>`;
+}
+
 /** Starts the receiver on `host:port` (0 picks a free port). */
 export async function startWebhookReceiver(options: { host: string; port: number; secret: string }): Promise<WebhookReceiver> {
   const verifier = new Webhook(options.secret);
@@ -78,7 +110,8 @@ export async function startWebhookReceiver(options: { host: string; port: number
       if (url.pathname === "/webhooks" && req.method === "POST") {
         const body = await readBody(req);
         const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
-        const entry: ReceivedWebhook = { seq: ++seq, receivedAt: Date.now(), webhookId: headers["webhook-id"] ?? "", webhookTimestamp: headers["webhook-timestamp"] ?? "", verified: false, answered: 204 };
+        const kept = Object.fromEntries(KEPT_HEADERS.flatMap((name) => (headers[name] === undefined ? [] : [[name, headers[name]]])));
+        const entry: ReceivedWebhook = { seq: ++seq, receivedAt: Date.now(), webhookId: headers["webhook-id"] ?? "", webhookTimestamp: headers["webhook-timestamp"] ?? "", verified: false, answered: 204, rawBody: body, headers: kept };
         try {
           entry.event = verifier.verify(body, headers) as ReceivedWebhook["event"];
           entry.verified = true;
@@ -104,6 +137,20 @@ export async function startWebhookReceiver(options: { host: string; port: number
         if (received.length > MAX_RECORDED) received.splice(0, received.length - MAX_RECORDED);
         for (const listener of listeners) listener(entry);
         res.writeHead(entry.answered).end();
+        return;
+      }
+      const origin = `http://${req.headers.host ?? "receiver"}`;
+      if ((url.pathname === "/__webhooks/" || url.pathname === "/__webhooks" || url.pathname === "/") && req.method === "GET") {
+        res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" });
+        res.end(receivedPage(received, origin));
+        return;
+      }
+      const raw = /^\/__webhooks\/received\/(\d+)\/body$/.exec(url.pathname);
+      if (raw && req.method === "GET") {
+        const entry = received.find((e) => e.seq === Number(raw[1]));
+        if (!entry) return json(404, { error: "no such delivery (the receiver keeps the latest 10000)" });
+        res.writeHead(200, { "content-type": "application/octet-stream", ...entry.headers });
+        res.end(entry.rawBody);
         return;
       }
       if (url.pathname === "/__webhooks/received" && req.method === "GET") {

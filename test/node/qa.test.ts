@@ -375,6 +375,8 @@ describe("the QA runner's webhook step", () => {
     flowId: "F1",
     userId: "u1",
     event: { type: "flow.succeeded", timestamp: new Date().toISOString(), data: { flowId: "F1", userId: "u1" } },
+    rawBody: "{}",
+    headers: {},
   };
 
   it("fails an accepted delivery whose signature did not verify, by default and when signatureValid: true", async () => {
