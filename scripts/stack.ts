@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { fileURLToPath } from "node:url";
 import { DEV_CONTRACT, startStandaloneMock } from "../mock-server/standalone.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "./webhook-receiver.ts";
@@ -61,6 +62,12 @@ export interface StackOptions {
   /** Port of the recording webhook receiver (WEBHOOK_URL); 0 or absent picks a free port. */
   webhookPort?: number;
   /**
+   * Where the edge sends its webhooks instead of the recording receiver (`npm start --
+   * --webhook-url`): your own endpoint, verifying with DEV_WEBHOOK_SECRET. The receiver
+   * still runs (and receives nothing).
+   */
+  webhookUrl?: string;
+  /**
    * Whether the edge sends webhooks to the receiver (default true). The soak turns
    * them off: see bench/soak.ts.
    */
@@ -86,6 +93,29 @@ export interface Stack {
   webhooks: WebhookReceiver;
   wrangler: ChildProcess;
   close: () => Promise<void>;
+}
+
+/**
+ * A filter of wrangler's output lines that lets its bindings table through once.
+ * wrangler dev prints the table again whenever its dev registry changes, and it
+ * changes at the Worker's own registration (a Worker with queues watches the
+ * registry for their consumers), so every start showed the table twice.
+ */
+export function bindingsTableOnce(): (line: string) => boolean {
+  let seen = false;
+  let dropping = false;
+  return (line) => {
+    const plain = stripVTControlCharacters(line).trim();
+    if (plain.endsWith("has access to the following bindings:")) {
+      dropping = seen;
+      seen = true;
+      return !dropping;
+    }
+    if (dropping && /^(Binding\s|env\.)/.test(plain)) return false;
+    dropping = false;
+    // The line announcing that registry change, which says nothing about this stack.
+    return plain !== "⎔ Connection status updated";
+  };
 }
 
 /** A free TCP port on `host`. */
@@ -175,7 +205,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     LOG_LEVEL: options.logLevel ?? "info",
     RETURN_SIGNING_SECRET: DEV_RETURN_SIGNING_SECRET,
     // Webhooks to the recording receiver, through the local queue (wrangler.toml's queue sections).
-    ...(options.webhooks === false ? {} : { WEBHOOK_URL: webhooks.url, WEBHOOK_SECRET: DEV_WEBHOOK_SECRET }),
+    ...(options.webhooks === false ? {} : { WEBHOOK_URL: options.webhookUrl ?? webhooks.url, WEBHOOK_SECRET: DEV_WEBHOOK_SECRET }),
     ...(options.flowTtlSeconds ? { FLOW_TTL_SECONDS: String(options.flowTtlSeconds) } : {}),
     // Accepts the development defaults above (published API key, 0x07 key, dev contract, http://), which production refuses.
     DEVELOPMENT_MODE: "true",
@@ -191,13 +221,30 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       // (URL included) under <persist-to>/v3/observability, wrangler.toml's [observability]
       // notwithstanding, and the callback URLs carry digi.me's code and state; `npm start`
       // persists to .wrangler/state, so they would outlive the run.
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", X_LOCAL_OBSERVABILITY: "false" },
+      //
+      // Quiet and self-contained on a machine without internet (npm start printed two ENOTFOUND
+      // stack traces and the bindings table twice): CLOUDFLARE_CF_FETCH_ENABLED=false keeps
+      // Miniflare from fetching a real `request.cf` from workers.cloudflare.com (the edge reads
+      // none of it; the placeholder is used); WRANGLER_SEND_METRICS / WRANGLER_SEND_ERROR_REPORTS
+      // send nothing to Cloudflare; a dev registry of this stack's own (wrangler's is shared by
+      // every `wrangler dev` on the machine, and each change to it reprints the bindings) lives
+      // and goes with the stack's folder. Wrangler's update check has no switch: it fails quietly
+      // offline.
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: "false",
+        WRANGLER_SEND_ERROR_REPORTS: "false",
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+        WRANGLER_REGISTRY_PATH: join(stateDir, "registry"),
+        X_LOCAL_OBSERVABILITY: "false",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
+  const shown = bindingsTableOnce();
   for (const stream of ["stdout", "stderr"] as const) {
     wrangler[stream]?.on("data", (chunk: Buffer) => {
-      for (const line of chunk.toString().split("\n")) if (line.trim()) options.onOutput?.(line, stream);
+      for (const line of chunk.toString().split("\n")) if (line.trim() && shown(line)) options.onOutput?.(line, stream);
     });
   }
   const close = async () => {
