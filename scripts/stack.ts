@@ -4,7 +4,7 @@
  * `npm start`, the QA runner and the benchmarks. Development only.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
@@ -24,6 +24,13 @@ export const DEV_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 9).toString("base64"
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/**
+ * Scalar's standalone script from the installed package: with `docs`, wrangler
+ * serves it at /docs/scalar.js (src/dev-app.ts SCALAR_SCRIPT_PATH), so /docs
+ * needs no CDN and works offline.
+ */
+export const SCALAR_SCRIPT = join(ROOT, "node_modules", "@scalar", "api-reference", "dist", "browser", "standalone.js");
 
 /**
  * How to run wrangler: its JS entry on the Node running this script (Node 24
@@ -212,9 +219,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
   writeFileSync(envFile, Object.entries(config).map(([k, v]) => envFileLine(k, v)).join("\n") + "\n", { mode: 0o600 });
 
+  // /docs's script, as a static asset of its own folder (wrangler serves it before the Worker; nothing else is there).
+  const assets = join(stateDir, "assets");
+  if (options.docs) {
+    mkdirSync(join(assets, "docs"), { recursive: true });
+    copyFileSync(SCALAR_SCRIPT, join(assets, "docs", "scalar.js"));
+  }
   const wrangler = spawn(
     WRANGLER[0],
-    [WRANGLER[1], "dev", ...(options.docs ? [join("src", "dev-entry.ts")] : []), "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
+    [WRANGLER[1], "dev", ...(options.docs ? [join("src", "dev-entry.ts"), "--assets", assets] : []), "--local", "--ip", host, "--port", String(edgePort), "--env-file", envFile, "--persist-to", options.persistTo ?? join(stateDir, "state"), "--show-interactive-dev-session=false", "--log-level", options.wranglerLogLevel ?? "log"],
     {
       cwd: ROOT,
       // X_LOCAL_OBSERVABILITY=false: wrangler dev otherwise keeps a local trace of every request

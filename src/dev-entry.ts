@@ -1,7 +1,10 @@
 /**
  * The Worker entry `wrangler dev` runs for the local stack (scripts/stack.ts):
- * the production app plus `/docs`. To serve `/docs` from a deployed Worker
- * too, deploy this entry instead: `npx wrangler deploy src/dev-entry.ts`.
+ * the production app plus `/docs`, whose script (Scalar's standalone build)
+ * the stack serves as a static asset at /docs/scalar.js. To serve `/docs`
+ * from a deployed Worker too, deploy this entry with that asset:
+ * `npx wrangler deploy src/dev-entry.ts --assets <folder with docs/scalar.js>`,
+ * the file copied from node_modules/@scalar/api-reference/dist/browser/standalone.js.
  */
 import { createDevApp } from "./dev-app.ts";
 import type { Env } from "./env.ts";

@@ -1,8 +1,9 @@
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, closeChromium, hasChromium, NO_CHROMIUM } from "../../qa/chromium.ts";
 import { HttpBrowser } from "../../qa/http-browser.ts";
 import { DEMO_WAIT_SECONDS, startDemoApp } from "../../scripts/demo-app.ts";
-import { DEV_RETURN_SIGNING_SECRET, freePort, startStack, type Stack } from "../../scripts/stack.ts";
+import { DEV_RETURN_SIGNING_SECRET, freePort, SCALAR_SCRIPT, startStack, type Stack } from "../../scripts/stack.ts";
 
 let stack: Stack;
 let demo: Awaited<ReturnType<typeof startDemoApp>>;
@@ -51,12 +52,44 @@ async function press(button: string): Promise<{ url: string; html: string }> {
 }
 
 describe("the development stack (npm start)", () => {
-  it("serves the interactive API reference at /docs under wrangler dev", async () => {
+  it("serves the interactive API reference at /docs under wrangler dev, with Scalar's script from the installed package", async () => {
     const response = await fetch(`${stack.edgeUrl}/docs`);
     expect(response.status).toBe(200);
-    expect(response.headers.get("Content-Security-Policy")).toContain("https://cdn.jsdelivr.net");
-    expect(await response.text()).toContain("/openapi.json");
+    expect(response.headers.get("Content-Security-Policy")).not.toContain("https:");
+    const html = await response.text();
+    expect(html).toContain("/openapi.json");
+    const src = /<script src="([^"]+)"/.exec(html)![1]!;
+    expect(src).toBe("/docs/scalar.js"); // src/dev-app.ts SCALAR_SCRIPT_PATH, on the edge's own origin
+    const script = await fetch(new URL(src, stack.edgeUrl));
+    expect(script.status).toBe(200);
+    expect(script.headers.get("Content-Type")).toMatch(/javascript/);
+    expect(Buffer.from(await script.arrayBuffer()).equals(readFileSync(SCALAR_SCRIPT))).toBe(true);
   });
+
+  it("in Chromium: /docs renders the API reference with nothing fetched from another origin (works offline)", async ({ skip }) => {
+    skip(!hasChromium(), NO_CHROMIUM);
+    const context = await (await chromium()).newContext();
+    try {
+      const page = await context.newPage();
+      const elsewhere: string[] = [];
+      const refused: string[] = [];
+      // Every request to another origin fails, as it would offline, and is recorded.
+      await context.route((url) => url.origin !== new URL(stack.edgeUrl).origin && !url.protocol.startsWith("data"), (route) => {
+        elsewhere.push(route.request().url());
+        return route.abort("internetdisconnected");
+      });
+      page.on("console", (message) => {
+        if (/Content.Security.Policy|Refused to/i.test(message.text())) refused.push(message.text());
+      });
+      await page.goto(`${stack.edgeUrl}/docs`);
+      // Scalar rendered the document: an operation of the API is on the page.
+      await page.getByText("/v1/reauth/user").first().waitFor({ timeout: 30_000 });
+      expect(elsewhere).toEqual([]);
+      expect(refused).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
 });
 
 describe("the demo application", () => {

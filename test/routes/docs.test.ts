@@ -2,7 +2,7 @@
  * /docs, the interactive API reference: served by the development entry only.
  */
 import { describe, expect, it } from "vitest";
-import { createDevApp } from "../../src/dev-app.ts";
+import { createDevApp, SCALAR_SCRIPT_PATH } from "../../src/dev-app.ts";
 import { testApp, testEnv } from "../support/app.ts";
 
 const ctx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
@@ -18,8 +18,22 @@ describe("GET /docs", () => {
     const nonce = /<meta property="csp-nonce" content="([^"]+)"/.exec(html)?.[1];
     expect(nonce).toBeTruthy();
     const csp = response.headers.get("Content-Security-Policy")!;
-    expect(csp).toContain(`script-src 'nonce-${nonce}' https://cdn.jsdelivr.net`);
+    expect(csp).toContain(`script-src 'nonce-${nonce}';`);
     expect(csp).toContain("connect-src 'self'");
+  });
+
+  it("loads Scalar's script from its own origin, with no CDN and no web fonts, so it works offline", async () => {
+    const response = await createDevApp().fetch(new Request("https://edge.test/docs"), testEnv, ctx);
+    const html = await response.text();
+    const nonce = /<meta property="csp-nonce" content="([^"]+)"/.exec(html)![1]!;
+    const scripts = [...html.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1]!);
+    expect(scripts.map((attributes) => /src="([^"]*)"/.exec(attributes)?.[1]).filter(Boolean)).toEqual([SCALAR_SCRIPT_PATH]);
+    expect(SCALAR_SCRIPT_PATH).toMatch(/^\/[^/]/); // a path on this origin
+    for (const attributes of scripts) expect(attributes).toContain(`nonce="${nonce}"`);
+    expect(html).toContain('"withDefaultFonts": false');
+    // Nothing on the page, and nothing the policy allows, is on another origin.
+    expect(html).not.toMatch(/https?:\/\/(?!edge\.test)/);
+    expect(response.headers.get("Content-Security-Policy")).not.toMatch(/https?:|\*/);
   });
 
   it("is not a route of the production app", async () => {
