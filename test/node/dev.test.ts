@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -8,7 +8,7 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpBrowser } from "../../qa/http-browser.ts";
 import { parseStartOptions } from "../../scripts/dev.ts";
-import { DEV_API_KEY, DEV_RETURN_SIGNING_SECRET, DEV_WEBHOOK_SECRET, freePort, ROOT } from "../../scripts/stack.ts";
+import { DEV_API_KEY, DEV_ENCRYPTION_KEY, DEV_RETURN_SIGNING_SECRET, DEV_WEBHOOK_SECRET, freePort, ROOT } from "../../scripts/stack.ts";
 
 const run = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "scripts", "dev.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
 
@@ -40,6 +40,21 @@ describe("npm start's options", () => {
     expect(options.returnOrigins).toEqual(["http://localhost:3000", "https://app.example:8443"]);
     expect(parseStartOptions([]).returnOrigins).toEqual([]);
     expect(parseStartOptions(["--webhook-url", "http://127.0.0.1:4000/hooks"]).webhookUrl).toBe("http://127.0.0.1:4000/hooks");
+  });
+});
+
+describe("docs/local-stack.md", () => {
+  it("lists the development secrets as scripts/stack.ts defines them", () => {
+    const doc = readFileSync(join(ROOT, "docs", "local-stack.md"), "utf8");
+    for (const [name, value] of [
+      ["API key (`API_KEYS`)", DEV_API_KEY],
+      ["`RETURN_SIGNING_SECRET`", DEV_RETURN_SIGNING_SECRET],
+      ["`WEBHOOK_SECRET`", DEV_WEBHOOK_SECRET],
+      ["`TOKEN_ENCRYPTION_KEYS`", DEV_ENCRYPTION_KEY],
+    ]) {
+      expect(doc).toContain(`| ${name} | \`${value}\` |`);
+    }
+    expect(doc).toContain(`const secret = "${DEV_WEBHOOK_SECRET}";`);
   });
 });
 
