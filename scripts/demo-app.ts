@@ -26,6 +26,8 @@ export interface DemoOptions {
   returnSigningSecret: string;
   /** The stack's webhook receiver, whose deliveries the demo shows beside each flow. */
   webhooks?: WebhookReceiver;
+  /** Where the webhooks go instead (`npm start -- --webhook-url`): the demo sees none of them, and says so. */
+  webhooksElsewhere?: string;
 }
 
 /** The cookie that remembers which flow this browser's demo session started. */
@@ -172,6 +174,7 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
     const user = (await (await mock(`users/${encodeURIComponent(owner ?? DEMO_USER)}`, "GET")).json()) as { sessionKey: string };
     return user.sessionKey;
   }
+  const noReceiver = options.webhooksElsewhere ? `<p>Sent to <code>${escapeHtml(options.webhooksElsewhere)}</code> (npm start --webhook-url): see them there.</p>` : "<p>No receiver.</p>";
   const seeded = await seed();
   const firstAccount = seeded.accounts[0]!.id;
 
@@ -189,7 +192,7 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
         send(200, page("digi.me reauthorization demo", `<h1>digi.me reauthorization at the edge: demo</h1>
 <p>User <code>${DEMO_USER}</code> exists in the mock digi.me with accounts ${seeded.accounts.map((a) => `<code>${escapeHtml(a.id)}</code>`).join(", ")}; the edge holds its token.
 Each button sets the mock's scenario for this user and starts a flow through the edge.</p><ol>${items}</ol>
-<h2>Webhooks received</h2>${options.webhooks ? webhookTable(options.webhooks.received.slice(-10).reverse()) : "<p>No receiver.</p>"}
+<h2>Webhooks received</h2>${options.webhooks ? webhookTable(options.webhooks.received.slice(-10).reverse()) : noReceiver}
 <p><a href="/status">Reauthorization status of ${DEMO_USER}</a> · <a href="${escapeHtml(options.edgeUrl)}/openapi.json">OpenAPI</a> · <a href="${escapeHtml(options.mockUrl)}/__mock/journal?userId=${DEMO_USER}">Mock journal</a></p>`));
         return;
       }
@@ -292,7 +295,7 @@ Confirm only if this browser is your signed-in user; a launch link opened by som
 ${awaiting}
 <p id="outcome" class="${status === "succeeded" ? "ok" : status === "awaiting_confirmation" ? "warn" : "bad"}">status=<strong id="status">${escapeHtml(status)}</strong>${errorCode ? ` errorCode=<strong id="errorCode">${escapeHtml(errorCode)}</strong>` : ""} flowId=<code>${escapeHtml(flowId)}</code></p>
 ${verdict}
-<h2>Webhooks for this flow</h2><div id="webhooks">${webhookTable(received)}</div>
+<h2>Webhooks for this flow</h2><div id="webhooks">${options.webhooks ? webhookTable(received) : noReceiver}</div>
 <h2>GET /v1/flows/${escapeHtml(flowId)}</h2><pre id="flow">${escapeHtml(JSON.stringify(await flow.json(), null, 2))}</pre>
 <h2>GET /v1/users/${DEMO_USER}/reauth-status</h2><pre>${escapeHtml(JSON.stringify(await after.json(), null, 2))}</pre>
 <p><a href="/">Back to the scenarios</a></p>`));

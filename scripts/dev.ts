@@ -156,7 +156,8 @@ Development secrets (local only; production refuses them; docs/local-stack.md):
       mockUrl: stack.mock.origin,
       apiKey: DEV_API_KEY,
       returnSigningSecret: DEV_RETURN_SIGNING_SECRET,
-      webhooks: stack.webhooks,
+      // With --webhook-url the recording receiver gets nothing: the demo says where they went instead of waiting for them.
+      ...(options.webhookUrl ? { webhooksElsewhere: options.webhookUrl } : { webhooks: stack.webhooks }),
     });
     console.log(`demo app       ${demo.url}`);
     console.log(`\nOpen ${demo.url} to run both flows in a browser against the mock. Ctrl-C stops everything.`);

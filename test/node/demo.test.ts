@@ -136,6 +136,33 @@ describe("the demo application", () => {
   }, 60_000);
 });
 
+describe("the demo application with npm start --webhook-url", () => {
+  it("says where the webhooks went instead of waiting for them", async () => {
+    const other = await startDemoApp({
+      port: await freePort(),
+      host: "127.0.0.1",
+      edgeUrl: stack.edgeUrl,
+      mockUrl: stack.mock.origin,
+      apiKey: stack.apiKey,
+      returnSigningSecret: DEV_RETURN_SIGNING_SECRET,
+      webhooksElsewhere: "http://127.0.0.1:4000/my-hooks",
+    });
+    try {
+      expect(await (await fetch(other.url)).text()).toContain("Sent to <code>http://127.0.0.1:4000/my-hooks</code> (npm start --webhook-url): see them there.");
+      // A flow run through the stack's demo (the allowed return origin), its landing shown by this one.
+      const { url } = await press("user-success");
+      const landing = new URL(url);
+      const outcome = await fetch(`${other.url}return${landing.search}`, { headers: { Cookie: `demo_flow=${landing.searchParams.get("flowId")}` } });
+      const html = await outcome.text();
+      expect(html).toMatch(/id="status">succeeded</);
+      expect(html).toContain('<div id="webhooks"><p>Sent to <code>http://127.0.0.1:4000/my-hooks</code>');
+      expect(html).not.toContain('http-equiv="refresh"');
+    } finally {
+      await other.close();
+    }
+  }, 60_000);
+});
+
 describe("the demo's long poll (a backend without webhooks)", () => {
   /** Presses the watch button: the page, its session cookie, the flow and the launch URL. */
   async function watch(): Promise<{ html: string; cookie: string; flowId: string; launchUrl: string }> {
