@@ -2,16 +2,18 @@
  * The lean local runtime: a Worker bundle (`wrangler deploy --dry-run`) run by
  * Miniflare's API directly in workerd, without wrangler dev's proxy, watcher
  * and local KV simulator. The measured Worker is bench/lean-worker.ts: the
- * production Worker with an in-memory KV. Used by `npm run bench`.
+ * production Worker with an in-memory KV and its user Durable Object
+ * (`UserObject`, binding USERS, SQLite storage, in the Worker's own script
+ * and, in workerd, its isolate). Used by `npm run bench`.
  */
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { DEV_CONTRACT } from "../mock-server/standalone.ts";
-import { DEV_API_KEY, DEV_ENCRYPTION_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, WRANGLER, type MockHandle } from "../scripts/stack.ts";
+import { DEV_API_KEY, DEV_ENCRYPTION_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, type MockHandle } from "../scripts/stack.ts";
 import { RETURN_TO } from "./lib.ts";
 
 /** The production bundle, built as `wrangler deploy` would upload it. */
@@ -19,17 +21,59 @@ export interface Bundle {
   path: string;
   rawBytes: number;
   gzipBytes: number;
+  /** Whether the config binds the user Durable Object (USERS → UserObject, exported by the bundle). */
+  userObjects: boolean;
   dispose: () => void;
 }
 
-/** Bundles the Worker of `config` (default: the production wrangler.toml). */
-export function buildBundle(config = join(ROOT, "wrangler.toml")): Bundle {
+/** A config's user-object binding: `[[durable_objects.bindings]]` with class UserObject. */
+function bindsUserObjects(config: string): boolean {
+  return /\[\[durable_objects\.bindings\]\][^[]*class_name\s*=\s*"UserObject"/.test(readFileSync(config, "utf8"));
+}
+
+/**
+ * Bundles the Worker of `config` (default: the production wrangler.toml).
+ * `root`: the tree whose wrangler builds it (another worktree for `--baseline`).
+ */
+export function buildBundle(config = join(ROOT, "wrangler.toml"), root = ROOT): Bundle {
   const outdir = mkdtempSync(join(tmpdir(), "edge-bench-bundle-"));
-  execFileSync(WRANGLER[0], [WRANGLER[1], "deploy", "--dry-run", "-c", config, "--outdir", outdir], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: "pipe" });
+  execFileSync(process.execPath, [join(root, "node_modules", "wrangler", "bin", "wrangler.js"), "deploy", "--dry-run", "-c", config, "--outdir", outdir], { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: "pipe" });
   // Named after the config's `main` (index.js for src/index.ts).
   const path = join(outdir, readdirSync(outdir).find((name) => name.endsWith(".js"))!);
   const text = readFileSync(path);
-  return { path, rawBytes: text.length, gzipBytes: gzipSync(text).length, dispose: () => rmSync(outdir, { recursive: true, force: true }) };
+  return { path, rawBytes: text.length, gzipBytes: gzipSync(text).length, userObjects: bindsUserObjects(config), dispose: () => rmSync(outdir, { recursive: true, force: true }) };
+}
+
+/**
+ * Durable Object storage carried from one runtime to the next (the objects'
+ * SQLite files), as the in-memory KV is carried by seeding: a fresh isolate's
+ * first request then meets the objects' stored tokens and flows.
+ */
+export interface ObjectState {
+  /** A persistence directory for a runtime (empty, or with a copy of the snapshot). */
+  fresh: () => string;
+  /** Takes the objects' storage of a closed runtime's directory as the snapshot. */
+  snapshot: (dir: string) => void;
+  dispose: () => void;
+}
+
+/** `base`: where the directories live (default: the OS's temporary directory, on disk here). */
+export function objectState(base = tmpdir()): ObjectState {
+  const root = mkdtempSync(join(base, "edge-bench-objects-"));
+  const saved = join(root, "snapshot");
+  let next = 0;
+  return {
+    fresh: () => {
+      const dir = join(root, `runtime-${next++}`);
+      if (existsSync(join(saved, "do"))) cpSync(join(saved, "do"), join(dir, "do"), { recursive: true });
+      return dir;
+    },
+    snapshot: (dir) => {
+      rmSync(saved, { recursive: true, force: true });
+      if (existsSync(join(dir, "do"))) cpSync(join(dir, "do"), join(saved, "do"), { recursive: true });
+    },
+    dispose: () => rmSync(root, { recursive: true, force: true }),
+  };
 }
 
 /** A running lean runtime. */
@@ -47,6 +91,14 @@ export interface LeanOptions {
   mock: MockHandle;
   /** Opens workerd's inspector (CPU profiles) on this port. */
   inspectorPort?: number;
+  /** Binds USERS to the script's UserObject class (SQLite storage); the script must export it. */
+  userObjects?: boolean;
+  /**
+   * Where workerd keeps the runtime's storage (the objects' SQLite files; the Cache API's
+   * entries too, so a directory per boot keeps each boot's Cache API empty). Default: a
+   * temporary directory of Miniflare's.
+   */
+  persistDir?: string;
 }
 
 /** Boots workerd with the Worker; resolves once it accepts requests. */
@@ -58,6 +110,7 @@ export async function bootLean(options: LeanOptions): Promise<LeanRuntime> {
       host: "127.0.0.1",
       port: options.port,
       ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
+      ...(options.persistDir ? { resourcePersistencePath: options.persistDir } : {}),
       modules: true,
       // The source, not a path: workerd refuses module paths outside its working directory.
       script: "path" in options.script ? readFileSync(options.script.path, "utf8") : options.script.source,
@@ -65,6 +118,8 @@ export async function bootLean(options: LeanOptions): Promise<LeanRuntime> {
       // For bench/lean-worker.ts's per-request upstream timing; the production bundle imports no node: module.
       compatibilityFlags: ["nodejs_als"],
       kvNamespaces: ["REAUTH_KV"],
+      // The user objects: a class of the same script (no scriptName), SQLite storage as wrangler.toml's migration declares.
+      ...(options.userObjects ? { durableObjects: { USERS: { className: "UserObject", useSQLite: true } } } : {}),
       bindings: {
         DIGIME_APPLICATION_ID: DEV_CONTRACT.applicationId,
         DIGIME_CONTRACT_ID: DEV_CONTRACT.contractId,

@@ -41,6 +41,12 @@ export interface LevelResult {
   nonUpstreamMs: Stats;
   throughputPerS: number;
   upstreamCallsPerRequest: number;
+  /**
+   * RPC calls to user objects (Durable Objects) per request, as the lean
+   * runtime counts them (X-Bench-Object-Calls); absent where not counted (the
+   * dev stack, or code before the objects).
+   */
+  objectCallsPerRequest?: number;
   mockTimePerCallMs: number;
   /** workerd's CPU (user + system) per request, when the runtime's process is known. */
   cpuMsPerRequest?: number;
@@ -142,6 +148,8 @@ export async function prepareCallbacks(c: Client, users: BenchUser[], kind: "use
 export interface StepAnswer {
   status: number;
   upstreamMs?: number;
+  /** From the lean runtime: the request's RPC calls to user objects. */
+  objectCalls?: number;
   /** A callback's redirect, which says whether the flow succeeded. */
   location?: string;
 }
@@ -155,20 +163,37 @@ export async function sendStep(c: Client, step: StepName, user: BenchUser, callb
   else response = await fetch(callback!.url, { redirect: "manual", headers: { Cookie: callback!.cookie } });
   await response.arrayBuffer();
   const upstream = response.headers.get("X-Bench-Upstream-Ms");
+  const objectCalls = response.headers.get("X-Bench-Object-Calls");
   const location = response.headers.get("Location");
-  return { status: response.status, ...(upstream === null ? {} : { upstreamMs: Number(upstream) }), ...(location === null ? {} : { location }) };
+  return {
+    status: response.status,
+    ...(upstream === null ? {} : { upstreamMs: Number(upstream) }),
+    ...(objectCalls === null ? {} : { objectCalls: Number(objectCalls) }),
+    ...(location === null ? {} : { location }),
+  };
 }
 
 export const EXPECTED_STATUS: Record<StepName, number> = { "baseline (/healthz)": 200, "user start": 201, "account start": 201, "user callback": 303, "account callback": 303 };
 
-/** Measures one step at one concurrency; `cpu` reads the runtime's CPU time in ms, if known. */
-export async function measure(c: Client, step: StepName, concurrency: number, requests: number, delay: number, users: BenchUser[], cpu?: () => number | undefined): Promise<LevelResult> {
+/** Every request's figures, for pooling several runs of a step (`--baseline`). */
+export interface Samples {
+  latencies: number[];
+  nonUpstream: number[];
+  objectCalls: number[];
+}
+
+/**
+ * Measures one step at one concurrency; `cpu` reads the runtime's CPU time in ms, if known;
+ * `samples` receives every request's figures.
+ */
+export async function measure(c: Client, step: StepName, concurrency: number, requests: number, delay: number, users: BenchUser[], cpu?: () => number | undefined, samples?: Samples): Promise<LevelResult> {
   let callbacks: PreparedCallback[] = [];
   if (step === "user callback") callbacks = await prepareCallbacks(c, users, "user", requests);
   if (step === "account callback") callbacks = await prepareCallbacks(c, users, "account", requests);
   const since = await journalSeq(c);
   const latencies: number[] = [];
   const upstreamTimes: number[] = [];
+  const objectCalls: number[] = [];
   let errors = 0;
   const cpuBefore = cpu?.();
   const began = performance.now();
@@ -178,8 +203,14 @@ export async function measure(c: Client, step: StepName, concurrency: number, re
     const latency = performance.now() - t0;
     latencies.push(latency);
     if (answer.upstreamMs !== undefined) upstreamTimes.push(latency - answer.upstreamMs);
+    if (answer.objectCalls !== undefined) objectCalls.push(answer.objectCalls);
     if (answer.status !== EXPECTED_STATUS[step]) errors++;
   });
+  if (samples) {
+    samples.latencies.push(...latencies);
+    if (upstreamTimes.length === latencies.length) samples.nonUpstream.push(...upstreamTimes);
+    samples.objectCalls.push(...objectCalls);
+  }
   const wall = performance.now() - began;
   const cpuAfter = cpu?.();
   const calls = await journalSince(c, since);
@@ -194,6 +225,7 @@ export async function measure(c: Client, step: StepName, concurrency: number, re
     nonUpstreamMs: upstreamTimes.length === latencies.length ? stats(upstreamTimes) : stats(latencies.map((l) => l - ROUND_TRIPS[step] * mockMedian)),
     throughputPerS: round((requests / wall) * 1000, 1),
     upstreamCallsPerRequest: round(calls.length / requests),
+    ...(objectCalls.length === requests ? { objectCallsPerRequest: round(objectCalls.reduce((a, b) => a + b, 0) / requests) } : {}),
     mockTimePerCallMs: calls.length ? round(calls.reduce((a, e) => a + e.durationMs, 0) / calls.length) : 0,
     ...(cpuBefore !== undefined && cpuAfter !== undefined ? { cpuMsPerRequest: round((cpuAfter - cpuBefore) / requests, 3) } : {}),
   };

@@ -60,7 +60,8 @@ async function cdp(url: string) {
 /** Profiles each step; `bundle` is the lean Worker (bench/lean-worker.ts). */
 export async function profileSteps(bundle: Bundle, mock: MockHandle, delay: number, requests = 60): Promise<StepProfile[]> {
   const inspectorPort = await freePort();
-  const runtime = await bootLean({ script: { path: bundle.path }, port: await freePort(), mock, inspectorPort });
+  // The user objects run in the Worker's isolate (workerd, locally): their work is in the same profile.
+  const runtime = await bootLean({ script: { path: bundle.path }, port: await freePort(), mock, inspectorPort, userObjects: bundle.userObjects });
   try {
     // Miniflare runs helper Workers beside ours (core:entry in front, outbound:0 for fetches, kv, cache); ours is core:user.
     const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ id: string; webSocketDebuggerUrl: string }>;

@@ -2,7 +2,7 @@
  * BENCHMARKS.md from bench/results.json: the lean runtime's figures (the
  * Worker's own), the dev stack's beside them, and the targets met or missed.
  */
-import { ROUND_TRIPS, type LevelResult, type StepName } from "./lib.ts";
+import { ROUND_TRIPS, type LevelResult, type Stats, type StepName } from "./lib.ts";
 import type { StepProfile } from "./profile.ts";
 
 type WorkStep = Exclude<StepName, "baseline (/healthz)">;
@@ -13,6 +13,8 @@ export interface ColdFigure {
   nonUpstreamMs: number;
   upstreamCalls: string[];
   upstreamCallsConsistent: boolean;
+  /** RPC calls to user objects (the most of the boots), where counted. */
+  objectCalls?: number;
 }
 
 export interface Results {
@@ -26,9 +28,18 @@ export interface Results {
     startupMs: number;
     nodeImportMs: { bundle: number; empty: number; net: number };
   };
-  lean: { levels: LevelResult[]; counts: Record<string, number>; cold: Record<"fresh" | "warm", Record<WorkStep, ColdFigure>>; profile?: StepProfile[] };
+  lean: {
+    levels: LevelResult[];
+    counts: Record<string, number>;
+    /** Object calls per request per step (the most at any concurrency), where counted. */
+    objectCounts?: Record<string, number>;
+    cold: Record<"fresh" | "warm", Record<WorkStep, ColdFigure>>;
+    profile?: StepProfile[];
+  };
   dev?: { levels: LevelResult[]; counts: Record<string, number> };
   cryptoMsPerOp?: Record<string, number>;
+  /** What code the figures are of, when that needs saying (shown under the date). */
+  scope?: string;
   notes?: string;
 }
 
@@ -39,11 +50,12 @@ const WORK_STEPS: WorkStep[] = ["user start", "account start", "user callback", 
 const kib = (bytes: number) => Math.round((bytes / 1024) * 10) / 10;
 const r2 = (n: number) => Math.round(n * 100) / 100;
 
-function levelRows(levels: LevelResult[], withCpu: boolean): string {
+function levelRows(levels: LevelResult[], withCpu: boolean, withObjects = false): string {
   return levels
     .map((l) => {
       const cpu = withCpu ? ` ${l.cpuMsPerRequest ?? "—"} |` : "";
-      return `| ${l.step} | ${l.concurrency} | ${l.requests} | ${l.latencyMs.p50} | ${l.latencyMs.p99} | ${l.step.startsWith("baseline") ? "—" : `${l.nonUpstreamMs.p50} / ${l.nonUpstreamMs.p99}`} |${cpu} ${l.upstreamCallsPerRequest} | ${l.mockTimePerCallMs || "—"} | ${l.throughputPerS} | ${l.errors} |`;
+      const objects = withObjects ? ` ${l.objectCallsPerRequest ?? "—"} |` : "";
+      return `| ${l.step} | ${l.concurrency} | ${l.requests} | ${l.latencyMs.p50} | ${l.latencyMs.p99} | ${l.step.startsWith("baseline") ? "—" : `${l.nonUpstreamMs.p50} / ${l.nonUpstreamMs.p99}`} |${cpu} ${l.upstreamCallsPerRequest} |${objects} ${l.mockTimePerCallMs || "—"} | ${l.throughputPerS} | ${l.errors} |`;
     })
     .join("\n");
 }
@@ -73,6 +85,11 @@ export function markdown(results: Results): string {
   targetRows.push(`| production bundle ≤ ${TARGETS.bundleKiB} KiB raw | ${kib(bundle.rawBytes)} KiB (${kib(bundle.gzipBytes)} KiB gzip) | ${kib(bundle.rawBytes) <= TARGETS.bundleKiB ? "met" : "**missed**"} |`);
   const callsOk = lean.counts["user start"] === 1 && lean.counts["account start"] === 2 && lean.counts["user callback"] === 1 && lean.counts["account callback"] === 1;
   targetRows.push(`| upstream calls warm: 1 / 2 in parallel / 1 / 1 | ${WORK_STEPS.map((s) => lean.counts[s]).join(" / ")} | ${callsOk ? "met" : "**missed**"} |`);
+  if (lean.objectCounts) {
+    const objectsOk = WORK_STEPS.every((s) => (lean.objectCounts?.[s] ?? Infinity) <= 1);
+    targetRows.push(`| user-object calls per step ≤ 1 | ${WORK_STEPS.map((s) => lean.objectCounts?.[s] ?? "?").join(" / ")} | ${objectsOk ? "met" : "**missed**"} |`);
+  }
+  const withObjects = lean.levels.some((l) => l.objectCallsPerRequest !== undefined);
 
   const coldRows = WORK_STEPS.map((s) => {
     const f = lean.cold.fresh?.[s];
@@ -91,7 +108,7 @@ export function markdown(results: Results): string {
 Measured by \`npm run bench\` on ${results.date.slice(0, 16).replace("T", " ")} UTC. The mock digi.me runs as its own
 Node process on loopback and every upstream API call is delayed by **${delay} ms**; the
 load generator is a third process on the same machine.
-
+${results.scope ? `\n${results.scope.trim()}\n` : ""}
 Machine: ${machine.cpu} × ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node ${machine.node},
 workerd ${machine.workerd}, wrangler ${machine.wrangler}, miniflare ${machine.miniflare}.
 Load average (1/5/15 min) before the run ${loadBefore?.join(" / ") ?? "?"}, after ${loadAfter?.join(" / ") ?? "?"}.
@@ -101,8 +118,9 @@ Two runtimes:
 - **Lean** — the Worker's own figures: workerd driven by Miniflare's API, no wrangler dev
   proxy; the production Worker (\`src/index.ts\`, bundled by wrangler) behind a small
   benchmark entry (\`bench/lean-worker.ts\`) that gives it an in-memory KV instead of the
-  local KV simulator and times its outbound fetches; the Cache API is Miniflare's, in
-  memory, empty at each boot unless a warm location is seeded.
+  local KV simulator and times its outbound fetches (with the user objects, theirs too: see
+  "User objects"); the Cache API is Miniflare's, empty at each boot unless a warm location
+  is seeded.
 - **Dev stack** — \`wrangler dev\` as \`npm start\` runs it: its local proxy, its KV
   simulator on disk.
 
@@ -127,9 +145,9 @@ CPU = workerd's user + system CPU time over the step's requests ÷ requests (fro
 Worker in front of it, and the outbound fetches. A request to \`/healthz\` costs
 ${baselineCpu(1) ?? "?"} ms of it at c=1.
 
-| step | c | requests | p50 ms | p99 ms | non-upstream p50 / p99 ms | CPU ms / request | upstream calls / request | mock ms / call | req/s | errors |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${levelRows(lean.levels, true)}
+| step | c | requests | p50 ms | p99 ms | non-upstream p50 / p99 ms | CPU ms / request | upstream calls / request |${withObjects ? " object calls / request |" : ""} mock ms / call | req/s | errors |
+| --- | --- | --- | --- | --- | --- | --- | --- |${withObjects ? " --- |" : ""} --- | --- | --- |
+${levelRows(lean.levels, true, withObjects)}
 
 ## Lean runtime: the first request on a fresh isolate
 
@@ -223,5 +241,235 @@ cold requests 30–65 ms slower with no change to the code. They catch a lost ov
 an added round trip (+50 ms), a heavy dependency or a slow code path, not a few per cent.
 ${results.notes ? `\n## Reading the numbers\n\n${results.notes.trim()}\n` : ""}
 Raw numbers: [\`bench/results.json\`](bench/results.json).
+`;
+}
+
+// ---------------------------------------------------------------- user objects: side by side (--baseline)
+
+/** The gate of issue 17: warm non-upstream p50 at c=1 may grow by at most this over the code before the user objects. */
+export const SIDE_BY_SIDE_GATE_MS = 1;
+
+/** One tree's figures in a side-by-side run. */
+export interface SideBySideTree {
+  root: string;
+  commit: string;
+  /** Whether its src/, bench/ or wrangler.toml had uncommitted changes. */
+  dirty: boolean;
+  userObjects: boolean;
+  /** Its production bundle. */
+  bundle: { rawBytes: number; gzipBytes: number };
+  /** Warm, c=1, every round's requests pooled. */
+  warm: Record<
+    StepName,
+    {
+      requests: number;
+      errors: number;
+      latencyMs: Stats;
+      nonUpstreamMs?: Stats;
+      /** Each round's non-upstream p50: how steady the figure was. */
+      roundP50s: number[];
+      upstreamCallsPerRequest: number;
+      objectCallsPerRequest?: number;
+      objectCallsMax?: number;
+    }
+  >;
+  cold?: Results["lean"]["cold"];
+  profile?: StepProfile[];
+  /** Where its objects' storage lived, when not the OS's temporary directory (`--tmpfs`). */
+  storageRoot?: string;
+}
+
+/** `npm run bench -- --baseline <dir>`: this tree ("after") and another ("before") in one run. */
+export interface SideBySide {
+  date: string;
+  delayMs: number;
+  rounds: number;
+  requestsPerRound: number;
+  usersPerRuntime: number;
+  boots: number;
+  command: string;
+  machine: { loadAverageBefore: number[]; loadAverageAfter: number[] } & Record<string, string | number | number[]>;
+  after: SideBySideTree;
+  before: SideBySideTree;
+  /** `--tmpfs`: the after tree again, its objects' storage on tmpfs (no fsync). */
+  afterTmpfs?: SideBySideTree;
+  /** What the run's author found (attribution, profiles), shown under the tables. */
+  notes?: string;
+  gate: Record<WorkStep, { before: number; after: number; deltaMs: number; held: boolean }>;
+}
+
+const sign = (n: number) => `${n >= 0 ? "+" : "−"}${Math.abs(r2(n))}`;
+const treeName = (t: SideBySideTree) => `${t.commit}${t.dirty ? " + uncommitted work" : ""}`;
+
+/** The "User objects (Durable Objects)" section of BENCHMARKS.md. */
+export function userObjectsSection(run: SideBySide): string {
+  const { after, before, machine } = run;
+  const tmpfs = run.afterTmpfs;
+  const date = run.date.slice(0, 16).replace("T", " ");
+  const p50 = (t: SideBySideTree | undefined, step: StepName) => t?.warm[step]?.nonUpstreamMs?.p50;
+  const warmRows = WORK_STEPS.map((step) => {
+    const a = after.warm[step];
+    const b = before.warm[step];
+    const g = run.gate[step];
+    const t = p50(tmpfs, step);
+    const tmpfsCell = tmpfs ? ` ${t ?? "?"} (${t === undefined ? "?" : sign(t - g.before)}) |` : "";
+    return `| ${step} | ${g.before} | ${g.after} | **${sign(g.deltaMs)}** | ${g.held ? "held" : "**missed**"} |${tmpfsCell} ${b.nonUpstreamMs?.p95 ?? "?"} / ${a.nonUpstreamMs?.p95 ?? "?"} | ${b.latencyMs.p50} / ${a.latencyMs.p50} | ${b.upstreamCallsPerRequest} / ${a.upstreamCallsPerRequest} | ${a.objectCallsPerRequest ?? "—"} | ${b.errors} / ${a.errors} |`;
+  }).join("\n");
+  const healthz = (t: SideBySideTree) => t.warm["baseline (/healthz)"]?.latencyMs.p50 ?? "?";
+  const coldRows =
+    after.cold && before.cold
+      ? (["fresh", "warm"] as const)
+          .flatMap((location) =>
+            WORK_STEPS.map((step) => {
+              const a = after.cold![location]?.[step];
+              const b = before.cold![location]?.[step];
+              if (!a || !b) return "";
+              const calls = `${a.upstreamCalls.join(" + ")}${a.upstreamCalls.join() === b.upstreamCalls.join() ? "" : ` (before: ${b.upstreamCalls.join(" + ")})`}`;
+              return `| ${step} | ${location} | ${b.firstRequestMs} | ${a.firstRequestMs} | ${sign(a.firstRequestMs - b.firstRequestMs)} | ${b.nonUpstreamMs} / ${a.nonUpstreamMs} | ${calls} | ${a.objectCalls ?? "—"} |`;
+            }),
+          )
+          .filter(Boolean)
+          .join("\n")
+      : "";
+  const held = Object.values(run.gate).every((g) => g.held);
+  const missed = WORK_STEPS.filter((s) => !run.gate[s].held);
+  const rounds = (t: SideBySideTree, step: WorkStep) => t.warm[step].roundP50s.join(", ");
+  const measured = (step: WorkStep) => `${after.warm[step].objectCallsPerRequest ?? "—"} / ${after.cold?.fresh?.[step]?.objectCalls ?? "—"}`;
+  return `## User objects (Durable Objects)
+
+Each user's token and the states of the user's flows live in a Durable Object, \`UserObject\`
+(\`src/users/object.ts\`, binding \`USERS\`, SQLite storage), which the Worker calls over RPC
+(\`src/users/client.ts\`). The lean runtime binds it too (\`bench/lean.wrangler.toml\`;
+\`bench/lean-worker.ts\` re-exports the class): in workerd the object runs in the Worker's own
+isolate and process (locally the RPC crosses no network), its storage is workerd's SQLite
+in a directory on disk, and every write is committed (fsync) before the object answers. The
+benchmark entry wraps the object's RPC methods to count them per request
+(\`X-Bench-Object-Calls\`) and to time the digi.me calls the object makes for the request
+(kept under the \`call.requestId\` every RPC carries, merged with the Worker's own in
+\`X-Bench-Upstream-Ms\`), so "non-upstream" means the same as above: everything but the
+wait on digi.me, the object's work included.
+
+### Object calls per step
+
+At most one object call on any step's critical path. \`test/routes/round-trips.test.ts\`
+asserts the count per step, on a warm and on a cold isolate, by spying on the
+\`UserObject\` prototype's methods (a second call fails it; a test shows that it does), and
+the lean runtime counts it on every request (warm / cold figures from the run below).
+
+| step | object calls | the call (what else is on the critical path) | measured: warm / cold |
+| --- | --- | --- | --- |
+| user start | 1 | \`beginUserFlow\`: the object reads the token and makes the digi.me call; then the Worker writes the KV start entry | ${measured("user start")} |
+| account start | 1 | \`beginAccountFlow\`: the object makes both digi.me calls, in parallel; then the KV start entry | ${measured("account start")} |
+| launch | 1 | \`launch\`, after the KV read of the start entry | asserted by the test |
+| user callback | 1 | \`completeUser\`, after the KV read; the object exchanges the code and stores the token | ${measured("user callback")} |
+| account callback | 1 | \`completeAccount\`, after the KV read; the object confirms the account | ${measured("account callback")} |
+| flow read (\`GET /v1/flows/{id}\`) | 1 | \`flow\`, after the KV read that names the flow's user | asserted by the test |
+| reauth-status | 1 | \`reauthStatus\`: the object makes the digi.me calls | asserted by the test |
+| token read / import | 1 | \`readToken\` / \`importToken\` | asserted by the test (read) |
+
+The first call for a user (whatever the step) also reads KV once inside the object, for a
+token record kept there before the objects (taken over and deleted if found); the object
+remembers that it looked, so every later call skips it.
+
+### Before and after, side by side (${date} UTC)
+
+One run, on this machine: the code before the objects (commit ${before.commit}, in a worktree)
+and this tree (${treeName(after)}), each behind its own \`bench/lean-worker.ts\`, on one mock
+(every digi.me call delayed ${run.delayMs} ms); warm at c=1 in ${run.rounds} rounds of ${run.requestsPerRound}
+requests per step, the runtimes taking turns step by step and the order flipping every round,
+each round on other users (${run.usersPerRuntime} per runtime, so an object holds a few flows, as in use);
+then ${run.boots} cold boots of each, alternating.${tmpfs ? ` A third runtime ran this tree again with its objects' storage on tmpfs (\`${tmpfs.storageRoot ?? "?"}\`: no fsync), to show what the durable commits cost here.` : ""}
+Machine: ${machine.cpu} × ${machine.cores} cores, ${machine.os}; Node ${machine.node}, workerd ${machine.workerd}.
+**Load average (1/5/15 min) before ${machine.loadAverageBefore.join(" / ")}, after ${machine.loadAverageAfter.join(" / ")}**
+(others' test runs share the 2 cores). The harness floor (\`/healthz\`, latency p50): before ${healthz(before)} ms, after ${healthz(after)} ms.
+
+\`\`\`sh
+git worktree add ${before.root} ${before.commit} && (cd ${before.root} && npm install --no-audit --no-fund)
+${run.command}
+git worktree remove --force ${before.root}
+\`\`\`
+
+**Gate (issue 17): warm non-upstream p50 at c=1 may grow by at most ${SIDE_BY_SIDE_GATE_MS} ms over the code before — ${held ? "held on every step" : `missed on ${missed.length === WORK_STEPS.length ? "every step" : missed.join(", ")}`}.**
+
+| step (warm, c=1) | before: non-upstream p50 ms | after | change | gate (≤ +${SIDE_BY_SIDE_GATE_MS} ms) |${tmpfs ? " after, storage on tmpfs (change) |" : ""} p95 before / after | latency p50 before / after | digi.me calls / request before / after | object calls / request | errors before / after |
+| --- | --- | --- | --- | --- |${tmpfs ? " --- |" : ""} --- | --- | --- | --- | --- |
+${warmRows}
+
+Each round's non-upstream p50 (${run.requestsPerRound} requests, ms), to show the spread:
+${WORK_STEPS.map((step) => `- ${step}: before ${rounds(before, step)}; after ${rounds(after, step)}`).join("\n")}
+${
+  coldRows
+    ? `
+First request on a fresh isolate, median of ${run.boots} boots each (a new workerd whose KV and objects'
+storage hold what the warm run left; "fresh" location: empty Cache API, so the key set comes
+from digi.me; "warm": the key set in the Cache API; locally the object starts in the same
+new isolate, so its cold start is in these figures):
+
+| step | location | before ms | after ms | change | non-upstream before / after ms | digi.me calls | object calls |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${coldRows}
+`
+    : ""
+}
+Production bundle: before ${kib(before.bundle.rawBytes)} KiB (${kib(before.bundle.gzipBytes)} KiB gzip), after ${kib(after.bundle.rawBytes)} KiB (${kib(after.bundle.gzipBytes)} KiB gzip).
+Raw numbers: [\`bench/side-by-side.json\`](bench/side-by-side.json).
+${run.notes ? `\n${run.notes.trim()}\n` : ""}
+### On paper: where the object lives, and what a far callback pays
+
+The lean runtime puts the Worker and the object in one process. On Cloudflare they are
+apart, and what matters is where each runs.
+
+**Where the object lives.** A Durable Object is created near the first request that
+reaches it, and stays there: its SQLite storage lives with it. The first call for a user
+is usually the backend's (\`PUT /v1/users/{id}/token\` or a start), so the object lives near
+the backend. \`USER_OBJECT_LOCATION_HINT\` (a var: one of \`wnam\`, \`enam\`, \`sam\`, \`weur\`,
+\`eeur\`, \`apac\`, \`oc\`, \`afr\`, \`me\`) places new objects in that region instead, e.g. near
+digi.me's API or the users; it only decides where an object is created, never moves one.
+Every request, from anywhere, that needs a user's token or flow states goes to that one
+place; in return it reads the latest and writes once, atomically.
+
+**What a backend call pays.** The Worker runs at the Cloudflare location nearest the
+backend; with the object created near the backend, the RPC stays in that location or
+region, then the object makes its digi.me call(s) and commits its writes before it answers
+(a SQLite commit that replicas in nearby data centers confirm — Cloudflare: three of five —
+before the answer may leave; locally an fsync stands in for it).
+
+**What a browser callback far from the object pays.** The browser reaches the Worker at
+its own location B; the object lives at A (near the backend). Now, on the critical path:
+
+1. the KV read of the flow's start entry at B (from B's cache, or from KV's central store
+   if B never read that key) — as before;
+2. **one RPC round trip B → A → B**, inside which the object exchanges the code (user
+   callback) or reads the accounts (account callback) with digi.me **from A**, and commits
+   the token and the outcome at A.
+
+Before the objects, the same callback did, all from B: the KV read of the flow; the
+exchange with digi.me from B; then **two KV writes one after the other** (the token, then
+the flow's outcome), each waiting for KV's central store. So the object swaps two sequential
+writes to KV's central store for one round trip between B and A, plus one local commit at A,
+and moves the digi.me call from B to A: the digi.me leg gets shorter when A is nearer
+digi.me's API than B is, longer when it is farther.
+
+| | before (KV) | after (user object at A) |
+| --- | --- | --- |
+| user callback at B | KV read (B) + exchange from B + KV write + KV write (B → central store, each) | KV read (B) + RTT(B, A) + exchange from A + commit at A |
+| account callback at B | KV read (B) + KV read of the token (B) + accounts read from B + KV write (B → central store) | KV read (B) + RTT(B, A) + accounts read from A + commit at A |
+| start from the backend (near A) | KV read of the token + digi.me from the backend's location + KV write of the start entry (to the central store) | RTT to A (same region) + digi.me from A + commit at A, then the same KV write of the start entry |
+| what another location reads next | possibly a stale cached value for 60 s or more | the latest, always |
+
+For a browser on another continent, RTT(B, A) is that continent-to-continent round trip
+(tens to a couple of hundred milliseconds), paid once per callback; the two writes it
+replaces each paid the trip from B to KV's central store. The objects' gain is not speed
+but read-your-write everywhere and one refresh per token (issue 17); the price is bounded
+by one round trip to A per step, which \`USER_OBJECT_LOCATION_HINT\` can shorten for a
+deployment whose users cluster far from its backend.
+
+**What the first call for a user pays.** Once per user, ever: the object looks for a token
+record the Worker kept in KV before the objects (one KV read at A — from KV's central store
+if A never read that key; a "not found" as well) and, if it finds one, copies it into its
+storage and deletes it from KV (one KV delete, also on that first call). Every later call
+skips the look (the object stores that it looked). A cold object (evicted after some idle
+time) also reopens its SQLite database and builds its services when it wakes; an object
+whose isolate is new at A pays script start-up there as well (see "Start-up and size").
 `;
 }

@@ -14,9 +14,16 @@
  *
  *   npm run bench -- [--delay 50] [--levels 1,16,64] [--boots 5] [--skip-dev] [--notes "..."]
  *   npm run bench -- --compare     # lean figures only; exit 1 on a regression beyond the margins
- *   npm run bench -- --report-only # rewrite BENCHMARKS.md from bench/results.json
+ *   npm run bench -- --report-only # rewrite BENCHMARKS.md from bench/results.json (and bench/side-by-side.json)
+ *   npm run bench -- --baseline <dir> [--rounds 10] [--requests 20] [--users 200] [--skip-cold] [--profile] [--tmpfs /dev/shm]
+ *       # this tree and the one at <dir> (a git worktree with node_modules) side by side in one run:
+ *       # both lean bundles on one mock, warm c=1 steps alternating round by round, then cold
+ *       # first requests alternating boot by boot; writes bench/side-by-side.json and the
+ *       # "User objects" section of BENCHMARKS.md; exit 1 if warm non-upstream p50 at c=1
+ *       # grows by more than SIDE_BY_SIDE_GATE_MS on any step. --tmpfs <dir>: a third runtime, this
+ *       # tree with its objects' storage in <dir> (tmpfs: no fsync), to show what durable commits cost
  *
- * Writes bench/results.json and BENCHMARKS.md (except with --compare).
+ * Writes bench/results.json and BENCHMARKS.md (except with --compare and --baseline).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -25,7 +32,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEV_CONTRACT } from "../mock-server/standalone.ts";
 import { DEV_API_KEY, freePort, ROOT, startMockProcess, startStack, waitForHealth, WRANGLER, type MockHandle } from "../scripts/stack.ts";
-import { bootLean, buildBundle, type Bundle } from "./lean.ts";
+import { bootLean, buildBundle, objectState, type Bundle, type ObjectState } from "./lean.ts";
 import {
   client,
   EXPECTED_STATUS,
@@ -38,16 +45,18 @@ import {
   round,
   sendStep,
   setUp,
+  stats,
   STEPS,
   versionOf,
   type BenchUser,
   type Client,
   type LevelResult,
   type PreparedCallback,
+  type Samples,
   type StepName,
 } from "./lib.ts";
-import { profileSteps } from "./profile.ts";
-import { markdown, type Results } from "./report.ts";
+import { profileSteps, type StepProfile } from "./profile.ts";
+import { markdown, SIDE_BY_SIDE_GATE_MS, userObjectsSection, type ColdFigure, type Results, type SideBySide, type SideBySideTree } from "./report.ts";
 
 const WORK_STEPS = STEPS.filter((s) => !s.startsWith("baseline")) as Exclude<StepName, "baseline (/healthz)">[];
 
@@ -63,19 +72,25 @@ export const COMPARE_MARGINS = {
   startupSlackMs: 10,
   /** Bundle: 5% more bytes. */
   bundleFactor: 1.05,
-  /** Upstream calls per request: any increase. */
+  /** Upstream calls and object calls per request: any increase. */
 };
 
 // ---------------------------------------------------------------- lean runtime
 
 const BARE_WORKER = `export default { fetch() { return new Response("ok"); } };`;
 
+/**
+ * For evaluating a bundle in Node: `cloudflare:workers` (the user object's base class,
+ * `DurableObject`) resolved to a stub, registered before the timed import.
+ */
+const CLOUDFLARE_MODULE_STUB = `import { registerHooks } from "node:module"; registerHooks({ resolve: (specifier, context, next) => specifier === "cloudflare:workers" ? { url: "data:text/javascript,export class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } } export class WorkerEntrypoint {}", shortCircuit: true } : next(specifier, context) });`;
+
 /** Script start-up: boot time of workerd with the production bundle minus with a bare Worker. */
 async function measureStartup(production: Bundle, mock: MockHandle, boots: number): Promise<Results["startup"]> {
   const port = await freePort();
   const bootOnce = async (script: { path: string } | { source: string }) => {
     const began = performance.now();
-    const runtime = await bootLean({ script, port, mock });
+    const runtime = await bootLean({ script, port, mock, userObjects: "path" in script && production.userObjects });
     const ms = performance.now() - began;
     await runtime.close();
     return ms;
@@ -93,7 +108,7 @@ async function measureStartup(production: Bundle, mock: MockHandle, boots: numbe
     const mjs = join(mkdtempSync(join(tmpdir(), "edge-bench-import-")), "worker.mjs");
     writeFileSync(mjs, readFileSync(path));
     for (let i = 0; i < Math.max(boots, 7); i++) {
-      const out = execFileSync(process.execPath, ["--input-type=module", "-e", `const t = performance.now(); await import(${JSON.stringify(mjs)}); console.log(performance.now() - t);`], { encoding: "utf8" });
+      const out = execFileSync(process.execPath, ["--input-type=module", "-e", `${CLOUDFLARE_MODULE_STUB} const t = performance.now(); await import(${JSON.stringify(mjs)}); console.log(performance.now() - t);`], { encoding: "utf8" });
       runs.push(Number(out.trim()));
     }
     rmSync(join(mjs, ".."), { recursive: true, force: true });
@@ -117,15 +132,18 @@ async function measureStartup(production: Bundle, mock: MockHandle, boots: numbe
 interface LeanRun {
   levels: LevelResult[];
   counts: Record<string, number>;
+  /** Object calls per request, the most of any concurrency, per step (absent for code without user objects). */
+  objectCounts?: Record<string, number>;
   /** KV contents and prepared callbacks for the cold boots. */
   kv: Array<[string, string]>;
   coldCallbacks: Record<"user" | "account", PreparedCallback[]>;
   users: BenchUser[];
 }
 
-async function runLeanWarm(bundle: Bundle, mock: MockHandle, levels: number[], requestsFor: (c: number) => number, delay: number, boots: number): Promise<LeanRun> {
+async function runLeanWarm(bundle: Bundle, mock: MockHandle, levels: number[], requestsFor: (c: number) => number, delay: number, boots: number, objects: ObjectState): Promise<LeanRun> {
   const port = await freePort();
-  const runtime = await bootLean({ script: { path: bundle.path }, port, mock });
+  const persistDir = objects.fresh();
+  const runtime = await bootLean({ script: { path: bundle.path }, port, mock, userObjects: bundle.userObjects, persistDir });
   try {
     const c = client(runtime.url, DEV_API_KEY, mock.origin);
     const users = await setUp(c, 64, delay, `lean-${Date.now()}`);
@@ -137,12 +155,13 @@ async function runLeanWarm(bundle: Bundle, mock: MockHandle, levels: number[], r
       for (const step of STEPS) {
         const level = await measure(c, step, concurrency, requestsFor(concurrency), delay, users, cpu);
         results.push(level);
-        console.log(`lean ${step.padEnd(19)} c=${String(concurrency).padStart(2)} n=${level.requests}  p50 ${level.latencyMs.p50}  p99 ${level.latencyMs.p99}  non-upstream p50 ${level.nonUpstreamMs.p50}  cpu ${level.cpuMsPerRequest ?? "?"} ms  calls/req ${level.upstreamCallsPerRequest}  errors ${level.errors}`);
+        console.log(`lean ${step.padEnd(19)} c=${String(concurrency).padStart(2)} n=${level.requests}  p50 ${level.latencyMs.p50}  p99 ${level.latencyMs.p99}  non-upstream p50 ${level.nonUpstreamMs.p50}  cpu ${level.cpuMsPerRequest ?? "?"} ms  calls/req ${level.upstreamCallsPerRequest}  object calls/req ${level.objectCallsPerRequest ?? "—"}  errors ${level.errors}`);
       }
     }
     const warm = (step: StepName) => results.filter((r) => r.step === step).reduce((max, r) => Math.max(max, r.upstreamCallsPerRequest), 0);
     const counts: Record<string, number> = {};
     for (const step of WORK_STEPS) counts[step] = warm(step);
+    const objectCounts = objectCallCounts(results);
     // Flows for the cold boots' callbacks, started and consented to here; their KV goes to each fresh isolate.
     // Disjoint users: a cold user callback's exchange revokes its user's tokens, and an account
     // callback's confirming read with such a token would measure a refresh as well.
@@ -151,84 +170,306 @@ async function runLeanWarm(bundle: Bundle, mock: MockHandle, levels: number[], r
       account: await prepareCallbacks(c, users.slice(boots * 2, boots * 4), "account", boots * 2),
     };
     const kv = (await (await fetch(`${runtime.url}/__bench/kv`)).json()) as Array<[string, string]>;
-    return { levels: results, counts, kv, coldCallbacks, users };
+    return { levels: results, counts, ...(objectCounts ? { objectCounts } : {}), kv, coldCallbacks, users };
+  } finally {
+    await runtime.close();
+    // The objects' storage (tokens, flows) for the cold boots, as the KV contents are seeded.
+    objects.snapshot(persistDir);
+  }
+}
+
+/** Object calls per request per step (the most at any concurrency), when the runtime counted them. */
+function objectCallCounts(levels: LevelResult[]): Record<string, number> | undefined {
+  if (!levels.some((l) => l.objectCallsPerRequest !== undefined)) return undefined;
+  const counts: Record<string, number> = {};
+  for (const step of WORK_STEPS) counts[step] = levels.filter((l) => l.step === step).reduce((max, l) => Math.max(max, l.objectCallsPerRequest ?? 0), 0);
+  return counts;
+}
+
+/** One runtime's cold boots: its bundle, what its warm run prepared, and where it is in the prepared users and callbacks. */
+interface ColdTarget {
+  bundle: Bundle;
+  warm: LeanRun;
+  objects: ObjectState;
+  /** Callbacks used so far. */
+  used: number;
+  /** Starts use users no callback touches: a cold callback's exchange revokes its user's tokens, which the seed still holds. */
+  nextStartUser: number;
+}
+
+function coldTarget(bundle: Bundle, warm: LeanRun, objects: ObjectState): ColdTarget {
+  return { bundle, warm, objects, used: 0, nextStartUser: warm.users.length - 1 };
+}
+
+interface ColdRun {
+  ms: number;
+  ownMs: number;
+  calls: string[];
+  objectCalls?: number;
+}
+
+/** Boots a new workerd whose first request is `step`; its KV and its objects' storage come from the warm run. */
+async function coldOnce(target: ColdTarget, mock: MockHandle, step: (typeof WORK_STEPS)[number], location: "fresh" | "warm"): Promise<ColdRun> {
+  const { warm, bundle } = target;
+  // Every cold isolate must serve the callback URLs the warm one prepared: same port.
+  const port = Number(new URL(warm.coldCallbacks.user[0]!.url).port);
+  const keySetUrl = `${mock.apiBaseUrl}jwks/oauth`;
+  // A directory per boot: the objects' storage as the warm run left it, and an empty Cache API.
+  const runtime = await bootLean({ script: { path: bundle.path }, port, mock, userObjects: bundle.userObjects, persistDir: target.objects.fresh() });
+  try {
+    const keySet = location === "warm" ? { url: keySetUrl, body: await (await fetch(keySetUrl)).json(), fetchedAt: Date.now() } : undefined;
+    const seeded = await fetch(`${runtime.url}/__bench/seed`, { method: "POST", body: JSON.stringify({ kv: warm.kv, keySet }) });
+    if (seeded.status !== 204) throw new Error(`seeding answered ${seeded.status}`);
+    const c = client(runtime.url, DEV_API_KEY, mock.origin);
+    const since = await journalSeq(c);
+    const kind = step === "user callback" ? "user" : "account";
+    const callback = step.endsWith("callback") ? warm.coldCallbacks[kind][target.used % warm.coldCallbacks[kind].length] : undefined;
+    if (callback) target.used++;
+    const user = warm.users[callback ? 0 : target.nextStartUser--]!;
+    const t0 = performance.now();
+    const answer = await sendStep(c, step, user, callback);
+    const elapsed = performance.now() - t0;
+    if (answer.status !== EXPECTED_STATUS[step] || (callback && !answer.location?.includes("status=succeeded"))) {
+      throw new Error(`cold ${step}: answered ${answer.status} ${answer.location ?? ""}`);
+    }
+    const entries = await journalSince(c, since);
+    return { ms: elapsed, ownMs: elapsed - (answer.upstreamMs ?? 0), calls: entries.map((e) => e.endpoint).sort(), ...(answer.objectCalls === undefined ? {} : { objectCalls: answer.objectCalls }) };
   } finally {
     await runtime.close();
   }
 }
 
-/** The first request of each step on a fresh isolate, in a fresh location (empty Cache API) and a warm one. */
-async function runLeanCold(bundle: Bundle, mock: MockHandle, warm: LeanRun, boots: number): Promise<Results["lean"]["cold"]> {
-  // Every cold isolate must serve the callback URLs the warm one prepared: same port.
-  const port = Number(new URL(warm.coldCallbacks.user[0]!.url).port);
-  const keySetUrl = `${mock.apiBaseUrl}jwks/oauth`;
-  const cold: Results["lean"]["cold"] = {} as Results["lean"]["cold"];
-  let used = 0;
-  // Starts use users no callback touches: a cold callback's exchange revokes its user's tokens, which the seed still holds.
-  let nextStartUser = warm.users.length - 1;
+function coldFigure(runs: ColdRun[]): ColdFigure {
+  const calls = runs.map((r) => r.calls);
+  return {
+    firstRequestMs: median(runs.map((r) => r.ms)),
+    runs: runs.map((r) => round(r.ms)),
+    nonUpstreamMs: median(runs.map((r) => r.ownMs)),
+    upstreamCalls: calls[0] ?? [],
+    upstreamCallsConsistent: calls.every((c) => JSON.stringify(c) === JSON.stringify(calls[0])),
+    ...(runs.every((r) => r.objectCalls !== undefined) && runs.length ? { objectCalls: Math.max(...runs.map((r) => r.objectCalls!)) } : {}),
+  };
+}
+
+/**
+ * The first request of each step on a fresh isolate, in a fresh location (empty Cache API) and a warm one.
+ * Several targets (`--baseline`): their boots alternate, one of each in turn, the order flipping every boot.
+ */
+async function runLeanCold(targets: ColdTarget[], mock: MockHandle, boots: number, label: (index: number) => string = () => ""): Promise<Array<Results["lean"]["cold"]>> {
+  const colds = targets.map(() => ({}) as Results["lean"]["cold"]);
   // Callbacks first: digi.me's authorization codes in their URLs live 2 minutes from the preparation.
   for (const step of ["user callback", "account callback", "user start", "account start"] as const) {
     for (const location of ["fresh", "warm"] as const) {
-      const times: number[] = [];
-      const ownTimes: number[] = [];
-      const calls: string[][] = [];
+      const runs: ColdRun[][] = targets.map(() => []);
       for (let boot = 0; boot < boots; boot++) {
-        const runtime = await bootLean({ script: { path: bundle.path }, port, mock });
-        try {
-          const keySet = location === "warm" ? { url: keySetUrl, body: await (await fetch(keySetUrl)).json(), fetchedAt: Date.now() } : undefined;
-          const seeded = await fetch(`${runtime.url}/__bench/seed`, { method: "POST", body: JSON.stringify({ kv: warm.kv, keySet }) });
-          if (seeded.status !== 204) throw new Error(`seeding answered ${seeded.status}`);
-          const c = client(runtime.url, DEV_API_KEY, mock.origin);
-          const since = await journalSeq(c);
-          const kind = step === "user callback" ? "user" : "account";
-          const callback = step.endsWith("callback") ? warm.coldCallbacks[kind][used % warm.coldCallbacks[kind].length] : undefined;
-          if (callback) used++;
-          const user = warm.users[callback ? 0 : nextStartUser--]!;
-          const t0 = performance.now();
-          const answer = await sendStep(c, step, user, callback);
-          const elapsed = performance.now() - t0;
-          times.push(elapsed);
-          ownTimes.push(elapsed - (answer.upstreamMs ?? 0));
-          if (answer.status !== EXPECTED_STATUS[step] || (callback && !answer.location?.includes("status=succeeded"))) {
-            throw new Error(`cold ${step}: answered ${answer.status} ${answer.location ?? ""}`);
-          }
-          const entries = await journalSince(c, since);
-          calls.push(entries.map((e) => e.endpoint).sort());
-        } finally {
-          await runtime.close();
-        }
+        const order = targets.map((_, i) => i);
+        if (boot % 2 === 1) order.reverse();
+        for (const i of order) runs[i]!.push(await coldOnce(targets[i]!, mock, step, location));
       }
-      const firstMs = median(times);
-      cold[location] ??= {} as Results["lean"]["cold"]["fresh"];
-      cold[location][step] = {
-        firstRequestMs: firstMs,
-        runs: times.map((t) => round(t)),
-        nonUpstreamMs: median(ownTimes),
-        upstreamCalls: calls[0] ?? [],
-        upstreamCallsConsistent: calls.every((c) => JSON.stringify(c) === JSON.stringify(calls[0])),
-      };
-      console.log(`lean cold (${location} location) ${step.padEnd(16)} first request median ${firstMs} ms  calls ${JSON.stringify(calls[0])}`);
+      targets.forEach((_, i) => {
+        const figure = coldFigure(runs[i]!);
+        colds[i]![location] ??= {} as Results["lean"]["cold"]["fresh"];
+        colds[i]![location][step] = figure;
+        console.log(`lean${label(i)} cold (${location} location) ${step.padEnd(16)} first request median ${figure.firstRequestMs} ms  non-upstream ${figure.nonUpstreamMs}  calls ${JSON.stringify(figure.upstreamCalls)}  object calls ${figure.objectCalls ?? "—"}`);
+      });
     }
   }
-  return cold;
+  return colds;
 }
 
 async function runLean(levels: number[], requestsFor: (c: number) => number, delay: number, boots: number): Promise<Results["lean"] & { bundle: Results["bundle"]; startup: Results["startup"] }> {
   const mock = await startMockProcess("127.0.0.1", await freePort());
   const production = buildBundle();
   const lean = buildBundle(join(ROOT, "bench", "lean.wrangler.toml"));
+  const objects = objectState();
   try {
     console.log(`bench: production bundle ${production.rawBytes} bytes (${production.gzipBytes} gzip); start-up over ${boots} boots…`);
     const startup = await measureStartup(production, mock, boots);
     console.log(`bench: start-up ${startup.startupMs} ms (workerd boot ${startup.workerdBootMs.bundle} vs bare ${startup.workerdBootMs.bare}); Node import ${startup.nodeImportMs.net} ms net`);
-    const warm = await runLeanWarm(lean, mock, levels, requestsFor, delay, boots);
-    const cold = await runLeanCold(lean, mock, warm, boots);
+    const warm = await runLeanWarm(lean, mock, levels, requestsFor, delay, boots, objects);
+    const [cold] = await runLeanCold([coldTarget(lean, warm, objects)], mock, boots);
     console.log("bench: CPU profile of the isolate per step…");
     const profile = await profileSteps(lean, mock, delay);
-    return { levels: warm.levels, counts: warm.counts, cold, profile, bundle: { rawBytes: production.rawBytes, gzipBytes: production.gzipBytes }, startup };
+    return { levels: warm.levels, counts: warm.counts, ...(warm.objectCounts ? { objectCounts: warm.objectCounts } : {}), cold: cold!, profile, bundle: { rawBytes: production.rawBytes, gzipBytes: production.gzipBytes }, startup };
   } finally {
     production.dispose();
     lean.dispose();
+    objects.dispose();
+    await mock.close();
+  }
+}
+
+// ---------------------------------------------------------------- side by side (--baseline)
+
+/** A tree's commit, and whether its src/ differs from it (uncommitted work). */
+function treeLabel(dir: string): { commit: string; dirty: boolean } {
+  const git = (...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
+  try {
+    return { commit: git("rev-parse", "--short", "HEAD"), dirty: git("status", "--porcelain", "--", "src", "bench", "wrangler.toml") !== "" };
+  } catch {
+    return { commit: "?", dirty: false };
+  }
+}
+
+/**
+ * This tree ("after") and the one at `baselineDir` ("before"), each with its own lean bundle
+ * (its src/ behind its bench/lean-worker.ts), on one mock, in one run: warm c=1 steps
+ * alternating round by round (the order flipping each round), then cold first requests
+ * alternating boot by boot.
+ */
+async function runSideBySide(
+  baselineDir: string,
+  options: { delay: number; rounds: number; perRound: number; users: number; boots: number; cold: boolean; profile: boolean; tmpfs?: string },
+): Promise<SideBySide> {
+  const loadBefore = loadavg().map((n) => round(n));
+  const mock = await startMockProcess("127.0.0.1", await freePort());
+  const trees: Array<{ name: "after" | "before" | "afterTmpfs"; root: string; storageRoot?: string }> = [
+    { name: "after", root: ROOT },
+    { name: "before", root: baselineDir },
+    // The same code as "after" with its objects' storage on tmpfs: what durable commits (fsync) cost here.
+    ...(options.tmpfs ? [{ name: "afterTmpfs" as const, root: ROOT, storageRoot: options.tmpfs }] : []),
+  ];
+  console.log(`bench --baseline: building the lean and production bundles of ${[...new Set(trees.map((t) => t.root))].join(" and ")}…`);
+  const built = trees.map((t) => ({
+    ...t,
+    ...treeLabel(t.root),
+    lean: buildBundle(join(t.root, "bench", "lean.wrangler.toml"), t.root),
+    production: buildBundle(join(t.root, "wrangler.toml"), t.root),
+    objects: objectState(t.storageRoot),
+  }));
+  try {
+    const runtimes = await Promise.all(
+      built.map(async (t) => {
+        const persistDir = t.objects.fresh();
+        const runtime = await bootLean({ script: { path: t.lean.path }, port: await freePort(), mock, userObjects: t.lean.userObjects, persistDir });
+        return { runtime, persistDir };
+      }),
+    );
+    const warmRuns: LeanRun[] = [];
+    const pooled = built.map(() => new Map<StepName, Samples>());
+    const levels = built.map(() => new Map<StepName, LevelResult[]>());
+    try {
+      const sides = await Promise.all(
+        built.map(async (t, i) => {
+          const c = client(runtimes[i]!.runtime.url, DEV_API_KEY, mock.origin);
+          return { c, users: await setUp(c, options.users, options.delay, `${t.name}-${Date.now()}`) };
+        }),
+      );
+      for (const side of sides) for (const step of STEPS) await measure(side.c, step, 1, 3, options.delay, side.users); // warm-up
+      for (let r = 0; r < options.rounds; r++) {
+        const order = built.map((_, i) => i);
+        if (r % 2 === 1) order.reverse();
+        for (const step of STEPS) {
+          for (const i of order) {
+            const samples = pooled[i]!.get(step) ?? { latencies: [], nonUpstream: [], objectCalls: [] };
+            pooled[i]!.set(step, samples);
+            // Each round its own users (as many as there are): a user's object keeps a few flows, as in use, not hundreds.
+            const users = sides[i]!.users;
+            const offset = (r * options.perRound) % users.length;
+            const rotated = [...users.slice(offset), ...users.slice(0, offset)];
+            const level = await measure(sides[i]!.c, step, 1, options.perRound, options.delay, rotated, undefined, samples);
+            levels[i]!.set(step, [...(levels[i]!.get(step) ?? []), level]);
+          }
+        }
+        const line = STEPS.filter((s) => !s.startsWith("baseline"))
+          .map((step) => `${step} ${built.map((_, i) => stats(pooled[i]!.get(step)!.nonUpstream).p50).join("/")}`)
+          .join("  ");
+        console.log(`round ${r + 1}/${options.rounds} (${built.map((t) => t.name).join("/")}, non-upstream p50 so far): ${line}`);
+      }
+      if (options.cold) {
+        for (const [i, side] of sides.slice(0, 2).entries()) {
+          const boots = options.boots;
+          const coldCallbacks = {
+            user: await prepareCallbacks(side.c, side.users.slice(0, boots * 2), "user", boots * 2),
+            account: await prepareCallbacks(side.c, side.users.slice(boots * 2, boots * 4), "account", boots * 2),
+          };
+          const kv = (await (await fetch(`${runtimes[i]!.runtime.url}/__bench/kv`)).json()) as Array<[string, string]>;
+          warmRuns.push({ levels: [], counts: {}, kv, coldCallbacks, users: side.users });
+        }
+      }
+    } finally {
+      for (const [i, { runtime, persistDir }] of runtimes.entries()) {
+        await runtime.close();
+        built[i]!.objects.snapshot(persistDir);
+      }
+    }
+    const colds = options.cold ? await runLeanCold(built.slice(0, 2).map((t, i) => coldTarget(t.lean, warmRuns[i]!, t.objects)), mock, options.boots, (i) => ` ${built[i]!.name}`) : undefined;
+    const profiles: StepProfile[][] | undefined = options.profile ? [] : undefined;
+    if (profiles) {
+      for (const t of built.slice(0, 2)) {
+        console.log(`bench: CPU profile of the ${t.name} isolate per step…`);
+        profiles.push(await profileSteps(t.lean, mock, options.delay));
+      }
+    }
+    const tree = (i: number): SideBySideTree => {
+      const t = built[i]!;
+      const steps = {} as SideBySideTree["warm"];
+      for (const step of STEPS) {
+        const samples = pooled[i]!.get(step)!;
+        const runs = levels[i]!.get(step)!;
+        const requests = runs.reduce((a, l) => a + l.requests, 0);
+        steps[step] = {
+          requests,
+          errors: runs.reduce((a, l) => a + l.errors, 0),
+          latencyMs: stats(samples.latencies),
+          nonUpstreamMs: samples.nonUpstream.length === samples.latencies.length ? stats(samples.nonUpstream) : undefined,
+          roundP50s: runs.map((l) => l.nonUpstreamMs.p50),
+          upstreamCallsPerRequest: round(runs.reduce((a, l) => a + l.upstreamCallsPerRequest * l.requests, 0) / requests),
+          ...(samples.objectCalls.length === samples.latencies.length ? { objectCallsPerRequest: round(samples.objectCalls.reduce((a, b) => a + b, 0) / samples.objectCalls.length), objectCallsMax: Math.max(...samples.objectCalls) } : {}),
+        };
+      }
+      return {
+        root: t.root,
+        commit: t.commit,
+        dirty: t.dirty,
+        userObjects: t.lean.userObjects,
+        bundle: { rawBytes: t.production.rawBytes, gzipBytes: t.production.gzipBytes },
+        warm: steps,
+        ...(colds?.[i] ? { cold: colds[i] } : {}),
+        ...(profiles?.[i] ? { profile: profiles[i] } : {}),
+        ...(t.storageRoot ? { storageRoot: t.storageRoot } : {}),
+      };
+    };
+    const after = tree(0);
+    const before = tree(1);
+    const gate = Object.fromEntries(
+      WORK_STEPS.map((step) => {
+        const a = after.warm[step].nonUpstreamMs?.p50 ?? Number.NaN;
+        const b = before.warm[step].nonUpstreamMs?.p50 ?? Number.NaN;
+        return [step, { before: b, after: a, deltaMs: round(a - b), held: a - b <= SIDE_BY_SIDE_GATE_MS }];
+      }),
+    ) as SideBySide["gate"];
+    return {
+      date: new Date().toISOString(),
+      delayMs: options.delay,
+      rounds: options.rounds,
+      requestsPerRound: options.perRound,
+      usersPerRuntime: options.users,
+      boots: options.boots,
+      command: `npm run bench -- ${process.argv.slice(2).join(" ")}`,
+      machine: {
+        cpu: cpus()[0]?.model ?? "?",
+        cores: cpus().length,
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        os: `${platform()} ${release()}`,
+        node: process.version,
+        workerd: versionOf("workerd"),
+        wrangler: versionOf("wrangler"),
+        miniflare: versionOf("miniflare"),
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: loadavg().map((n) => round(n)),
+      },
+      after,
+      before,
+      ...(options.tmpfs ? { afterTmpfs: tree(2) } : {}),
+      gate,
+    };
+  } finally {
+    for (const t of built) {
+      t.lean.dispose();
+      t.production.dispose();
+      t.objects.dispose();
+    }
     await mock.close();
   }
 }
@@ -309,6 +550,9 @@ export function regressions(before: Results, now: Pick<Results, "lean" | "bundle
     const limit = round(old.nonUpstreamMs.p50 * m.nonUpstreamFactor + m.nonUpstreamSlackMs);
     if (level.concurrency === 1 && level.nonUpstreamMs.p50 > limit) found.push(`${level.step} c=${level.concurrency}: non-upstream p50 ${level.nonUpstreamMs.p50} ms > ${limit} (was ${old.nonUpstreamMs.p50})`);
     if (level.upstreamCallsPerRequest > old.upstreamCallsPerRequest) found.push(`${level.step} c=${level.concurrency}: ${level.upstreamCallsPerRequest} upstream calls per request (was ${old.upstreamCallsPerRequest})`);
+    if (level.objectCallsPerRequest !== undefined && old.objectCallsPerRequest !== undefined && level.objectCallsPerRequest > old.objectCallsPerRequest) {
+      found.push(`${level.step} c=${level.concurrency}: ${level.objectCallsPerRequest} object calls per request (was ${old.objectCallsPerRequest})`);
+    }
   }
   // Callbacks first: digi.me's authorization codes in their URLs live 2 minutes from the preparation.
   for (const step of ["user callback", "account callback", "user start", "account start"] as const) {
@@ -328,14 +572,23 @@ export function regressions(before: Results, now: Pick<Results, "lean" | "bundle
 
 // ---------------------------------------------------------------- main
 
-/** Writes BENCHMARKS.md, keeping the soak's section (npm run soak writes it). */
-function writeReport(text: string): void {
-  const path = join(ROOT, "BENCHMARKS.md");
-  const soak = existsSync(path) ? (/\n## Soak\n[\s\S]*$/.exec(readFileSync(path, "utf8"))?.[0] ?? "") : "";
-  writeFileSync(path, `${text.trimEnd()}\n${soak}`);
-}
-
 const RESULTS_PATH = join(ROOT, "bench", "results.json");
+const SIDE_BY_SIDE_PATH = join(ROOT, "bench", "side-by-side.json");
+const USER_OBJECTS_HEADING = "\n## User objects (Durable Objects)\n";
+
+/**
+ * Writes BENCHMARKS.md: `text` (the figures of bench/results.json; by default the file's
+ * own, kept as they are), then the user objects' section from bench/side-by-side.json,
+ * then the soak's section (npm run soak writes it), kept.
+ */
+function writeReport(text?: string): void {
+  const path = join(ROOT, "BENCHMARKS.md");
+  const current = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const soak = /\n## Soak\n[\s\S]*$/.exec(current)?.[0] ?? "";
+  const main = text ?? current.slice(0, current.length - soak.length).split(USER_OBJECTS_HEADING)[0]!;
+  const sideBySide = existsSync(SIDE_BY_SIDE_PATH) ? userObjectsSection(JSON.parse(readFileSync(SIDE_BY_SIDE_PATH, "utf8")) as SideBySide) : "";
+  writeFileSync(path, `${main.trimEnd()}\n${sideBySide ? `\n${sideBySide.trim()}\n` : ""}${soak}`);
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -350,10 +603,37 @@ async function main(): Promise<void> {
       notes: { type: "string", default: "" },
       "notes-file": { type: "string", default: "" },
       "report-only": { type: "boolean", default: false },
+      baseline: { type: "string" },
+      rounds: { type: "string", default: "10" },
+      users: { type: "string", default: "200" },
+      "skip-cold": { type: "boolean", default: false },
+      profile: { type: "boolean", default: false },
+      tmpfs: { type: "string" },
     },
   });
   if (values["report-only"]) {
     writeReport(markdown(JSON.parse(readFileSync(RESULTS_PATH, "utf8")) as Results));
+    return;
+  }
+  if (values.baseline) {
+    const sideBySide = await runSideBySide(values.baseline, {
+      delay: Number(values.delay),
+      rounds: Number(values.rounds),
+      perRound: Number(values.requests) || (values.quick ? 8 : 20),
+      users: Number(values.users),
+      boots: Math.max(5, Number(values.boots)),
+      cold: !values["skip-cold"],
+      profile: values.profile,
+      ...(values.tmpfs ? { tmpfs: values.tmpfs } : {}),
+    });
+    const notesFile = values["notes-file"];
+    if (notesFile || values.notes) sideBySide.notes = notesFile ? readFileSync(notesFile, "utf8") : values.notes;
+    writeFileSync(SIDE_BY_SIDE_PATH, JSON.stringify(sideBySide, null, 2) + "\n");
+    writeReport();
+    console.log(`bench --baseline (load average before ${sideBySide.machine.loadAverageBefore.join(", ")}, after ${sideBySide.machine.loadAverageAfter.join(", ")}): warm non-upstream p50 at c=1, after vs before (${sideBySide.before.commit}):`);
+    for (const [step, g] of Object.entries(sideBySide.gate)) console.log(`  ${step.padEnd(17)} ${g.after} vs ${g.before} ms: ${g.deltaMs >= 0 ? "+" : ""}${g.deltaMs} ms ${g.held ? "(within" : "(OVER"} the ${SIDE_BY_SIDE_GATE_MS} ms gate)`);
+    console.log("bench: wrote bench/side-by-side.json and the user objects' section of BENCHMARKS.md");
+    if (Object.values(sideBySide.gate).some((g) => !g.held)) process.exitCode = 1;
     return;
   }
   const delay = Number(values.delay);
@@ -396,7 +676,7 @@ async function main(): Promise<void> {
     },
     bundle: lean.bundle,
     startup: lean.startup,
-    lean: { levels: lean.levels, counts: lean.counts, cold: lean.cold, profile: lean.profile },
+    lean: { levels: lean.levels, counts: lean.counts, ...(lean.objectCounts ? { objectCounts: lean.objectCounts } : {}), cold: lean.cold, profile: lean.profile },
     ...(dev ? { dev } : {}),
     ...(crypto ? { cryptoMsPerOp: crypto } : {}),
     notes: values["notes-file"] ? readFileSync(values["notes-file"], "utf8") : values.notes,

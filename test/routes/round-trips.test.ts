@@ -1,5 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env.ts";
+import { UserHandle } from "../../src/users/client.ts";
+import { UserObject } from "../../src/users/object.ts";
 import { APP, TestBrowser, testApp, testEnv } from "../support/app.ts";
 import type { ENDPOINTS } from "../../mock-server/index.ts";
 import { startMock, type TestMock } from "../support/mock.ts";
@@ -13,6 +15,10 @@ import { objectServicesFrom, restoreObjectWiringAfterEach, wireObjects } from ".
  * Cold path: on a fresh isolate in a fresh location (empty Cache API) the key
  * set is fetched beside the call whose token needs it, not after it; on a
  * fresh isolate in a location that has it, not at all.
+ *
+ * And the user objects' budget: at most one RPC call to the user's Durable
+ * Object on any step's critical path (issue 17), counted by spying on the
+ * `UserObject` prototype (the objects run in the test's isolate).
  */
 let testMock: TestMock;
 beforeAll(async () => {
@@ -172,5 +178,101 @@ describe("upstream round trips per step", () => {
     const { user } = await prepared(s, "user");
     const calls = await upstreamCalls(() => s.api(`/v1/users/${user.id}/reauth-status?sessionKey=${user.sessionKey}`));
     expect(calls.sort()).toEqual(["permission-access/accounts", "permission-access/query"]);
+  });
+});
+
+/** The object's RPC methods: every method on its prototype but the constructor and the alarm (not a call). */
+const OBJECT_METHODS = Object.getOwnPropertyNames(UserObject.prototype).filter(
+  (name) => name !== "constructor" && name !== "alarm" && typeof Object.getOwnPropertyDescriptor(UserObject.prototype, name)?.value === "function",
+);
+
+/** The user-object methods `action` called, in order (every object, every caller). */
+async function objectCalls(action: () => unknown): Promise<string[]> {
+  const calls: string[] = [];
+  const prototype = UserObject.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const spies = OBJECT_METHODS.map((name) => {
+    const original = prototype[name]!;
+    return vi.spyOn(prototype, name).mockImplementation(function (this: unknown, ...args: unknown[]) {
+      calls.push(name);
+      return original.apply(this, args);
+    });
+  });
+  try {
+    await action();
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+  return calls;
+}
+
+/** The guard: the step made exactly the one object call named. */
+async function expectOneObjectCall(method: string, step: () => Response | Promise<Response>, status: number): Promise<void> {
+  let answered: Response | undefined;
+  const calls = await objectCalls(async () => (answered = await step()));
+  expect(answered?.status, `${method}: ${await answered?.clone().text()}`).toBe(status);
+  expect(calls, `object calls of the step expecting only ${method}`).toEqual([method]);
+}
+
+describe("user-object calls per step (at most one on any step's critical path)", () => {
+  it("counts the object's RPC methods", () => {
+    expect(OBJECT_METHODS).toEqual(expect.arrayContaining(["beginUserFlow", "beginAccountFlow", "launch", "completeUser", "completeAccount", "flow", "reauthStatus", "readToken", "importToken"]));
+    expect(OBJECT_METHODS).not.toContain("alarm");
+  });
+
+  for (const isolate of ["warm", "cold"] as const) {
+    it(`${isolate} isolate: user start 1, account start 1, launch 1, user callback 1, account callback 1, flow read 1, reauth-status 1`, async () => {
+      const setup = stack();
+      if (isolate === "warm") await setup.api("/v1/reauth/user", (await prepared(setup, "user")).body); // the key set and the contract key, loaded
+      const user = await prepared(setup, "user");
+      const account = await prepared(setup, "account");
+      // Cold: a fresh env (configuration, services, the objects' services) for the steps measured.
+      const s = isolate === "warm" ? setup : stack();
+
+      let userStarted: { flowId: string; launchUrl: string } | undefined;
+      await expectOneObjectCall("beginUserFlow", async () => {
+        const response = await s.api("/v1/reauth/user", user.body);
+        userStarted = (await response.clone().json()) as typeof userStarted;
+        return response;
+      }, 201);
+      let accountStarted: { flowId: string; launchUrl: string } | undefined;
+      await expectOneObjectCall("beginAccountFlow", async () => {
+        const response = await s.api("/v1/reauth/account", account.body);
+        accountStarted = (await response.clone().json()) as typeof accountStarted;
+        return response;
+      }, 201);
+
+      for (const [kind, started, callbackMethod] of [["user", userStarted!, "completeUser"], ["account", accountStarted!, "completeAccount"]] as const) {
+        const browser = s.browser();
+        let launch: Response | undefined;
+        await expectOneObjectCall("launch", async () => (launch = await browser.get(started.launchUrl)), 302);
+        const consent = await browser.get(launch!.headers.get("Location")!); // at digi.me (the mock): no object call
+        const callback = consent.headers.get("Location")!;
+        expect(callback, kind).toContain(`/reauth/${kind}/callback`);
+        await expectOneObjectCall(callbackMethod, () => browser.get(callback), 303);
+        await expectOneObjectCall("flow", () => s.api(`/v1/flows/${started.flowId}`), 200);
+      }
+      await expectOneObjectCall("reauthStatus", () => s.api(`/v1/users/${user.user.id}/reauth-status?sessionKey=${user.user.sessionKey}`), 200);
+      await expectOneObjectCall("readToken", () => s.api(`/v1/users/${user.user.id}/token`), 200);
+    });
+  }
+
+  it("the guard fails a step that makes a second object call", async () => {
+    const s = stack();
+    const { body } = await prepared(s, "user");
+    const started = (await (await s.api("/v1/reauth/user", body)).json()) as { launchUrl: string; flowId: string };
+    // A launch that first reads the flow, as a second round trip to the object would.
+    const launch = UserHandle.prototype.launch;
+    const twice = vi.spyOn(UserHandle.prototype, "launch").mockImplementation(async function (this: UserHandle, flowId: string, presented?: string) {
+      await this.flow(flowId);
+      return launch.call(this, flowId, presented);
+    });
+    try {
+      const browser = s.browser();
+      expect(await objectCalls(() => browser.get(started.launchUrl))).toEqual(["flow", "launch"]);
+      // The same browser launching again (302), through the guard: two calls fail it.
+      await expect(expectOneObjectCall("launch", () => browser.get(started.launchUrl), 302)).rejects.toThrow(/object calls/);
+    } finally {
+      twice.mockRestore();
+    }
   });
 });
