@@ -72,6 +72,10 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Flows whose callback is talking to digi.me: the alarm does not expire them meanwhile. */
   readonly #busy = new Set<string>();
+  /** The alarm as this instance last set or read it (`null`: none; `undefined`: not read yet). */
+  #alarmAt: number | null | undefined;
+  /** The user this instance has checked its bookkeeping (and a KV token record) for. */
+  #adoptedFor?: string;
   /** Long polls waiting for a flow to end. */
   readonly #waiters = new Map<string, Set<() => void>>();
 
@@ -116,9 +120,13 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    * objects existed (then delete it there). Once per object.
    */
   async #adopt(userId: string): Promise<void> {
+    if (this.#adoptedFor === userId) return;
     const { services, store } = this.#deps();
     const meta = await store.meta();
-    if (meta.userId === userId && meta.kvChecked) return;
+    if (meta.userId === userId && meta.kvChecked) {
+      this.#adoptedFor = userId;
+      return;
+    }
     if (meta.userId !== undefined && meta.userId !== userId) {
       throw new StorageError("corrupt", "a user object was reached for another user", { detail: { store: "user-object" } });
     }
@@ -131,8 +139,9 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     await store.putMeta({ ...meta, userId, kvChecked: true });
     if (legacy) {
       await services.legacyTokens.delete(userId);
-      await this.#schedule(Date.now());
+      await this.#alarmForToken(legacy.refreshTokenExpiry, Date.now());
     }
+    this.#adoptedFor = userId;
   }
 
   #custody(call: ObjectCall, events: OutboundEvent[]): Custody {
@@ -142,7 +151,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
       token: () => store.token(call.userId),
       store: async (token) => {
         await store.putToken(call.userId, token, call.now);
-        await this.#schedule(call.now);
+        await this.#alarmForToken(token.refreshToken.expiry, call.now);
       },
       refresh: (seen) => this.#refresh(call, seen, events),
     };
@@ -190,7 +199,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
         cause: error,
       });
     }
-    await this.#schedule(call.now);
+    await this.#alarmForToken(rotated.refreshToken.expiry, call.now);
     return rotated;
   }
 
@@ -212,8 +221,8 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   /** Forgets the user's token. */
   forgetToken(call: ObjectCall): Promise<Wire<null>> {
     return this.#run(call, async () => {
+      // The alarm may now come for nothing; it then sets itself again from what is left.
       await this.#deps().store.deleteToken();
-      await this.#schedule(call.now);
       return null;
     });
   }
@@ -248,7 +257,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
       expiresAt: input.expiresAt,
     };
     await store.putFlow(state);
-    await this.#schedule(call.now);
+    await this.#alarmBy(state.expiresAt);
     return begun;
   }
 
@@ -355,7 +364,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     this.#wake(state.id);
     const announced = next.status === "awaiting_confirmation" ? undefined : token;
     await publish([{ id: flowEventId(next.id, next.status), event: flowEndedEvent(next, nowMs, announced) }]);
-    await this.#schedule(nowMs);
+    await this.#alarmBy(nextAlarmAt([next], undefined, {}, 0, nowMs)!);
     return next;
   }
 
@@ -486,18 +495,42 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
 
   /**
    * Sets the alarm to the earliest thing this object must do unasked: a
-   * pending flow's expiry, an outcome's end of keeping, a token notice.
+   * pending flow's expiry, an outcome's end of keeping, a token notice. Run by
+   * the alarm itself, which looks at everything.
    */
   async #schedule(nowMs: number): Promise<void> {
     const { services, store } = this.#deps();
     const [flows, record, meta] = await Promise.all([store.flows(), store.tokenRecord(), store.meta()]);
-    await store.setAlarm(nextAlarmAt(flows, record, meta, services.config.tokenExpiringNoticeSeconds, nowMs));
+    const at = nextAlarmAt(flows, record, meta, services.config.tokenExpiringNoticeSeconds, nowMs);
+    await store.setAlarm(at);
+    this.#alarmAt = at ?? null;
+  }
+
+  /**
+   * After a write: makes sure the alarm comes no later than `atMs`. An alarm
+   * already set earlier stays (it recomputes everything when it runs, so an
+   * early one costs nothing but a look), which spares most writes a second
+   * commit and the reads a full recompute needs.
+   */
+  async #alarmBy(atMs: number): Promise<void> {
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (this.#alarmAt !== null && this.#alarmAt <= atMs) return;
+    await this.#deps().store.setAlarm(atMs);
+    this.#alarmAt = atMs;
+  }
+
+  /** After a token write: the alarm comes by its `token.expiring` notice (or its lapse). */
+  async #alarmForToken(refreshTokenExpiry: number, nowMs: number): Promise<void> {
+    const { services, store } = this.#deps();
+    const at = nextAlarmAt([], { refreshTokenExpiry }, await store.meta(), services.config.tokenExpiringNoticeSeconds, nowMs);
+    if (at !== undefined) await this.#alarmBy(at);
   }
 
   /** Expires due flows, forgets old outcomes, sends token notices, then sets the next alarm. */
   override async alarm(): Promise<void> {
     const { services, store } = this.#deps();
     const now = Date.now();
+    this.#alarmAt = null; // the runtime cleared it to run this
     const meta = await store.meta();
     const userId = meta.userId;
     const events: OutboundEvent[] = [];
@@ -532,10 +565,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     }
     if (events.length) await this.publishAlarmEvents(events);
     await this.#schedule(now);
-    if (recheck) {
-      const current = await this.ctx.storage.getAlarm();
-      if (current === null || current > now + EXCHANGE_RECHECK_MS) await store.setAlarm(now + EXCHANGE_RECHECK_MS);
-    }
+    if (recheck) await this.#alarmBy(now + EXCHANGE_RECHECK_MS);
   }
 }
 
