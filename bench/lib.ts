@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../scripts/stack.ts";
+import { ROOT } from "../harness/stack.ts";
 
 /** Where flows return to; never fetched (redirects are not followed). */
 export const RETURN_TO = "http://127.0.0.1:8788/bench-return";

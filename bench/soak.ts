@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort, ROOT, startStack, waitForHealth, WRANGLER } from "../scripts/stack.ts";
+import { freePort, ROOT, startStack, waitForHealth, WRANGLER } from "../harness/stack.ts";
 
 const RETURN_TO = "http://127.0.0.1:8788/soak-return";
 

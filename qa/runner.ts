@@ -6,11 +6,11 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromiumNavigate, hasChromium } from "./chromium.ts";
-import { HttpBrowser, type Navigation } from "./http-browser.ts";
+import { chromiumNavigate, hasChromium } from "../harness/chromium.ts";
+import { HttpBrowser, type Navigation } from "../harness/http-browser.ts";
 import type { LoadedScenario } from "./load.ts";
 import type { FlowStep, JournalExpectation, ScenarioFile, Step } from "./schema.ts";
-import { checkSignedReturn } from "../scripts/signed-return.ts";
+import { checkSignedReturn } from "../harness/signed-return.ts";
 import { runWebhookOutageStep, runWebhookStep, webhookSkipReason, type WebhookStepContext } from "./webhooks.ts";
 
 /** Where and how to run. */

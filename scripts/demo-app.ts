@@ -12,8 +12,8 @@
  */
 import { createServer, type Server } from "node:http";
 import { escapeHtml } from "../src/pages.ts";
-import { checkSignedReturn } from "./signed-return.ts";
-import type { ReceivedWebhook, WebhookReceiver } from "./webhook-receiver.ts";
+import { checkSignedReturn } from "../harness/signed-return.ts";
+import type { ReceivedWebhook, WebhookReceiver } from "../harness/webhook-receiver.ts";
 
 /** Where the demo finds the edge and the mock. */
 export interface DemoOptions {

@@ -6,9 +6,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, hasChromium } from "../qa/chromium.ts";
+import { CHROMIUM_ARGS, CHROMIUM_PATH, hasChromium } from "../harness/chromium.ts";
 import { recoveryPage } from "../src/pages.ts";
-import { freePort, ROOT, startStack } from "./stack.ts";
+import { freePort, ROOT, startStack } from "../harness/stack.ts";
 
 const OUT = join(ROOT, "docs", "screenshots");
 

@@ -5,8 +5,8 @@
  * over user flows run end to end. Prints p50/p95/p99/max. Development only.
  */
 import { parseArgs } from "node:util";
-import { HttpBrowser } from "../qa/http-browser.ts";
-import { startStack } from "./stack.ts";
+import { HttpBrowser } from "../harness/http-browser.ts";
+import { startStack } from "../harness/stack.ts";
 
 const { values } = parseArgs({ options: { flows: { type: "string", default: "100" }, concurrency: { type: "string", default: "4" } } });
 const flows = Number(values.flows);

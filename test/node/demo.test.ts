@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, closeChromium, hasChromium, NO_CHROMIUM } from "../../qa/chromium.ts";
-import { HttpBrowser } from "../../qa/http-browser.ts";
+import { chromium, closeChromium, hasChromium, NO_CHROMIUM } from "../../harness/chromium.ts";
+import { HttpBrowser } from "../../harness/http-browser.ts";
 import { DEMO_WAIT_SECONDS, startDemoApp } from "../../scripts/demo-app.ts";
-import { DEV_RETURN_SIGNING_SECRET, freePort, SCALAR_SCRIPT, startStack, type Stack } from "../../scripts/stack.ts";
+import { DEV_RETURN_SIGNING_SECRET, freePort, SCALAR_SCRIPT, startStack, type Stack } from "../../harness/stack.ts";
 
 let stack: Stack;
 let demo: Awaited<ReturnType<typeof startDemoApp>>;
