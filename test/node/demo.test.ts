@@ -29,26 +29,15 @@ afterAll(async () => {
   await stack?.close();
 });
 
-/** Presses a demo button and follows the redirects like a browser with a cookie jar. */
+/** Presses a demo button and follows the redirects like a browser with a cookie jar (the demo remembers the flow its session started). */
 async function press(button: string): Promise<{ url: string; html: string }> {
-  const jar = new Map<string, string>();
-  const keep = (answer: Response) => {
-    for (const line of answer.headers.getSetCookie()) {
-      const [pair = ""] = line.split(";");
-      const eq = pair.indexOf("=");
-      jar.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-  };
-  let response = await fetch(`${demo.url}start/${button}`, { method: "POST", redirect: "manual" });
-  keep(response); // the demo remembers the flow its session started
-  let url = `${demo.url}start/${button}`;
-  for (let hop = 0; hop < 10 && response.status >= 300 && response.status < 400; hop++) {
-    url = new URL(response.headers.get("Location")!, url).toString();
-    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-    response = await fetch(url, { redirect: "manual", headers: cookie ? { Cookie: cookie } : {} });
-    keep(response);
-  }
-  return { url, html: await response.text() };
+  const browser = new HttpBrowser();
+  const url = `${demo.url}start/${button}`;
+  const response = await browser.request(url, "POST");
+  const location = response.headers.get("Location");
+  if (!(response.status >= 300 && response.status < 400 && location)) return { url, html: await response.text() };
+  const ended = await browser.navigate(new URL(location, url).toString(), "follow");
+  return { url: ended.url.toString(), html: ended.body ?? "" };
 }
 
 describe("the development stack (npm start)", () => {
