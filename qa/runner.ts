@@ -27,7 +27,7 @@ export interface RunnerOptions {
   artifacts: string;
   /** Called as each step finishes. */
   onStep?: (scenario: string, step: StepResult) => void;
-  /** The recording webhook receiver's origin (webhook steps; scripts/webhook-receiver.ts). */
+  /** The recording webhook receiver's origin (webhook steps; harness/webhook-receiver.ts). */
   webhooks?: string;
   /** The target's RETURN_SIGNING_SECRET (browser steps' `signedReturn`). */
   returnSigningSecret?: string;

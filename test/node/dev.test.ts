@@ -44,7 +44,7 @@ describe("npm start's options", () => {
 });
 
 describe("docs/local-stack.md", () => {
-  it("lists the development secrets as scripts/stack.ts defines them", () => {
+  it("lists the development secrets as harness/stack.ts defines them", () => {
     const doc = readFileSync(join(ROOT, "docs", "local-stack.md"), "utf8");
     for (const [name, value] of [
       ["API key (`API_KEYS`)", DEV_API_KEY],

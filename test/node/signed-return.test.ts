@@ -1,7 +1,7 @@
 /**
  * The signed return across the two implementations: the Worker signs
  * (src/flows/signed-return.ts, WebCrypto), an application checks in Node
- * (scripts/signed-return.ts, node:crypto — the README's lines).
+ * (harness/signed-return.ts, node:crypto — the README's lines).
  */
 import { describe, expect, it } from "vitest";
 import { checkSignedReturn, RETURN_MAX_AGE_SECONDS } from "../../harness/signed-return.ts";
