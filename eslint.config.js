@@ -9,8 +9,25 @@ import tseslint from "typescript-eslint";
 
 /** The Worker ships without the mock, the tests and the tools. */
 const NOT_OUTSIDE_SRC = {
-  regex: "(^|/)(mock-server|test|bench|qa|scripts)(/|$)",
-  message: "src/ never imports mock-server/, test/, bench/, qa/ or scripts/: the Worker ships without them.",
+  regex: "(^|/)(mock-server|test|bench|qa|scripts|harness)(/|$)",
+  message: "src/ never imports mock-server/, test/, bench/, qa/, scripts/ or harness/: the Worker ships without them.",
+};
+
+// ---- The tools around src/: no folder imports a folder that imports it back ----
+// harness/ (stack, mock admin client, browsers) is shared by qa/, scripts/, bench/
+// and test/, and imports none of them; scripts/ are entry points nothing in qa/
+// or harness/ imports.
+
+/** harness/ is the bottom of the tools. */
+const HARNESS_ALONE = {
+  regex: "(^|/)(test|bench|qa|scripts)(/|$)",
+  message: "harness/ imports none of qa/, scripts/, bench/ or test/: they import it (move what both need into harness/).",
+};
+
+/** Scripts are entry points. */
+const NOT_SCRIPTS = {
+  regex: "(^|/)scripts(/|$)",
+  message: "qa/ never imports scripts/ (entry points): move what both need into harness/.",
 };
 
 /** KV is called in one place. */
@@ -72,6 +89,8 @@ export default tseslint.config(
   { files: ["src/storage/**/*.ts"], rules: restrictImports(NOT_OUTSIDE_SRC) },
   { files: ["src/flows/**/*.ts"], rules: restrictImports(NOT_OUTSIDE_SRC, KV_ONLY_IN_STORAGE, NO_HONO_IN_FLOWS) },
   { files: ["src/digime/**/*.ts"], rules: restrictImports(NOT_OUTSIDE_SRC, KV_ONLY_IN_STORAGE, ...DIGIME_ALONE) },
+  { files: ["harness/**/*.ts"], rules: restrictImports(HARNESS_ALONE) },
+  { files: ["qa/**/*.ts"], rules: restrictImports(NOT_SCRIPTS) },
   {
     // A global type, not an import: no-restricted-syntax sees where it is named.
     files: ["src/**/*.ts"],
@@ -85,7 +104,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["**/*.mjs", "scripts/**", "mock-server/standalone.ts", "qa/**"],
+    files: ["**/*.mjs", "scripts/**", "mock-server/standalone.ts", "qa/**", "harness/**"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
 );

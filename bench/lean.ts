@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { DEV_CONTRACT } from "../mock-server/standalone.ts";
-import { DEV_API_KEY, DEV_ENCRYPTION_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, type MockHandle } from "../scripts/stack.ts";
+import { DEV_API_KEY, DEV_ENCRYPTION_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, type MockHandle } from "../harness/stack.ts";
 import { RETURN_TO } from "./lib.ts";
 
 /** The production bundle, built as `wrangler deploy` would upload it. */

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../scripts/stack.ts";
+import { mockAdmin, type MockAdmin } from "../harness/mock-admin.ts";
+import { ROOT } from "../harness/stack.ts";
 
 /** Where flows return to; never fetched (redirects are not followed). */
 export const RETURN_TO = "http://127.0.0.1:8788/bench-return";
@@ -85,22 +86,23 @@ export async function pool<T>(items: T[], concurrency: number, work: (item: T, i
 export interface Client {
   edgeUrl: string;
   api: (path: string, body?: unknown, method?: string) => Promise<Response>;
-  admin: (path: string, body?: unknown, method?: string) => Promise<Response>;
+  /** The mock's admin API (harness/mock-admin.ts). */
+  admin: MockAdmin;
 }
 
 export function client(edgeUrl: string, apiKey: string, mockOrigin: string): Client {
-  const call = (base: string, headers: Record<string, string>) => (path: string, body?: unknown, method = body === undefined ? "GET" : "POST") =>
-    fetch(`${base}${path}`, { method, headers: { ...headers, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { edgeUrl, api: call(edgeUrl, { Authorization: `Bearer ${apiKey}` }), admin: call(`${mockOrigin}/__mock/`, {}) };
+  const api = (path: string, body?: unknown, method = body === undefined ? "GET" : "POST") =>
+    fetch(`${edgeUrl}${path}`, { method, headers: { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { edgeUrl, api, admin: mockAdmin(mockOrigin) };
 }
 
 export async function journalSeq(c: Client): Promise<number> {
-  const { entries } = (await (await c.admin("journal?limit=1")).json()) as { entries: Array<{ seq: number }> };
+  const { entries } = (await (await c.admin.journal({ limit: 1 })).json()) as { entries: Array<{ seq: number }> };
   return entries.at(-1)?.seq ?? 0;
 }
 
 export async function journalSince(c: Client, since: number): Promise<Array<{ endpoint: string; durationMs: number }>> {
-  const { entries } = (await (await c.admin(`journal?since=${since}&limit=5000`)).json()) as { entries: Array<{ endpoint: string; durationMs: number }> };
+  const { entries } = (await (await c.admin.journal({ since, limit: 5000 })).json()) as { entries: Array<{ endpoint: string; durationMs: number }> };
   return entries.filter((e) => API_ENDPOINTS.includes(e.endpoint));
 }
 
@@ -113,12 +115,12 @@ export interface BenchUser {
 export async function setUp(c: Client, count: number, delayMs: number, prefix = "bench"): Promise<BenchUser[]> {
   const users: BenchUser[] = [];
   for (let i = 0; i < count; i++) {
-    const created = (await (await c.admin("users", { userId: `${prefix}-${i}`, accounts: 1 })).json()) as { userId: string; accounts: Array<{ id: string }>; token: unknown };
+    const created = (await (await c.admin.createUser({ userId: `${prefix}-${i}`, accounts: 1 })).json()) as { userId: string; accounts: Array<{ id: string }>; token: unknown };
     const stored = await c.api(`/v1/users/${created.userId}/token`, created.token, "PUT");
     if (stored.status !== 204) throw new Error(`storing a token answered ${stored.status}: ${await stored.text()}`);
     users.push({ id: created.userId, account: created.accounts[0]!.id });
   }
-  await c.admin("scenario", { faults: [{ type: "delay", ms: delayMs, endpoints: API_ENDPOINTS }] }, "PUT");
+  await c.admin.setScenario({ faults: [{ type: "delay", ms: delayMs, endpoints: API_ENDPOINTS }] });
   return users;
 }
 

@@ -4,8 +4,8 @@
  * isolate while it serves each step warm at concurrency 1, and sums self time
  * by function and by source (the service, hono, zod, workerd's own code).
  */
-import type { MockHandle } from "../scripts/stack.ts";
-import { DEV_API_KEY, freePort } from "../scripts/stack.ts";
+import type { MockHandle } from "../harness/stack.ts";
+import { DEV_API_KEY, freePort } from "../harness/stack.ts";
 import { bootLean, type Bundle } from "./lean.ts";
 import { client, measure, prepareCallbacks, sendStep, setUp, STEPS, type PreparedCallback, type StepName } from "./lib.ts";
 

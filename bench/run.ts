@@ -31,7 +31,7 @@ import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEV_CONTRACT } from "../mock-server/standalone.ts";
-import { DEV_API_KEY, freePort, ROOT, startMockProcess, startStack, waitForHealth, WRANGLER, type MockHandle } from "../scripts/stack.ts";
+import { DEV_API_KEY, freePort, ROOT, startMockProcess, startStack, waitForHealth, WRANGLER, type MockHandle } from "../harness/stack.ts";
 import { bootLean, buildBundle, objectState, type Bundle, type ObjectState } from "./lean.ts";
 import {
   client,

@@ -9,7 +9,8 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort, ROOT, startStack, waitForHealth, WRANGLER } from "../scripts/stack.ts";
+import { mockAdmin } from "../harness/mock-admin.ts";
+import { freePort, ROOT, startStack, waitForHealth, WRANGLER } from "../harness/stack.ts";
 
 const RETURN_TO = "http://127.0.0.1:8788/soak-return";
 
@@ -91,8 +92,7 @@ async function main(): Promise<void> {
   const stack = await startStack({ returnOrigins: [new URL(RETURN_TO).origin], timeoutMs: 10_000, logLevel: "error", separateMock: true, wranglerLogLevel: "error", webhooks: false });
   const api = (path: string, body?: unknown, method = body === undefined ? "GET" : "POST") =>
     fetch(`${stack.edgeUrl}${path}`, { method, headers: { Authorization: `Bearer ${stack.apiKey}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const admin = (path: string, body?: unknown, method = body === undefined ? "GET" : "POST") =>
-    fetch(`${stack.mock.origin}/__mock/${path}`, { method, headers: { "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const admin = mockAdmin(stack.mock.origin);
 
   const counts: Record<string, number> = {};
   const errors: string[] = [];
@@ -100,11 +100,11 @@ async function main(): Promise<void> {
   try {
     const users: Array<{ id: string; account: string; sessionKey: string }> = [];
     for (let i = 0; i < concurrency * 2; i++) {
-      const created = (await (await admin("users", { userId: `soak-${i}`, accounts: 2 })).json()) as { userId: string; sessionKey: string; accounts: Array<{ id: string }>; token: unknown };
+      const created = (await (await admin.createUser({ userId: `soak-${i}`, accounts: 2 })).json()) as { userId: string; sessionKey: string; accounts: Array<{ id: string }>; token: unknown };
       await api(`/v1/users/${created.userId}/token`, created.token, "PUT");
       users.push({ id: created.userId, account: created.accounts[0]!.id, sessionKey: created.sessionKey });
     }
-    await admin("scenario", { faults: [{ type: "delay", ms: delay, endpoints: ["oauth/token/reference", "reference", "oauth/token", "permission-access/accounts", "permission-access/query"] }] }, "PUT");
+    await admin.setScenario({ faults: [{ type: "delay", ms: delay, endpoints: ["oauth/token/reference", "reference", "oauth/token", "permission-access/accounts", "permission-access/query"] }] });
 
     const expect = (what: string, response: Response, status: number) => {
       counts[what] = (counts[what] ?? 0) + 1;

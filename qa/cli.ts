@@ -13,8 +13,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEV_API_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, startStack, type Stack } from "../scripts/stack.ts";
-import { closeChromium } from "./chromium.ts";
+import { DEV_API_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, startStack, type Stack } from "../harness/stack.ts";
+import { closeChromium } from "../harness/chromium.ts";
 import { findScenarioFiles, loadScenarios, ScenarioFileError } from "./load.ts";
 import { failureText, junit, progressLine, summary } from "./report.ts";
 import { runAll, type ScenarioResult } from "./runner.ts";

@@ -6,11 +6,12 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromiumNavigate, hasChromium } from "./chromium.ts";
-import { HttpBrowser, type Navigation } from "./http-browser.ts";
+import { chromiumNavigate, hasChromium } from "../harness/chromium.ts";
+import { HttpBrowser, type Navigation } from "../harness/http-browser.ts";
 import type { LoadedScenario } from "./load.ts";
 import type { FlowStep, JournalExpectation, ScenarioFile, Step } from "./schema.ts";
-import { checkSignedReturn } from "../scripts/signed-return.ts";
+import { mockAdmin, type MockAdmin } from "../harness/mock-admin.ts";
+import { checkSignedReturn } from "../harness/signed-return.ts";
 import { runWebhookOutageStep, runWebhookStep, webhookSkipReason, type WebhookStepContext } from "./webhooks.ts";
 
 /** Where and how to run. */
@@ -26,7 +27,7 @@ export interface RunnerOptions {
   artifacts: string;
   /** Called as each step finishes. */
   onStep?: (scenario: string, step: StepResult) => void;
-  /** The recording webhook receiver's origin (webhook steps; scripts/webhook-receiver.ts). */
+  /** The recording webhook receiver's origin (webhook steps; harness/webhook-receiver.ts). */
   webhooks?: string;
   /** The target's RETURN_SIGNING_SECRET (browser steps' `signedReturn`). */
   returnSigningSecret?: string;
@@ -106,14 +107,9 @@ function check(ctx: Context, where: string, expected: unknown, actual: unknown):
   return same;
 }
 
-async function mockAdmin(ctx: Pick<Context, "options">, path: string, method = "GET", body?: unknown): Promise<Response> {
-  const response = await fetch(`${ctx.options.mock}/__mock/${path}`, {
-    method,
-    headers: { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status >= 400) throw new Error(`mock admin ${method} ${path} answered ${response.status}: ${await response.text()}`);
-  return response;
+/** The mock's admin API, throwing on a refused call (setup failing is the run's error, not a step's). */
+function admin(ctx: Pick<Context, "options">): MockAdmin {
+  return mockAdmin(ctx.options.mock, { throwOnError: true });
 }
 
 async function edge(ctx: Context, path: string, method = "GET", body?: unknown): Promise<Response> {
@@ -264,7 +260,7 @@ async function runStep(ctx: Context, step: Step, index: number): Promise<StepOut
   }
   if ("webhook" in step) return runWebhookStep(webhookContext(ctx), step, at);
   if ("webhookOutage" in step) return runWebhookOutageStep(webhookContext(ctx), step);
-  await mockAdmin(ctx, `users/${ctx.userId}/scenario`, "PUT", withDefaultAccounts(ctx, step.setScenario));
+  await admin(ctx).setScenario(withDefaultAccounts(ctx, step.setScenario), ctx.userId);
   return { label: "set scenario", summary: step.setScenario.name };
 }
 
@@ -303,7 +299,7 @@ function countHolds(expected: number | string | undefined, actual: number): bool
 
 async function checkJournal(ctx: Context, expectations: JournalExpectation[]): Promise<void> {
   if (expectations.length === 0) return;
-  const response = await mockAdmin(ctx, `journal?since=${ctx.journalSince}&limit=5000`);
+  const response = await admin(ctx).journal({ since: ctx.journalSince, limit: 5000 });
   const { entries } = (await response.json()) as { entries: Array<{ endpoint: string; userId?: string; status: number; claims?: Record<string, unknown>; signatureVerified?: boolean }> };
   expectations.forEach((expectation, i) => {
     const where = `journal[${i}]${expectation.says ? ` (${expectation.says})` : ""}`;
@@ -340,8 +336,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
   const webhookSkip = await webhookSkipReason(scenario, options.webhooks, options.target, options.apiKey);
   if (webhookSkip) return { ...result, status: "skipped", reason: webhookSkip, durationMs: 0 };
   const userId = `qa-${slug(scenario.name)}-${crypto.randomUUID().slice(0, 8)}`;
-  const last = (await (await mockAdmin({ options }, "journal?limit=1")).json()) as { entries: Array<{ seq: number }> };
-  const created = (await (await mockAdmin({ options }, "users", "POST", { userId, accounts: scenario.user.accounts })).json()) as {
+  const last = (await (await admin({ options }).journal({ limit: 1 })).json()) as { entries: Array<{ seq: number }> };
+  const created = (await (await admin({ options }).createUser({ userId, accounts: scenario.user.accounts })).json()) as {
     sessionKey: string;
     accounts: Array<{ id: string; serviceTypeName?: string }>;
     token: { accessToken: { value: string }; refreshToken: { expiry: number } };
@@ -362,7 +358,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
       let token = created.token;
       if (scenario.user.refreshTokenLifetime !== undefined) {
         // A pair whose refresh token expires soon on the mock's clock: the edge's alarm announces it.
-        const issued = await mockAdmin(ctx, `users/${userId}/token`, "POST", { refreshTokenLifetimeMs: scenario.user.refreshTokenLifetime * 1000 });
+        const issued = await admin(ctx).newToken(userId, { refreshTokenLifetimeMs: scenario.user.refreshTokenLifetime * 1000 });
         token = ((await issued.json()) as { token: typeof created.token }).token;
       }
       const stored = await edge(ctx, `/v1/users/${userId}/token`, "PUT", token);
@@ -370,8 +366,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
       ctx.initialAccessToken = token.accessToken.value;
       ctx.refreshTokenExpiresAt = token.refreshToken.expiry * 1000;
     }
-    if (scenario.mock) await mockAdmin(ctx, `users/${userId}/scenario`, "PUT", withDefaultAccounts(ctx, scenario.mock));
-    if (scenario.global) await mockAdmin(ctx, "scenario", "PUT", scenario.global);
+    if (scenario.mock) await admin(ctx).setScenario(withDefaultAccounts(ctx, scenario.mock), userId);
+    if (scenario.global) await admin(ctx).setScenario(scenario.global);
 
     const report = (stepResult: StepResult) => {
       result.steps.push(stepResult);
@@ -428,7 +424,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
       const value = stored.token?.accessToken?.value;
       if (scenario.expect.tokenRotated !== undefined) check(ctx, "expect: token rotated", scenario.expect.tokenRotated, value !== undefined && value !== ctx.initialAccessToken);
       if (scenario.expect.tokenWorks !== undefined) {
-        const verdict = (await (await mockAdmin(ctx, "tokens/check", "POST", { accessToken: value ?? "" })).json()) as { valid: boolean };
+        const verdict = (await (await admin(ctx).checkToken(value ?? "")).json()) as { valid: boolean };
         check(ctx, "expect: stored token works at digi.me", scenario.expect.tokenWorks, verdict.valid);
       }
     }
@@ -436,7 +432,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
   } catch (error) {
     ctx.failures.push({ where: "setup", expected: "the scenario to run", actual: `error: ${(error as Error).message}` });
   } finally {
-    if (scenario.global) await mockAdmin(ctx, "scenario", "DELETE").catch(() => undefined);
+    if (scenario.global) await admin(ctx).clearScenario().catch(() => undefined);
   }
   result.status = result.failures.length ? "failed" : "passed";
   result.durationMs = performance.now() - began;

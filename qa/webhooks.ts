@@ -1,10 +1,10 @@
 /**
  * Webhook steps of the QA runner: expect an event at the stack's recording
- * receiver (scripts/webhook-receiver.ts) within a deadline, check its
+ * receiver (harness/webhook-receiver.ts) within a deadline, check its
  * signature, token and delivery count; or make the receiver refuse the next
  * deliveries for this scenario's user (an endpoint that is down, then recovers).
  */
-import type { ReceivedWebhook } from "../scripts/webhook-receiver.ts";
+import type { ReceivedWebhook } from "../harness/webhook-receiver.ts";
 import type { ScenarioFile, WebhookOutageStep, WebhookStep } from "./schema.ts";
 
 /** What a webhook step needs from the runner. */

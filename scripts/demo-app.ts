@@ -12,8 +12,9 @@
  */
 import { createServer, type Server } from "node:http";
 import { escapeHtml } from "../src/pages.ts";
-import { checkSignedReturn } from "./signed-return.ts";
-import type { ReceivedWebhook, WebhookReceiver } from "./webhook-receiver.ts";
+import { mockAdmin } from "../harness/mock-admin.ts";
+import { checkSignedReturn } from "../harness/signed-return.ts";
+import type { ReceivedWebhook, WebhookReceiver } from "../harness/webhook-receiver.ts";
 
 /** Where the demo finds the edge and the mock. */
 export interface DemoOptions {
@@ -149,17 +150,16 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
       headers: { Authorization: `Bearer ${options.apiKey}`, "Content-Type": "application/json" },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     });
-  const mock = (path: string, method: string, body?: unknown) =>
-    fetch(`${options.mockUrl}/__mock/${path}`, { method, headers: { "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const mock = mockAdmin(options.mockUrl);
 
   /** (Re)creates the demo user in the mock and gives its token to the edge. */
   async function seed(): Promise<{ accounts: Array<{ id: string }> }> {
-    let created = await mock("users", "POST", { userId: DEMO_USER, accounts: 3 });
-    if (created.status === 409) created = await mock(`users/${DEMO_USER}/token`, "POST");
+    let created = await mock.createUser({ userId: DEMO_USER, accounts: 3 });
+    if (created.status === 409) created = await mock.call(`users/${DEMO_USER}/token`, undefined, "POST");
     const body = (await created.json()) as { token: unknown };
     const stored = await edge(`/v1/users/${DEMO_USER}/token`, { method: "PUT", body: body.token });
     if (stored.status !== 204) throw new Error(`the edge refused the demo token: ${stored.status} ${await stored.text()}`);
-    return (await (await mock(`users/${DEMO_USER}`, "GET")).json()) as { accounts: Array<{ id: string }> };
+    return (await (await mock.user(DEMO_USER)).json()) as { accounts: Array<{ id: string }> };
   }
   /**
    * The session key of the digi.me user whose token the edge now holds. After
@@ -169,9 +169,9 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
   async function currentSessionKey(): Promise<string> {
     const stored = (await (await edge(`/v1/users/${DEMO_USER}/token`)).json()) as { token?: { accessToken: { value: string } } };
     const owner = stored.token
-      ? ((await (await mock("tokens/check", "POST", { accessToken: stored.token.accessToken.value })).json()) as { userId?: string }).userId
+      ? ((await (await mock.checkToken(stored.token.accessToken.value)).json()) as { userId?: string }).userId
       : undefined;
-    const user = (await (await mock(`users/${encodeURIComponent(owner ?? DEMO_USER)}`, "GET")).json()) as { sessionKey: string };
+    const user = (await (await mock.user(owner ?? DEMO_USER)).json()) as { sessionKey: string };
     return user.sessionKey;
   }
   const noReceiver = options.webhooksElsewhere ? `<p>Sent to <code>${escapeHtml(options.webhooksElsewhere)}</code> (npm start --webhook-url): see them there.</p>` : "<p>No receiver.</p>";
@@ -207,10 +207,10 @@ Each button sets the mock's scenario for this user and starts a flow through the
         if (!scenario) return send(404, page("Unknown", "<p>No such demo scenario.</p>"));
         await seed(); // a fresh token each run, so earlier scenarios leave nothing behind
         const config = scenario.scenario.name === "account-511" ? { ...scenario.scenario, accounts: [firstAccount] } : scenario.scenario;
-        await mock(`users/${DEMO_USER}/scenario`, "PUT", config);
+        await mock.setScenario(config, DEMO_USER);
         let before = "";
         if (scenario.id === "user-refresh-expired" || scenario.flow === "account") {
-          const user = (await (await mock(`users/${DEMO_USER}`, "GET")).json()) as { sessionKey: string };
+          const user = (await (await mock.user(DEMO_USER)).json()) as { sessionKey: string };
           before = JSON.stringify(await (await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${user.sessionKey}`)).json(), null, 2);
         }
         const returnTo = `${origin}/return?scenario=${scenario.id}`;

@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startDemoApp } from "./demo-app.ts";
-import { DEV_API_KEY, DEV_RETURN_SIGNING_SECRET, DEV_WEBHOOK_SECRET, ROOT, startStack } from "./stack.ts";
+import { DEV_API_KEY, DEV_RETURN_SIGNING_SECRET, DEV_WEBHOOK_SECRET, ROOT, startStack } from "../harness/stack.ts";
 
 /** What `npm start -- --help` prints (and a mistyped option is answered with). */
 export const USAGE = `usage: npm start -- [--port 8787] [--mock-port 9090] [--demo-port 8788] [--webhook-port 8789] [--no-demo]

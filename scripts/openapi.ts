@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "./stack.ts";
+import { ROOT } from "../harness/stack.ts";
 
 // Loaded by computed specifier: the builder is Worker code, type-checked with the
 // Workers types (tsconfig.json), not this Node project's.

@@ -6,9 +6,10 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, hasChromium } from "../qa/chromium.ts";
+import { CHROMIUM_ARGS, CHROMIUM_PATH, hasChromium } from "../harness/chromium.ts";
 import { recoveryPage } from "../src/pages.ts";
-import { freePort, ROOT, startStack } from "./stack.ts";
+import { mockAdmin } from "../harness/mock-admin.ts";
+import { freePort, ROOT, startStack } from "../harness/stack.ts";
 
 const OUT = join(ROOT, "docs", "screenshots");
 
@@ -22,12 +23,11 @@ async function main(): Promise<void> {
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   const edge = (path: string, method = "GET", body?: unknown) =>
     fetch(`${stack.edgeUrl}${path}`, { method, headers: { Authorization: `Bearer ${stack.apiKey}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const mock = (path: string, method = "GET", body?: unknown) =>
-    fetch(`${stack.mock.origin}/__mock/${path}`, { method, headers: { "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const mock = mockAdmin(stack.mock.origin);
 
   /** A mock user whose token the edge holds, and a started user flow launched by an HTTP client (which keeps the binding cookie). */
   async function launched(userId: string, scenario: Record<string, unknown> = { name: "success" }) {
-    const created = (await (await mock("users", "POST", { userId, scenario })).json()) as { token: unknown };
+    const created = (await (await mock.createUser({ userId, scenario })).json()) as { token: unknown };
     await edge(`/v1/users/${userId}/token`, "PUT", created.token);
     const started = (await (await edge("/v1/reauth/user", "POST", { userId, returnTo })).json()) as { flowId: string; launchUrl: string };
     const launch = await fetch(started.launchUrl, { redirect: "manual" });
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   }
   /** Starts a user flow and opens its launch URL in a fresh Chromium (which then holds the binding cookie). */
   async function inChromium(userId: string, scenario: Record<string, unknown>): Promise<{ page: Page; flowId: string }> {
-    const created = (await (await mock("users", "POST", { userId, scenario })).json()) as { token: unknown };
+    const created = (await (await mock.createUser({ userId, scenario })).json()) as { token: unknown };
     await edge(`/v1/users/${userId}/token`, "PUT", created.token);
     const started = (await (await edge("/v1/reauth/user", "POST", { userId, returnTo })).json()) as { flowId: string; launchUrl: string };
     const context = await browser.newContext({ viewport: { width: 760, height: 520 } });
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     await shot(recovery, "edge-token-not-stored");
 
     // The control panel, with some traffic in its journal and one entry opened.
-    await mock("users/shots-a/scenario", "PUT", { name: "account-511", faults: [{ type: "delay", ms: 200, endpoints: ["permission-access/query"], times: 3 }] });
+    await mock.setScenario({ name: "account-511", faults: [{ type: "delay", ms: 200, endpoints: ["permission-access/query"], times: 3 }] }, "shots-a");
     await launched("shots-d", { name: "failure", errorCode: "USER_CANCEL" });
     const panelContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const panel = await panelContext.newPage();

@@ -5,8 +5,9 @@
  * over user flows run end to end. Prints p50/p95/p99/max. Development only.
  */
 import { parseArgs } from "node:util";
-import { HttpBrowser } from "../qa/http-browser.ts";
-import { startStack } from "./stack.ts";
+import { HttpBrowser } from "../harness/http-browser.ts";
+import { mockAdmin } from "../harness/mock-admin.ts";
+import { startStack } from "../harness/stack.ts";
 
 const { values } = parseArgs({ options: { flows: { type: "string", default: "100" }, concurrency: { type: "string", default: "4" } } });
 const flows = Number(values.flows);
@@ -14,7 +15,7 @@ const RETURN_TO = "http://127.0.0.1:8788/latency-return";
 const stack = await startStack({ returnOrigins: [new URL(RETURN_TO).origin], logLevel: "warn", wranglerLogLevel: "error" });
 const api = (path: string, method = "GET", body?: unknown) =>
   fetch(`${stack.edgeUrl}${path}`, { method, headers: { Authorization: `Bearer ${stack.apiKey}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-const mock = (path: string, body: unknown) => fetch(`${stack.mock.origin}/__mock/${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+const mock = mockAdmin(stack.mock.origin);
 
 try {
   let next = 0;
@@ -22,7 +23,7 @@ try {
   const worker = async () => {
     while (next < flows) {
       const n = next++;
-      const user = (await (await mock("users", { userId: `latency-${n}-${Date.now()}` })).json()) as { userId: string; token: unknown };
+      const user = (await (await mock.createUser({ userId: `latency-${n}-${Date.now()}` })).json()) as { userId: string; token: unknown };
       await api(`/v1/users/${user.userId}/token`, "PUT", user.token);
       const started = (await (await api("/v1/reauth/user", "POST", { userId: user.userId, returnTo: RETURN_TO })).json()) as { flowId: string; launchUrl: string };
       await new HttpBrowser(RETURN_TO).navigate(started.launchUrl, "follow");

@@ -6,7 +6,7 @@
  *
  * The page loads nothing from another origin, so it works offline: Scalar's
  * script is the installed `@scalar/api-reference` package's standalone build,
- * served beside the page at SCALAR_SCRIPT_PATH (`scripts/stack.ts` hands it to
+ * served beside the page at SCALAR_SCRIPT_PATH (`harness/stack.ts` hands it to
  * `wrangler dev` as a static asset); Scalar's web fonts and AI agent, which
  * reach Scalar's servers, are off.
  */

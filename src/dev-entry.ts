@@ -1,5 +1,5 @@
 /**
- * The Worker entry `wrangler dev` runs for the local stack (scripts/stack.ts):
+ * The Worker entry `wrangler dev` runs for the local stack (harness/stack.ts):
  * the production app plus `/docs`, whose script (Scalar's standalone build)
  * the stack serves as a static asset at /docs/scalar.js. To serve `/docs`
  * from a deployed Worker too, deploy this entry with that asset:

@@ -13,7 +13,7 @@ import { webhookProductionProblems } from "../webhooks/settings.ts";
 import { weakKeyReason } from "../weak-keys.ts";
 import { commaList, MIN_API_KEY_LENGTH, type Config } from "./parse.ts";
 
-/** The local stack's RETURN_SIGNING_SECRET (scripts/stack.ts), base64 so the bundle does not carry it verbatim. */
+/** The local stack's RETURN_SIGNING_SECRET (harness/stack.ts), base64 so the bundle does not carry it verbatim. */
 export const DEV_RETURN_SIGNING_SECRET_BASE64 = "ZGV2LXJldHVybi1zaWduaW5nLXNlY3JldC0wMDAwMDAwMDAwMDAwMA==";
 /**
  * The API key `npm start` uses and the README publishes, refused outside

@@ -6,7 +6,7 @@
  * test fails: the HEAD sets the binding cookie.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, type Stack } from "../../scripts/stack.ts";
+import { startStack, type Stack } from "../../harness/stack.ts";
 
 const RETURN_TO = "http://127.0.0.1:9/done";
 let stack: Stack;

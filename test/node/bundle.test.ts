@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WRANGLER } from "../../scripts/stack.ts";
+import { WRANGLER } from "../../harness/stack.ts";
 
 /** The production bundle's size budget (docs/speed.md): script start-up grows with it. */
 const MAX_BUNDLE_KIB = 350;

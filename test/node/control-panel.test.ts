@@ -1,6 +1,6 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, hasChromium, NO_CHROMIUM } from "../../qa/chromium.ts";
+import { CHROMIUM_ARGS, CHROMIUM_PATH, hasChromium, NO_CHROMIUM } from "../../harness/chromium.ts";
 import { scenarioSchema } from "../../mock-server/scenarios.ts";
 import { startStandaloneMock, type StandaloneMock } from "../../mock-server/standalone.ts";
 

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, closeChromium, hasChromium, NO_CHROMIUM } from "../../qa/chromium.ts";
-import { HttpBrowser } from "../../qa/http-browser.ts";
+import { chromium, closeChromium, hasChromium, NO_CHROMIUM } from "../../harness/chromium.ts";
+import { HttpBrowser } from "../../harness/http-browser.ts";
 import { DEMO_WAIT_SECONDS, startDemoApp } from "../../scripts/demo-app.ts";
-import { DEV_RETURN_SIGNING_SECRET, freePort, SCALAR_SCRIPT, startStack, type Stack } from "../../scripts/stack.ts";
+import { DEV_RETURN_SIGNING_SECRET, freePort, SCALAR_SCRIPT, startStack, type Stack } from "../../harness/stack.ts";
 
 let stack: Stack;
 let demo: Awaited<ReturnType<typeof startDemoApp>>;
@@ -29,26 +29,15 @@ afterAll(async () => {
   await stack?.close();
 });
 
-/** Presses a demo button and follows the redirects like a browser with a cookie jar. */
+/** Presses a demo button and follows the redirects like a browser with a cookie jar (the demo remembers the flow its session started). */
 async function press(button: string): Promise<{ url: string; html: string }> {
-  const jar = new Map<string, string>();
-  const keep = (answer: Response) => {
-    for (const line of answer.headers.getSetCookie()) {
-      const [pair = ""] = line.split(";");
-      const eq = pair.indexOf("=");
-      jar.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-  };
-  let response = await fetch(`${demo.url}start/${button}`, { method: "POST", redirect: "manual" });
-  keep(response); // the demo remembers the flow its session started
-  let url = `${demo.url}start/${button}`;
-  for (let hop = 0; hop < 10 && response.status >= 300 && response.status < 400; hop++) {
-    url = new URL(response.headers.get("Location")!, url).toString();
-    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-    response = await fetch(url, { redirect: "manual", headers: cookie ? { Cookie: cookie } : {} });
-    keep(response);
-  }
-  return { url, html: await response.text() };
+  const browser = new HttpBrowser();
+  const url = `${demo.url}start/${button}`;
+  const response = await browser.request(url, "POST");
+  const location = response.headers.get("Location");
+  if (!(response.status >= 300 && response.status < 400 && location)) return { url, html: await response.text() };
+  const ended = await browser.navigate(new URL(location, url).toString(), "follow");
+  return { url: ended.url.toString(), html: ended.body ?? "" };
 }
 
 describe("the development stack (npm start)", () => {

@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HttpBrowser } from "../../qa/http-browser.ts";
+import { HttpBrowser } from "../../harness/http-browser.ts";
 import { parseStartOptions } from "../../scripts/dev.ts";
-import { DEV_API_KEY, DEV_ENCRYPTION_KEY, DEV_RETURN_SIGNING_SECRET, DEV_WEBHOOK_SECRET, freePort, ROOT } from "../../scripts/stack.ts";
+import { DEV_API_KEY, DEV_ENCRYPTION_KEY, DEV_RETURN_SIGNING_SECRET, DEV_WEBHOOK_SECRET, freePort, ROOT } from "../../harness/stack.ts";
 
 const run = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "scripts", "dev.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
 
@@ -44,7 +44,7 @@ describe("npm start's options", () => {
 });
 
 describe("docs/local-stack.md", () => {
-  it("lists the development secrets as scripts/stack.ts defines them", () => {
+  it("lists the development secrets as harness/stack.ts defines them", () => {
     const doc = readFileSync(join(ROOT, "docs", "local-stack.md"), "utf8");
     for (const [name, value] of [
       ["API key (`API_KEYS`)", DEV_API_KEY],

@@ -27,7 +27,11 @@ const cases: Array<{ rule: string; file: string; code: string; allowedIn?: strin
   { rule: "a DurableObjectStorage only in src/storage/ and src/users/object.ts", file: "src/users/client.ts", code: "export type S = DurableObjectStorage;\n", allowedIn: "src/users/object.ts" },
   { rule: "src/ never imports mock-server/", file: "src/app.ts", code: 'import type * as Mock from "../mock-server/handlers.ts";\nexport type M = typeof Mock;\n' },
   { rule: "src/ never imports test/", file: "src/routes/users.ts", code: 'import type * as Support from "../../test/support/app.ts";\nexport type S = typeof Support;\n' },
-  { rule: "src/ never imports bench/, qa/ or scripts/", file: "src/flows/start.ts", code: 'import type * as Stack from "../../scripts/stack.ts";\nexport type S = typeof Stack;\n' },
+  { rule: "src/ never imports bench/, qa/ or scripts/", file: "src/flows/start.ts", code: 'import type * as Dev from "../../scripts/dev.ts";\nexport type D = typeof Dev;\n' },
+  { rule: "src/ never imports harness/", file: "src/flows/start.ts", code: 'import type * as Stack from "../../harness/stack.ts";\nexport type S = typeof Stack;\n' },
+  { rule: "harness/ imports none of qa/, scripts/, bench/, test/", file: "harness/stack.ts", code: 'import type * as Runner from "../qa/runner.ts";\nexport type R = typeof Runner;\n', allowedIn: "scripts/dev.ts" },
+  { rule: "harness/ never imports scripts/", file: "harness/chromium.ts", code: 'import type * as Dev from "../scripts/dev.ts";\nexport type D = typeof Dev;\n' },
+  { rule: "qa/ never imports scripts/", file: "qa/runner.ts", code: 'import type * as Demo from "../scripts/demo-app.ts";\nexport type D = typeof Demo;\n', allowedIn: "test/node/demo.test.ts" },
   { rule: "src/flows/ imports no Hono", file: "src/flows/browser.ts", code: 'import { getCookie } from "hono/cookie";\nexport const G = getCookie;\n', allowedIn: "src/routes/browser.ts" },
 ];
 

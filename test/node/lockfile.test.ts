@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT } from "../../scripts/stack.ts";
+import { ROOT } from "../../harness/stack.ts";
 
 interface LockEntry {
   version?: string;

@@ -5,14 +5,14 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeChromium, hasChromium, NO_CHROMIUM } from "../../qa/chromium.ts";
+import { closeChromium, hasChromium, NO_CHROMIUM } from "../../harness/chromium.ts";
 import { findScenarioFiles, loadScenario, ScenarioFileError } from "../../qa/load.ts";
 import { junit, summary } from "../../qa/report.ts";
 import { runAll, runScenario, type RunnerOptions } from "../../qa/runner.ts";
 import { STEP_SCHEMAS } from "../../qa/schema.ts";
 import { runWebhookStep, type WebhookStepContext } from "../../qa/webhooks.ts";
-import type { ReceivedWebhook } from "../../scripts/webhook-receiver.ts";
-import { DEV_RETURN_SIGNING_SECRET, ROOT, stackDir, startStack, type Stack } from "../../scripts/stack.ts";
+import type { ReceivedWebhook } from "../../harness/webhook-receiver.ts";
+import { DEV_RETURN_SIGNING_SECRET, ROOT, stackDir, startStack, type Stack } from "../../harness/stack.ts";
 
 const RETURN_TO = "http://127.0.0.1:8788/qa-return";
 let stack: Stack;

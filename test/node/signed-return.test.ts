@@ -1,10 +1,10 @@
 /**
  * The signed return across the two implementations: the Worker signs
  * (src/flows/signed-return.ts, WebCrypto), an application checks in Node
- * (scripts/signed-return.ts, node:crypto — the README's lines).
+ * (harness/signed-return.ts, node:crypto — the README's lines).
  */
 import { describe, expect, it } from "vitest";
-import { checkSignedReturn, RETURN_MAX_AGE_SECONDS } from "../../scripts/signed-return.ts";
+import { checkSignedReturn, RETURN_MAX_AGE_SECONDS } from "../../harness/signed-return.ts";
 import { signedOutcomeUrl } from "../../src/flows/signed-return.ts";
 
 const SECRET = "a-return-signing-secret-of-32-chars!";

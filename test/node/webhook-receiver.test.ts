@@ -5,8 +5,8 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEV_WEBHOOK_SECRET } from "../../scripts/stack.ts";
-import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from "../../scripts/webhook-receiver.ts";
+import { DEV_WEBHOOK_SECRET } from "../../harness/stack.ts";
+import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from "../../harness/webhook-receiver.ts";
 
 let receiver: WebhookReceiver;
 beforeAll(async () => {

@@ -10,7 +10,7 @@ import { webhookEnv } from "../support/webhooks.ts";
 
 quietConsole();
 
-/** What scripts/stack.ts sets. */
+/** What harness/stack.ts sets. */
 const STACK_RETURN_SECRET = "dev-return-signing-secret-00000000000000";
 const STACK_WEBHOOK_SECRET = `whsec_${btoa(String.fromCharCode(...new Uint8Array(32).fill(9)))}`;
 const OWN_WEBHOOK_SECRET = `whsec_${btoa(String.fromCharCode(...Array.from({ length: 32 }, (_, i) => (i * 37 + 11) % 256)))}`;

@@ -23,17 +23,19 @@ export type ConsentAction = "follow" | "approve" | "deny";
 /** A cookie jar keyed by origin; enough for the edge's per-flow cookies. */
 export class HttpBrowser {
   readonly #jar = new Map<string, Map<string, string>>();
-  readonly #returnOrigin: string;
+  readonly #returnOrigin: string | undefined;
 
-  constructor(returnTo: string) {
-    this.#returnOrigin = new URL(returnTo).origin;
+  /** Without `returnTo`, it follows redirects wherever they lead (a demo application's own pages). */
+  constructor(returnTo?: string) {
+    this.#returnOrigin = returnTo === undefined ? undefined : new URL(returnTo).origin;
   }
 
-  async #get(url: string): Promise<Response> {
+  /** One request with the jar's cookies for its origin (redirects not followed); keeps the cookies it sets. */
+  async request(url: string, method = "GET"): Promise<Response> {
     const origin = new URL(url).origin;
     const cookies = this.#jar.get(origin);
     const header = cookies ? [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") : "";
-    const response = await fetch(url, { redirect: "manual", headers: header ? { Cookie: header } : {}, signal: AbortSignal.timeout(30_000) });
+    const response = await fetch(url, { method, redirect: "manual", headers: header ? { Cookie: header } : {}, signal: AbortSignal.timeout(30_000) });
     for (const line of response.headers.getSetCookie()) {
       const [pair = "", ...attributes] = line.split(";").map((s) => s.trim());
       const eq = pair.indexOf("=");
@@ -57,7 +59,7 @@ export class HttpBrowser {
       const target = new URL(current);
       if (target.origin === this.#returnOrigin) return { url: target, landed: true, lastCallback };
       if (/\/reauth\/(user|account)\/callback$/.test(target.pathname)) lastCallback = current;
-      const response = await this.#get(current);
+      const response = await this.request(current);
       const location = response.headers.get("Location");
       if (response.status >= 300 && response.status < 400 && location) {
         current = new URL(location, current).toString();
