@@ -75,6 +75,22 @@ export const COMPARE_MARGINS = {
   /** Upstream calls and object calls per request: any increase. */
 };
 
+/** The machine a run measured on, with the load average before it and now. */
+function machineFacts(loadBefore: number[]) {
+  return {
+    cpu: cpus()[0]?.model ?? "?",
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    workerd: versionOf("workerd"),
+    wrangler: versionOf("wrangler"),
+    miniflare: versionOf("miniflare"),
+    loadAverageBefore: loadBefore,
+    loadAverageAfter: loadavg().map((n) => round(n)),
+  };
+}
+
 // ---------------------------------------------------------------- lean runtime
 
 const BARE_WORKER = `export default { fetch() { return new Response("ok"); } };`;
@@ -447,18 +463,7 @@ async function runSideBySide(
       usersPerRuntime: options.users,
       boots: options.boots,
       command: `npm run bench -- ${process.argv.slice(2).join(" ")}`,
-      machine: {
-        cpu: cpus()[0]?.model ?? "?",
-        cores: cpus().length,
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        os: `${platform()} ${release()}`,
-        node: process.version,
-        workerd: versionOf("workerd"),
-        wrangler: versionOf("wrangler"),
-        miniflare: versionOf("miniflare"),
-        loadAverageBefore: loadBefore,
-        loadAverageAfter: loadavg().map((n) => round(n)),
-      },
+      machine: machineFacts(loadBefore),
       after,
       before,
       ...(options.tmpfs ? { afterTmpfs: tree(2) } : {}),
@@ -662,18 +667,7 @@ async function main(): Promise<void> {
   const results: Results = {
     date: new Date().toISOString(),
     delayMs: delay,
-    machine: {
-      cpu: cpus()[0]?.model ?? "?",
-      cores: cpus().length,
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      os: `${platform()} ${release()}`,
-      node: process.version,
-      workerd: versionOf("workerd"),
-      wrangler: versionOf("wrangler"),
-      miniflare: versionOf("miniflare"),
-      loadAverageBefore: loadBefore,
-      loadAverageAfter: loadavg().map((n) => round(n)),
-    },
+    machine: machineFacts(loadBefore),
     bundle: lean.bundle,
     startup: lean.startup,
     lean: { levels: lean.levels, counts: lean.counts, ...(lean.objectCounts ? { objectCounts: lean.objectCounts } : {}), cold: lean.cold, profile: lean.profile },
