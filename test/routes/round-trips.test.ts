@@ -10,7 +10,7 @@ import { objectServicesFrom, restoreObjectWiringAfterEach, wireObjects } from ".
 /**
  * The round-trip budget, counted from the mock's journal: per step, how many
  * requests reach digi.me, on a cold isolate (nothing cached) and warm.
- * DESIGN.md: user start 1, account start 1 (two calls in parallel), callback 1
+ * docs/design.md: user start 1, account start 1 (two calls in parallel), callback 1
  * (the user callback's exchange; the account callback's confirming read).
  * Cold path: on a fresh isolate in a fresh location (empty Cache API) the key
  * set is fetched beside the call whose token needs it, not after it; on a
