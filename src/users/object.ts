@@ -35,7 +35,7 @@ import { UserStore, type FlowState } from "../storage/user-store.ts";
 import { flowEndedEvent, tokenExpiredEvent, tokenExpiringEvent, tokenRotatedEvent } from "../webhooks/events.ts";
 import { flowEventId, newEventId, type OutboundEvent } from "../webhooks/outbox.ts";
 import type { CallbackAnswer, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
-import { nextAlarmAt, outcomeForgottenAt } from "./schedule.ts";
+import { dueTokenNotice, flowDueAt, isOpen, nextAlarmAt } from "./schedule.ts";
 
 /** How long the alarm waits to look again at a flow whose callback is still exchanging: 5 seconds. */
 export const EXCHANGE_RECHECK_MS = 5_000;
@@ -334,7 +334,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   async #current(call: ObjectCall, flowId: string, events: OutboundEvent[]): Promise<FlowState | null> {
     const state = await this.#deps().store.flow(flowId);
     if (!state) return null;
-    if (dueToExpire(state, call.now) && !this.#busy.has(flowId)) {
+    if (isOpen(state) && flowDueAt(state) <= call.now && !this.#busy.has(flowId)) {
       return this.#end(state, { status: "expired" }, call.now, (produced) => void events.push(...produced));
     }
     return state;
@@ -536,32 +536,26 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     const events: OutboundEvent[] = [];
     let recheck = false;
     for (const flow of await store.flows()) {
-      if (flow.status === "pending" || flow.status === "awaiting_confirmation") {
-        if (!dueToExpire(flow, now)) continue;
+      if (flowDueAt(flow) > now) continue;
+      if (isOpen(flow)) {
         if (this.#busy.has(flow.id)) {
           recheck = true; // a callback is exchanging: its outcome decides
           continue;
         }
         await this.#end(flow, { status: "expired" }, now, (produced) => void events.push(...produced));
         log(this.#scope(), "info", "flow_expired", { flowId: flow.id, kind: flow.kind });
-      } else if (outcomeForgottenAt(flow) <= now) {
+      } else {
         await store.deleteFlow(flow.id);
       }
     }
     const record = await store.tokenRecord();
-    if (record && userId !== undefined && Number.isFinite(record.refreshTokenExpiry)) {
-      const expiresAt = record.refreshTokenExpiry * 1000;
-      const noticeAt = expiresAt - services.config.tokenExpiringNoticeSeconds * 1000;
-      const next = { ...meta };
-      if (now >= expiresAt && meta.expiredSentFor !== record.refreshTokenExpiry) {
-        events.push({ id: newEventId(), event: tokenExpiredEvent(userId, record.refreshTokenExpiry, now) });
-        next.expiredSentFor = record.refreshTokenExpiry;
-        next.expiringSentFor = record.refreshTokenExpiry; // too late to warn
-      } else if (now >= noticeAt && now < expiresAt && meta.expiringSentFor !== record.refreshTokenExpiry) {
-        events.push({ id: newEventId(), event: tokenExpiringEvent(userId, record, now) });
-        next.expiringSentFor = record.refreshTokenExpiry;
-      }
-      if (next.expiringSentFor !== meta.expiringSentFor || next.expiredSentFor !== meta.expiredSentFor) await store.putMeta(next);
+    const notice = record && userId !== undefined ? dueTokenNotice(record, meta, services.config.tokenExpiringNoticeSeconds, now) : undefined;
+    if (record && userId !== undefined && notice) {
+      const expiry = record.refreshTokenExpiry;
+      const event = notice === "expired" ? tokenExpiredEvent(userId, expiry, now) : tokenExpiringEvent(userId, record, now);
+      events.push({ id: newEventId(), event });
+      // After `expired` it is too late to warn.
+      await store.putMeta({ ...meta, expiringSentFor: expiry, ...(notice === "expired" ? { expiredSentFor: expiry } : {}) });
     }
     if (events.length) await this.publishAlarmEvents(events);
     await this.#schedule(now);
@@ -574,9 +568,4 @@ function pendingTokenContext(flowId: string): string {
   return `flow:v1:${flowId}:token`;
 }
 
-/** Whether a flow not yet ended is past its expiry (a pending one) or its confirmation window (an unconfirmed one). */
-function dueToExpire(flow: FlowState, nowMs: number): boolean {
-  if (flow.status === "pending") return flow.expiresAt <= nowMs;
-  if (flow.status === "awaiting_confirmation") return (flow.confirmBy ?? flow.expiresAt) <= nowMs;
-  return false;
-}
+

@@ -10,8 +10,45 @@ import type { FlowState, UserMeta } from "../storage/user-store.ts";
 const MAX_DATE_MS = 8.64e15;
 
 /** When an ended flow's outcome is forgotten (ms); a flow awaiting confirmation is not ended. */
-export function outcomeForgottenAt(flow: Pick<FlowState, "completedAt" | "expiresAt">): number {
+function outcomeForgottenAt(flow: Pick<FlowState, "completedAt" | "expiresAt">): number {
   return (flow.completedAt ?? flow.expiresAt) + COMPLETED_FLOW_TTL_SECONDS * 1000;
+}
+
+/** Whether a flow has yet to end: pending, or awaiting the application's confirmation. */
+export function isOpen(flow: Pick<FlowState, "status">): boolean {
+  return flow.status === "pending" || flow.status === "awaiting_confirmation";
+}
+
+/**
+ * When the alarm must next look at a flow (ms): a pending flow's expiry, an
+ * unconfirmed one's end of confirmation, an ended one's end of keeping.
+ */
+export function flowDueAt(flow: Pick<FlowState, "status" | "expiresAt" | "completedAt" | "confirmBy">): number {
+  if (flow.status === "pending") return flow.expiresAt;
+  if (flow.status === "awaiting_confirmation") return flow.confirmBy ?? flow.expiresAt;
+  return outcomeForgottenAt(flow);
+}
+
+/** When a refresh token expires (ms), within what a Date can hold, so an absurd expiry still gives a real time. */
+function refreshExpiresAt(refreshTokenExpiry: number): number {
+  return Math.min(Math.max(refreshTokenExpiry * 1000, 0), MAX_DATE_MS);
+}
+
+/**
+ * The token notice due now, if any: `expired` once the refresh token has
+ * lapsed (unless sent for this expiry), else `expiring` within the notice
+ * period (unless sent). Sending `expired` makes `expiring` moot.
+ */
+export function dueTokenNotice(
+  token: Pick<TokenRecord, "refreshTokenExpiry">,
+  meta: Pick<UserMeta, "expiringSentFor" | "expiredSentFor">,
+  noticeSeconds: number,
+  nowMs: number,
+): "expiring" | "expired" | undefined {
+  if (!Number.isFinite(token.refreshTokenExpiry)) return undefined;
+  const expiresAt = refreshExpiresAt(token.refreshTokenExpiry);
+  if (nowMs >= expiresAt) return meta.expiredSentFor === token.refreshTokenExpiry ? undefined : "expired";
+  return nowMs >= expiresAt - noticeSeconds * 1000 && meta.expiringSentFor !== token.refreshTokenExpiry ? "expiring" : undefined;
 }
 
 /**
@@ -26,12 +63,9 @@ export function nextAlarmAt(
   noticeSeconds: number,
   nowMs: number,
 ): number | undefined {
-  const times: number[] = flows.map((flow) =>
-    flow.status === "pending" ? flow.expiresAt : flow.status === "awaiting_confirmation" ? (flow.confirmBy ?? flow.expiresAt) : outcomeForgottenAt(flow),
-  );
+  const times: number[] = flows.map(flowDueAt);
   if (token && Number.isFinite(token.refreshTokenExpiry)) {
-    // Within what a Date can hold, so an absurd expiry still gives a real time.
-    const expiresAt = Math.min(Math.max(token.refreshTokenExpiry * 1000, 0), MAX_DATE_MS);
+    const expiresAt = refreshExpiresAt(token.refreshTokenExpiry);
     if (meta.expiringSentFor !== token.refreshTokenExpiry && nowMs < expiresAt) times.push(expiresAt - noticeSeconds * 1000);
     if (meta.expiredSentFor !== token.refreshTokenExpiry) times.push(expiresAt);
   }
