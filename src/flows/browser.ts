@@ -65,15 +65,17 @@ function keptBindingCookie(request: BrowserRequest, flowId: string): string {
 /**
  * Where an ended flow sends its browser: the browser that launched it goes
  * back to `returnTo` with the recorded outcome (signed); any other browser
- * gets the 409 page and never the outcome.
+ * gets the 409 page and never the outcome. `repeated`: the flow had ended
+ * before this request (a reload, a second tab), which the log says.
  */
-async function outcomeRedirect(request: BrowserRequest, entry: FlowEntry, answer: Pick<CallbackAnswer, "state" | "bound">, cookie = keptBindingCookie(request, entry.id)): Promise<BrowserRedirect> {
+async function outcomeRedirect(request: BrowserRequest, entry: FlowEntry, answer: Pick<CallbackAnswer, "state" | "bound">, repeated: boolean): Promise<BrowserRedirect> {
   const { state, bound } = answer;
   if (!bound) throw alreadyCompleted(entry.id, state.status);
+  if (repeated) log(request.scope, "info", "flow_outcome_repeated", { flowId: entry.id, kind: entry.kind, flowStatus: state.status });
   // Signed as of the flow's end, not of this request: a reload an hour later cannot mint a fresh signature.
   const signedAt = state.completedAt ?? request.services.now();
   const detail = { errorCode: state.errorCode, errorSource: state.errorSource, identity: state.identity };
-  return { location: await signedOutcomeUrl(request.services.config.returnSigningSecret, entry, state.status, detail, signedAt), setCookie: cookie };
+  return { location: await signedOutcomeUrl(request.services.config.returnSigningSecret, entry, state.status, detail, signedAt), setCookie: keptBindingCookie(request, entry.id) };
 }
 
 /**
@@ -82,16 +84,9 @@ async function outcomeRedirect(request: BrowserRequest, entry: FlowEntry, answer
  */
 export async function launchFlow(request: BrowserRequest, entry: FlowEntry): Promise<BrowserRedirect> {
   const answer = await userOf(request, entry).launch(entry.id, request.presented);
-  if (answer.state.status !== "pending") {
-    log(logScope(request), "info", "flow_outcome_repeated", { flowId: entry.id, kind: entry.kind, flowStatus: answer.state.status });
-    return outcomeRedirect(request, entry, answer);
-  }
+  if (answer.state.status !== "pending") return outcomeRedirect(request, entry, answer, true);
   const maxAge = (entry.expiresAt - request.services.now()) / 1000;
   return { location: entry.upstreamUrl, setCookie: bindingCookie(entry.id, answer.secret!, maxAge) };
-}
-
-function logScope(request: BrowserRequest) {
-  return { logLevel: request.scope.logLevel, requestId: request.scope.requestId };
 }
 
 function wrongCallback(entry: FlowEntry, expected: string): AppError {
@@ -111,8 +106,7 @@ function tokenNotStored(request: BrowserRequest, flowId: string, sealed: string,
 
 async function afterCallback(request: BrowserRequest, entry: FlowEntry, answer: CallbackAnswer): Promise<BrowserRedirect> {
   if (answer.recovery) throw tokenNotStored(request, entry.id, answer.recovery);
-  if (!answer.ended && answer.bound) log(logScope(request), "info", "flow_outcome_repeated", { flowId: entry.id, kind: entry.kind, flowStatus: answer.state.status });
-  return outcomeRedirect(request, entry, answer);
+  return outcomeRedirect(request, entry, answer, !answer.ended);
 }
 
 /**
