@@ -86,6 +86,15 @@ function unavailable(operation: string, cause: unknown): StorageError {
   return StorageError.unavailable(cause, { operation, store: "user-object" });
 }
 
+/**
+ * `unconfirmed`: the write does not hold the object's outgoing messages (its
+ * calls to digi.me) until it is durable; whoever writes so must `sync()`
+ * before answering.
+ */
+export interface WriteOptions {
+  unconfirmed?: boolean;
+}
+
 /** Reads and writes one user object's storage; a storage failure is a `StorageError` (unavailable). */
 export class UserStore {
   readonly #storage: DurableObjectStorage;
@@ -102,9 +111,9 @@ export class UserStore {
     }
   }
 
-  async #put(key: string, value: unknown): Promise<void> {
+  async #put(key: string, value: unknown, options?: WriteOptions): Promise<void> {
     try {
-      await this.#storage.put(key, value);
+      await this.#storage.put(key, value, options?.unconfirmed ? { allowUnconfirmed: true } : undefined);
     } catch (error) {
       throw unavailable("put", error);
     }
@@ -152,8 +161,8 @@ export class UserStore {
   }
 
   /** Writes a flow's state. */
-  putFlow(state: FlowState): Promise<void> {
-    return this.#put(USER_KEYS.flowPrefix + state.id, state);
+  putFlow(state: FlowState, options?: WriteOptions): Promise<void> {
+    return this.#put(USER_KEYS.flowPrefix + state.id, state, options);
   }
 
   /** Forgets a flow. */
@@ -181,12 +190,21 @@ export class UserStore {
   }
 
   /** Sets the object's alarm (the earliest thing it must do unasked), or clears it. */
-  async setAlarm(atMs: number | undefined): Promise<void> {
+  async setAlarm(atMs: number | undefined, options?: WriteOptions): Promise<void> {
     try {
       if (atMs === undefined) await this.#storage.deleteAlarm();
-      else await this.#storage.setAlarm(atMs);
+      else await this.#storage.setAlarm(atMs, options?.unconfirmed ? { allowUnconfirmed: true } : undefined);
     } catch (error) {
       throw unavailable("alarm", error);
+    }
+  }
+
+  /** Resolves once every write made so far (unconfirmed ones included) is durable. */
+  async sync(): Promise<void> {
+    try {
+      await this.#storage.sync();
+    } catch (error) {
+      throw unavailable("sync", error);
     }
   }
 }

@@ -31,7 +31,8 @@ import { getServices, type Services } from "../services.ts";
 import { sha256 } from "../storage/crypto.ts";
 import { isStorageUnavailable, StorageError } from "../storage/errors.ts";
 import type { StoredToken } from "../storage/tokens.ts";
-import { UserStore, type FlowState } from "../storage/user-store.ts";
+import type { FlowKind } from "../storage/flows.ts";
+import { UserStore, type FlowState, type WriteOptions } from "../storage/user-store.ts";
 import { flowEndedEvent, tokenExpiredEvent, tokenExpiringEvent, tokenRotatedEvent } from "../webhooks/events.ts";
 import { flowEventId, newEventId, type OutboundEvent } from "../webhooks/outbox.ts";
 import type { CallbackAnswer, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
@@ -234,31 +235,47 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
 
   // ---- Flows -------------------------------------------------------------
 
-  /** Begins a user flow: the upstream round trip, then the flow recorded as pending. */
+  /** Begins a user flow: recorded as pending, then the upstream round trip. */
   beginUserFlow(call: ObjectCall, input: BeginUserFlow): Promise<Wire<Begun>> {
-    return this.#run(call, async (deps) => this.#register(call, input, await beginUserFlow(deps, input)));
+    return this.#run(call, (deps) => this.#begin(call, input, "user", () => beginUserFlow(deps, input)));
   }
 
   /** Begins an account flow. */
   beginAccountFlow(call: ObjectCall, input: BeginAccountFlow): Promise<Wire<Begun>> {
-    return this.#run(call, async (deps) => this.#register(call, input, await beginAccountFlow(deps, input)));
+    return this.#run(call, (deps) => this.#begin(call, input, "account", () => beginAccountFlow(deps, input)));
   }
 
-  async #register(call: ObjectCall, input: BeginFlow, begun: Begun): Promise<Begun> {
+  /**
+   * Records the flow as pending (and its expiry in the alarm) before the
+   * upstream round trip, unconfirmed: the commit runs while digi.me answers
+   * instead of after it, and `sync` makes sure it is durable before the
+   * answer leaves. A start that fails forgets the flow, so it never expires
+   * into an event for a flow the backend was never given.
+   */
+  async #begin(call: ObjectCall, input: BeginFlow & { accountId?: string }, kind: FlowKind, run: () => Promise<Begun>): Promise<Begun> {
     const { store } = this.#deps();
     const state: FlowState = {
       v: 1,
       id: input.flowId,
-      kind: begun.kind,
+      kind,
       userId: call.userId,
-      ...(begun.accountId ? { accountId: begun.accountId } : {}),
+      ...(input.accountId ? { accountId: input.accountId } : {}),
       status: "pending",
       createdAt: input.createdAt,
       expiresAt: input.expiresAt,
     };
-    await store.putFlow(state);
-    await this.#alarmBy(state.expiresAt);
-    return begun;
+    await store.putFlow(state, { unconfirmed: true });
+    await this.#alarmBy(state.expiresAt, { unconfirmed: true });
+    try {
+      const begun = await run();
+      // A user flow whose access token digi.me refused became a full authorization.
+      if (begun.kind !== kind) await store.putFlow({ ...state, kind: begun.kind });
+      await store.sync();
+      return begun;
+    } catch (error) {
+      await store.deleteFlow(state.id).catch((failure: unknown) => log(this.#scope(call), "error", "flow_not_forgotten", { flowId: state.id, cause: String(failure) }));
+      throw error;
+    }
   }
 
   /** Forgets a flow whose start failed after it was recorded (the backend never got its id). */
@@ -512,10 +529,10 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    * early one costs nothing but a look), which spares most writes a second
    * commit and the reads a full recompute needs.
    */
-  async #alarmBy(atMs: number): Promise<void> {
+  async #alarmBy(atMs: number, options?: WriteOptions): Promise<void> {
     if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
     if (this.#alarmAt !== null && this.#alarmAt <= atMs) return;
-    await this.#deps().store.setAlarm(atMs);
+    await this.#deps().store.setAlarm(atMs, options);
     this.#alarmAt = atMs;
   }
 

@@ -153,6 +153,22 @@ describe("expiry by the user object's alarm", () => {
     expect(typesOf(recorded)).toEqual(["flow.expired"]);
   });
 
+  it("keeps nothing of a start digi.me refused: no flow to read, and the alarm never announces it expired", async () => {
+    const past = Date.now() - FLOW_TTL_MS - 60_000; // had it been kept, it would be due now
+    const { api } = appAt(() => past);
+    const { user } = await enroll(api, testMock.mock);
+    const recorded = await recordAlarmEvents(user.id);
+    testMock.mock.setUserScenario(user, { ...testMock.mock.scenarioFor(user), faults: [{ type: "http-error", status: 500, endpoints: ["oauth/token/reference"], times: 1 }] } as never);
+    expect((await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/done` } })).status).toBe(502);
+
+    const kept = await runInDurableObject(userObject(user.id), async (_instance, state) => [...(await state.storage.list({ prefix: "flow:v1:" })).keys()]);
+    expect(kept).toEqual([]);
+    await runDurableObjectAlarm(userObject(user.id));
+    expect(typesOf(recorded)).toEqual([]);
+    // The next start works as usual.
+    await startUserFlow(api, user.id);
+  });
+
   it("refuses a callback that comes after the alarm expired the flow: a 404 page, the code never exchanged, no flow.succeeded", async () => {
     const startedAt = Date.now() - FLOW_TTL_MS + LEAD_MS; // due LEAD_MS from now, real time
     const { api, browser, queue, settled } = appAt(() => startedAt);

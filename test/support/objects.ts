@@ -38,7 +38,7 @@ export function userObject(userId: string): DurableObjectStub<UserObject> {
 
 /** What to break in an object's storage. */
 export interface StorageFault {
-  op: "get" | "put" | "delete" | "list";
+  op: "get" | "put" | "delete" | "list" | "sync";
   /** Only keys starting with this. */
   prefix?: string;
   /** Fail this many times, then work (default: always). */
@@ -59,7 +59,7 @@ export function faultyStorage(faults: StorageFault[]): Pick<typeof objectWiring,
         get(target, property) {
           const value = Reflect.get(target, property);
           if (typeof value !== "function") return value;
-          if (property === "get" || property === "put" || property === "delete" || property === "list") {
+          if (property === "get" || property === "put" || property === "delete" || property === "list" || property === "sync") {
             return (key: unknown, ...rest: unknown[]) => {
               if (failing(property, key)) return Promise.reject(new Error(`Durable Object storage ${property} failed: internal error`));
               return (value as (...args: unknown[]) => unknown).call(target, key, ...rest);
