@@ -26,7 +26,9 @@
  *   module-level map is read by the Worker, and an AsyncLocalStorage store set
  *   around the RPC is not seen inside it).
  * - Every answer carries `X-Bench-Object-Calls`: how many RPC calls the
- *   request made to user objects.
+ *   request made to user objects, and `X-Bench-Objects-Woken`: how many of
+ *   them met an object constructed for the call (new, or evicted after being
+ *   idle: workerd evicts an object idle for about 10 s).
  * - The objects get the same in-memory KV (their one KV read, a legacy token
  *   record, happens once per user); their own storage is workerd's SQLite.
  */
@@ -34,11 +36,24 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import worker from "../src/index.ts";
 import { KEY_SET_CACHE_PREFIX } from "../src/digime/key-set.ts";
 import type { Env } from "../src/env.ts";
-import { objectWiring, UserObject } from "../src/users/object.ts";
+import { objectWiring, UserObject as ServiceUserObject } from "../src/users/object.ts";
 import type { ObjectCall } from "../src/users/api.ts";
 
-/** The Durable Object class the bench's wrangler config binds as USERS. */
-export { UserObject };
+/** Instances not yet called: the object was (re)constructed for the call that finds itself here. */
+const unwoken = new WeakSet<object>();
+
+/**
+ * The Durable Object class the bench's wrangler config binds as USERS: the
+ * service's own, remembering that it was just constructed, so the benchmark
+ * can tell a call that woke its object (new, or evicted after being idle) from
+ * one that found it in memory (`X-Bench-Objects-Woken`).
+ */
+export class UserObject extends ServiceUserObject {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    unwoken.add(this);
+  }
+}
 
 const entries = new Map<string, { value: string; expiresAt: number }>();
 
@@ -73,6 +88,8 @@ async function seed(request: Request): Promise<Response> {
 interface ObjectRecord {
   intervals: Array<[number, number]>;
   objectCalls: number;
+  /** Of those calls, how many met an object constructed for them. */
+  objectsWoken: number;
 }
 
 /** By request id (`call.requestId`): shared by the Worker and the objects (same isolate). */
@@ -83,19 +100,21 @@ const upstream = new AsyncLocalStorage<Array<[number, number]>>();
 
 // The objects' RPC methods (every method on the prototype but the constructor and the alarm) run in
 // a store kept under their request's id, and count as one object call of that request.
-for (const name of Object.getOwnPropertyNames(UserObject.prototype)) {
+for (const name of Object.getOwnPropertyNames(ServiceUserObject.prototype)) {
   if (name === "constructor" || name === "alarm" || name === "fetch") continue;
-  const method = Object.getOwnPropertyDescriptor(UserObject.prototype, name)?.value as unknown;
+  const method = Object.getOwnPropertyDescriptor(ServiceUserObject.prototype, name)?.value as unknown;
   if (typeof method !== "function") continue;
-  Object.defineProperty(UserObject.prototype, name, {
+  Object.defineProperty(ServiceUserObject.prototype, name, {
     configurable: true,
     writable: true,
-    value: function (this: UserObject, call: ObjectCall, ...rest: unknown[]) {
+    value: function (this: ServiceUserObject, call: ObjectCall, ...rest: unknown[]) {
       const id = call?.requestId;
+      const woken = unwoken.delete(this);
       if (!id) return (method as (...args: unknown[]) => unknown).call(this, call, ...rest);
       let record = objectRecords.get(id);
-      if (!record) objectRecords.set(id, (record = { intervals: [], objectCalls: 0 }));
+      if (!record) objectRecords.set(id, (record = { intervals: [], objectCalls: 0, objectsWoken: 0 }));
       record.objectCalls++;
+      if (woken) record.objectsWoken++;
       return upstream.run(record.intervals, () => (method as (...args: unknown[]) => unknown).call(this, call, ...rest));
     },
   });
@@ -153,6 +172,7 @@ export default {
     const response = new Response(answer.body, answer);
     response.headers.set("X-Bench-Upstream-Ms", covered(record ? [...intervals, ...record.intervals] : intervals).toFixed(3));
     response.headers.set("X-Bench-Object-Calls", String(record?.objectCalls ?? 0));
+    response.headers.set("X-Bench-Objects-Woken", String(record?.objectsWoken ?? 0));
     return response;
   },
 };

@@ -152,6 +152,8 @@ export interface StepAnswer {
   upstreamMs?: number;
   /** From the lean runtime: the request's RPC calls to user objects. */
   objectCalls?: number;
+  /** From the lean runtime: of those calls, how many woke their object (constructed for the call). */
+  objectsWoken?: number;
   /** A callback's redirect, which says whether the flow succeeded. */
   location?: string;
 }
@@ -166,11 +168,13 @@ export async function sendStep(c: Client, step: StepName, user: BenchUser, callb
   await response.arrayBuffer();
   const upstream = response.headers.get("X-Bench-Upstream-Ms");
   const objectCalls = response.headers.get("X-Bench-Object-Calls");
+  const objectsWoken = response.headers.get("X-Bench-Objects-Woken");
   const location = response.headers.get("Location");
   return {
     status: response.status,
     ...(upstream === null ? {} : { upstreamMs: Number(upstream) }),
     ...(objectCalls === null ? {} : { objectCalls: Number(objectCalls) }),
+    ...(objectsWoken === null ? {} : { objectsWoken: Number(objectsWoken) }),
     ...(location === null ? {} : { location }),
   };
 }
@@ -182,6 +186,8 @@ export interface Samples {
   latencies: number[];
   nonUpstream: number[];
   objectCalls: number[];
+  /** Per request, the object calls that woke their object (lean runtime with user objects only). */
+  objectsWoken?: number[];
 }
 
 /**
@@ -196,6 +202,7 @@ export async function measure(c: Client, step: StepName, concurrency: number, re
   const latencies: number[] = [];
   const upstreamTimes: number[] = [];
   const objectCalls: number[] = [];
+  const objectsWoken: number[] = [];
   let errors = 0;
   const cpuBefore = cpu?.();
   const began = performance.now();
@@ -206,12 +213,14 @@ export async function measure(c: Client, step: StepName, concurrency: number, re
     latencies.push(latency);
     if (answer.upstreamMs !== undefined) upstreamTimes.push(latency - answer.upstreamMs);
     if (answer.objectCalls !== undefined) objectCalls.push(answer.objectCalls);
+    if (answer.objectsWoken !== undefined) objectsWoken.push(answer.objectsWoken);
     if (answer.status !== EXPECTED_STATUS[step]) errors++;
   });
   if (samples) {
     samples.latencies.push(...latencies);
     if (upstreamTimes.length === latencies.length) samples.nonUpstream.push(...upstreamTimes);
     samples.objectCalls.push(...objectCalls);
+    if (objectsWoken.length) (samples.objectsWoken ??= []).push(...objectsWoken);
   }
   const wall = performance.now() - began;
   const cpuAfter = cpu?.();

@@ -271,6 +271,8 @@ export interface SideBySideTree {
       upstreamCallsPerRequest: number;
       objectCallsPerRequest?: number;
       objectCallsMax?: number;
+      /** Share of requests whose object call woke the object (constructed for it: new, or evicted while idle). */
+      objectsWokenPerRequest?: number;
     }
   >;
   cold?: Results["lean"]["cold"];
@@ -298,11 +300,85 @@ export interface SideBySide {
   gate: Record<WorkStep, { before: number; after: number; deltaMs: number; held: boolean }>;
 }
 
+/** A step's shape in `npm run bench:floor`: the code before (an in-memory map), or one object call shaped as a callback or as a start. */
+export type FloorShape = "memory" | "callback" | "start";
+
+/** `npm run bench:floor` on one kind of storage: non-upstream p50 (ms) per shape, on objects in memory ("warm") and woken ("cold"). */
+export interface FloorStorage {
+  warm: Record<FloorShape, number>;
+  cold: Record<FloorShape, number>;
+  warmRequests: number;
+  coldRequests: number;
+}
+
+/** `npm run bench:floor`: what any Durable Object adds to a step here (bench/floor.json). */
+export interface Floor {
+  date: string;
+  delayMs: number;
+  command: string;
+  loadAverageBefore: number[];
+  loadAverageAfter: number[];
+  storage: Partial<Record<"disk" | "tmpfs", FloorStorage>>;
+}
+
 const sign = (n: number) => `${n >= 0 ? "+" : "−"}${Math.abs(r2(n))}`;
 const treeName = (t: SideBySideTree) => `${t.commit}${t.dirty ? " + uncommitted work" : ""}`;
 
+/** The step shapes of `npm run bench:floor`. */
+const FLOOR_SHAPE: Record<WorkStep, Exclude<FloorShape, "memory">> = { "user start": "start", "account start": "start", "user callback": "callback", "account callback": "callback" };
+
+/** What any object adds here (bench/floor.json), and each step's change set against it. */
+function floorSection(run: SideBySide, floor: Floor): string {
+  const r = (n: number) => Math.round(n * 100) / 100;
+  const rows = (["disk", "tmpfs"] as const).flatMap((name) => {
+    const s = floor.storage[name];
+    if (!s) return [];
+    return (["warm", "cold"] as const).map((kind) => {
+      const f = s[kind];
+      return `| ${name} | ${kind === "warm" ? "in memory" : "woken"} | ${f.memory} | ${f.callback} (${sign(f.callback - f.memory)}) | ${f.start} (${sign(f.start - f.memory)}) |`;
+    });
+  });
+  const steps = WORK_STEPS.map((step) => {
+    const g = run.gate[step];
+    const woken = (run.after.warm[step].objectsWokenPerRequest ?? 0) >= 0.5;
+    const shape = FLOOR_SHAPE[step];
+    const cell = (name: "disk" | "tmpfs", change: number | undefined) => {
+      const f = floor.storage[name]?.[woken ? "cold" : "warm"];
+      if (!f || change === undefined) return "— | —";
+      const least = r(f[shape] - f.memory);
+      return `${sign(least)} | ${sign(change - least)}`;
+    };
+    const tmpfsP50 = run.afterTmpfs?.warm[step]?.nonUpstreamMs?.p50;
+    return `| ${step} | ${shape}, ${woken ? "woken" : "in memory"} | ${sign(g.deltaMs)} | ${cell("disk", g.deltaMs)} | ${tmpfsP50 === undefined ? "—" : sign(tmpfsP50 - g.before)} | ${cell("tmpfs", tmpfsP50 === undefined ? undefined : tmpfsP50 - g.before)} |`;
+  }).join("\n");
+  return `
+### What any object costs here (the floor)
+
+\`npm run bench:floor\` (\`bench/object-floor.ts\`, ${floor.date.slice(0, 16).replace("T", " ")} UTC, load ${floor.loadAverageBefore.join(" / ")} before,
+${floor.loadAverageAfter.join(" / ")} after) measures what a Durable Object adds to a step on this machine whatever the code in
+it does: a minimal Worker, no service code, its upstream a local server delayed ${floor.delayMs} ms, non-upstream
+p50 in ms. **memory**: read a map entry, call upstream, write two entries (the code before, on the lean
+benchmark's in-memory KV). **callback shape**: one RPC; the object reads a record, calls upstream,
+writes two records and answers once they are durable. **start shape**: one RPC; the object reads a
+record, writes one and sets its alarm without holding the upstream call, calls upstream, and
+answers once the writes are durable. Objects in memory (served a request a moment ago) and woken
+(idle past eviction, constructed again for the call).
+
+| storage | object | memory | object, callback shape (added) | object, start shape (added) |
+| --- | --- | --- | --- | --- |
+${rows.join("\n")}
+
+Each step of the run above set against the floor of its shape (the least any object adds
+there), and what the service's own code adds over that floor:
+
+| step | shape, object | change (disk) | floor (disk) | over the floor (disk) | change (tmpfs) | floor (tmpfs) | over the floor (tmpfs) |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${steps}
+`;
+}
+
 /** The "User objects (Durable Objects)" section of BENCHMARKS.md. */
-export function userObjectsSection(run: SideBySide): string {
+export function userObjectsSection(run: SideBySide, floor?: Floor): string {
   const { after, before, machine } = run;
   const tmpfs = run.afterTmpfs;
   const date = run.date.slice(0, 16).replace("T", " ");
@@ -313,7 +389,7 @@ export function userObjectsSection(run: SideBySide): string {
     const g = run.gate[step];
     const t = p50(tmpfs, step);
     const tmpfsCell = tmpfs ? ` ${t ?? "?"} (${t === undefined ? "?" : sign(t - g.before)}) |` : "";
-    return `| ${step} | ${g.before} | ${g.after} | **${sign(g.deltaMs)}** | ${g.held ? "held" : "**missed**"} |${tmpfsCell} ${b.nonUpstreamMs?.p95 ?? "?"} / ${a.nonUpstreamMs?.p95 ?? "?"} | ${b.latencyMs.p50} / ${a.latencyMs.p50} | ${b.upstreamCallsPerRequest} / ${a.upstreamCallsPerRequest} | ${a.objectCallsPerRequest ?? "—"} | ${b.errors} / ${a.errors} |`;
+    return `| ${step} | ${g.before} | ${g.after} | **${sign(g.deltaMs)}** | ${g.held ? "held" : "**missed**"} |${tmpfsCell} ${b.nonUpstreamMs?.p95 ?? "?"} / ${a.nonUpstreamMs?.p95 ?? "?"} | ${b.latencyMs.p50} / ${a.latencyMs.p50} | ${b.upstreamCallsPerRequest} / ${a.upstreamCallsPerRequest} | ${a.objectCallsPerRequest ?? "—"} | ${a.objectsWokenPerRequest ?? "—"} | ${b.errors} / ${a.errors} |`;
   }).join("\n");
   const healthz = (t: SideBySideTree) => t.warm["baseline (/healthz)"]?.latencyMs.p50 ?? "?";
   const coldRows =
@@ -391,10 +467,15 @@ git worktree remove --force ${before.root}
 
 **Gate (issue 17): warm non-upstream p50 at c=1 may grow by at most ${SIDE_BY_SIDE_GATE_MS} ms over the code before — ${held ? "held on every step" : `missed on ${missed.length === WORK_STEPS.length ? "every step" : missed.join(", ")}`}.**
 
-| step (warm, c=1) | before: non-upstream p50 ms | after | change | gate (≤ +${SIDE_BY_SIDE_GATE_MS} ms) |${tmpfs ? " after, storage on tmpfs (change) |" : ""} p95 before / after | latency p50 before / after | digi.me calls / request before / after | object calls / request | errors before / after |
-| --- | --- | --- | --- | --- |${tmpfs ? " --- |" : ""} --- | --- | --- | --- | --- |
+| step (warm, c=1) | before: non-upstream p50 ms | after | change | gate (≤ +${SIDE_BY_SIDE_GATE_MS} ms) |${tmpfs ? " after, storage on tmpfs (change) |" : ""} p95 before / after | latency p50 before / after | digi.me calls / request before / after | object calls / request | objects woken / request | errors before / after |
+| --- | --- | --- | --- | --- |${tmpfs ? " --- |" : ""} --- | --- | --- | --- | --- | --- |
 ${warmRows}
 
+"Objects woken": the share of requests whose object call met an object constructed for it
+(new, or evicted after about 10 s idle, as workerd does; Cloudflare may hibernate an idle object after 10 s too).
+A round's user starts meet objects idle since the round before; the account starts follow
+them on the same users, and the callbacks follow their own flows' launches, seconds later.
+${floor ? floorSection(run, floor) : ""}
 Each round's non-upstream p50 (${run.requestsPerRound} requests, ms), to show the spread:
 ${WORK_STEPS.map((step) => `- ${step}: before ${rounds(before, step)}; after ${rounds(after, step)}`).join("\n")}
 ${
@@ -468,8 +549,8 @@ deployment whose users cluster far from its backend.
 record the Worker kept in KV before the objects (one KV read at A — from KV's central store
 if A never read that key; a "not found" as well) and, if it finds one, copies it into its
 storage and deletes it from KV (one KV delete, also on that first call). Every later call
-skips the look (the object stores that it looked). A cold object (evicted after some idle
-time) also reopens its SQLite database and builds its services when it wakes; an object
+skips the look (the object stores that it looked). An object evicted after being idle is
+constructed again when it wakes (about 1 ms here: see the floor above); an object
 whose isolate is new at A pays script start-up there as well (see "Start-up and size").
 `;
 }

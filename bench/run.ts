@@ -56,7 +56,7 @@ import {
   type StepName,
 } from "./lib.ts";
 import { profileSteps, type StepProfile } from "./profile.ts";
-import { markdown, SIDE_BY_SIDE_GATE_MS, userObjectsSection, type ColdFigure, type Results, type SideBySide, type SideBySideTree } from "./report.ts";
+import { markdown, SIDE_BY_SIDE_GATE_MS, userObjectsSection, type ColdFigure, type Floor, type Results, type SideBySide, type SideBySideTree } from "./report.ts";
 
 const WORK_STEPS = STEPS.filter((s) => !s.startsWith("baseline")) as Exclude<StepName, "baseline (/healthz)">[];
 
@@ -432,6 +432,7 @@ async function runSideBySide(
           roundP50s: runs.map((l) => l.nonUpstreamMs.p50),
           upstreamCallsPerRequest: round(runs.reduce((a, l) => a + l.upstreamCallsPerRequest * l.requests, 0) / requests),
           ...(samples.objectCalls.length === samples.latencies.length ? { objectCallsPerRequest: round(samples.objectCalls.reduce((a, b) => a + b, 0) / samples.objectCalls.length), objectCallsMax: Math.max(...samples.objectCalls) } : {}),
+          ...(samples.objectsWoken?.length === samples.latencies.length ? { objectsWokenPerRequest: round(samples.objectsWoken.reduce((a, b) => a + b, 0) / samples.objectsWoken.length) } : {}),
         };
       }
       return {
@@ -579,6 +580,8 @@ export function regressions(before: Results, now: Pick<Results, "lean" | "bundle
 
 const RESULTS_PATH = join(ROOT, "bench", "results.json");
 const SIDE_BY_SIDE_PATH = join(ROOT, "bench", "side-by-side.json");
+/** `npm run bench:floor`'s figures, shown beside the side-by-side run's. */
+const FLOOR_PATH = join(ROOT, "bench", "floor.json");
 const USER_OBJECTS_HEADING = "\n## User objects (Durable Objects)\n";
 
 /**
@@ -591,7 +594,8 @@ function writeReport(text?: string): void {
   const current = existsSync(path) ? readFileSync(path, "utf8") : "";
   const soak = /\n## Soak\n[\s\S]*$/.exec(current)?.[0] ?? "";
   const main = text ?? current.slice(0, current.length - soak.length).split(USER_OBJECTS_HEADING)[0]!;
-  const sideBySide = existsSync(SIDE_BY_SIDE_PATH) ? userObjectsSection(JSON.parse(readFileSync(SIDE_BY_SIDE_PATH, "utf8")) as SideBySide) : "";
+  const floor = existsSync(FLOOR_PATH) ? (JSON.parse(readFileSync(FLOOR_PATH, "utf8")) as Floor) : undefined;
+  const sideBySide = existsSync(SIDE_BY_SIDE_PATH) ? userObjectsSection(JSON.parse(readFileSync(SIDE_BY_SIDE_PATH, "utf8")) as SideBySide, floor) : "";
   writeFileSync(path, `${main.trimEnd()}\n${sideBySide ? `\n${sideBySide.trim()}\n` : ""}${soak}`);
 }
 
