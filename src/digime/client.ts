@@ -85,8 +85,17 @@ export interface DigimeClientOptions {
   keySetStore?: SharedKeySetStore;
 }
 
+/** What every start call may be told: when its request is on its way. */
+export interface SentObserver {
+  /**
+   * Called once a request of the call has been handed to `fetch` (it may still
+   * be on its way), so the caller can do its own work while digi.me answers.
+   */
+  onSent?: () => void;
+}
+
 /** Options of `getReauthorizeUrl`. */
-export interface ReauthorizeUrlOptions {
+export interface ReauthorizeUrlOptions extends SentObserver {
   userAccessToken: string;
   callbackUrl: string;
   state: string;
@@ -96,7 +105,7 @@ export interface ReauthorizeUrlOptions {
 }
 
 /** Options of `getReauthorizeAccountUrl`. */
-export interface ReauthorizeAccountUrlOptions {
+export interface ReauthorizeAccountUrlOptions extends SentObserver {
   userAccessToken: string;
   callbackUrl: string;
   accountId: string;
@@ -104,7 +113,7 @@ export interface ReauthorizeAccountUrlOptions {
 }
 
 /** Options of `getAuthorizeUrl`, the full authorization used when reauthorization is impossible. */
-export interface AuthorizeUrlOptions {
+export interface AuthorizeUrlOptions extends SentObserver {
   callbackUrl: string;
   state: string;
   userAccessToken?: string;
@@ -172,7 +181,7 @@ export class DigimeClient {
       code_challenge_method: "S256",
       redirect_uri: options.callbackUrl,
       state: options.state,
-    }, options.sessionOptions);
+    }, options.sessionOptions, options.onSent);
     const url = new URL("user-reauth", this.onboardBaseUrl);
     url.searchParams.set("code", referenceCode);
     if (options.locale) url.searchParams.set("lng", options.locale);
@@ -190,8 +199,8 @@ export class DigimeClient {
       this.#reference("oauth/token/reference", {
         access_token: options.userAccessToken,
         redirect_uri: options.callbackUrl,
-      }),
-      this.#accountReference(options.accountId),
+      }, undefined, options.onSent),
+      this.#accountReference(options.accountId, options.onSent),
     ]);
     const url = new URL("reauthorize", this.onboardBaseUrl);
     url.searchParams.set("code", referenceCode);
@@ -217,7 +226,7 @@ export class DigimeClient {
       state: options.state,
     };
     if (options.userAccessToken) claims.access_token = options.userAccessToken;
-    const { code, session } = await this.#reference("oauth/authorize", claims, options.sessionOptions);
+    const { code, session } = await this.#reference("oauth/authorize", claims, options.sessionOptions, options.onSent);
     // The SDK's parameter order: code, sourceType, service, …, lng, …, triggerQuery.
     const url = new URL("authorize", this.onboardBaseUrl);
     url.searchParams.set("code", code);
@@ -281,11 +290,12 @@ export class DigimeClient {
     path: "oauth/token/reference" | "oauth/authorize",
     claims: Record<string, unknown>,
     sessionOptions?: SessionOptions,
+    onSent?: () => void,
   ): Promise<{ code: string; session?: DigimeSession }> {
     const keySetMark = this.#verifier.prefetchKeySet();
     const body: Record<string, unknown> = { agent: { sdk: this.#agent() } };
     if (sessionOptions) body.actions = sessionOptions;
-    const response = decode(referenceResponseSchema, await this.#transport.request({ path, method: "POST", claims, body, tokenSubject: "access_token" }), path);
+    const response = decode(referenceResponseSchema, await this.#transport.request({ path, method: "POST", claims, body, tokenSubject: "access_token", ...(onSent ? { onSent } : {}) }), path);
     const verified = await this.verifyToken(response.token, path, keySetMark);
     const code = path === "oauth/authorize"
       ? decode(authorizePayloadSchema, verified, path).preauthorization_code
@@ -293,8 +303,8 @@ export class DigimeClient {
     return response.session ? { code, session: response.session } : { code };
   }
 
-  async #accountReference(accountId: string): Promise<string> {
-    const body = await this.#transport.request({ path: "reference", method: "POST", claims: {}, body: { type: "accountId", value: accountId } });
+  async #accountReference(accountId: string, onSent?: () => void): Promise<string> {
+    const body = await this.#transport.request({ path: "reference", method: "POST", claims: {}, body: { type: "accountId", value: accountId }, ...(onSent ? { onSent } : {}) });
     return decode(accountReferenceSchema, body, "reference").id;
   }
 

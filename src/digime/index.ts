@@ -15,6 +15,7 @@ export {
   type DigimeClientOptions,
   type ReauthorizeAccountUrlOptions,
   type ReauthorizeUrlOptions,
+  type SentObserver,
 } from "./client.ts";
 export { codeChallenge, createCodeVerifier } from "./pkce.ts";
 export { GET_RETRY, retryAfterMs } from "./transport.ts";

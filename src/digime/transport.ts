@@ -38,6 +38,8 @@ export interface CallSpec {
   jsonContentType?: boolean;
   /** Which token an `InvalidToken` on this call is about when the message does not say. */
   tokenSubject?: InvalidTokenSubject;
+  /** Told once the request has been handed to `fetch` (each attempt), so the caller can work while it is out. */
+  onSent?: () => void;
 }
 
 /** What the transport needs: the contract, the API base, the deadline and the runtime's hooks. */
@@ -125,14 +127,16 @@ export class SignedTransport {
       method: spec.method,
       headers,
       body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-    }, timeoutMs);
+    }, timeoutMs, spec.onSent);
   }
 
   /** `fetch` under the per-call deadline (or what is left of it), which also covers reading the body. */
-  async #send(url: URL, call: string, init: RequestInit, timeoutMs = this.#options.timeoutMs): Promise<Answer> {
+  async #send(url: URL, call: string, init: RequestInit, timeoutMs = this.#options.timeoutMs, onSent?: () => void): Promise<Answer> {
     const signal = AbortSignal.timeout(Math.max(1, timeoutMs));
     try {
-      const response = await this.#options.fetch(url.toString(), { ...init, signal });
+      const answered = this.#options.fetch(url.toString(), { ...init, signal });
+      onSent?.();
+      const response = await answered;
       const text = await response.text();
       return { response, text };
     } catch (error) {

@@ -77,11 +77,12 @@ export async function beginUserFlow(deps: StepDeps, input: BeginUserFlow): Promi
       locale: input.locale,
       triggerQuery: input.triggerQuery,
       sessionOptions: input.sessionOptions,
+      onSent: deps.sent,
     });
   } catch (error) {
     if (!(error instanceof DigimeError && error.isInvalidToken("access_token") && input.allowFullAuthorization)) throw error;
     kind = "authorize";
-    started = await deps.digime.getAuthorizeUrl({ callbackUrl: input.callbackUrl, state: input.state, locale: input.locale, sessionOptions: input.sessionOptions });
+    started = await deps.digime.getAuthorizeUrl({ callbackUrl: input.callbackUrl, state: input.state, locale: input.locale, sessionOptions: input.sessionOptions, onSent: deps.sent });
   }
   return {
     kind,
@@ -99,7 +100,7 @@ export async function beginUserFlow(deps: StepDeps, input: BeginUserFlow): Promi
  */
 export async function beginAccountFlow(deps: StepDeps, input: BeginAccountFlow): Promise<Begun> {
   const call = (userAccessToken: string) =>
-    deps.digime.getReauthorizeAccountUrl({ userAccessToken, callbackUrl: input.callbackUrl, accountId: input.accountId, locale: input.locale });
+    deps.digime.getReauthorizeAccountUrl({ userAccessToken, callbackUrl: input.callbackUrl, accountId: input.accountId, locale: input.locale, onSent: deps.sent });
   let started;
   if (input.userAccessToken) {
     started = await call(input.userAccessToken);

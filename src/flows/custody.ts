@@ -34,6 +34,8 @@ export interface StepDeps {
   log: LogScope;
   /** Events the step produced: the Worker enqueues them, once. */
   events: OutboundEvent[];
+  /** Told when a start's digi.me request is on its way (the user's object records the flow meanwhile). */
+  sent?: () => void;
 }
 
 /** Runs `call` with `token`, refreshing through the custody once when digi.me asks for it. */

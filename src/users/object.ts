@@ -235,24 +235,26 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
 
   // ---- Flows -------------------------------------------------------------
 
-  /** Begins a user flow: recorded as pending, then the upstream round trip. */
+  /** Begins a user flow: the upstream round trip, the flow recorded as pending while it is out. */
   beginUserFlow(call: ObjectCall, input: BeginUserFlow): Promise<Wire<Begun>> {
-    return this.#run(call, (deps) => this.#begin(call, input, "user", () => beginUserFlow(deps, input)));
+    return this.#run(call, (deps) => this.#begin(call, deps, input, "user", (sent) => beginUserFlow(sent, input)));
   }
 
   /** Begins an account flow. */
   beginAccountFlow(call: ObjectCall, input: BeginAccountFlow): Promise<Wire<Begun>> {
-    return this.#run(call, (deps) => this.#begin(call, input, "account", () => beginAccountFlow(deps, input)));
+    return this.#run(call, (deps) => this.#begin(call, deps, input, "account", (sent) => beginAccountFlow(sent, input)));
   }
 
   /**
-   * Records the flow as pending (and its expiry in the alarm) before the
-   * upstream round trip, unconfirmed: the commit runs while digi.me answers
-   * instead of after it, and `sync` makes sure it is durable before the
-   * answer leaves. A start that fails forgets the flow, so it never expires
-   * into an event for a flow the backend was never given.
+   * Records the flow as pending (and its expiry in the alarm) while the
+   * start's digi.me request is out: the writes go without holding that
+   * request (unconfirmed), and the start answers only once they are durable
+   * (`sync`). Written after the request has left, because a commit can block
+   * the runtime's thread (locally, an fsync) and would otherwise delay it. A
+   * start that fails forgets the flow, so its alarm never announces a flow the
+   * backend was never given.
    */
-  async #begin(call: ObjectCall, input: BeginFlow & { accountId?: string }, kind: FlowKind, run: () => Promise<Begun>): Promise<Begun> {
+  async #begin(call: ObjectCall, deps: StepDeps, input: BeginFlow & { accountId?: string }, kind: FlowKind, run: (deps: StepDeps) => Promise<Begun>): Promise<Begun> {
     const { store } = this.#deps();
     const state: FlowState = {
       v: 1,
@@ -264,16 +266,27 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
       createdAt: input.createdAt,
       expiresAt: input.expiresAt,
     };
-    await store.putFlow(state, { unconfirmed: true });
-    await this.#alarmBy(state.expiresAt, { unconfirmed: true });
+    let recorded: Promise<void> | undefined;
+    const record = (): Promise<void> =>
+      (recorded ??= (async () => {
+        // One turn of the event loop: the request leaves the isolate before the commit can block it.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        await store.putFlow(state, { unconfirmed: true });
+        await this.#alarmBy(state.expiresAt, { unconfirmed: true });
+      })());
     try {
-      const begun = await run();
+      // A failure here is awaited below, where it fails the start.
+      const begun = await run({ ...deps, sent: () => void record().catch(() => undefined) });
+      await record();
       // A user flow whose access token digi.me refused became a full authorization.
       if (begun.kind !== kind) await store.putFlow({ ...state, kind: begun.kind });
       await store.sync();
       return begun;
     } catch (error) {
-      await store.deleteFlow(state.id).catch((failure: unknown) => log(this.#scope(call), "error", "flow_not_forgotten", { flowId: state.id, cause: String(failure) }));
+      if (recorded) {
+        await recorded.catch(() => undefined);
+        await store.deleteFlow(state.id).catch((failure: unknown) => log(this.#scope(call), "error", "flow_not_forgotten", { flowId: state.id, cause: String(failure) }));
+      }
       throw error;
     }
   }

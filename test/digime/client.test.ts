@@ -121,6 +121,31 @@ function asClientToken(token: IssuedToken): UserAccessToken {
   return token;
 }
 
+describe("onSent: the caller works while a start's request is out", () => {
+  it("tells onSent after each start request is handed to fetch and before digi.me's answer is read", async () => {
+    const { user, token } = newUser();
+    const order: string[] = [];
+    const { client } = recordingClient({
+      fetch: async (input, init) => {
+        // The key set's fetch (to verify the answer) is not the start's request.
+        const call = new URL(new Request(input).url).pathname.endsWith("/oauth/token/reference") ? "reference" : "other";
+        if (call === "reference") order.push("fetch");
+        const response = await fetch(input, init);
+        if (call === "reference") order.push("answered");
+        return response;
+      },
+    });
+    await client.getReauthorizeUrl({ userAccessToken: token.accessToken.value, callbackUrl: CALLBACK, state: "s", onSent: () => order.push("sent") });
+    expect(order).toEqual(["fetch", "sent", "answered"]);
+
+    const account: string[] = [];
+    const { client: accountClient } = recordingClient();
+    await accountClient.getReauthorizeAccountUrl({ userAccessToken: token.accessToken.value, callbackUrl: CALLBACK, accountId: user.accounts[0]!.id, onSent: () => account.push("sent") });
+    // Both calls of the account start (in parallel) say so.
+    expect(account).toEqual(["sent", "sent"]);
+  });
+});
+
 describe("contract keys", () => {
   it("works with a PKCS#8 private key as well as PKCS#1", async () => {
     const { token } = newUser();
