@@ -17,9 +17,11 @@
  * - `object, callback shape`: one RPC to the user's object, which reads one
  *   record, calls upstream, writes two records, and answers once they are
  *   durable;
- * - `object, start shape`: one RPC; the object reads one record, writes one
- *   and sets its alarm without holding the upstream call (unconfirmed),
- *   calls upstream, and answers once the writes are durable (`sync`).
+ * - `object, start shape`: one RPC; the object reads one record, sends its
+ *   upstream call, writes one record while the call is out (unconfirmed, after
+ *   one turn of the event loop so the request has left), and answers once the
+ *   write is durable (`sync`). It does not move the alarm: a start moves it
+ *   only for a user's first open flow, and locally that is a second commit.
  *
  * Each shape on objects that served a request a moment ago ("warm") and on
  * objects idle for longer than workerd keeps them in memory ("cold": the
@@ -65,9 +67,11 @@ export class Floor extends DurableObject {
   async start(upstream, entry) {
     const s = this.ctx.storage;
     await s.get("token:v1");
+    const answered = timedFetch(upstream);
+    // One turn of the event loop, so the request has left before the commit can block the thread.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     await s.put("flow:v1:" + entry.id, { ...entry, status: "pending" }, { allowUnconfirmed: true });
-    await s.setAlarm(Date.now() + 600000 + Math.floor(Math.random() * 1000), { allowUnconfirmed: true });
-    const upstreamMs = await timedFetch(upstream);
+    const upstreamMs = await answered;
     await s.sync();
     return { upstreamMs, state: entry };
   }

@@ -361,19 +361,21 @@ it does: a minimal Worker, no service code, its upstream a local server delayed 
 p50 in ms (the server waits the same for every shape, so a shape's excess over **memory** is what the object adds). **memory**: read a map entry, call upstream, write two entries (the code before, on the lean
 benchmark's in-memory KV). **callback shape**: one RPC; the object reads a record, calls upstream,
 writes two records and answers once they are durable. **start shape**: one RPC; the object reads a
-record, writes one and sets its alarm without holding the upstream call, calls upstream, and
-answers once the writes are durable. Objects in memory (served a request a moment ago) and woken
+record, sends its upstream call, writes one record while the call is out, and answers once the
+write is durable (no alarm move: a start moves the alarm only for a user's first open flow, and
+locally that is a second commit). Objects in memory (served a request a moment ago) and woken
 (idle past eviction, constructed again for the call).
 
 | storage | object | memory | object, callback shape (added) | object, start shape (added) |
 | --- | --- | --- | --- | --- |
 ${rows.join("\n")}
 
-Each step of the run above set against the floor of its shape (the least any object adds
-there), and what the service's own code adds over that floor, in **latency p50** (the mock
+Each step of the run above set against the floor of its shape (what a minimal object adds
+there, measured at another time: this machine's spread between runs is about ±0.5 ms), and
+what the service's own code adds over it, in **latency p50** (the mock
 waits the same for both trees; the non-upstream figures above take out the digi.me calls
 as the Worker timed them, and a commit that blocks workerd's thread while a call is out —
-a start's, which is written before its call — lands inside that timing and out of
+a start's, written while its call is out — can land inside that timing and out of
 "non-upstream"):
 
 | step | shape, object | latency change (disk) | floor (disk) | over the floor (disk) | latency change (tmpfs) | floor (tmpfs) | over the floor (tmpfs) |
