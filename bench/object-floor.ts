@@ -41,6 +41,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { ROOT } from "../harness/stack.ts";
+import { median, round } from "./lib.ts";
 import type { Floor, FloorShape, FloorStorage } from "./report.ts";
 
 /** How long workerd keeps an idle object in memory is about 10 s; cold runs wait longer than that. */
@@ -109,11 +110,6 @@ export default {
 const SHAPES = ["memory", "callback", "start"] as const satisfies readonly FloorShape[];
 type Shape = FloorShape;
 
-function p50(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return Math.round(sorted[Math.floor(sorted.length / 2)]! * 100) / 100;
-}
-
 /** One runtime with its objects' storage under `storageRoot`: warm and cold latency p50 per shape. */
 async function measureIn(storageRoot: string, requests: number, upstream: string): Promise<FloorStorage> {
   const persist = mkdtempSync(join(storageRoot, "edge-floor-"));
@@ -148,7 +144,7 @@ async function measureIn(storageRoot: string, requests: number, upstream: string
     for (let i = 0; i < coldUsers; i++) for (const shape of SHAPES) await step(shape, `cold-${shape}-${i}`);
     await new Promise((resolve) => setTimeout(resolve, EVICTION_WAIT_MS));
     for (let i = 0; i < coldUsers; i++) for (const shape of SHAPES) cold[shape].push(await step(shape, `cold-${shape}-${i}`));
-    const summary = (samples: Record<Shape, number[]>) => Object.fromEntries(SHAPES.map((s) => [s, p50(samples[s])])) as Record<Shape, number>;
+    const summary = (samples: Record<Shape, number[]>) => Object.fromEntries(SHAPES.map((s) => [s, median(samples[s])])) as Record<Shape, number>;
     return { warm: summary(warm), cold: summary(cold), warmRequests: requests, coldRequests: coldUsers };
   } finally {
     await mf.dispose();
@@ -162,7 +158,7 @@ async function main(): Promise<void> {
   const server = createServer((_request, response) => void setTimeout(() => response.end("{}"), delay));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const upstream = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  const loadBefore = loadavg().map((n) => Math.round(n * 100) / 100);
+  const loadBefore = loadavg().map((n) => round(n));
   try {
     const roots: Array<["disk" | "tmpfs", string]> = [["disk", tmpdir()], ...(values.tmpfs ? [["tmpfs", values.tmpfs] as ["tmpfs", string]] : [])];
     console.log(`bench:floor: ${values.requests} warm requests per shape, upstream delayed ${delay} ms, load average ${loadBefore.join(" / ")}`);
@@ -172,11 +168,11 @@ async function main(): Promise<void> {
       floor.storage[name] = result;
       for (const kind of ["warm", "cold"] as const) {
         const r = result[kind];
-        const add = (shape: Shape) => `${r[shape]} ms (+${Math.round((r[shape] - r.memory) * 100) / 100})`;
+        const add = (shape: Shape) => `${r[shape]} ms (+${round(r[shape] - r.memory)})`;
         console.log(`${name}, ${kind} objects: latency p50 memory ${r.memory} ms; object, callback shape ${add("callback")}; object, start shape ${add("start")}`);
       }
     }
-    floor.loadAverageAfter = loadavg().map((n) => Math.round(n * 100) / 100);
+    floor.loadAverageAfter = loadavg().map((n) => round(n));
     writeFileSync(join(ROOT, "bench", "floor.json"), `${JSON.stringify(floor, null, 2)}\n`);
     console.log("bench:floor: wrote bench/floor.json (npm run bench -- --report-only shows it in BENCHMARKS.md)");
   } finally {

@@ -329,7 +329,6 @@ const FLOOR_SHAPE: Record<WorkStep, Exclude<FloorShape, "memory">> = { "user sta
 
 /** What any object adds here (bench/floor.json), and each step's change set against it. */
 function floorSection(run: SideBySide, floor: Floor): string {
-  const r = (n: number) => Math.round(n * 100) / 100;
   const rows = (["disk", "tmpfs"] as const).flatMap((name) => {
     const s = floor.storage[name];
     if (!s) return [];
@@ -340,14 +339,14 @@ function floorSection(run: SideBySide, floor: Floor): string {
   });
   // Latency, not non-upstream: the mock waits the same for both trees, and a commit that blocks
   // workerd's thread while a digi.me call is out lands inside the Worker's timing of that call.
-  const latencyChange = (t: SideBySideTree | undefined, step: WorkStep) => (t ? r(t.warm[step].latencyMs.p50 - run.before.warm[step].latencyMs.p50) : undefined);
+  const latencyChange = (t: SideBySideTree | undefined, step: WorkStep) => (t ? r2(t.warm[step].latencyMs.p50 - run.before.warm[step].latencyMs.p50) : undefined);
   const steps = WORK_STEPS.map((step) => {
     const woken = (run.after.warm[step].objectsWokenPerRequest ?? 0) >= 0.5;
     const shape = FLOOR_SHAPE[step];
     const cell = (name: "disk" | "tmpfs", change: number | undefined) => {
       const f = floor.storage[name]?.[woken ? "cold" : "warm"];
       if (!f || change === undefined) return "— | — | —";
-      const least = r(f[shape] - f.memory);
+      const least = r2(f[shape] - f.memory);
       return `${sign(change)} | ${sign(least)} | ${sign(change - least)}`;
     };
     return `| ${step} | ${shape}, ${woken ? "woken" : "in memory"} | ${cell("disk", latencyChange(run.after, step))} | ${cell("tmpfs", latencyChange(run.afterTmpfs, step))} |`;

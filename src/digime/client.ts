@@ -295,7 +295,7 @@ export class DigimeClient {
     const keySetMark = this.#verifier.prefetchKeySet();
     const body: Record<string, unknown> = { agent: { sdk: this.#agent() } };
     if (sessionOptions) body.actions = sessionOptions;
-    const response = decode(referenceResponseSchema, await this.#transport.request({ path, method: "POST", claims, body, tokenSubject: "access_token", ...(onSent ? { onSent } : {}) }), path);
+    const response = decode(referenceResponseSchema, await this.#transport.request({ path, method: "POST", claims, body, tokenSubject: "access_token", onSent }), path);
     const verified = await this.verifyToken(response.token, path, keySetMark);
     const code = path === "oauth/authorize"
       ? decode(authorizePayloadSchema, verified, path).preauthorization_code
@@ -304,7 +304,7 @@ export class DigimeClient {
   }
 
   async #accountReference(accountId: string, onSent?: () => void): Promise<string> {
-    const body = await this.#transport.request({ path: "reference", method: "POST", claims: {}, body: { type: "accountId", value: accountId }, ...(onSent ? { onSent } : {}) });
+    const body = await this.#transport.request({ path: "reference", method: "POST", claims: {}, body: { type: "accountId", value: accountId }, onSent });
     return decode(accountReferenceSchema, body, "reference").id;
   }
 

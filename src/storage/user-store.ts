@@ -95,6 +95,11 @@ export interface WriteOptions {
   unconfirmed?: boolean;
 }
 
+/** The runtime's write options for ours. */
+function putOptions(options: WriteOptions | undefined): { allowUnconfirmed: true } | undefined {
+  return options?.unconfirmed ? { allowUnconfirmed: true } : undefined;
+}
+
 /** Reads and writes one user object's storage; a storage failure is a `StorageError` (unavailable). */
 export class UserStore {
   readonly #storage: DurableObjectStorage;
@@ -113,7 +118,7 @@ export class UserStore {
 
   async #put(key: string, value: unknown, options?: WriteOptions): Promise<void> {
     try {
-      await this.#storage.put(key, value, options?.unconfirmed ? { allowUnconfirmed: true } : undefined);
+      await this.#storage.put(key, value, putOptions(options));
     } catch (error) {
       throw unavailable("put", error);
     }
@@ -193,7 +198,7 @@ export class UserStore {
   async setAlarm(atMs: number | undefined, options?: WriteOptions): Promise<void> {
     try {
       if (atMs === undefined) await this.#storage.deleteAlarm();
-      else await this.#storage.setAlarm(atMs, options?.unconfirmed ? { allowUnconfirmed: true } : undefined);
+      else await this.#storage.setAlarm(atMs, putOptions(options));
     } catch (error) {
       throw unavailable("alarm", error);
     }

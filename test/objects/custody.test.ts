@@ -5,7 +5,6 @@
  * fails the API and the browser get the same retryable 503 as any storage
  * failure.
  */
-import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { scenarioSchema, type MockDigime } from "../../mock-server/index.ts";
 import { parseConfig } from "../../src/config.ts";
@@ -14,7 +13,7 @@ import type { Env } from "../../src/env.ts";
 import { Sealer } from "../../src/storage/crypto.ts";
 import { APP, TestBrowser, enrollUser, testApp, testEnv } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
-import { faultyStorage, restoreObjectWiringAfterEach, userObject, wireObjects, type StorageFault } from "../support/objects.ts";
+import { faultyStorage, keptFlowIds, restoreObjectWiringAfterEach, wireObjects, type StorageFault } from "../support/objects.ts";
 import { quietConsole } from "../support/quiet.ts";
 
 const testMock = useTestMock();
@@ -126,8 +125,7 @@ describe("the user's object failing", () => {
     // The record is written before the call to digi.me without holding it; the start answers only once it is durable.
     faults.push({ op: "sync", times: 1 });
     await expectStorageUnavailable(await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/x` } }));
-    const kept = await runInDurableObject(userObject(user.id), async (_instance, state) => [...(await state.storage.list({ prefix: "flow:v1:" })).keys()]);
-    expect(kept).toEqual([]);
+    expect(await keptFlowIds(user.id)).toEqual([]);
     expect((await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/x` } })).status).toBe(201);
   });
 

@@ -20,7 +20,7 @@ import type { DeliverMessage } from "../../src/webhooks/messages.ts";
 import type { OutboundEvent } from "../../src/webhooks/outbox.ts";
 import { API_KEY, APP, TestBrowser, testEnv } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
-import { objectServicesFrom, restoreObjectWiringAfterEach, userObject, wireObjects } from "../support/objects.ts";
+import { keptFlowIds, objectServicesFrom, restoreObjectWiringAfterEach, userObject, wireObjects } from "../support/objects.ts";
 import { appWithWaitUntil, webhookEnv, type RecordingQueue } from "../support/webhooks.ts";
 
 const testMock = useTestMock();
@@ -161,8 +161,7 @@ describe("expiry by the user object's alarm", () => {
     testMock.mock.setUserScenario(user, { ...testMock.mock.scenarioFor(user), faults: [{ type: "http-error", status: 500, endpoints: ["oauth/token/reference"], times: 1 }] } as never);
     expect((await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/done` } })).status).toBe(502);
 
-    const kept = await runInDurableObject(userObject(user.id), async (_instance, state) => [...(await state.storage.list({ prefix: "flow:v1:" })).keys()]);
-    expect(kept).toEqual([]);
+    expect(await keptFlowIds(user.id)).toEqual([]);
     await runDurableObjectAlarm(userObject(user.id));
     expect(typesOf(recorded)).toEqual([]);
     // The next start works as usual.

@@ -4,11 +4,12 @@
  * set, webhooks on with a recording queue) or their storage (failing on
  * demand), and reach an object directly.
  */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach } from "vitest";
 import { parseConfig } from "../../src/config.ts";
 import type { Env } from "../../src/env.ts";
 import { getServices, type ServicesOptions } from "../../src/services.ts";
+import { USER_KEYS } from "../../src/storage/user-store.ts";
 import { userObjectName } from "../../src/users/client.ts";
 import { objectWiring, type UserObject } from "../../src/users/object.ts";
 
@@ -34,6 +35,13 @@ export function objectServicesFrom(bindings: Env, options: ServicesOptions = {})
 export function userObject(userId: string): DurableObjectStub<UserObject> {
   const namespace = (env as unknown as { USERS: DurableObjectNamespace<UserObject> }).USERS;
   return namespace.get(namespace.idFromName(userObjectName("dev-contract", userId)));
+}
+
+/** The ids of the flows `userId`'s object keeps, read from its storage. */
+export async function keptFlowIds(userId: string): Promise<string[]> {
+  return runInDurableObject(userObject(userId), async (_instance, state) =>
+    [...(await state.storage.list({ prefix: USER_KEYS.flowPrefix })).keys()].map((key) => key.slice(USER_KEYS.flowPrefix.length)),
+  );
 }
 
 /** What to break in an object's storage. */
