@@ -1,7 +1,8 @@
 /**
  * What both benchmark runtimes share: the load generator, percentiles, the
  * mock's journal, and the steps measured (user start, account start, user
- * callback, account callback, and a no-I/O baseline).
+ * callback, account callback, and a no-I/O baseline; on the lean runtime at c=1
+ * also the token reads, fresh and refreshing).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,7 +17,35 @@ export const API_ENDPOINTS = ["oauth/token/reference", "reference", "oauth/token
 export type StepName = "baseline (/healthz)" | "user start" | "account start" | "user callback" | "account callback";
 export const STEPS: StepName[] = ["baseline (/healthz)", "user start", "account start", "user callback", "account callback"];
 /** Upstream round trips on each step's critical path (the account start's two calls overlap). */
-export const ROUND_TRIPS: Record<StepName, number> = { "baseline (/healthz)": 0, "user start": 1, "account start": 1, "user callback": 1, "account callback": 1 };
+/**
+ * The token reads (issue 23), measured beside the flow steps at c=1 on the lean runtime:
+ * `GET /v1/users/{id}/token` of a user whose access token is fresh (one object call, no
+ * digi.me call), and `?minValidity=REFRESH_MIN_VALIDITY_S` of a user whose access token
+ * expires within that (the object refreshes it once at digi.me first).
+ */
+export type TokenStepName = "token read (fresh)" | "token read (refresh)";
+export const TOKEN_STEPS: TokenStepName[] = ["token read (fresh)", "token read (refresh)"];
+/** Any step the load generator sends. */
+export type MeasuredStep = StepName | TokenStepName;
+/** What a token read must do, every time: a regression in any of these fails `--compare` and `--token-reads`. */
+export const TOKEN_READ_EXPECTED: Record<TokenStepName, { objectCalls: number; upstreamCalls: number; refreshed: boolean }> = {
+  "token read (fresh)": { objectCalls: 1, upstreamCalls: 0, refreshed: false },
+  "token read (refresh)": { objectCalls: 1, upstreamCalls: 1, refreshed: true },
+};
+/** The refreshing read's `minValidity` (s): the contract's largest. */
+export const REFRESH_MIN_VALIDITY_S = 1800;
+/** The access-token lifetime the refreshing read's users are given (under `REFRESH_MIN_VALIDITY_S`, so every first read refreshes). */
+export const SHORT_ACCESS_TOKEN_MS = 10 * 60 * 1000;
+/**
+ * The refreshing read's users are prepared this many at a time, each batch just before its
+ * reads, so their objects are still in memory when read (workerd evicts an object idle
+ * for about 10 s), as the other steps' are.
+ */
+export const REFRESH_BATCH = 25;
+
+export const isTokenStep = (step: MeasuredStep): step is TokenStepName => (TOKEN_STEPS as MeasuredStep[]).includes(step);
+
+export const ROUND_TRIPS: Record<MeasuredStep, number> = { "baseline (/healthz)": 0, "user start": 1, "account start": 1, "user callback": 1, "account callback": 1, "token read (fresh)": 0, "token read (refresh)": 1 };
 
 export interface Stats {
   p50: number;
@@ -27,7 +56,7 @@ export interface Stats {
 
 /** One step at one concurrency. */
 export interface LevelResult {
-  step: StepName;
+  step: MeasuredStep;
   concurrency: number;
   requests: number;
   errors: number;
@@ -48,6 +77,10 @@ export interface LevelResult {
    * dev stack, or code before the objects).
    */
   objectCallsPerRequest?: number;
+  /** The most object calls any one request made; where counted. */
+  objectCallsMax?: number;
+  /** Of those calls, how many met an object constructed for them (X-Bench-Objects-Woken), per request; where counted. */
+  objectsWokenPerRequest?: number;
   mockTimePerCallMs: number;
   /** workerd's CPU (user + system) per request, when the runtime's process is known. */
   cpuMsPerRequest?: number;
@@ -156,16 +189,48 @@ export interface StepAnswer {
   objectsWoken?: number;
   /** A callback's redirect, which says whether the flow succeeded. */
   location?: string;
+  /** A token read's `refreshed`. */
+  refreshed?: boolean;
+}
+
+/** Users prepared so far for the refreshing token read (their ids must not repeat at the mock). */
+let refreshUsers = 0;
+
+/**
+ * Users for the refreshing token read, one per read: each created at the mock, given a
+ * token whose access token lives `SHORT_ACCESS_TOKEN_MS` (so it expires within
+ * `REFRESH_MIN_VALIDITY_S`), and that token imported at the edge (a new user: no
+ * precondition needed). Each user's first read refreshes; it is read once.
+ */
+export async function prepareRefreshUsers(c: Client, count: number): Promise<BenchUser[]> {
+  const prepared: BenchUser[] = [];
+  await pool(Array.from({ length: count }, (_, i) => i), 8, async () => {
+    const id = `bench-refresh-${process.pid}-${refreshUsers++}`;
+    const created = await c.admin.createUser({ userId: id, accounts: 1 });
+    if (created.status !== 201) throw new Error(`creating ${id} at the mock answered ${created.status}: ${await created.text()}`);
+    const { accounts } = (await created.json()) as { accounts: Array<{ id: string }> };
+    const issued = await c.admin.newToken(id, { accessTokenLifetimeMs: SHORT_ACCESS_TOKEN_MS });
+    if (issued.status !== 201) throw new Error(`a short-lived token for ${id} answered ${issued.status}: ${await issued.text()}`);
+    const { token } = (await issued.json()) as { token: unknown };
+    const stored = await c.api(`/v1/users/${id}/token`, token, "PUT");
+    if (stored.status !== 204) throw new Error(`importing ${id}'s short-lived token answered ${stored.status}: ${await stored.text()}`);
+    prepared.push({ id, account: accounts[0]!.id });
+  });
+  return prepared;
 }
 
 /** Sends one request of `step`; resolves once the body is read. */
-export async function sendStep(c: Client, step: StepName, user: BenchUser, callback?: PreparedCallback): Promise<StepAnswer> {
+export async function sendStep(c: Client, step: MeasuredStep, user: BenchUser, callback?: PreparedCallback): Promise<StepAnswer> {
   let response: Response;
   if (step === "baseline (/healthz)") response = await fetch(`${c.edgeUrl}/healthz`);
+  else if (step === "token read (fresh)") response = await c.api(`/v1/users/${user.id}/token`);
+  else if (step === "token read (refresh)") response = await c.api(`/v1/users/${user.id}/token?minValidity=${REFRESH_MIN_VALIDITY_S}`);
   else if (step === "user start") response = await c.api("/v1/reauth/user", { userId: user.id, returnTo: RETURN_TO });
   else if (step === "account start") response = await c.api("/v1/reauth/account", { userId: user.id, accountId: user.account, returnTo: RETURN_TO });
   else response = await fetch(callback!.url, { redirect: "manual", headers: { Cookie: callback!.cookie } });
-  await response.arrayBuffer();
+  const body = await response.arrayBuffer();
+  // A token read says whether it refreshed (issue 23's contract); parsed once the answer is whole.
+  const refreshed = isTokenStep(step) && response.status === 200 ? (JSON.parse(new TextDecoder().decode(body)) as { refreshed?: unknown }).refreshed : undefined;
   const upstream = response.headers.get("X-Bench-Upstream-Ms");
   const objectCalls = response.headers.get("X-Bench-Object-Calls");
   const objectsWoken = response.headers.get("X-Bench-Objects-Woken");
@@ -176,10 +241,17 @@ export async function sendStep(c: Client, step: StepName, user: BenchUser, callb
     ...(objectCalls === null ? {} : { objectCalls: Number(objectCalls) }),
     ...(objectsWoken === null ? {} : { objectsWoken: Number(objectsWoken) }),
     ...(location === null ? {} : { location }),
+    ...(typeof refreshed === "boolean" ? { refreshed } : {}),
   };
 }
 
-export const EXPECTED_STATUS: Record<StepName, number> = { "baseline (/healthz)": 200, "user start": 201, "account start": 201, "user callback": 303, "account callback": 303 };
+export const EXPECTED_STATUS: Record<MeasuredStep, number> = { "baseline (/healthz)": 200, "user start": 201, "account start": 201, "user callback": 303, "account callback": 303, "token read (fresh)": 200, "token read (refresh)": 200 };
+
+/** Whether an answer is what its step must answer: the status and, for a token read, whether it refreshed. */
+export function answeredAsExpected(step: MeasuredStep, answer: StepAnswer): boolean {
+  if (answer.status !== EXPECTED_STATUS[step]) return false;
+  return !isTokenStep(step) || answer.refreshed === TOKEN_READ_EXPECTED[step].refreshed;
+}
 
 /** Every request's figures, for pooling several runs of a step (`--baseline`). */
 export interface Samples {
@@ -192,40 +264,54 @@ export interface Samples {
 
 /**
  * Measures one step at one concurrency; `cpu` reads the runtime's CPU time in ms, if known;
- * `samples` receives every request's figures.
+ * `samples` receives every request's figures. The refreshing token read prepares its own
+ * users (one per request, `REFRESH_BATCH` at a time, each batch just before its reads);
+ * the clock, the CPU and the mock's journal count only the timed requests.
  */
-export async function measure(c: Client, step: StepName, concurrency: number, requests: number, delay: number, users: BenchUser[], cpu?: () => number | undefined, samples?: Samples): Promise<LevelResult> {
+export async function measure(c: Client, step: MeasuredStep, concurrency: number, requests: number, delay: number, users: BenchUser[], cpu?: () => number | undefined, samples?: Samples): Promise<LevelResult> {
   let callbacks: PreparedCallback[] = [];
   if (step === "user callback") callbacks = await prepareCallbacks(c, users, "user", requests);
   if (step === "account callback") callbacks = await prepareCallbacks(c, users, "account", requests);
-  const since = await journalSeq(c);
+  const perUser = step === "token read (refresh)";
   const latencies: number[] = [];
   const upstreamTimes: number[] = [];
   const objectCalls: number[] = [];
   const objectsWoken: number[] = [];
+  const calls: Array<{ endpoint: string; durationMs: number }> = [];
   let errors = 0;
-  const cpuBefore = cpu?.();
-  const began = performance.now();
-  await pool(Array.from({ length: requests }, (_, i) => i), concurrency, async (i) => {
-    const t0 = performance.now();
-    const answer = await sendStep(c, step, users[i % users.length]!, callbacks[i]);
-    const latency = performance.now() - t0;
-    latencies.push(latency);
-    if (answer.upstreamMs !== undefined) upstreamTimes.push(latency - answer.upstreamMs);
-    if (answer.objectCalls !== undefined) objectCalls.push(answer.objectCalls);
-    if (answer.objectsWoken !== undefined) objectsWoken.push(answer.objectsWoken);
-    if (answer.status !== EXPECTED_STATUS[step]) errors++;
-  });
+  let wall = 0;
+  let cpuMs: number | undefined = 0;
+  const batch = perUser ? REFRESH_BATCH : requests;
+  for (let first = 0; first < requests; first += batch) {
+    const count = Math.min(batch, requests - first);
+    const batchUsers = perUser ? await prepareRefreshUsers(c, count) : users;
+    const since = await journalSeq(c);
+    const cpuBefore = cpu?.();
+    const began = performance.now();
+    await pool(Array.from({ length: count }, (_, i) => first + i), concurrency, async (i) => {
+      const user = perUser ? batchUsers[i - first]! : users[i % users.length]!;
+      const t0 = performance.now();
+      const answer = await sendStep(c, step, user, callbacks[i]);
+      const latency = performance.now() - t0;
+      latencies.push(latency);
+      if (answer.upstreamMs !== undefined) upstreamTimes.push(latency - answer.upstreamMs);
+      if (answer.objectCalls !== undefined) objectCalls.push(answer.objectCalls);
+      if (answer.objectsWoken !== undefined) objectsWoken.push(answer.objectsWoken);
+      if (!answeredAsExpected(step, answer)) errors++;
+    });
+    wall += performance.now() - began;
+    const cpuAfter = cpu?.();
+    cpuMs = cpuMs !== undefined && cpuBefore !== undefined && cpuAfter !== undefined ? cpuMs + cpuAfter - cpuBefore : undefined;
+    calls.push(...(await journalSince(c, since)));
+  }
   if (samples) {
     samples.latencies.push(...latencies);
     if (upstreamTimes.length === latencies.length) samples.nonUpstream.push(...upstreamTimes);
     samples.objectCalls.push(...objectCalls);
     if (objectsWoken.length) (samples.objectsWoken ??= []).push(...objectsWoken);
   }
-  const wall = performance.now() - began;
-  const cpuAfter = cpu?.();
-  const calls = await journalSince(c, since);
   const mockMedian = calls.length ? median(calls.map((e) => e.durationMs)) : 0;
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   return {
     step,
     concurrency,
@@ -236,9 +322,10 @@ export async function measure(c: Client, step: StepName, concurrency: number, re
     nonUpstreamMs: upstreamTimes.length === latencies.length ? stats(upstreamTimes) : stats(latencies.map((l) => l - ROUND_TRIPS[step] * mockMedian)),
     throughputPerS: round((requests / wall) * 1000, 1),
     upstreamCallsPerRequest: round(calls.length / requests),
-    ...(objectCalls.length === requests ? { objectCallsPerRequest: round(objectCalls.reduce((a, b) => a + b, 0) / requests) } : {}),
+    ...(objectCalls.length === requests ? { objectCallsPerRequest: round(sum(objectCalls) / requests), objectCallsMax: Math.max(...objectCalls) } : {}),
+    ...(objectsWoken.length === requests ? { objectsWokenPerRequest: round(sum(objectsWoken) / requests) } : {}),
     mockTimePerCallMs: calls.length ? round(calls.reduce((a, e) => a + e.durationMs, 0) / calls.length) : 0,
-    ...(cpuBefore !== undefined && cpuAfter !== undefined ? { cpuMsPerRequest: round((cpuAfter - cpuBefore) / requests, 3) } : {}),
+    ...(cpu && cpuMs !== undefined ? { cpuMsPerRequest: round(cpuMs / requests, 3) } : {}),
   };
 }
 

@@ -2,7 +2,7 @@
  * BENCHMARKS.md from bench/results.json: the lean runtime's figures (the
  * Worker's own), the dev stack's beside them, and the targets met or missed.
  */
-import { ROUND_TRIPS, type LevelResult, type Stats, type StepName } from "./lib.ts";
+import { REFRESH_BATCH, ROUND_TRIPS, TOKEN_READ_EXPECTED, TOKEN_STEPS, type LevelResult, type MeasuredStep, type Stats, type StepName, type TokenStepName } from "./lib.ts";
 import type { StepProfile } from "./profile.ts";
 
 type WorkStep = Exclude<StepName, "baseline (/healthz)">;
@@ -88,6 +88,16 @@ export function markdown(results: Results): string {
   if (lean.objectCounts) {
     const objectsOk = WORK_STEPS.every((s) => (lean.objectCounts?.[s] ?? Infinity) <= 1);
     targetRows.push(`| user-object calls per step ≤ 1 | ${WORK_STEPS.map((s) => lean.objectCounts?.[s] ?? "?").join(" / ")} | ${objectsOk ? "met" : "**missed**"} |`);
+  }
+  const tokenLevels = TOKEN_STEPS.flatMap((step) => lean.levels.filter((l) => l.step === step));
+  if (tokenLevels.length) {
+    const tokenOk = tokenLevels.every((l) => {
+      const e = TOKEN_READ_EXPECTED[l.step as TokenStepName];
+      return l.objectCallsPerRequest === e.objectCalls && (l.objectCallsMax ?? e.objectCalls) === e.objectCalls && l.upstreamCallsPerRequest === e.upstreamCalls && l.errors === 0;
+    });
+    targetRows.push(
+      `| token reads, warm: 1 object call each; digi.me calls 0 (fresh) / 1 (refresh) | ${tokenLevels.map((l) => `${l.step}: ${l.objectCallsPerRequest ?? "?"} object, ${l.upstreamCallsPerRequest} digi.me${l.errors ? `, ${l.errors} errors` : ""}`).join("; ")} | ${tokenOk ? "met" : "**missed**"} |`,
+    );
   }
   const withObjects = lean.levels.some((l) => l.objectCallsPerRequest !== undefined);
 
@@ -558,5 +568,110 @@ storage and deletes it from KV (one KV delete, also on that first call). Every l
 skips the look (the object stores that it looked). An object evicted after being idle is
 constructed again when it wakes (about 1 ms here: see the floor above); an object
 whose isolate is new at A pays script start-up there as well (see "Start-up and size").
+`;
+}
+
+// ---------------------------------------------------------------- token reads (--token-reads)
+
+/** One step's figures in `npm run bench -- --token-reads`: warm, c=1, every round's requests pooled. */
+export interface TokenReadsStep {
+  requests: number;
+  errors: number;
+  latencyMs: Stats;
+  nonUpstreamMs?: Stats;
+  /** Each round's latency and non-upstream p50: how steady the figures were. */
+  roundLatencyP50s: number[];
+  roundNonUpstreamP50s: number[];
+  /** digi.me (mock API) calls per request, from the mock's journal over the timed requests only. */
+  upstreamCallsPerRequest: number;
+  objectCallsPerRequest?: number;
+  objectCallsMax?: number;
+  objectsWokenPerRequest?: number;
+  cpuMsPerRequest?: number;
+  mockTimePerCallMs: number;
+}
+
+/** `npm run bench -- --token-reads`: the token reads beside the flow steps, on the lean runtime (bench/token-reads.json). */
+export interface TokenReadsRun {
+  date: string;
+  delayMs: number;
+  rounds: number;
+  requestsPerRound: number;
+  /** The refreshing read's `minValidity` (s) and its users' access-token lifetime (ms). */
+  refreshMinValiditySeconds: number;
+  shortAccessTokenMs: number;
+  tokenReadUsers: number;
+  command: string;
+  commit: string;
+  dirty: boolean;
+  machine: { loadAverageBefore: number[]; loadAverageAfter: number[] } & Record<string, string | number | number[]>;
+  steps: Partial<Record<MeasuredStep, TokenReadsStep>>;
+  /** What the token reads must do (TOKEN_READ_EXPECTED), held or not, and how not. */
+  expectations: Record<TokenStepName, { held: boolean; breaches: string[] }>;
+  notes?: string;
+}
+
+/** BENCHMARKS.md's "Token reads" section from bench/token-reads.json. */
+export function tokenReadsSection(run: TokenReadsRun): string {
+  const { machine } = run;
+  const date = run.date.slice(0, 16).replace("T", " ");
+  const rows = Object.entries(run.steps)
+    .map(([step, s]) => {
+      const nonUpstream = step.startsWith("baseline") || !s.nonUpstreamMs ? "—" : `${s.nonUpstreamMs.p50} / ${s.nonUpstreamMs.p95}`;
+      return `| ${TOKEN_STEPS.includes(step as TokenStepName) ? `**${step}**` : step} | ${s.requests} | ${s.latencyMs.p50} | ${s.latencyMs.p95} / ${s.latencyMs.p99} | ${nonUpstream} | ${s.upstreamCallsPerRequest} | ${s.objectCallsPerRequest ?? "—"}${s.objectCallsMax !== undefined && s.objectCallsMax !== s.objectCallsPerRequest ? ` (at most ${s.objectCallsMax})` : ""} | ${s.objectsWokenPerRequest ?? "—"} | ${s.cpuMsPerRequest ?? "—"} | ${s.errors} |`;
+    })
+    .join("\n");
+  const fresh = run.steps["token read (fresh)"];
+  const refresh = run.steps["token read (refresh)"];
+  const expectation = (step: TokenStepName) => {
+    const e = TOKEN_READ_EXPECTED[step];
+    const x = run.expectations[step];
+    return `| ${step} | ${e.objectCalls} | ${e.upstreamCalls} | ${e.refreshed} | ${run.steps[step]?.objectCallsPerRequest ?? "?"} / ${run.steps[step]?.upstreamCallsPerRequest ?? "?"} / ${run.steps[step]?.errors ?? "?"} | ${x.held ? "held" : `**missed**: ${x.breaches.join("; ")}`} |`;
+  };
+  const spread = (step: MeasuredStep) => {
+    const s = run.steps[step];
+    return s ? `- ${step}: latency ${s.roundLatencyP50s.join(", ")}; non-upstream ${s.roundNonUpstreamP50s.join(", ")}` : "";
+  };
+  return `## Token reads (issue 23)
+
+\`GET /v1/users/{userId}/token\` answers the user's current token from the user's object. A
+token **fresh enough** (its access token valid for at least \`minValidity\` seconds, default
+300) costs one object call and no digi.me call; one that is not is refreshed by the object
+first (one \`oauth/token\` call, single flight), stored with a new version, and answered
+with \`refreshed: true\`.
+
+Measured by \`${run.command}\` on ${date} UTC (tree ${run.commit}${run.dirty ? " + uncommitted work" : ""}): the lean runtime (workerd through Miniflare,
+the objects' SQLite storage on disk), the standalone mock with every digi.me call delayed
+**${run.delayMs} ms**, warm, **c=1**, ${run.rounds} round${run.rounds === 1 ? "" : "s"} of ${run.requestsPerRound} requests per step, the
+steps taking turns within each round. **token read (fresh)**: the tokens of ${run.tokenReadUsers} users,
+imported with digi.me's 1-hour access token, read in turn (each read once, uncounted,
+before each round, so their objects are in memory). **token read (refresh)**: a new user
+per read, given at the mock a token whose access token lives ${run.shortAccessTokenMs / 60_000} minutes and imported
+(\`PUT\`, outside the timing, ${REFRESH_BATCH} users at a time just before their reads), then read
+with \`?minValidity=${run.refreshMinValiditySeconds}\`: every read refreshes once. The flow steps ran in the same
+rounds, for comparison. digi.me calls come from the mock's journal over the timed
+requests only; object calls and objects woken from the lean runtime's count per request.
+Machine: ${machine.cpu} × ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node ${machine.node}, workerd ${machine.workerd}.
+**Load average (1/5/15 min) before ${machine.loadAverageBefore.join(" / ")}, after ${machine.loadAverageAfter.join(" / ")}.**
+
+| step (warm, c=1) | requests | latency p50 ms | p95 / p99 ms | non-upstream p50 / p95 ms | digi.me calls / request | object calls / request | objects woken / request | CPU ms / request | errors |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${rows}
+
+${fresh ? `A fresh read: **${fresh.latencyMs.p50} ms** latency p50 (non-upstream ${fresh.nonUpstreamMs?.p50 ?? "?"} ms), against ${run.steps["baseline (/healthz)"]?.latencyMs.p50 ?? "?"} ms for \`/healthz\` (the harness). ` : ""}${refresh ? `A read that refreshes: **${refresh.latencyMs.p50} ms** (non-upstream ${refresh.nonUpstreamMs?.p50 ?? "?"} ms): the ${run.delayMs} ms digi.me call, the object's work and its commit of the new token.` : ""}
+
+What the reads must do, every time (\`--token-reads\` exits 1 and \`--compare\` reports a regression otherwise):
+
+| step | object calls | digi.me calls | \`refreshed\` | measured (object calls / digi.me calls / errors) | result |
+| --- | --- | --- | --- | --- | --- |
+${TOKEN_STEPS.map(expectation).join("\n")}
+
+Each round's p50 (ms), to show the spread:
+${Object.keys(run.steps)
+  .map((step) => spread(step as MeasuredStep))
+  .filter(Boolean)
+  .join("\n")}
+${run.notes ? `\n${run.notes.trim()}\n` : ""}
+Raw numbers: [\`bench/token-reads.json\`](bench/token-reads.json).
 `;
 }

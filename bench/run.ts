@@ -6,7 +6,8 @@
  * - **lean runtime** (the Worker's own figures): workerd through Miniflare's
  *   API, the production Worker with an in-memory KV (bench/lean-worker.ts).
  *   Per step: upstream round trips, p50/p99 at each concurrency, non-upstream
- *   time, workerd CPU per request; the first request on a fresh isolate
+ *   time, workerd CPU per request (at c=1 also the token reads of issue 23: a
+ *   fresh read, and one that refreshes at digi.me first); the first request on a fresh isolate
  *   (median of `--boots` boots, in a fresh and in a warm location); script
  *   start-up; the production bundle's size.
  * - **dev stack**: the same steps under `wrangler dev` (its proxy and local KV
@@ -14,7 +15,12 @@
  *
  *   npm run bench -- [--delay 50] [--levels 1,16,64] [--boots 5] [--skip-dev] [--notes "..."]
  *   npm run bench -- --compare     # lean figures only; exit 1 on a regression beyond the margins
- *   npm run bench -- --report-only # rewrite BENCHMARKS.md from bench/results.json (and bench/side-by-side.json)
+ *   npm run bench -- --report-only # rewrite BENCHMARKS.md from bench/results.json (and bench/side-by-side.json, bench/token-reads.json)
+ *   npm run bench -- --token-reads [--rounds 5] [--requests 20]
+ *       # the token reads (issue 23: a fresh read, a read that refreshes) beside the other steps,
+ *       # lean runtime, warm c=1, steps taking turns round by round; writes bench/token-reads.json
+ *       # and the "Token reads" section of BENCHMARKS.md; exit 1 if a read makes other than one
+ *       # object call, or other than 0 (fresh) / 1 (refresh) digi.me calls, or answers otherwise
  *   npm run bench -- --baseline <dir> [--rounds 10] [--requests 20] [--users 200] [--skip-cold] [--profile] [--tmpfs /dev/shm]
  *       # this tree and the one at <dir> (a git worktree with node_modules) side by side in one run:
  *       # both lean bundles on one mock, warm c=1 steps alternating round by round, then cold
@@ -42,21 +48,27 @@ import {
   median,
   prepareCallbacks,
   processCpuMs,
+  REFRESH_MIN_VALIDITY_S,
   round,
   sendStep,
   setUp,
+  SHORT_ACCESS_TOKEN_MS,
   stats,
   STEPS,
+  TOKEN_READ_EXPECTED,
+  TOKEN_STEPS,
   versionOf,
   type BenchUser,
   type Client,
   type LevelResult,
+  type MeasuredStep,
   type PreparedCallback,
   type Samples,
   type StepName,
+  type TokenStepName,
 } from "./lib.ts";
 import { profileSteps, type StepProfile } from "./profile.ts";
-import { markdown, SIDE_BY_SIDE_GATE_MS, userObjectsSection, type ColdFigure, type Floor, type Results, type SideBySide, type SideBySideTree } from "./report.ts";
+import { markdown, SIDE_BY_SIDE_GATE_MS, tokenReadsSection, userObjectsSection, type ColdFigure, type Floor, type Results, type SideBySide, type SideBySideTree, type TokenReadsRun, type TokenReadsStep } from "./report.ts";
 
 const WORK_STEPS = STEPS.filter((s) => !s.startsWith("baseline")) as Exclude<StepName, "baseline (/healthz)">[];
 
@@ -162,21 +174,35 @@ async function runLeanWarm(bundle: Bundle, mock: MockHandle, levels: number[], r
   const runtime = await bootLean({ script: { path: bundle.path }, port, mock, userObjects: bundle.userObjects, persistDir });
   try {
     const c = client(runtime.url, DEV_API_KEY, mock.origin);
-    const users = await setUp(c, 64, delay, `lean-${Date.now()}`);
+    const prefix = `lean-${Date.now()}`;
+    const users = await setUp(c, 64, delay, prefix);
+    // The fresh token read's users: their own, so no flow step changes their tokens.
+    const tokenUsers = bundle.userObjects ? await setUp(c, TOKEN_READ_USERS, delay, `${prefix}-tokens`) : [];
+    const tokenReads = tokenUsers.length > 0 && (await readsTokensWithVersions(c, tokenUsers[0]!));
+    if (tokenUsers.length > 0 && !tokenReads) console.log("bench: token reads skipped: this Worker's token read answers no version (it predates issue 23)");
     const cpu = () => (runtime.pid ? processCpuMs(runtime.pid) : undefined);
     // Warm-up: the isolate fetches the key set and imports keys once; then every step is warm.
     for (const step of STEPS) await measure(c, step, 1, 3, delay, users);
+    if (tokenReads) for (const step of TOKEN_STEPS) await measure(c, step, 1, 3, delay, tokenUsers);
     const results: LevelResult[] = [];
     for (const concurrency of levels) {
       for (const step of STEPS) {
         const level = await measure(c, step, concurrency, requestsFor(concurrency), delay, users, cpu);
         results.push(level);
-        console.log(`lean ${step.padEnd(19)} c=${String(concurrency).padStart(2)} n=${level.requests}  p50 ${level.latencyMs.p50}  p99 ${level.latencyMs.p99}  non-upstream p50 ${level.nonUpstreamMs.p50}  cpu ${level.cpuMsPerRequest ?? "?"} ms  calls/req ${level.upstreamCallsPerRequest}  object calls/req ${level.objectCallsPerRequest ?? "—"}  errors ${level.errors}`);
+        logLevel("lean", level);
+      }
+      // The token reads (issue 23) beside them, at c=1 only.
+      if (concurrency === 1 && tokenReads) {
+        for (const step of TOKEN_STEPS) {
+          const level = await measureTokenRead(c, step, requestsFor(1), delay, tokenUsers, cpu);
+          results.push(level);
+          logLevel("lean", level);
+        }
       }
     }
-    const warm = (step: StepName) => results.filter((r) => r.step === step).reduce((max, r) => Math.max(max, r.upstreamCallsPerRequest), 0);
+    const warm = (step: MeasuredStep) => results.filter((r) => r.step === step).reduce((max, r) => Math.max(max, r.upstreamCallsPerRequest), 0);
     const counts: Record<string, number> = {};
-    for (const step of WORK_STEPS) counts[step] = warm(step);
+    for (const step of [...WORK_STEPS, ...TOKEN_STEPS]) if (results.some((r) => r.step === step)) counts[step] = warm(step);
     const objectCounts = objectCallCounts(results);
     // Flows for the cold boots' callbacks, started and consented to here; their KV goes to each fresh isolate.
     // Disjoint users: a cold user callback's exchange revokes its user's tokens, and an account
@@ -198,8 +224,49 @@ async function runLeanWarm(bundle: Bundle, mock: MockHandle, levels: number[], r
 function objectCallCounts(levels: LevelResult[]): Record<string, number> | undefined {
   if (!levels.some((l) => l.objectCallsPerRequest !== undefined)) return undefined;
   const counts: Record<string, number> = {};
-  for (const step of WORK_STEPS) counts[step] = levels.filter((l) => l.step === step).reduce((max, l) => Math.max(max, l.objectCallsPerRequest ?? 0), 0);
+  for (const step of [...WORK_STEPS, ...TOKEN_STEPS]) {
+    if (levels.some((l) => l.step === step)) counts[step] = levels.filter((l) => l.step === step).reduce((max, l) => Math.max(max, l.objectCallsPerRequest ?? 0), 0);
+  }
   return counts;
+}
+
+/** Whether the Worker reads tokens as issue 23's contract says (a `version` in the answer): older trees skip the token reads. */
+async function readsTokensWithVersions(c: Client, user: BenchUser): Promise<boolean> {
+  const response = await c.api(`/v1/users/${user.id}/token`);
+  const body = (await response.json()) as { version?: unknown; refreshed?: unknown };
+  return response.status === 200 && typeof body.version === "number" && typeof body.refreshed === "boolean";
+}
+
+/** Users whose tokens the fresh token read reads, in turn. */
+const TOKEN_READ_USERS = 16;
+
+function logLevel(runtime: string, level: LevelResult): void {
+  console.log(`${runtime} ${level.step.padEnd(20)} c=${String(level.concurrency).padStart(2)} n=${level.requests}  p50 ${level.latencyMs.p50}  p99 ${level.latencyMs.p99}  non-upstream p50 ${level.nonUpstreamMs.p50}  cpu ${level.cpuMsPerRequest ?? "?"} ms  calls/req ${level.upstreamCallsPerRequest}  object calls/req ${level.objectCallsPerRequest ?? "—"}  woken/req ${level.objectsWokenPerRequest ?? "—"}  errors ${level.errors}`);
+}
+
+/**
+ * One token read's figures at c=1. The fresh read's users are read once each first (not
+ * counted), so their objects are in memory, as a warm step's are; the refreshing read
+ * prepares a new user per request (bench/lib.ts's measure).
+ */
+async function measureTokenRead(c: Client, step: TokenStepName, requests: number, delay: number, tokenUsers: BenchUser[], cpu?: () => number | undefined, samples?: Samples): Promise<LevelResult> {
+  if (step === "token read (fresh)") await measure(c, step, 1, tokenUsers.length, delay, tokenUsers);
+  return measure(c, step, 1, requests, delay, tokenUsers, cpu, samples);
+}
+
+/** What a token read's figures break of `TOKEN_READ_EXPECTED` (and errors), as lines; none when they hold. */
+export function tokenReadBreaches(level: Pick<LevelResult, "step" | "errors" | "upstreamCallsPerRequest" | "objectCallsPerRequest" | "objectCallsMax">): string[] {
+  const expected = TOKEN_READ_EXPECTED[level.step as TokenStepName] as (typeof TOKEN_READ_EXPECTED)[TokenStepName] | undefined;
+  if (!expected) return [];
+  const found: string[] = [];
+  // The mean and the most: every request made exactly the one call (a digi.me call per request, on
+  // average, with every answer refreshed: exactly one each).
+  if (level.objectCallsPerRequest !== expected.objectCalls || (level.objectCallsMax ?? expected.objectCalls) !== expected.objectCalls) {
+    found.push(`${level.step}: ${level.objectCallsPerRequest ?? "uncounted"} object calls per request, at most ${level.objectCallsMax ?? "?"} (must be ${expected.objectCalls})`);
+  }
+  if (level.upstreamCallsPerRequest !== expected.upstreamCalls) found.push(`${level.step}: ${level.upstreamCallsPerRequest} digi.me calls per request (must be ${expected.upstreamCalls})`);
+  if (level.errors > 0) found.push(`${level.step}: ${level.errors} answers other than 200 with refreshed: ${expected.refreshed}`);
+  return found;
 }
 
 /** One runtime's cold boots: its bundle, what its warm run prepared, and where it is in the prepared users and callbacks. */
@@ -480,6 +547,103 @@ async function runSideBySide(
   }
 }
 
+// ---------------------------------------------------------------- token reads (--token-reads)
+
+/**
+ * The token reads (issue 23) beside the flow steps, on the lean runtime, warm at c=1:
+ * `rounds` rounds of `perRound` requests per step, the steps taking turns within each
+ * round; writes nothing itself (main writes bench/token-reads.json and the section).
+ */
+async function runTokenReads(options: { delay: number; rounds: number; perRound: number }): Promise<TokenReadsRun> {
+  const loadBefore = loadavg().map((n) => round(n));
+  const mock = await startMockProcess("127.0.0.1", await freePort());
+  const lean = buildBundle(join(ROOT, "bench", "lean.wrangler.toml"));
+  const objects = objectState();
+  const { delay } = options;
+  try {
+    if (!lean.userObjects) throw new Error("the lean Worker binds no user objects: nothing answers token reads");
+    const runtime = await bootLean({ script: { path: lean.path }, port: await freePort(), mock, userObjects: true, persistDir: objects.fresh() });
+    try {
+      const c = client(runtime.url, DEV_API_KEY, mock.origin);
+      const prefix = `token-reads-${Date.now()}`;
+      const users = await setUp(c, 64, delay, prefix);
+      const tokenUsers = await setUp(c, TOKEN_READ_USERS, delay, `${prefix}-tokens`);
+      if (!(await readsTokensWithVersions(c, tokenUsers[0]!))) throw new Error("this Worker's token read answers no version and no refreshed: it predates issue 23's token reads");
+      const cpu = () => (runtime.pid ? processCpuMs(runtime.pid) : undefined);
+      const steps: MeasuredStep[] = [...STEPS, ...TOKEN_STEPS];
+      for (const step of STEPS) await measure(c, step, 1, 3, delay, users); // warm-up
+      for (const step of TOKEN_STEPS) await measure(c, step, 1, 3, delay, tokenUsers);
+      const pooled = new Map<MeasuredStep, Samples>();
+      const levels = new Map<MeasuredStep, LevelResult[]>();
+      for (let r = 0; r < options.rounds; r++) {
+        const order = r % 2 === 1 ? [...steps].reverse() : steps;
+        for (const step of order) {
+          const samples = pooled.get(step) ?? { latencies: [], nonUpstream: [], objectCalls: [] };
+          pooled.set(step, samples);
+          // Each round other users for the flow steps (an object keeps a few flows, as in use).
+          const offset = (r * options.perRound) % users.length;
+          const rotated = [...users.slice(offset), ...users.slice(0, offset)];
+          const level = step === "token read (fresh)" || step === "token read (refresh)" ? await measureTokenRead(c, step, options.perRound, delay, tokenUsers, cpu, samples) : await measure(c, step, 1, options.perRound, delay, rotated, cpu, samples);
+          levels.set(step, [...(levels.get(step) ?? []), level]);
+        }
+        console.log(`round ${r + 1}/${options.rounds} (latency p50 so far): ${steps.map((step) => `${step} ${stats(pooled.get(step)!.latencies).p50}`).join("  ")}`);
+      }
+      const figures: TokenReadsRun["steps"] = {};
+      for (const step of steps) {
+        const samples = pooled.get(step)!;
+        const runs = levels.get(step)!;
+        const requests = runs.reduce((a, l) => a + l.requests, 0);
+        const weighted = (value: (l: LevelResult) => number | undefined) => (runs.every((l) => value(l) !== undefined) ? round(runs.reduce((a, l) => a + value(l)! * l.requests, 0) / requests, 3) : undefined);
+        const callsTotal = runs.reduce((a, l) => a + l.upstreamCallsPerRequest * l.requests, 0);
+        const figure: TokenReadsStep = {
+          requests,
+          errors: runs.reduce((a, l) => a + l.errors, 0),
+          latencyMs: stats(samples.latencies),
+          ...(samples.nonUpstream.length === samples.latencies.length ? { nonUpstreamMs: stats(samples.nonUpstream) } : {}),
+          roundLatencyP50s: runs.map((l) => l.latencyMs.p50),
+          roundNonUpstreamP50s: runs.map((l) => l.nonUpstreamMs.p50),
+          upstreamCallsPerRequest: round(callsTotal / requests),
+          mockTimePerCallMs: callsTotal ? round(runs.reduce((a, l) => a + l.mockTimePerCallMs * l.upstreamCallsPerRequest * l.requests, 0) / callsTotal) : 0,
+        };
+        const objectCalls = weighted((l) => l.objectCallsPerRequest);
+        if (objectCalls !== undefined && samples.objectCalls.length === requests) Object.assign(figure, { objectCallsPerRequest: round(objectCalls), objectCallsMax: Math.max(...samples.objectCalls) });
+        const woken = weighted((l) => l.objectsWokenPerRequest);
+        if (woken !== undefined) figure.objectsWokenPerRequest = round(woken);
+        const cpuMs = weighted((l) => l.cpuMsPerRequest);
+        if (cpuMs !== undefined) figure.cpuMsPerRequest = cpuMs;
+        figures[step] = figure;
+      }
+      const expectations = Object.fromEntries(
+        TOKEN_STEPS.map((step) => {
+          const f = figures[step]!;
+          const breaches = tokenReadBreaches({ step, errors: f.errors, upstreamCallsPerRequest: f.upstreamCallsPerRequest, ...(f.objectCallsPerRequest === undefined ? {} : { objectCallsPerRequest: f.objectCallsPerRequest }), ...(f.objectCallsMax === undefined ? {} : { objectCallsMax: f.objectCallsMax }) });
+          return [step, { held: breaches.length === 0, breaches }];
+        }),
+      ) as TokenReadsRun["expectations"];
+      return {
+        date: new Date().toISOString(),
+        delayMs: delay,
+        rounds: options.rounds,
+        requestsPerRound: options.perRound,
+        refreshMinValiditySeconds: REFRESH_MIN_VALIDITY_S,
+        shortAccessTokenMs: SHORT_ACCESS_TOKEN_MS,
+        tokenReadUsers: TOKEN_READ_USERS,
+        command: `npm run bench -- ${process.argv.slice(2).join(" ")}`,
+        ...treeLabel(ROOT),
+        machine: machineFacts(loadBefore),
+        steps: figures,
+        expectations,
+      };
+    } finally {
+      await runtime.close();
+    }
+  } finally {
+    lean.dispose();
+    objects.dispose();
+    await mock.close();
+  }
+}
+
 // ---------------------------------------------------------------- dev stack
 
 async function runDev(levels: number[], requestsFor: (c: number) => number, delay: number): Promise<Results["dev"]> {
@@ -551,6 +715,8 @@ export function regressions(before: Results, now: Pick<Results, "lean" | "bundle
   const m = COMPARE_MARGINS;
   for (const level of now.lean.levels) {
     if (level.step.startsWith("baseline")) continue;
+    // The token reads: one object call, and digi.me's calls exactly as the contract says, whatever was recorded before.
+    found.push(...tokenReadBreaches(level));
     const old = before.lean.levels.find((l) => l.step === level.step && l.concurrency === level.concurrency);
     if (!old) continue;
     const limit = round(old.nonUpstreamMs.p50 * m.nonUpstreamFactor + m.nonUpstreamSlackMs);
@@ -583,20 +749,25 @@ const SIDE_BY_SIDE_PATH = join(ROOT, "bench", "side-by-side.json");
 /** `npm run bench:floor`'s figures, shown beside the side-by-side run's. */
 const FLOOR_PATH = join(ROOT, "bench", "floor.json");
 const USER_OBJECTS_HEADING = "\n## User objects (Durable Objects)\n";
+/** `npm run bench -- --token-reads`'s figures (bench/token-reads.json), BENCHMARKS.md's "Token reads" section. */
+const TOKEN_READS_PATH = join(ROOT, "bench", "token-reads.json");
+const TOKEN_READS_HEADING = "\n## Token reads (issue 23)\n";
 
 /**
  * Writes BENCHMARKS.md: `text` (the figures of bench/results.json; by default the file's
  * own, kept as they are), then the user objects' section from bench/side-by-side.json,
- * then the soak's section (npm run soak writes it), kept.
+ * then the token reads' section from bench/token-reads.json, then the soak's section
+ * (npm run soak writes it), kept.
  */
 function writeReport(text?: string): void {
   const path = join(ROOT, "BENCHMARKS.md");
   const current = existsSync(path) ? readFileSync(path, "utf8") : "";
   const soak = /\n## Soak\n[\s\S]*$/.exec(current)?.[0] ?? "";
-  const main = text ?? current.slice(0, current.length - soak.length).split(USER_OBJECTS_HEADING)[0]!;
+  const main = text ?? current.slice(0, current.length - soak.length).split(USER_OBJECTS_HEADING)[0]!.split(TOKEN_READS_HEADING)[0]!;
   const floor = existsSync(FLOOR_PATH) ? (JSON.parse(readFileSync(FLOOR_PATH, "utf8")) as Floor) : undefined;
   const sideBySide = existsSync(SIDE_BY_SIDE_PATH) ? userObjectsSection(JSON.parse(readFileSync(SIDE_BY_SIDE_PATH, "utf8")) as SideBySide, floor) : "";
-  writeFileSync(path, `${main.trimEnd()}\n${sideBySide ? `\n${sideBySide.trim()}\n` : ""}${soak}`);
+  const tokenReads = existsSync(TOKEN_READS_PATH) ? tokenReadsSection(JSON.parse(readFileSync(TOKEN_READS_PATH, "utf8")) as TokenReadsRun) : "";
+  writeFileSync(path, `${main.trimEnd()}\n${sideBySide ? `\n${sideBySide.trim()}\n` : ""}${tokenReads ? `\n${tokenReads.trim()}\n` : ""}${soak}`);
 }
 
 async function main(): Promise<void> {
@@ -613,21 +784,38 @@ async function main(): Promise<void> {
       "notes-file": { type: "string", default: "" },
       "report-only": { type: "boolean", default: false },
       baseline: { type: "string" },
-      rounds: { type: "string", default: "10" },
+      rounds: { type: "string" },
       users: { type: "string", default: "200" },
       "skip-cold": { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
       tmpfs: { type: "string" },
+      "token-reads": { type: "boolean", default: false },
     },
   });
   if (values["report-only"]) {
     writeReport(markdown(JSON.parse(readFileSync(RESULTS_PATH, "utf8")) as Results));
     return;
   }
+  if (values["token-reads"]) {
+    const run = await runTokenReads({ delay: Number(values.delay), rounds: Number(values.rounds ?? "5"), perRound: Number(values.requests) || (values.quick ? 8 : 20) });
+    const notesFile = values["notes-file"];
+    if (notesFile || values.notes) run.notes = notesFile ? readFileSync(notesFile, "utf8") : values.notes;
+    writeFileSync(TOKEN_READS_PATH, JSON.stringify(run, null, 2) + "\n");
+    writeReport();
+    console.log(`bench --token-reads (load average before ${run.machine.loadAverageBefore.join(", ")}, after ${run.machine.loadAverageAfter.join(", ")}), warm c=1:`);
+    for (const [step, f] of Object.entries(run.steps)) {
+      console.log(`  ${step.padEnd(20)} latency p50 ${f.latencyMs.p50} ms  non-upstream p50 ${f.nonUpstreamMs?.p50 ?? "—"} ms  digi.me calls/req ${f.upstreamCallsPerRequest}  object calls/req ${f.objectCallsPerRequest ?? "—"}  woken/req ${f.objectsWokenPerRequest ?? "—"}  errors ${f.errors}`);
+    }
+    const breaches = Object.values(run.expectations).flatMap((e) => e.breaches);
+    for (const line of breaches) console.log(`  MISSED ${line}`);
+    console.log("bench: wrote bench/token-reads.json and the token reads' section of BENCHMARKS.md");
+    if (breaches.length) process.exitCode = 1;
+    return;
+  }
   if (values.baseline) {
     const sideBySide = await runSideBySide(values.baseline, {
       delay: Number(values.delay),
-      rounds: Number(values.rounds),
+      rounds: Number(values.rounds ?? "10"),
       perRound: Number(values.requests) || (values.quick ? 8 : 20),
       users: Number(values.users),
       boots: Math.max(5, Number(values.boots)),
