@@ -33,6 +33,10 @@ export const ERROR_STATUS = {
   flow_completed: 409,
   flow_bound_elsewhere: 409,
   flow_not_awaiting_confirmation: 409,
+  /** A conditional token write (`If-Match`, `If-None-Match: *`) found another version stored. */
+  token_changed: 412,
+  /** A token write over a stored token named no version to replace. */
+  precondition_required: 428,
   // What digi.me said
   account_not_found: 404,
   session_not_found: 404,
@@ -58,7 +62,7 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** The statuses an error answers with. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 500 | 502 | 503 | 504;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 412 | 413 | 415 | 428 | 500 | 502 | 503 | 504;
 
 /** Fields of an `AppError`. */
 export interface AppErrorInit {

@@ -39,11 +39,12 @@ export function buildOpenApiDocument(specs: RouteSpec[] = ROUTE_SPECS): Record<s
     return { $ref: `#/components/schemas/${id}` };
   };
 
-  const parameters = (schema: z.ZodMiniType | undefined, where: "path" | "query") => {
+  const parameters = (schema: z.ZodMiniType | undefined, where: "path" | "query" | "header") => {
     if (!schema) return [];
     const object = convert(schema, "input") as { properties?: Record<string, JsonSchema>; required?: string[] };
     return Object.entries(object.properties ?? {}).map(([name, property]) => ({
-      name,
+      // Header schemas use the lower-case names Hono reads; the document spells them as people do (If-Match).
+      name: where === "header" ? name.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase()) : name,
       in: where,
       required: where === "path" || (object.required ?? []).includes(name),
       schema: property,
@@ -54,7 +55,7 @@ export function buildOpenApiDocument(specs: RouteSpec[] = ROUTE_SPECS): Record<s
   for (const spec of specs) {
     const request = spec.request ?? {};
     const body = request.json ? { "application/json": request.json } : request.form ? { "application/x-www-form-urlencoded": request.form } : undefined;
-    const params = [...parameters(request.param, "path"), ...parameters(request.query, "query")];
+    const params = [...parameters(request.param, "path"), ...parameters(request.query, "query"), ...parameters(request.header, "header")];
     const operation: Record<string, unknown> = {
       tags: spec.tags,
       summary: spec.summary,

@@ -4,7 +4,7 @@
  * so the two cannot drift apart. `describe` attaches the document's metadata.
  */
 import * as z from "zod/mini";
-import { FLOW_WAIT_MAX_SECONDS, TOKEN_EXPIRY_MAX_SECONDS, TOKEN_EXPIRY_MIN_SECONDS } from "./storage/keys.ts";
+import { FLOW_WAIT_MAX_SECONDS, TOKEN_EXPIRY_MAX_SECONDS, TOKEN_EXPIRY_MIN_SECONDS, TOKEN_MIN_VALIDITY_DEFAULT_SECONDS, TOKEN_MIN_VALIDITY_MAX_SECONDS } from "./storage/keys.ts";
 
 /** What a schema adds to the OpenAPI document: a component id, a description, an example. */
 export type SchemaDoc = {
@@ -95,6 +95,12 @@ export const FlowSchema = describe(
       }),
     ),
     digimeUserId: z.optional(describe(z.string(), { description: "Succeeded user/authorize flows: digi.me's `sub` of the token stored" })),
+    tokenVersion: z.optional(describe(z.int(), { description: "Succeeded user/authorize flows: the version the new token was stored under (the ETag of GET /v1/users/{userId}/token)" })),
+    session: z.optional(
+      describe(z.object({ key: z.string(), expiry: z.number() }), {
+        description: "Succeeded user/authorize flows: the session digi.me opened for the flow; with `triggerQuery`, its key reads what digi.me synced (permission-access/query/{key})",
+      }),
+    ),
     createdAt: z.string(),
     expiresAt: z.string(),
     completedAt: z.optional(z.string()),
@@ -124,7 +130,55 @@ export const UserTokenSchema = describe(
   { id: "UserToken" },
 );
 
-export const StoredTokenSchema = describe(z.object({ userId: z.string(), token: UserTokenSchema, updatedAt: z.string() }), { id: "StoredToken" });
+export const StoredTokenSchema = describe(
+  z.object({
+    userId: z.string(),
+    token: UserTokenSchema,
+    version: describe(z.int(), { description: "Goes up on every write of the token (import, refresh, reauthorization, confirm); the ETag, for If-Match", example: 7 }),
+    updatedAt: z.string(),
+    accessTokenExpiresIn: describe(z.int(), { description: "Seconds until the access token expires (at least minValidity, unless digi.me issued it shorter)", example: 3599 }),
+    refreshed: describe(z.boolean(), { description: "Whether this read refreshed the token first (the previous refresh token is dead)" }),
+  }),
+  { id: "StoredToken" },
+);
+
+/** `GET /v1/users/{userId}/token?minValidity=N`: seconds, 0 to `TOKEN_MIN_VALIDITY_MAX_SECONDS`. */
+export const TokenReadQuerySchema = z.object({
+  minValidity: z.optional(
+    describe(
+      z.pipe(
+        z.string().check(z.regex(/^\d{1,4}$/, "minValidity must be a whole number of seconds")),
+        z.transform((value) => Number(value)),
+      ).check(z.maximum(TOKEN_MIN_VALIDITY_MAX_SECONDS, `minValidity is at most ${TOKEN_MIN_VALIDITY_MAX_SECONDS} seconds`)),
+      {
+        description: `Seconds the answered access token must stay valid (0–${TOKEN_MIN_VALIDITY_MAX_SECONDS}, default ${TOKEN_MIN_VALIDITY_DEFAULT_SECONDS}); the edge refreshes it first when it would expire sooner`,
+        example: "600",
+      },
+    ),
+  ),
+});
+
+/** An entity tag as the token routes give it: the version in quotes. */
+const ETAG = /^"(\d{1,15})"$/;
+
+/** The version an `If-Match` names, or `*`. */
+export function parseIfMatch(value: string): number | "*" {
+  if (value.trim() === "*") return "*";
+  return Number(ETAG.exec(value.trim())![1]);
+}
+
+/** Preconditions of a token write (`PUT` / `DELETE /v1/users/{userId}/token`). */
+export const TokenPreconditionSchema = z.object({
+  "if-match": z.optional(
+    describe(z.string().check(z.regex(/^\s*(\*|"\d{1,15}")\s*$/, 'If-Match must be one strong ETag of a token read, such as "7", or *')), {
+      description: 'The ETag of your last read of the token (`"7"`): the write happens only if the stored token is still that version (else 412 token_changed); `*`: only if a token is stored',
+      example: '"7"',
+    }),
+  ),
+  "if-none-match": z.optional(
+    describe(z.string().check(z.regex(/^\s*\*\s*$/, "If-None-Match must be *")), { description: "`*`: store only if no token is stored (else 412 token_changed)", example: "*" }),
+  ),
+});
 
 export const ReauthStatusSchema = describe(
   z.object({

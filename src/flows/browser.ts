@@ -144,8 +144,8 @@ export async function recoverToken(request: BrowserRequest, entry: FlowEntry, se
   return afterCallback(request, entry, answer);
 }
 
-/** What of the entry the object needs at a callback (not the onboarding URL or the session). */
+/** What of the entry the object needs at a callback (not the onboarding URL); the session goes into the flow's outcome. */
 function callbackEntry(entry: FlowEntry) {
-  const { id, kind, userId, accountId, stateHash, verifier, expectedDigimeUserId, userAccessToken } = entry;
-  return { id, kind, userId, accountId, stateHash, verifier, expectedDigimeUserId, userAccessToken };
+  const { id, kind, userId, accountId, stateHash, verifier, expectedDigimeUserId, userAccessToken, session } = entry;
+  return { id, kind, userId, accountId, stateHash, verifier, expectedDigimeUserId, userAccessToken, session };
 }

@@ -33,7 +33,7 @@ export interface CallbackQuery {
 }
 
 /** What of the start entry the callbacks need. */
-export type CallbackEntry = Pick<FlowEntry, "id" | "kind" | "userId" | "accountId" | "stateHash" | "verifier" | "expectedDigimeUserId" | "userAccessToken">;
+export type CallbackEntry = Pick<FlowEntry, "id" | "kind" | "userId" | "accountId" | "stateHash" | "verifier" | "expectedDigimeUserId" | "userAccessToken" | "session">;
 
 /**
  * How a callback ends the flow; `token` is the new token of a user or

@@ -14,8 +14,8 @@ export interface Custody {
   readonly userId: string;
   /** The stored token, or `null`. */
   token(): Promise<StoredToken | null>;
-  /** Stores a token digi.me just issued to this user. */
-  store(token: UserAccessToken): Promise<void>;
+  /** Stores a token digi.me just issued to this user; answers its version. */
+  store(token: UserAccessToken): Promise<number>;
   /**
    * The token to use after digi.me refused `seen`: the refresh of `seen`'s
    * refresh token, shared by every concurrent caller and sent to digi.me at

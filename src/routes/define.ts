@@ -11,8 +11,8 @@ import type { $ZodIssue, $ZodRawIssue } from "zod/v4/core";
 import { AppError } from "../errors.ts";
 import { ErrorSchema } from "../schemas.ts";
 
-/** Where a request schema applies: path parameters, query, JSON body or form body. */
-export type RequestTarget = "param" | "query" | "json" | "form";
+/** Where a request schema applies: path parameters, query, headers (lower-case names), JSON body or form body. */
+export type RequestTarget = "param" | "query" | "header" | "json" | "form";
 
 /** A documented response: its description and, if it has one, its body's schema per media type. */
 export interface ResponseSpec {

@@ -7,7 +7,7 @@ import * as z from "zod/mini";
 import type { AppEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { FlowIdSchema, FlowSchema, FlowWaitQuerySchema } from "../schemas.ts";
-import type { FlowState } from "../storage/user-store.ts";
+import type { FlowRead } from "../users/api.ts";
 import { requestScope } from "./scope.ts";
 import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
 
@@ -55,8 +55,8 @@ const confirmFlow = defineRoute({
 /** The routes of this module, for the OpenAPI document. */
 export const flowRouteSpecs: RouteSpec[] = [getFlow, confirmFlow];
 
-/** The flow as the backend sees it: no verifier, state, binding or URL. */
-export function flowView(flow: FlowState): z.infer<typeof FlowSchema> {
+/** The flow as the backend sees it: no verifier, state, binding or URL; a succeeded flow's session opened. */
+export function flowView(flow: FlowRead): z.infer<typeof FlowSchema> {
   return {
     flowId: flow.id,
     kind: flow.kind,
@@ -67,6 +67,8 @@ export function flowView(flow: FlowState): z.infer<typeof FlowSchema> {
     ...(flow.errorSource ? { errorSource: flow.errorSource } : {}),
     ...(flow.confirmBy && flow.status === "awaiting_confirmation" ? { confirmBy: new Date(flow.confirmBy).toISOString() } : {}),
     ...(flow.identity ? { identity: flow.identity, digimeUserId: flow.digimeUserId } : {}),
+    ...(flow.tokenVersion !== undefined && flow.status === "succeeded" ? { tokenVersion: flow.tokenVersion } : {}),
+    ...(flow.session ? { session: flow.session } : {}),
     createdAt: new Date(flow.createdAt).toISOString(),
     expiresAt: new Date(flow.expiresAt).toISOString(),
     ...(flow.completedAt ? { completedAt: new Date(flow.completedAt).toISOString() } : {}),

@@ -1,12 +1,26 @@
 /**
  * Per-user routes: what needs reauthorization, and custody of the user's
- * digi.me token (import, read, forget).
+ * digi.me token: a read is fresh (refreshed first when it would expire within
+ * `minValidity`) and versioned (`ETag`); a write over a stored token names the
+ * version it replaces (`If-Match`) or says none may be stored
+ * (`If-None-Match: *`).
  */
 import { Hono } from "hono";
 import * as z from "zod/mini";
 import type { AppEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
-import { ReauthStatusQuerySchema, ReauthStatusSchema, StoredTokenSchema, UserIdSchema, UserTokenSchema } from "../schemas.ts";
+import {
+  parseIfMatch,
+  ReauthStatusQuerySchema,
+  ReauthStatusSchema,
+  StoredTokenSchema,
+  TokenPreconditionSchema,
+  TokenReadQuerySchema,
+  UserIdSchema,
+  UserTokenSchema,
+} from "../schemas.ts";
+import { TOKEN_MIN_VALIDITY_DEFAULT_SECONDS } from "../storage/keys.ts";
+import type { TokenCondition } from "../storage/user-store.ts";
 import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
 import { requestScope } from "./scope.ts";
 
@@ -39,15 +53,20 @@ const putToken = defineRoute({
   path: "/v1/users/{userId}/token",
   tags: ["users"],
   summary: "Store the user's token",
-  description: "Imports a token obtained elsewhere (for example at onboarding). Stored encrypted (AES-GCM).",
+  description:
+    "Imports a token obtained elsewhere (for example at onboarding, or a pair digi.me's SDK refreshed during your reads). Stored encrypted (AES-GCM) under a new version, " +
+    "answered as the `ETag`. Over a stored token, send `If-Match` with the ETag of your last read (a stale one answers 412 token_changed: read again); " +
+    "`If-None-Match: *` stores only when none is stored. With neither, a write over a stored token answers 428: no blind overwrite.",
   security: auth,
-  request: { param, json: UserTokenSchema },
+  request: { param, header: TokenPreconditionSchema, json: UserTokenSchema },
   responses: {
-    204: { description: "Stored" },
-    ...jsonError(400, "Invalid token shape, or an expiry in milliseconds or outside 2001–2100 (expiries are Unix seconds)"),
+    204: { description: "Stored; `ETag` is the new version" },
+    ...jsonError(400, "Invalid token shape, an expiry in milliseconds or outside 2001–2100 (expiries are Unix seconds), a malformed If-Match / If-None-Match, or both"),
     ...jsonError(401, "Missing or unknown API key"),
+    ...jsonError(412, "The stored token is not the version If-Match names, or a token is stored and If-None-Match is * (token_changed; `error.currentVersion`, null when none is stored)"),
     ...jsonError(413, "Body larger than 16 KiB (payload_too_large)"),
     ...jsonError(415, "Body not sent as Content-Type: application/json (unsupported_media_type)"),
+    ...jsonError(428, "A token is stored and the request has neither If-Match nor If-None-Match (precondition_required; `error.currentVersion`)"),
   },
 });
 
@@ -55,15 +74,22 @@ const getToken = defineRoute({
   method: "get",
   path: "/v1/users/{userId}/token",
   tags: ["users"],
-  summary: "Read the user's current token",
-  description: "The latest token from any location (the user's Durable Object answers), including one rotated by a refresh or issued by a reauthorization.",
+  summary: "Read the user's current token, fresh",
+  description:
+    "The latest token from any location (the user's Durable Object answers). Never an access token that expires within `minValidity` seconds (default " +
+    `${TOKEN_MIN_VALIDITY_DEFAULT_SECONDS}): the object refreshes it first, once however many callers ask, and announces the rotation (token.rotated). ` +
+    "Read it just before each batch of digi.me reads, never from a cache. `ETag` (and `version`) is what a later PUT names in If-Match.",
   security: auth,
-  request: { param },
+  request: { param, query: TokenReadQuerySchema },
   responses: {
     200: json("The token", StoredTokenSchema),
-    ...jsonError(400, "Invalid userId"),
+    ...jsonError(400, "Invalid userId, or minValidity not a whole number of seconds from 0 to 1800"),
     ...jsonError(401, "Missing or unknown API key"),
-    ...jsonError(404, "No token stored"),
+    ...jsonError(404, "No token stored (token_not_found)"),
+    ...jsonError(409, "digi.me refused to refresh the token (refresh_token_expired: start user reauthorization, POST /v1/reauth/user)"),
+    ...jsonError(502, "digi.me failed while refreshing"),
+    ...jsonError(503, "A refreshed token could not be stored (token_not_stored: keep `error.token`), or storage is unavailable"),
+    ...jsonError(504, "digi.me did not answer in time while refreshing"),
   },
 });
 
@@ -72,10 +98,34 @@ const deleteToken = defineRoute({
   path: "/v1/users/{userId}/token",
   tags: ["users"],
   summary: "Forget the user's token",
+  description: "With `If-Match`, only if the stored token is still that version. A refresh still out at digi.me when this lands does not bring the token back.",
   security: auth,
-  request: { param },
-  responses: { 204: { description: "Forgotten (or was not there)" }, ...jsonError(400, "Invalid userId"), ...jsonError(401, "Missing or unknown API key") },
+  request: { param, header: TokenPreconditionSchema },
+  responses: {
+    204: { description: "Forgotten (or was not there)" },
+    ...jsonError(400, "Invalid userId, or a malformed If-Match"),
+    ...jsonError(401, "Missing or unknown API key"),
+    ...jsonError(412, "The stored token is not the version If-Match names (token_changed)"),
+  },
 });
+
+/** The write condition the precondition headers name; `undefined` for none. */
+function conditionOf(headers: { "if-match"?: string; "if-none-match"?: string }): TokenCondition | undefined {
+  const ifMatch = headers["if-match"];
+  const ifNoneMatch = headers["if-none-match"];
+  if (ifMatch !== undefined && ifNoneMatch !== undefined) {
+    throw new AppError("invalid_request", "send If-Match or If-None-Match, not both");
+  }
+  if (ifNoneMatch !== undefined) return { absent: true };
+  if (ifMatch === undefined) return undefined;
+  const version = parseIfMatch(ifMatch);
+  return version === "*" ? { present: true } : { version };
+}
+
+/** A version as an entity tag. */
+function etag(version: number): string {
+  return `"${version}"`;
+}
 
 /** The routes of this module, for the OpenAPI document. */
 export const userRouteSpecs: RouteSpec[] = [status, putToken, getToken, deleteToken];
@@ -90,17 +140,24 @@ export function userRoutes(): Hono<AppEnv> {
   mount(app, putToken, async (c) => {
     const { userId } = c.req.valid("param");
     const token = c.req.valid("json");
-    await c.var.services.users.of(userId, requestScope(c)).importToken({ ...token, user: token.user ?? { id: userId } });
-    return c.body(null, 204);
+    const condition = conditionOf(c.req.valid("header"));
+    const version = await c.var.services.users.of(userId, requestScope(c)).importToken({ ...token, user: token.user ?? { id: userId } }, condition);
+    return c.body(null, 204, { ETag: etag(version) });
   });
   mount(app, getToken, async (c) => {
     const { userId } = c.req.valid("param");
-    const stored = await c.var.services.users.of(userId, requestScope(c)).token();
-    if (!stored) throw new AppError("token_not_found", `no digi.me token is stored for user ${userId}`);
-    return c.json({ userId, token: stored.token, updatedAt: new Date(stored.updatedAt).toISOString() }, 200);
+    const minValidity = c.req.valid("query").minValidity ?? TOKEN_MIN_VALIDITY_DEFAULT_SECONDS;
+    const stored = await c.var.services.users.of(userId, requestScope(c)).token(minValidity);
+    if (!stored) throw new AppError("token_not_found", `no digi.me token is stored for user ${userId}`, { hint: "store one with PUT /v1/users/{userId}/token" });
+    const accessTokenExpiresIn = Math.max(0, Math.floor(stored.token.accessToken.expiry - c.var.services.now() / 1000));
+    return c.json(
+      { userId, token: stored.token, version: stored.version, updatedAt: new Date(stored.updatedAt).toISOString(), accessTokenExpiresIn, refreshed: stored.refreshed },
+      200,
+      { ETag: etag(stored.version) },
+    );
   });
   mount(app, deleteToken, async (c) => {
-    await c.var.services.users.of(c.req.valid("param").userId, requestScope(c)).forgetToken();
+    await c.var.services.users.of(c.req.valid("param").userId, requestScope(c)).forgetToken(conditionOf(c.req.valid("header")));
     return c.body(null, 204);
   });
   return app;

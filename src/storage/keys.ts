@@ -32,6 +32,10 @@ export function flowEntryTtlSeconds(flowTtlSeconds: number): number {
 export const TOKEN_EXPIRING_NOTICE_DEFAULT_SECONDS = 7 * 24 * 60 * 60;
 /** The longest TOKEN_EXPIRING_NOTICE_SECONDS accepted: 90 days. */
 export const TOKEN_EXPIRING_NOTICE_MAX_SECONDS = 90 * 24 * 60 * 60;
+/** A token read answers an access token valid this much longer at least, unless `minValidity` says otherwise: 5 minutes. */
+export const TOKEN_MIN_VALIDITY_DEFAULT_SECONDS = 5 * 60;
+/** The largest `minValidity` a token read accepts: 30 minutes. */
+export const TOKEN_MIN_VALIDITY_MAX_SECONDS = 30 * 60;
 /** The longest a long poll (`GET /v1/flows/{flowId}?wait=N`) waits: 25 seconds. */
 export const FLOW_WAIT_MAX_SECONDS = 25;
 /**

@@ -17,28 +17,45 @@ export interface TokenRecord {
   accessTokenExpiry: number;
   refreshTokenExpiry: number;
   updatedAt: number;
+  /**
+   * Goes up by at least one on every write (import, refresh, reauthorization,
+   * confirm, takeover) and never comes back down, across a delete too: the
+   * backend's `ETag` and `If-Match`. Absent on records written before
+   * versions (KV's, and the first objects'): read as `LEGACY_TOKEN_VERSION`.
+   */
+  version?: number;
 }
 
-/** A stored token with when it was last written. */
+/** The version of a record written before versions existed. */
+export const LEGACY_TOKEN_VERSION = 1;
+
+/** A record's version. */
+export function versionOf(record: Pick<TokenRecord, "version">): number {
+  return record.version ?? LEGACY_TOKEN_VERSION;
+}
+
+/** A stored token with when it was last written, and its version. */
 export interface StoredToken {
   token: UserAccessToken;
   updatedAt: number;
+  version: number;
 }
 
-/** Seals a user's token into a record. */
-export async function sealToken(sealer: Sealer, userId: string, token: UserAccessToken, nowMs: number): Promise<TokenRecord> {
+/** Seals a user's token into a record of the given version. */
+export async function sealToken(sealer: Sealer, userId: string, token: UserAccessToken, nowMs: number, version: number): Promise<TokenRecord> {
   return {
     v: 1,
     sealed: await sealer.seal(JSON.stringify(token), tokenKey(userId)),
     accessTokenExpiry: token.accessToken.expiry,
     refreshTokenExpiry: token.refreshToken.expiry,
     updatedAt: nowMs,
+    version,
   };
 }
 
 /** Opens a user's token record (a record of another user does not open). */
 export async function openToken(sealer: Sealer, userId: string, record: TokenRecord): Promise<StoredToken> {
-  return { token: JSON.parse(await sealer.open(record.sealed, tokenKey(userId))) as UserAccessToken, updatedAt: record.updatedAt };
+  return { token: JSON.parse(await sealer.open(record.sealed, tokenKey(userId))) as UserAccessToken, updatedAt: record.updatedAt, version: versionOf(record) };
 }
 
 /** Token records the Worker kept in KV before the user objects: read once by the object that takes one over, then deleted. */

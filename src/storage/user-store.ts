@@ -8,12 +8,14 @@ import type { UserAccessToken } from "../digime/index.ts";
 import type { Envelope, Sealer } from "./crypto.ts";
 import { StorageError } from "./errors.ts";
 import type { FlowKind } from "./flows.ts";
-import { openToken, sealToken, type StoredToken, type TokenRecord } from "./tokens.ts";
+import { openToken, sealToken, versionOf, type StoredToken, type TokenRecord } from "./tokens.ts";
 
 /** Object storage keys; versioned like the KV prefixes. */
 export const USER_KEYS = {
   /** The user's token record. */
   token: "token:v1",
+  /** The last token version written (a number): versions never come back down, across a delete too. */
+  tokenVersion: "token-version:v1",
   /** The object's bookkeeping (`UserMeta`). */
   meta: "meta:v1",
   /** `flow:v1:<flowId>` → `FlowState`. */
@@ -58,6 +60,14 @@ export interface FlowState {
    * brought another identity than the stored token's.
    */
   identity?: FlowIdentity;
+  /** Succeeded (or awaiting confirmation) user and authorize flows: the version their token was stored under, once stored. */
+  tokenVersion?: number;
+  /**
+   * User and authorize flows that digi.me opened a session for (`{ key, expiry }`),
+   * sealed (additional data `flow:v1:<flowId>:session`); recorded when the flow
+   * ends, so the outcome hands the backend the key of what `triggerQuery` synced.
+   */
+  sealedSession?: Envelope;
   /** The `accountReference` digi.me's full-authorization callback carried. */
   accountReference?: string;
   /** SHA-256 of the browser binding secret, set once at the first launch. */
@@ -98,6 +108,29 @@ export interface WriteOptions {
 /** The runtime's write options for ours. */
 function putOptions(options: WriteOptions | undefined): { allowUnconfirmed: true } | undefined {
   return options?.unconfirmed ? { allowUnconfirmed: true } : undefined;
+}
+
+/**
+ * What a token write requires of the stored token: the version the writer
+ * read (`version`), any token (`present`), or none at all (`absent`). Without
+ * one, the write is unconditional (reauthorization, confirm: digi.me just
+ * issued the token).
+ */
+export type TokenCondition = { version: number } | { present: true } | { absent: true };
+
+/**
+ * A conditional token write's result: done (with the record written; none
+ * for a delete), or refused with the version found instead (`null`: none
+ * stored).
+ */
+export type TokenWrite = { written: true; record?: TokenRecord } | { written: false; current: number | null };
+
+/** Whether a stored record (or none) meets a condition. */
+export function meets(record: TokenRecord | undefined, condition: TokenCondition | undefined): boolean {
+  if (!condition) return true;
+  if ("absent" in condition) return record === undefined;
+  if ("present" in condition) return record !== undefined;
+  return record !== undefined && versionOf(record) === condition.version;
 }
 
 /** Reads and writes one user object's storage; a storage failure is a `StorageError` (unavailable). */
@@ -143,21 +176,57 @@ export class UserStore {
     return record && record.v === 1 ? openToken(this.#sealer, userId, record) : null;
   }
 
-  /** Seals and stores the user's token. */
-  async putToken(userId: string, token: UserAccessToken, nowMs: number): Promise<TokenRecord> {
-    const record = await sealToken(this.#sealer, userId, token, nowMs);
-    await this.#put(USER_KEYS.token, record);
-    return record;
+  /** The last token version written, or 0. */
+  async #lastVersion(record: TokenRecord | undefined): Promise<number> {
+    const last = (await this.#get<number>(USER_KEYS.tokenVersion)) ?? 0;
+    return Math.max(last, record ? versionOf(record) : 0);
   }
 
-  /** Stores a record as it is (taken over from KV: sealed for the same identity). */
-  putTokenRecord(record: TokenRecord): Promise<void> {
-    return this.#put(USER_KEYS.token, record);
+  /**
+   * Stores `record` under the next version if the stored token meets
+   * `condition`. Sealing is done before: between the read of the stored record
+   * and this write only storage calls run, so the object's input gate lets no
+   * other request change the token in between.
+   */
+  async #write(record: Omit<TokenRecord, "version">, condition: TokenCondition | undefined): Promise<TokenWrite> {
+    const current = await this.tokenRecord();
+    if (!meets(current, condition)) return { written: false, current: current ? versionOf(current) : null };
+    const version = (await this.#lastVersion(current)) + 1;
+    const written: TokenRecord = { ...record, version };
+    try {
+      // One put of both keys: atomic, so the version and the record never disagree.
+      await this.#storage.put({ [USER_KEYS.token]: written, [USER_KEYS.tokenVersion]: version });
+    } catch (error) {
+      throw unavailable("put", error);
+    }
+    return { written: true, record: written };
   }
 
-  /** Forgets the user's token. */
-  deleteToken(): Promise<void> {
-    return this.#delete(USER_KEYS.token);
+  /** Seals and stores the user's token under a new version, if the stored one meets `condition`. */
+  async putToken(userId: string, token: UserAccessToken, nowMs: number, condition?: TokenCondition): Promise<TokenWrite> {
+    const { version: _unset, ...sealed } = await sealToken(this.#sealer, userId, token, nowMs, 0);
+    return this.#write(sealed, condition);
+  }
+
+  /** Stores a record as it is, under a new version, only while no token is stored (taken over from KV: sealed for the same identity). */
+  putTokenRecord(record: TokenRecord): Promise<TokenWrite> {
+    const { version: _old, ...rest } = record;
+    return this.#write(rest, { absent: true });
+  }
+
+  /** Forgets the user's token if the stored one meets `condition`; the version count stays. */
+  async deleteToken(condition?: TokenCondition): Promise<TokenWrite> {
+    const current = await this.tokenRecord();
+    if (!meets(current, condition)) return { written: false, current: current ? versionOf(current) : null };
+    if (!current) return { written: true };
+    const last = await this.#lastVersion(current);
+    try {
+      // Issued together, committed together.
+      await Promise.all([this.#storage.put(USER_KEYS.tokenVersion, last), this.#storage.delete(USER_KEYS.token)]);
+    } catch (error) {
+      throw unavailable("delete", error);
+    }
+    return { written: true };
   }
 
   /** A flow's state. */

@@ -9,10 +9,9 @@ import type { CallbackEntry, CallbackQuery } from "../flows/complete.ts";
 import type { BeginAccountFlow, Begun, BeginUserFlow } from "../flows/begin.ts";
 import type { ReauthStatus } from "../flows/status.ts";
 import { StorageError } from "../storage/errors.ts";
-import type { StoredToken } from "../storage/tokens.ts";
-import type { FlowState } from "../storage/user-store.ts";
+import type { TokenCondition } from "../storage/user-store.ts";
 import type { WebhookOutbox } from "../webhooks/outbox.ts";
-import type { CallbackAnswer, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
+import type { CallbackAnswer, FlowRead, FreshToken, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
 
 /**
  * The object's name: contract and user, versioned, so a second contract per
@@ -96,19 +95,19 @@ export class UserHandle {
     return wire.value;
   }
 
-  /** The user's token, or `null`. */
-  token(): Promise<StoredToken | null> {
-    return this.#invoke((o, c) => o.readToken(c));
+  /** The user's token, or `null`; its access token valid for `minValiditySeconds` more at least (refreshed first if needed). */
+  token(minValiditySeconds = 0): Promise<FreshToken | null> {
+    return this.#invoke((o, c) => o.readToken(c, minValiditySeconds));
   }
 
-  /** Stores a token obtained elsewhere. */
-  async importToken(token: UserAccessToken): Promise<void> {
-    await this.#invoke((o, c) => o.importToken(c, token));
+  /** Stores a token obtained elsewhere, if the stored one meets `condition` (without one: only when none is stored); answers its version. */
+  importToken(token: UserAccessToken, condition?: TokenCondition): Promise<number> {
+    return this.#invoke((o, c) => o.importToken(c, token, condition));
   }
 
-  /** Forgets the user's token. */
-  async forgetToken(): Promise<void> {
-    await this.#invoke((o, c) => o.forgetToken(c));
+  /** Forgets the user's token (if the stored one meets `condition`). */
+  async forgetToken(condition?: TokenCondition): Promise<void> {
+    await this.#invoke((o, c) => o.forgetToken(c, condition));
   }
 
   /** What needs reauthorization. */
@@ -132,12 +131,12 @@ export class UserHandle {
   }
 
   /** A flow's state (waiting up to `waitMs` for a pending one to end). */
-  flow(flowId: string, waitMs = 0): Promise<FlowState | null> {
+  flow(flowId: string, waitMs = 0): Promise<FlowRead | null> {
     return this.#invoke((o, c) => o.flow(c, flowId, waitMs));
   }
 
   /** The application confirms a flow awaiting confirmation: its token is stored and announced. */
-  confirm(flowId: string): Promise<FlowState> {
+  confirm(flowId: string): Promise<FlowRead> {
     return this.#invoke((o, c) => o.confirm(c, flowId));
   }
 

@@ -17,11 +17,11 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { parseConfig } from "../config.ts";
-import { DigimeError, type UserAccessToken } from "../digime/index.ts";
+import type { DigimeSession, UserAccessToken } from "../digime/index.ts";
 import type { Env } from "../env.ts";
 import { AppError, asAppError, FLOW_NOT_FOUND_PAGE, toWireError } from "../errors.ts";
 import { confirmAccountCallback, exchangeUserCallback, recoveredOutcome, type CallbackEntry, type CallbackQuery, type Outcome } from "../flows/complete.ts";
-import type { Custody, StepDeps } from "../flows/custody.ts";
+import type { StepDeps } from "../flows/custody.ts";
 import { newSecret, timingSafeEqual } from "../flows/ids.ts";
 import { openRecovery, sealForRecovery } from "../flows/recovery.ts";
 import { beginAccountFlow, beginUserFlow, type BeginAccountFlow, type BeginFlow, type Begun, type BeginUserFlow } from "../flows/begin.ts";
@@ -30,28 +30,16 @@ import { log, type LogScope } from "../log.ts";
 import { getServices, type Services } from "../services.ts";
 import { sha256 } from "../storage/crypto.ts";
 import { isStorageUnavailable, StorageError } from "../storage/errors.ts";
-import type { StoredToken } from "../storage/tokens.ts";
 import type { FlowKind } from "../storage/flows.ts";
-import { UserStore, type FlowState, type WriteOptions } from "../storage/user-store.ts";
-import { flowEndedEvent, tokenExpiredEvent, tokenExpiringEvent, tokenRotatedEvent } from "../webhooks/events.ts";
+import { UserStore, type FlowState, type TokenCondition, type WriteOptions } from "../storage/user-store.ts";
+import { flowEndedEvent, tokenExpiredEvent, tokenExpiringEvent } from "../webhooks/events.ts";
 import { flowEventId, newEventId, type OutboundEvent } from "../webhooks/outbox.ts";
-import type { CallbackAnswer, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
+import type { CallbackAnswer, FlowRead, FreshToken, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
+import { TokenKeeper } from "./custody.ts";
 import { dueTokenNotice, flowDueAt, isOpen, nextAlarmAt } from "./schedule.ts";
 
 /** How long the alarm waits to look again at a flow whose callback is still exchanging: 5 seconds. */
 export const EXCHANGE_RECHECK_MS = 5_000;
-
-/** The refusal a refresh token digi.me refused once gets, without asking digi.me again. */
-function refusedAgain(): DigimeError {
-  return new DigimeError({
-    kind: "api",
-    code: "InvalidToken",
-    status: 401,
-    tokenSubject: "refresh_token",
-    call: "oauth/token",
-    message: "digi.me refused this refresh token before; it is not sent again",
-  });
-}
 
 /**
  * How user objects get their services and storage. In production: from their
@@ -67,8 +55,14 @@ export const objectWiring = {
 /** The user object (binding `USERS`, SQLite storage). */
 export class UserObject extends DurableObject<Env> implements UserObjectApi {
   #built?: { services: Services; storage: DurableObjectStorage; store: UserStore };
-  /** Refreshes running now, by the refresh token they spend. */
-  readonly #refreshing = new Map<string, Promise<UserAccessToken>>();
+  /** The token's custody: versions, conditional writes, the one refresh per refresh token. */
+  readonly #keeper = new TokenKeeper({
+    deps: () => this.#deps(),
+    alarmForToken: (refreshTokenExpiry, nowMs) => this.#alarmForToken(refreshTokenExpiry, nowMs),
+    scope: (call) => this.#scope(call),
+  });
+  /** The first contact's takeover, while it runs: concurrent first calls share it. */
+  #adopting?: Promise<void>;
   /** One callback at a time per flow (a second waits and sees the first's outcome). */
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Flows whose callback is talking to digi.me: the alarm does not expire them meanwhile. */
@@ -102,7 +96,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     try {
       const { services } = this.#deps();
       await this.#adopt(call.userId);
-      const step: StepDeps = { config: services.config, digime: services.digime, custody: this.#custody(call, events), now: call.now, log: this.#scope(call), events };
+      const step: StepDeps = { config: services.config, digime: services.digime, custody: this.#keeper.custody(call, events), now: call.now, log: this.#scope(call), events };
       const value = await body(step);
       return { ok: true, value, events };
     } catch (error) {
@@ -122,6 +116,14 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    */
   async #adopt(userId: string): Promise<void> {
     if (this.#adoptedFor === userId) return;
+    // Concurrent first calls share one takeover: a second KV read could otherwise bring back a token deleted meanwhile.
+    this.#adopting ??= this.#takeOver(userId).finally(() => (this.#adopting = undefined));
+    await this.#adopting;
+    // A call for another user than the one being adopted meets the corrupt-name check on its own.
+    if (this.#adoptedFor !== userId) await this.#takeOver(userId);
+  }
+
+  async #takeOver(userId: string): Promise<void> {
     const { services, store } = this.#deps();
     const meta = await store.meta();
     if (meta.userId === userId && meta.kvChecked) {
@@ -133,11 +135,9 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     }
     // A KV read once per user, ever: the first call for a user pays one trip to KV's central store.
     const legacy = await services.legacyTokens.get(userId);
-    if (legacy && !(await store.tokenRecord())) {
-      await store.putTokenRecord(legacy);
-      log(this.#scope(), "info", "token_taken_over", { source: "kv" });
-    }
-    await store.putMeta({ ...meta, userId, kvChecked: true });
+    // Only while none is stored, under a new version: never over a token written since.
+    if (legacy && (await store.putTokenRecord(legacy)).written) log(this.#scope(), "info", "token_taken_over", { source: "kv" });
+    await store.putMeta({ ...(await store.meta()), userId, kvChecked: true });
     if (legacy) {
       await services.legacyTokens.delete(userId);
       await this.#alarmForToken(legacy.refreshTokenExpiry, Date.now());
@@ -145,85 +145,29 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     this.#adoptedFor = userId;
   }
 
-  #custody(call: ObjectCall, events: OutboundEvent[]): Custody {
-    const { store } = this.#deps();
-    return {
-      userId: call.userId,
-      token: () => store.token(call.userId),
-      store: async (token) => {
-        await store.putToken(call.userId, token, call.now);
-        await this.#alarmForToken(token.refreshToken.expiry, call.now);
-      },
-      refresh: (seen) => this.#refresh(call, seen, events),
-    };
-  }
-
-  /** The refresh of `seen`, or the newer token already stored; one digi.me call per refresh token, ever. */
-  async #refresh(call: ObjectCall, seen: UserAccessToken, events: OutboundEvent[]): Promise<UserAccessToken> {
-    const { store } = this.#deps();
-    const key = seen.refreshToken.value;
-    const running = this.#refreshing.get(key);
-    if (running) return running;
-    const current = await store.token(call.userId);
-    if (current && current.token.refreshToken.value !== key) return current.token;
-    const meta = await store.meta();
-    if (meta.refusedRefreshHash !== undefined && timingSafeEqual(meta.refusedRefreshHash, await sha256(key))) throw refusedAgain();
-    // Checked again: the awaits above let another caller start this refresh meanwhile.
-    const started = this.#refreshing.get(key);
-    if (started) return started;
-    const refresh = this.#runRefresh(call, seen, events).finally(() => this.#refreshing.delete(key));
-    this.#refreshing.set(key, refresh);
-    return refresh;
-  }
-
-  async #runRefresh(call: ObjectCall, seen: UserAccessToken, events: OutboundEvent[]): Promise<UserAccessToken> {
-    const { services, store } = this.#deps();
-    let rotated: UserAccessToken;
-    try {
-      rotated = await services.digime.refreshToken(seen);
-    } catch (error) {
-      if (error instanceof DigimeError && error.isInvalidToken("refresh_token")) {
-        await store.putMeta({ ...(await store.meta()), refusedRefreshHash: await sha256(seen.refreshToken.value) });
-      }
-      throw error;
-    }
-    // The webhook carries the rotated token whatever happens next: the old refresh token is dead.
-    events.push({ id: newEventId(), event: tokenRotatedEvent(call.userId, rotated, call.now) });
-    try {
-      await store.putToken(call.userId, rotated, call.now);
-    } catch (error) {
-      if (!isStorageUnavailable(error)) throw error;
-      throw new AppError("token_not_stored", "digi.me issued a new token but storage failed; keep the token in this answer", {
-        retryable: true,
-        hint: "store error.token with PUT /v1/users/{userId}/token",
-        extra: { token: rotated },
-        cause: error,
-      });
-    }
-    await this.#alarmForToken(rotated.refreshToken.expiry, call.now);
-    return rotated;
-  }
-
   // ---- Tokens ------------------------------------------------------------
 
-  /** The user's token, or `null`. */
-  readToken(call: ObjectCall): Promise<Wire<StoredToken | null>> {
-    return this.#run(call, (deps) => deps.custody.token());
+  /**
+   * The user's token, or `null`; never one whose access token expires within
+   * `minValiditySeconds` (refreshed first, once for every concurrent caller).
+   */
+  readToken(call: ObjectCall, minValiditySeconds = 0): Promise<Wire<FreshToken | null>> {
+    return this.#run(call, (deps) => this.#keeper.fresh(call, minValiditySeconds, deps.events));
   }
 
-  /** Stores a token obtained elsewhere (PUT /v1/users/{userId}/token). */
-  importToken(call: ObjectCall, token: UserAccessToken): Promise<Wire<null>> {
-    return this.#run(call, async (deps) => {
-      await deps.custody.store(token);
-      return null;
-    });
+  /**
+   * Stores a token obtained elsewhere (PUT /v1/users/{userId}/token) if the
+   * stored one meets `condition`; without one, only while none is stored.
+   * Answers the new version.
+   */
+  importToken(call: ObjectCall, token: UserAccessToken, condition?: TokenCondition): Promise<Wire<number>> {
+    return this.#run(call, async () => (await this.#keeper.write(call, token, condition ? { condition } : {})).version);
   }
 
-  /** Forgets the user's token. */
-  forgetToken(call: ObjectCall): Promise<Wire<null>> {
+  /** Forgets the user's token (if the stored one meets `condition`). */
+  forgetToken(call: ObjectCall, condition?: TokenCondition): Promise<Wire<null>> {
     return this.#run(call, async () => {
-      // The alarm may now come for nothing; it then sets itself again from what is left.
-      await this.#deps().store.deleteToken();
+      await this.#keeper.forget(condition);
       return null;
     });
   }
@@ -305,13 +249,27 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    * A flow's state; with `waitMs`, a pending flow's answer waits until it
    * ends or the wait is over (the long poll).
    */
-  flow(call: ObjectCall, flowId: string, waitMs = 0): Promise<Wire<FlowState | null>> {
+  flow(call: ObjectCall, flowId: string, waitMs = 0): Promise<Wire<FlowRead | null>> {
     return this.#run(call, async (deps) => {
       const state = await this.#current(call, flowId, deps.events);
-      if (!state || state.status !== "pending" || waitMs <= 0) return state;
+      if (!state || state.status !== "pending" || waitMs <= 0) return this.#read(state);
       await this.#waitForEnd(flowId, Math.min(waitMs, state.expiresAt - call.now + EXCHANGE_RECHECK_MS));
-      return (await this.#deps().store.flow(flowId)) ?? null;
+      return this.#read((await this.#deps().store.flow(flowId)) ?? null);
     });
+  }
+
+  /** A flow as the API reads it: its session opened (only a succeeded flow's: an unconfirmed one's is not the user's yet). */
+  async #read(state: FlowState): Promise<FlowRead>;
+  async #read(state: FlowState | null): Promise<FlowRead | null>;
+  async #read(state: FlowState | null): Promise<FlowRead | null> {
+    if (!state) return null;
+    const session = state.status === "succeeded" ? await this.#session(state) : undefined;
+    return session ? { ...state, session } : state;
+  }
+
+  async #session(state: FlowState): Promise<DigimeSession | undefined> {
+    if (!state.sealedSession) return undefined;
+    return JSON.parse(await this.#deps().services.sealer.open(state.sealedSession, sessionContext(state.id))) as DigimeSession;
   }
 
   /**
@@ -319,12 +277,12 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    * the token kept for the flow is stored under the user and announced.
    * Confirming again answers the same; any other state is a 409.
    */
-  confirm(call: ObjectCall, flowId: string): Promise<Wire<FlowState>> {
+  confirm(call: ObjectCall, flowId: string): Promise<Wire<FlowRead>> {
     return this.#run(call, (deps) =>
       this.#serial(flowId, async () => {
         const state = await this.#current(call, flowId, deps.events);
         if (!state) throw new AppError("flow_not_found", "unknown flow, or its outcome is no longer kept", { detail: { flowId } });
-        if (state.status === "succeeded" && state.identity !== "confirmed" && state.identity !== undefined) return state;
+        if (state.status === "succeeded" && state.identity !== "confirmed" && state.identity !== undefined) return this.#read(state);
         if (state.status !== "awaiting_confirmation" || !state.pendingToken) {
           throw new AppError("flow_not_awaiting_confirmation", `this flow is ${state.status}, not awaiting confirmation`, {
             hint: "only a flow whose status is awaiting_confirmation can be confirmed",
@@ -333,10 +291,10 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
           });
         }
         const token = JSON.parse(await this.#deps().services.sealer.open(state.pendingToken, pendingTokenContext(flowId))) as UserAccessToken;
-        await deps.custody.store(token);
-        const done = await this.#end(state, { status: "succeeded" }, call.now, (events) => void deps.events.push(...events), token);
+        const tokenVersion = await deps.custody.store(token);
+        const done = await this.#end(state, { status: "succeeded", tokenVersion }, call.now, (events) => void deps.events.push(...events), token);
         log(deps.log, "info", "flow_confirmed", { flowId, kind: state.kind, identity: state.identity });
-        return done;
+        return this.#read(done);
       }),
     );
   }
@@ -376,24 +334,29 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    */
   async #end(
     state: FlowState,
-    outcome: Omit<Outcome, "status" | "token"> & { status: "succeeded" | "failed" | "expired" | "awaiting_confirmation" },
+    outcome: Omit<Outcome, "status" | "token"> & { status: "succeeded" | "failed" | "expired" | "awaiting_confirmation"; tokenVersion?: number },
     nowMs: number,
     publish: (events: OutboundEvent[]) => Promise<void> | void,
     token?: UserAccessToken,
+    session?: DigimeSession,
   ): Promise<FlowState> {
     const { pendingToken: _pendingToken, confirmBy: _confirmBy, ...rest } = state;
+    const { sealer, config } = this.#deps().services;
+    // The session of a user or full-authorization flow that digi.me issued a token for: kept sealed with its outcome.
+    const sealedSession = session && token ? { sealedSession: await sealer.seal(JSON.stringify(session), sessionContext(state.id)) } : {};
     let next: FlowState;
     if (outcome.status === "awaiting_confirmation") {
       // Kept sealed for the application's confirmation (POST /v1/flows/{flowId}/confirm), never stored under the user meanwhile.
-      const sealed = await this.#deps().services.sealer.seal(JSON.stringify(token), pendingTokenContext(state.id));
-      next = { ...rest, ...outcome, pendingToken: sealed, confirmBy: nowMs + this.#deps().services.config.flowTtlSeconds * 1000, completedAt: nowMs };
+      const sealed = await sealer.seal(JSON.stringify(token), pendingTokenContext(state.id));
+      next = { ...rest, ...outcome, ...sealedSession, pendingToken: sealed, confirmBy: nowMs + config.flowTtlSeconds * 1000, completedAt: nowMs };
     } else {
-      next = { ...rest, ...outcome, completedAt: nowMs };
+      next = { ...rest, ...outcome, ...sealedSession, completedAt: nowMs };
     }
     await this.#deps().store.putFlow(next);
     this.#wake(state.id);
     const announced = next.status === "awaiting_confirmation" ? undefined : token;
-    await publish([{ id: flowEventId(next.id, next.status), event: flowEndedEvent(next, nowMs, announced) }]);
+    const announcedSession = announced ? (session ?? (await this.#session(next))) : undefined;
+    await publish([{ id: flowEventId(next.id, next.status), event: flowEndedEvent(next, nowMs, announced, announcedSession) }]);
     await this.#alarmBy(nextAlarmAt([next], undefined, {}, 0, nowMs)!);
     return next;
   }
@@ -499,10 +462,11 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
         this.#busy.add(state.id);
         try {
           const outcome = await decide(deps, state);
-          const { token, ...recorded } = outcome;
+          const { token, ...decided } = outcome;
+          const recorded: typeof decided & { tokenVersion?: number } = decided;
           if (token && outcome.status === "succeeded") {
             try {
-              await deps.custody.store(token);
+              recorded.tokenVersion = await deps.custody.store(token);
             } catch (error) {
               if (!isStorageUnavailable(error)) throw error;
               // The code is spent: this token exists nowhere else. The browser carries it back, sealed.
@@ -510,7 +474,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
               return { state, bound: true, ended: false, recovery: await sealForRecovery(this.#deps().services.sealer, state.id, call.userId, token) };
             }
           }
-          const done = await this.#end(state, recorded, call.now, (events) => void deps.events.push(...events), token);
+          const done = await this.#end(state, recorded, call.now, (events) => void deps.events.push(...events), token, entry.session);
           log(deps.log, "info", "flow_completed", { flowId: state.id, kind: state.kind, status: done.status, errorCode: done.errorCode });
           return { state: done, bound: true, ended: true };
         } finally {
@@ -596,6 +560,11 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
 /** The additional data of a token kept for confirmation. */
 function pendingTokenContext(flowId: string): string {
   return `flow:v1:${flowId}:token`;
+}
+
+/** The additional data of a flow's session. */
+function sessionContext(flowId: string): string {
+  return `flow:v1:${flowId}:session`;
 }
 
 

@@ -5,7 +5,7 @@
  * Standard Webhooks recommends: `{ type, timestamp, data }`.
  */
 import * as z from "zod/mini";
-import type { UserAccessToken } from "../digime/index.ts";
+import type { DigimeSession, UserAccessToken } from "../digime/index.ts";
 import type { FlowState } from "../storage/user-store.ts";
 
 const TokenPartSchema = z.object({ value: z.string(), expiry: z.number() });
@@ -19,6 +19,10 @@ export const EventTokenSchema = z.object({
 });
 
 const FlowKindSchema = z.enum(["user", "account", "authorize"]);
+/** The stored token's version (`ETag` of GET /v1/users/{userId}/token). */
+const VersionSchema = z.number();
+/** The session digi.me opened for the flow: its key reads what the flow's `triggerQuery` asked digi.me to sync. */
+const SessionSchema = z.object({ key: z.string(), expiry: z.number() });
 const flowFields = {
   flowId: z.string(),
   kind: FlowKindSchema,
@@ -40,6 +44,9 @@ export const FlowSucceededEventSchema = z.object({
     status: z.literal("succeeded"),
     completedAt: z.string(),
     token: z.optional(EventTokenSchema),
+    /** With `token`: the version it is stored under. */
+    version: z.optional(VersionSchema),
+    session: z.optional(SessionSchema),
     identity: z.optional(z.enum(["confirmed", "new", "replaced"])),
     digimeUserId: z.optional(z.string()),
   }),
@@ -76,11 +83,38 @@ export const FlowExpiredEventSchema = z.object({
   data: z.object({ ...flowFields, status: z.literal("expired"), expiresAt: z.string() }),
 });
 
-/** The edge refreshed a user's token (account start or reauth-status); the old refresh token is dead. */
+/**
+ * The edge refreshed a user's token (a token read, an account start,
+ * reauth-status, the keep-alive); the old refresh token is dead. `version` is
+ * the one it is stored under (absent only when storing it failed: then this
+ * event and the API's `token_not_stored` answer are its only copies).
+ */
 export const TokenRotatedEventSchema = z.object({
   type: z.literal("token.rotated"),
   timestamp: z.string(),
-  data: z.object({ userId: z.string(), token: EventTokenSchema, rotatedAt: z.string() }),
+  data: z.object({ userId: z.string(), token: EventTokenSchema, version: z.optional(VersionSchema), rotatedAt: z.string() }),
+});
+
+/**
+ * digi.me refused to refresh the user's token, once per refresh token:
+ * `expired` (its lifetime ran out) or `invalid` (unknown, spent elsewhere or
+ * revoked). `next` is the request that brings the user back (add `returnTo`).
+ */
+export const TokenRefreshFailedEventSchema = z.object({
+  type: z.literal("token.refresh_failed"),
+  timestamp: z.string(),
+  data: z.object({
+    userId: z.string(),
+    reason: z.enum(["expired", "invalid"]),
+    /** The version of the token whose refresh was refused. */
+    version: VersionSchema,
+    failedAt: z.string(),
+    next: z.object({
+      method: z.literal("POST"),
+      path: z.literal("/v1/reauth/user"),
+      body: z.object({ userId: z.string(), allowFullAuthorization: z.optional(z.literal(true)) }),
+    }),
+  }),
 });
 
 /**
@@ -108,6 +142,7 @@ export const WebhookEventSchema = z.discriminatedUnion("type", [
   FlowAwaitingConfirmationEventSchema,
   FlowExpiredEventSchema,
   TokenRotatedEventSchema,
+  TokenRefreshFailedEventSchema,
   TokenExpiringEventSchema,
   TokenExpiredEventSchema,
 ]);
@@ -125,8 +160,12 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** The event for a flow that ended; `token` only for a succeeded user or full-authorization flow. */
-export function flowEndedEvent(flow: FlowState, nowMs: number, token?: UserAccessToken): WebhookEvent {
+/**
+ * The event for a flow that ended; `token` only for a succeeded user or
+ * full-authorization flow (with the version it is stored under), `session`
+ * when digi.me opened one for it.
+ */
+export function flowEndedEvent(flow: FlowState, nowMs: number, token?: UserAccessToken, session?: DigimeSession): WebhookEvent {
   if (flow.status === "expired") return flowExpiredEvent(flow, nowMs);
   if (flow.status === "awaiting_confirmation") {
     return {
@@ -144,7 +183,8 @@ export function flowEndedEvent(flow: FlowState, nowMs: number, token?: UserAcces
   const completedAt = iso(flow.completedAt ?? nowMs);
   if (flow.status === "succeeded") {
     const identity = flow.identity ? { identity: flow.identity, ...(flow.digimeUserId ? { digimeUserId: flow.digimeUserId } : {}) } : {};
-    return { type: "flow.succeeded", timestamp: iso(nowMs), data: { ...flowPart(flow), status: "succeeded", completedAt, ...(token ? { token } : {}), ...identity } };
+    const stored = token ? { token, ...(flow.tokenVersion !== undefined ? { version: flow.tokenVersion } : {}) } : {};
+    return { type: "flow.succeeded", timestamp: iso(nowMs), data: { ...flowPart(flow), status: "succeeded", completedAt, ...stored, ...(session ? { session } : {}), ...identity } };
   }
   return {
     type: "flow.failed",
@@ -162,9 +202,16 @@ export function flowExpiredEvent(flow: Pick<FlowState, "id" | "kind" | "userId" 
   };
 }
 
-/** The event for a token the edge rotated. */
-export function tokenRotatedEvent(userId: string, token: UserAccessToken, nowMs: number): WebhookEvent {
-  return { type: "token.rotated", timestamp: iso(nowMs), data: { userId, token, rotatedAt: iso(nowMs) } };
+/** The event for a token the edge rotated (`version`: stored under it; absent when storing failed). */
+export function tokenRotatedEvent(userId: string, token: UserAccessToken, nowMs: number, version?: number): WebhookEvent {
+  return { type: "token.rotated", timestamp: iso(nowMs), data: { userId, token, ...(version !== undefined ? { version } : {}), rotatedAt: iso(nowMs) } };
+}
+
+/** The event for a refresh digi.me refused, with the start that brings the user back. */
+export function tokenRefreshFailedEvent(userId: string, reason: "expired" | "invalid", version: number, nowMs: number): WebhookEvent {
+  // An invalid refresh token may come with a dead access token too: the start may then fall back to full authorization.
+  const body = reason === "expired" ? { userId } : { userId, allowFullAuthorization: true as const };
+  return { type: "token.refresh_failed", timestamp: iso(nowMs), data: { userId, reason, version, failedAt: iso(nowMs), next: { method: "POST", path: "/v1/reauth/user", body } } };
 }
 
 /** The event for a refresh token about to expire (expiries in Unix seconds). */

@@ -10,6 +10,7 @@ import {
   FlowSucceededEventSchema,
   TokenExpiredEventSchema,
   TokenExpiringEventSchema,
+  TokenRefreshFailedEventSchema,
   TokenRotatedEventSchema,
 } from "./events.ts";
 
@@ -18,7 +19,10 @@ const EVENTS = [
     type: "flow.succeeded",
     schema: FlowSucceededEventSchema,
     summary: "A flow succeeded",
-    description: "Sent when a flow ends well. User and full-authorization flows carry the new token (`data.token`): store it; the old refresh token is dead.",
+    description:
+      "Sent when a flow ends well. User and full-authorization flows carry the new token (`data.token`) and the version it is stored under (`data.version`, " +
+      "the ETag of GET /v1/users/{userId}/token); a copy you keep is replaced by it, and the old refresh token is dead. `data.session` is the session digi.me " +
+      "opened for the flow (`{ key, expiry }`): with `triggerQuery`, its key reads what digi.me synced.",
   },
   {
     type: "flow.awaiting_confirmation",
@@ -40,7 +44,17 @@ const EVENTS = [
     type: "token.rotated",
     schema: TokenRotatedEventSchema,
     summary: "The edge rotated a user's token",
-    description: "Sent when a refresh (account start, reauth-status, an account callback's confirming read) rotated the token; carries the new token.",
+    description:
+      "Sent when a refresh by the edge (a token read, an account start, reauth-status, an account callback's confirming read, the keep-alive) rotated the token; " +
+      "carries the new token and its version. A copy you keep is dead from now on: replace it (or, better, read the token from the edge before each batch of reads).",
+  },
+  {
+    type: "token.refresh_failed",
+    schema: TokenRefreshFailedEventSchema,
+    summary: "digi.me refused to refresh a user's token",
+    description:
+      "Sent once per refresh token digi.me refused: `reason` `expired` (its lifetime ran out) or `invalid` (unknown, spent elsewhere or revoked). " +
+      "Reads with the token fail from now on; `data.next` is the request that brings the user back (add `returnTo`).",
   },
   {
     type: "token.expiring",

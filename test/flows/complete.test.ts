@@ -16,7 +16,7 @@ const TOKEN: UserAccessToken = { accessToken: { value: "at-1", expiry: 2_000_000
 const ACCOUNT: CallbackEntry = { id: "F".repeat(22), kind: "account", userId: "alice", accountId: "acc-1" };
 
 function deps(client: Partial<DigimeClient>, stored: UserAccessToken | null = TOKEN, refresh: Custody["refresh"] = async () => TOKEN): StepDeps {
-  const custody: Custody = { userId: "alice", token: async () => (stored ? { token: stored, updatedAt: 0 } : null), store: async () => undefined, refresh };
+  const custody: Custody = { userId: "alice", token: async () => (stored ? { token: stored, updatedAt: 0, version: 1 } : null), store: async () => 2, refresh };
   return { config: {} as Config, digime: client as DigimeClient, custody, now: 0, log: { logLevel: "error" }, events: [] };
 }
 

@@ -41,7 +41,9 @@ describe("upgrade without loss", () => {
 
     const read = await api(`/v1/users/${user.id}/token`);
     expect(read.status).toBe(200);
-    expect(await read.json()).toEqual({ userId: user.id, token, updatedAt: new Date(updatedAt).toISOString() });
+    // Under a new version: the first the object writes (a record from before versions reads as 1).
+    expect(await read.json()).toEqual({ userId: user.id, token, version: 1, updatedAt: new Date(updatedAt).toISOString(), accessTokenExpiresIn: expect.any(Number), refreshed: false });
+    expect(read.headers.get("ETag")).toBe('"1"');
     expect(await testEnv.REAUTH_KV.get(key)).toBeNull();
 
     // Kept by the object from now on, and it works at digi.me.
@@ -73,7 +75,7 @@ describe("a refresh token digi.me refused", () => {
 
     // Only that refresh token is refused: a new token the backend stores is used.
     const fresh = testMock.mock.issueToken(user);
-    expect((await api(`/v1/users/${user.id}/token`, { method: "PUT", body: fresh })).status).toBe(204);
+    expect((await api(`/v1/users/${user.id}/token`, { method: "PUT", body: fresh, headers: { "If-Match": "*" } })).status).toBe(204);
     const after = await api(`/v1/users/${user.id}/reauth-status`);
     expect(((await after.json()) as Status).token.status).toBe("valid");
   });

@@ -34,7 +34,8 @@ describe("PUT /v1/users/:userId/token expiries", () => {
   it("stores Unix-second expiries in range and answers any other with a 400 naming the field", async () => {
     await fc.assert(
       fc.asyncProperty(anyExpiry, anyExpiry, async (access, refresh) => {
-        const response = await api("/v1/users/expiry-prop/token", {
+        // A user of its own per case: a PUT over a stored token would need If-Match.
+        const response = await api(`/v1/users/expiry-prop-${crypto.randomUUID()}/token`, {
           method: "PUT",
           body: { accessToken: { value: "at", expiry: access }, refreshToken: { value: "rt", expiry: refresh } },
         });

@@ -129,28 +129,31 @@ describe("token encryption keys", () => {
   const withKeys = (keys: string): Env => ({ ...testEnv, TOKEN_ENCRYPTION_KEYS: keys });
   const token = { accessToken: { value: "at-rotate", expiry: 2_000_000_000 }, refreshToken: { value: "rt-rotate", expiry: 2_000_000_000 } };
 
-  async function call(env: Env, method: string, body?: unknown) {
+  async function call(env: Env, method: string, body?: unknown, headers: Record<string, string> = {}) {
     const { request } = testApp();
     wireObjects(objectServicesFrom(env)); // the user's object seals with these keys too
     return request("/v1/users/rotating/token", {
       method,
-      headers: { Authorization: "Bearer test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Content-Type": "application/json" },
+      headers: { Authorization: "Bearer test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Content-Type": "application/json", ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     }, env);
   }
 
   it("opens a token sealed with an older key after rotation, and seals new writes with the new key", async () => {
+    // The tests share the user: each starts from no token.
+    await call(withKeys(K1), "DELETE");
     expect((await call(withKeys(K1), "PUT", token)).status).toBe(204);
     expect(JSON.parse((await objectStorageRaw("rotating")).get(USER_KEYS.token)!)).toMatchObject({ sealed: { kid: "k1" } });
     const rotated = withKeys(`${K2},${K1}`);
     const read = await call(rotated, "GET");
     expect(await read.json()).toMatchObject({ token: { accessToken: { value: "at-rotate" } } });
-    await call(rotated, "PUT", token);
+    expect((await call(rotated, "PUT", token, { "If-Match": read.headers.get("ETag")! })).status).toBe(204);
     expect(JSON.parse((await objectStorageRaw("rotating")).get(USER_KEYS.token)!)).toMatchObject({ sealed: { kid: "k2" } });
   });
 
   it("fails clearly, without leaking anything, when the sealing key is gone", async () => {
-    await call(withKeys(K1), "PUT", token);
+    await call(withKeys(K1), "DELETE");
+    expect((await call(withKeys(K1), "PUT", token)).status).toBe(204);
     const spy = vi.spyOn(console, "error").mockImplementation(() => undefined);
     const response = await call(withKeys(K2), "GET");
     spy.mockRestore();

@@ -21,12 +21,12 @@ export const WITH_API_KEY: RequestInit = { headers: { Authorization: `Bearer ${A
 /** The test environment's bindings. */
 export const testEnv = env as unknown as Env;
 
-/** An app instance; each test file may pass its own clock. */
-export function testApp(options: Parameters<typeof createApp>[0] = {}) {
-  const app = createApp(options);
-  const ctx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
-  const request = (path: string, init: RequestInit = {}, bindings: Env = testEnv) => app.fetch(new Request(new URL(path, EDGE), init), bindings, ctx);
-  const api = (path: string, init: { method?: string; body?: unknown; key?: string | null; headers?: Record<string, string> } = {}) =>
+/** A request to the app under test (a path on the edge's origin). */
+export type EdgeRequest = (path: string, init?: RequestInit) => Response | Promise<Response>;
+
+/** Backend calls through `request`: the test API key (or `key`), JSON bodies, GET unless a body or method says otherwise. */
+export function apiCaller(request: EdgeRequest) {
+  return (path: string, init: { method?: string; body?: unknown; key?: string | null; headers?: Record<string, string> } = {}) =>
     request(path, {
       method: init.method ?? (init.body === undefined ? "GET" : "POST"),
       headers: {
@@ -36,7 +36,14 @@ export function testApp(options: Parameters<typeof createApp>[0] = {}) {
       },
       body: init.body === undefined ? undefined : typeof init.body === "string" ? init.body : JSON.stringify(init.body),
     });
-  return { app, request, api };
+}
+
+/** An app instance; each test file may pass its own clock. */
+export function testApp(options: Parameters<typeof createApp>[0] = {}) {
+  const app = createApp(options);
+  const ctx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
+  const request = (path: string, init: RequestInit = {}, bindings: Env = testEnv) => app.fetch(new Request(new URL(path, EDGE), init), bindings, ctx);
+  return { app, request, api: apiCaller(request) };
 }
 
 /** A step the browser took. */

@@ -55,9 +55,16 @@ export interface StorageFault {
 
 /** Wiring whose storage fails as `faults` says (the array can change while tests run). */
 export function faultyStorage(faults: StorageFault[]): Pick<typeof objectWiring, "storage"> {
+  // A key, a list's `{ prefix }`, or a multi-key put's entries (it fails if any of its keys would).
+  const keysOf = (key: unknown): string[] => {
+    if (typeof key === "string") return [key];
+    if (Array.isArray(key)) return key.map(String);
+    if (typeof key === "object" && key) return "prefix" in key ? [String((key as { prefix?: string }).prefix ?? "")] : Object.keys(key);
+    return [""];
+  };
   const failing = (op: StorageFault["op"], key: unknown): boolean => {
-    const text = typeof key === "string" ? key : typeof key === "object" && key && "prefix" in key ? String((key as { prefix?: string }).prefix ?? "") : "";
-    const fault = faults.find((f) => f.op === op && (!f.prefix || text.startsWith(f.prefix)) && (f.times === undefined || f.times > 0));
+    const keys = keysOf(key);
+    const fault = faults.find((f) => f.op === op && (!f.prefix || keys.some((k) => k.startsWith(f.prefix!))) && (f.times === undefined || f.times > 0));
     if (fault && fault.times !== undefined) fault.times -= 1;
     return Boolean(fault);
   };
