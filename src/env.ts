@@ -13,6 +13,8 @@ export interface Env {
   USER_OBJECT_LOCATION_HINT?: string;
   /** Seconds before a refresh token expires that `token.expiring` is sent (default 7 days). */
   TOKEN_EXPIRING_NOTICE_SECONDS?: string;
+  /** Keep-alive: seconds before a refresh token expires that the user's object refreshes the token (unset: off). */
+  TOKEN_KEEPALIVE_SECONDS?: string;
   DIGIME_APPLICATION_ID?: string;
   DIGIME_CONTRACT_ID?: string;
   /** Secret: the contract private key, PKCS#1 or PKCS#8 PEM. */

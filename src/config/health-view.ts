@@ -16,6 +16,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     allowedReturnOrigins: config.allowedReturnOrigins,
     flowTtlSeconds: config.flowTtlSeconds,
     tokenExpiringNoticeSeconds: config.tokenExpiringNoticeSeconds,
+    tokenKeepAliveSeconds: config.tokenKeepAliveSeconds ?? null,
     userObjectLocationHint: config.userObjectLocationHint ?? "near the first caller",
     apiKeys: config.apiKeys.length,
     encryptionKeyIds: config.encryptionKeys.map((k) => k.id),

@@ -8,7 +8,15 @@ import { DEFAULT_API_BASE_URL, DEFAULT_ONBOARD_BASE_URL, DEFAULT_TIMEOUT_MS } fr
 import { fromBase64 } from "../digime/encoding.ts";
 import { decodePem } from "../digime/pem.ts";
 import type { Env } from "../env.ts";
-import { FLOW_TTL_DEFAULT_SECONDS, FLOW_TTL_MAX_SECONDS, KV_MIN_TTL_SECONDS, TOKEN_EXPIRING_NOTICE_DEFAULT_SECONDS, TOKEN_EXPIRING_NOTICE_MAX_SECONDS } from "../storage/keys.ts";
+import {
+  FLOW_TTL_DEFAULT_SECONDS,
+  FLOW_TTL_MAX_SECONDS,
+  KV_MIN_TTL_SECONDS,
+  TOKEN_EXPIRING_NOTICE_DEFAULT_SECONDS,
+  TOKEN_EXPIRING_NOTICE_MAX_SECONDS,
+  TOKEN_KEEPALIVE_MAX_SECONDS,
+  TOKEN_KEEPALIVE_MIN_SECONDS,
+} from "../storage/keys.ts";
 import { parseWebhookSettings, type WebhookSettings } from "../webhooks/settings.ts";
 
 /** The location hints Durable Objects accept. */
@@ -37,6 +45,12 @@ export interface Config {
   flowTtlSeconds: number;
   /** How long before a refresh token expires the user's object sends `token.expiring` (seconds). */
   tokenExpiringNoticeSeconds: number;
+  /**
+   * Keep-alive: the user's object refreshes a stored token whose refresh token
+   * expires within this many seconds (each refresh brings a new refresh token,
+   * with a lifetime of its own); absent: off.
+   */
+  tokenKeepAliveSeconds?: number;
   /** Where new user objects are placed; absent: near their first caller (the backend). */
   userObjectLocationHint?: DurableObjectLocationHint;
   /** Signs the outcome on the redirect to returnTo (src/flows/signed-return.ts). */
@@ -174,6 +188,14 @@ export function readConfig(env: Env, problems: string[]): Config {
     }
   }
 
+  let tokenKeepAliveSeconds: number | undefined;
+  if (env.TOKEN_KEEPALIVE_SECONDS !== undefined && env.TOKEN_KEEPALIVE_SECONDS !== "") {
+    tokenKeepAliveSeconds = Number(env.TOKEN_KEEPALIVE_SECONDS);
+    if (!Number.isInteger(tokenKeepAliveSeconds) || tokenKeepAliveSeconds < TOKEN_KEEPALIVE_MIN_SECONDS || tokenKeepAliveSeconds > TOKEN_KEEPALIVE_MAX_SECONDS) {
+      problems.push(`TOKEN_KEEPALIVE_SECONDS must be an integer from ${TOKEN_KEEPALIVE_MIN_SECONDS} to ${TOKEN_KEEPALIVE_MAX_SECONDS} (or unset: off)`);
+    }
+  }
+
   const hint = env.USER_OBJECT_LOCATION_HINT?.trim() ?? "";
   const userObjectLocationHint = (LOCATION_HINTS as readonly string[]).includes(hint) ? (hint as DurableObjectLocationHint) : undefined;
   if (hint !== "" && !userObjectLocationHint) problems.push(`USER_OBJECT_LOCATION_HINT must be one of ${LOCATION_HINTS.join(", ")}`);
@@ -204,6 +226,7 @@ export function readConfig(env: Env, problems: string[]): Config {
     allowedReturnOrigins,
     flowTtlSeconds,
     tokenExpiringNoticeSeconds,
+    ...(tokenKeepAliveSeconds !== undefined ? { tokenKeepAliveSeconds } : {}),
     ...(userObjectLocationHint ? { userObjectLocationHint } : {}),
     returnSigningSecret,
     ...(webhooks ? { webhooks } : {}),

@@ -32,6 +32,14 @@ export function flowEntryTtlSeconds(flowTtlSeconds: number): number {
 export const TOKEN_EXPIRING_NOTICE_DEFAULT_SECONDS = 7 * 24 * 60 * 60;
 /** The longest TOKEN_EXPIRING_NOTICE_SECONDS accepted: 90 days. */
 export const TOKEN_EXPIRING_NOTICE_MAX_SECONDS = 90 * 24 * 60 * 60;
+/** The smallest TOKEN_KEEPALIVE_SECONDS accepted: 1 hour. */
+export const TOKEN_KEEPALIVE_MIN_SECONDS = 60 * 60;
+/** The largest TOKEN_KEEPALIVE_SECONDS accepted: 20 days (the mock's refresh tokens live 30). */
+export const TOKEN_KEEPALIVE_MAX_SECONDS = 20 * 24 * 60 * 60;
+/** The keep-alive refreshes a token no sooner than this after it was last written: 1 hour (so a short-lived refresh token cannot make it spin). */
+export const TOKEN_KEEPALIVE_MIN_INTERVAL_SECONDS = 60 * 60;
+/** After a keep-alive refresh digi.me could not answer, the alarm tries again this much later: 15 minutes. */
+export const TOKEN_KEEPALIVE_RETRY_SECONDS = 15 * 60;
 /** A token read answers an access token valid this much longer at least, unless `minValidity` says otherwise: 5 minutes. */
 export const TOKEN_MIN_VALIDITY_DEFAULT_SECONDS = 5 * 60;
 /** The largest `minValidity` a token read accepts: 30 minutes. */

@@ -90,6 +90,10 @@ export interface UserMeta {
   expiringSentFor?: number;
   /** The refresh-token expiry a `token.expired` was sent for. */
   expiredSentFor?: number;
+  /** Keep-alive: the refresh-token expiry whose refresh digi.me refused (the keep-alive stops for that token). */
+  keepAliveGaveUpFor?: number;
+  /** Keep-alive: not before this time (ms) after digi.me could not answer. */
+  keepAliveNotBefore?: number;
 }
 
 function unavailable(operation: string, cause: unknown): StorageError {

@@ -158,13 +158,9 @@ export class TokenKeeper {
       rotated = await services.digime.refreshToken(base.token);
     } catch (error) {
       if (error instanceof DigimeError && error.isInvalidToken("refresh_token")) {
-        const refusedRefreshHash = await sha256(base.token.refreshToken.value);
-        const meta = await store.meta();
-        // Announced once per refresh token: the next caller meets refusedAgain() without asking digi.me.
-        if (meta.refusedRefreshHash !== refusedRefreshHash) {
-          await store.putMeta({ ...meta, refusedRefreshHash });
-          events.push({ id: newEventId(), event: tokenRefreshFailedEvent(call.userId, refusalReason(error), base.version, call.now) });
-        }
+        // Remembered, so the next caller meets refusedAgain() without asking digi.me: announced once per refresh token.
+        await store.putMeta({ ...(await store.meta()), refusedRefreshHash: await sha256(base.token.refreshToken.value) });
+        events.push({ id: newEventId(), event: tokenRefreshFailedEvent(call.userId, refusalReason(error), base.version, call.now) });
       }
       throw error;
     }

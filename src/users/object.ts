@@ -17,7 +17,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { parseConfig } from "../config.ts";
-import type { DigimeSession, UserAccessToken } from "../digime/index.ts";
+import { DigimeError, type DigimeSession, type UserAccessToken } from "../digime/index.ts";
 import type { Env } from "../env.ts";
 import { AppError, asAppError, FLOW_NOT_FOUND_PAGE, toWireError } from "../errors.ts";
 import { confirmAccountCallback, exchangeUserCallback, recoveredOutcome, type CallbackEntry, type CallbackQuery, type Outcome } from "../flows/complete.ts";
@@ -36,7 +36,8 @@ import { flowEndedEvent, tokenExpiredEvent, tokenExpiringEvent } from "../webhoo
 import { flowEventId, newEventId, type OutboundEvent } from "../webhooks/outbox.ts";
 import type { CallbackAnswer, FlowRead, FreshToken, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
 import { TokenKeeper } from "./custody.ts";
-import { dueTokenNotice, flowDueAt, isOpen, nextAlarmAt } from "./schedule.ts";
+import { dueTokenNotice, flowDueAt, isOpen, keepAliveDueAt, nextAlarmAt } from "./schedule.ts";
+import { TOKEN_KEEPALIVE_RETRY_SECONDS } from "../storage/keys.ts";
 
 /** How long the alarm waits to look again at a flow whose callback is still exchanging: 5 seconds. */
 export const EXCHANGE_RECHECK_MS = 5_000;
@@ -495,7 +496,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   async #schedule(nowMs: number): Promise<void> {
     const { services, store } = this.#deps();
     const [flows, record, meta] = await Promise.all([store.flows(), store.tokenRecord(), store.meta()]);
-    const at = nextAlarmAt(flows, record, meta, services.config.tokenExpiringNoticeSeconds, nowMs);
+    const at = nextAlarmAt(flows, record, meta, services.config.tokenExpiringNoticeSeconds, nowMs, services.config.tokenKeepAliveSeconds);
     await store.setAlarm(at);
     this.#alarmAt = at ?? null;
   }
@@ -513,20 +514,44 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     this.#alarmAt = atMs;
   }
 
-  /** After a token write: the alarm comes by its `token.expiring` notice (or its lapse). */
+  /** After a token write: the alarm comes by its `token.expiring` notice (or its lapse, or its keep-alive). */
   async #alarmForToken(refreshTokenExpiry: number, nowMs: number): Promise<void> {
     const { services, store } = this.#deps();
-    const at = nextAlarmAt([], { refreshTokenExpiry }, await store.meta(), services.config.tokenExpiringNoticeSeconds, nowMs);
+    const { tokenExpiringNoticeSeconds, tokenKeepAliveSeconds } = services.config;
+    const at = nextAlarmAt([], { refreshTokenExpiry, updatedAt: nowMs }, await store.meta(), tokenExpiringNoticeSeconds, nowMs, tokenKeepAliveSeconds);
     if (at !== undefined) await this.#alarmBy(at);
   }
 
-  /** Expires due flows, forgets old outcomes, sends token notices, then sets the next alarm. */
+  /**
+   * Keep-alive (TOKEN_KEEPALIVE_SECONDS): refreshes the token when its
+   * refresh token is about to expire, through the one refresh. A refusal stops
+   * it for that token (and is announced as any refused refresh is); digi.me
+   * not answering makes it try again later.
+   */
+  async #keepAlive(userId: string, now: number, events: OutboundEvent[]): Promise<void> {
+    const { services, store } = this.#deps();
+    const record = await store.tokenRecord();
+    const due = record ? keepAliveDueAt(record, await store.meta(), services.config.tokenKeepAliveSeconds) : undefined;
+    if (!record || due === undefined || due > now) return;
+    const stored = await store.token(userId);
+    if (!stored) return;
+    try {
+      await this.#keeper.refresh({ userId, now }, stored.token, events);
+      log(this.#scope(), "info", "token_kept_alive", { version: stored.version });
+    } catch (error) {
+      const refused = error instanceof DigimeError && error.isInvalidToken("refresh_token");
+      const meta = await store.meta();
+      await store.putMeta(refused ? { ...meta, keepAliveGaveUpFor: record.refreshTokenExpiry } : { ...meta, keepAliveNotBefore: now + TOKEN_KEEPALIVE_RETRY_SECONDS * 1000 });
+      log(this.#scope(), refused ? "warn" : "error", "keep_alive_failed", { refused, cause: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+    }
+  }
+
+  /** Expires due flows, forgets old outcomes, keeps the token alive, sends token notices, then sets the next alarm. */
   override async alarm(): Promise<void> {
     const { services, store } = this.#deps();
     const now = Date.now();
     this.#alarmAt = null; // the runtime cleared it to run this
-    const meta = await store.meta();
-    const userId = meta.userId;
+    const userId = (await store.meta()).userId;
     const events: OutboundEvent[] = [];
     let recheck = false;
     for (const flow of await store.flows()) {
@@ -542,7 +567,10 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
         await store.deleteFlow(flow.id);
       }
     }
+    if (userId !== undefined) await this.#keepAlive(userId, now, events);
+    // Read after the keep-alive: a refresh it made replaced the token, and what is due of notices with it.
     const record = await store.tokenRecord();
+    const meta = await store.meta();
     const notice = record && userId !== undefined ? dueTokenNotice(record, meta, services.config.tokenExpiringNoticeSeconds, now) : undefined;
     if (record && userId !== undefined && notice) {
       const expiry = record.refreshTokenExpiry;

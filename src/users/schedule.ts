@@ -2,7 +2,7 @@
  * When a user object must next act unasked: a pending flow's expiry, the end
  * of an outcome's hour, a token notice. Pure, so it is tested on its own.
  */
-import { COMPLETED_FLOW_TTL_SECONDS } from "../storage/keys.ts";
+import { COMPLETED_FLOW_TTL_SECONDS, TOKEN_KEEPALIVE_MIN_INTERVAL_SECONDS } from "../storage/keys.ts";
 import type { TokenRecord } from "../storage/tokens.ts";
 import type { FlowState, UserMeta } from "../storage/user-store.ts";
 
@@ -52,22 +52,44 @@ export function dueTokenNotice(
 }
 
 /**
+ * When the keep-alive must refresh the token (ms), or `undefined` for never:
+ * `keepAliveSeconds` before its refresh token expires, but no sooner than
+ * an hour after the token was written (a refresh token shorter-lived than
+ * the keep-alive cannot make the alarm spin), nor before a retry is due, nor
+ * once digi.me refused this refresh token. A time at or past the refresh
+ * token's expiry is no keep-alive: `token.expired` speaks then.
+ */
+export function keepAliveDueAt(
+  token: Pick<TokenRecord, "refreshTokenExpiry" | "updatedAt">,
+  meta: Pick<UserMeta, "keepAliveGaveUpFor" | "keepAliveNotBefore">,
+  keepAliveSeconds: number | undefined,
+): number | undefined {
+  if (!keepAliveSeconds || !Number.isFinite(token.refreshTokenExpiry) || meta.keepAliveGaveUpFor === token.refreshTokenExpiry) return undefined;
+  const expiresAt = refreshExpiresAt(token.refreshTokenExpiry);
+  const due = Math.max(expiresAt - keepAliveSeconds * 1000, token.updatedAt + TOKEN_KEEPALIVE_MIN_INTERVAL_SECONDS * 1000, meta.keepAliveNotBefore ?? 0);
+  return due < expiresAt ? due : undefined;
+}
+
+/**
  * The earliest time (ms) the alarm must run, or `undefined` for none. Times
  * that are not finite numbers (an expiry digi.me stated oddly) are ignored,
  * and none is earlier than `nowMs`.
  */
 export function nextAlarmAt(
   flows: readonly Pick<FlowState, "status" | "expiresAt" | "completedAt" | "confirmBy">[],
-  token: Pick<TokenRecord, "refreshTokenExpiry"> | undefined,
-  meta: Pick<UserMeta, "expiringSentFor" | "expiredSentFor">,
+  token: (Pick<TokenRecord, "refreshTokenExpiry"> & Partial<Pick<TokenRecord, "updatedAt">>) | undefined,
+  meta: Pick<UserMeta, "expiringSentFor" | "expiredSentFor" | "keepAliveGaveUpFor" | "keepAliveNotBefore">,
   noticeSeconds: number,
   nowMs: number,
+  keepAliveSeconds?: number,
 ): number | undefined {
   const times: number[] = flows.map(flowDueAt);
   if (token && Number.isFinite(token.refreshTokenExpiry)) {
     const expiresAt = refreshExpiresAt(token.refreshTokenExpiry);
     if (meta.expiringSentFor !== token.refreshTokenExpiry && nowMs < expiresAt) times.push(expiresAt - noticeSeconds * 1000);
     if (meta.expiredSentFor !== token.refreshTokenExpiry) times.push(expiresAt);
+    const keepAlive = keepAliveDueAt({ ...token, updatedAt: token.updatedAt ?? nowMs }, meta, keepAliveSeconds);
+    if (keepAlive !== undefined) times.push(keepAlive);
   }
   const due = times.filter((t) => Number.isFinite(t));
   return due.length ? Math.max(nowMs, Math.min(...due)) : undefined;

@@ -6,6 +6,7 @@
  * official SDK makes one (test/support/backend.ts): it refreshes on its own
  * whenever a read says "expired".
  */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { scenarioSchema, type MockDigime, type MockUser, type ScenarioInput } from "../../mock-server/index.ts";
 import { parseConfig } from "../../src/config.ts";
@@ -17,7 +18,7 @@ import { WebhookEventSchema, type WebhookEvent } from "../../src/webhooks/events
 import { APP, apiCaller, TestBrowser } from "../support/app.ts";
 import { SdkBackend } from "../support/backend.ts";
 import { useTestMock } from "../support/mock.ts";
-import { objectServicesFrom, restoreObjectWiringAfterEach, wireObjects } from "../support/objects.ts";
+import { objectServicesFrom, restoreObjectWiringAfterEach, userObject, wireObjects } from "../support/objects.ts";
 import { quietConsole } from "../support/quiet.ts";
 import { appWithWaitUntil, webhookEnv } from "../support/webhooks.ts";
 
@@ -37,10 +38,10 @@ function refreshes(mock: MockDigime) {
  * The edge, its user objects, the backend and the mock on one clock that a
  * test moves forward; webhooks on, into a recording queue.
  */
-function world() {
+function world(overrides: Partial<Env> = {}) {
   let offset = 0;
   const now = () => Date.now() + offset;
-  const { env, queue } = webhookEnv();
+  const { env, queue } = webhookEnv(overrides);
   wireObjects(objectServicesFrom(env, { now }));
   const { request, settled } = appWithWaitUntil({ now });
   const api = apiCaller((path, init) => request(path, init, env));
@@ -63,16 +64,18 @@ function world() {
       offset += ms;
       testMock.mock.advanceClock(ms);
     },
+    /** Moves only the edge's clock (the mock's stays): what the edge writes now is dated `ms` later. */
+    shiftEdge: (ms: number) => void (offset += ms),
   };
 }
 
 type World = ReturnType<typeof world>;
 
 /** A mock user whose token (access token living `accessMs`) the edge keeps; answers it and its version. */
-async function enroll(w: World, options: { accessMs?: number; scenario?: ScenarioInput } = {}) {
+async function enroll(w: World, options: { accessMs?: number; refreshMs?: number; scenario?: ScenarioInput } = {}) {
   const { user } = testMock.mock.createUser({ accounts: 2 });
   if (options.scenario) testMock.mock.setUserScenario(user, scenarioSchema.parse(options.scenario));
-  const token = testMock.mock.issueToken(user, options.accessMs ? { accessTokenMs: options.accessMs } : {});
+  const token = testMock.mock.issueToken(user, { accessTokenMs: options.accessMs, refreshTokenMs: options.refreshMs });
   const put = await w.api(`/v1/users/${user.id}/token`, { method: "PUT", body: token });
   expect(put.status).toBe(204);
   return { user, token, etag: put.headers.get("ETag")! };
@@ -283,6 +286,59 @@ describe("a refused refresh", () => {
     expect((await w.api(`/v1/users/${user.id}/token`)).status).toBe(409);
     const [failed] = (await w.events()).filter((e) => e.type === "token.refresh_failed");
     expect(failed?.data).toMatchObject({ reason: "invalid", next: { body: { userId: user.id, allowFullAuthorization: true } } });
+  });
+});
+
+describe("the keep-alive (TOKEN_KEEPALIVE_SECONDS)", () => {
+  const DAY = 24 * HOUR;
+  const keepAlive = { TOKEN_KEEPALIVE_SECONDS: String(3 * 24 * 60 * 60) };
+  const alarmAt = (userId: string) => runInDurableObject(userObject(userId), (_instance, state) => state.storage.getAlarm());
+
+  it("refreshes a token whose refresh token expires within it, once, and announces the rotation", async () => {
+    const w = world(keepAlive);
+    // Written two hours ago (by the edge's clock): the keep-alive's hour since the last write has passed.
+    w.shiftEdge(-2 * HOUR);
+    const { user, token } = await enroll(w, { refreshMs: 2 * DAY });
+    w.shiftEdge(2 * HOUR);
+    await runDurableObjectAlarm(userObject(user.id));
+    expect(refreshes(testMock.mock).map((e) => e.status)).toEqual([201]);
+    const kept = await readToken(w, user.id);
+    expect(kept.body.token.refreshToken.value).not.toBe(token.refreshToken.value);
+    // The mock's rotation gives the new refresh token a whole lifetime (30 days).
+    expect(kept.body.token.refreshToken.expiry * 1000).toBeGreaterThan(Date.now() + 29 * DAY);
+    expect(rotations(await w.events()).map((e) => e.data)).toEqual([expect.objectContaining({ userId: user.id, version: kept.body.version })]);
+    // Nothing more to keep alive for weeks.
+    expect((await alarmAt(user.id))!).toBeGreaterThan(Date.now() + 20 * DAY);
+  });
+
+  it("waits an hour after a write before it refreshes, so a refresh token shorter-lived than the keep-alive cannot make it spin", async () => {
+    // The token.expiring notice (7 days before, by default) would come first.
+    const w = world({ ...keepAlive, TOKEN_EXPIRING_NOTICE_SECONDS: "3600" });
+    const { user } = await enroll(w, { refreshMs: 2 * DAY });
+    const at = (await alarmAt(user.id))!;
+    expect(at).toBeGreaterThan(Date.now() + 59 * MINUTE);
+    expect(at).toBeLessThan(Date.now() + 61 * MINUTE);
+  });
+
+  it("stops for a refresh token digi.me refused, announces it once, and does not run again at once", async () => {
+    const w = world(keepAlive);
+    w.shiftEdge(-2 * HOUR);
+    const { user } = await enroll(w, { refreshMs: 2 * DAY, scenario: { name: "refresh-expired" } });
+    w.shiftEdge(2 * HOUR);
+    await runDurableObjectAlarm(userObject(user.id));
+    await runDurableObjectAlarm(userObject(user.id));
+    expect(refreshes(testMock.mock)).toHaveLength(1);
+    expect((await w.events()).filter((e) => e.type === "token.refresh_failed")).toHaveLength(1);
+    expect((await alarmAt(user.id))!).toBeGreaterThan(Date.now() + DAY);
+  });
+
+  it("is off by default: no refresh, however close the refresh token's expiry", async () => {
+    const w = world();
+    w.shiftEdge(-2 * HOUR);
+    const { user } = await enroll(w, { refreshMs: 2 * DAY });
+    w.shiftEdge(2 * HOUR);
+    await runDurableObjectAlarm(userObject(user.id));
+    expect(refreshes(testMock.mock)).toHaveLength(0);
   });
 });
 
