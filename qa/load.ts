@@ -137,7 +137,9 @@ export function loadScenario(file: string): LoadedScenario {
   const result = scenarioFileSchema.safeParse(raw);
   // Steps were checked one by one against the schema of their kind; the whole-file check adds everything else.
   const checkedSteps = Array.isArray((raw as { steps?: unknown } | null)?.steps);
-  const rest = result.success ? [] : describe(result.error.issues.filter((issue) => !(checkedSteps && issue.path[0] === "steps" && issue.path.length > 1)));
+  // Except what only the whole file can tell: a saved version used before the step that saves it.
+  const wholeFileOnly = (issue: Issue) => issue.code === "custom" && (issue.params as { savedNames?: boolean } | undefined)?.savedNames === true;
+  const rest = result.success ? [] : describe(result.error.issues.filter((issue) => wholeFileOnly(issue) || !(checkedSteps && issue.path[0] === "steps" && issue.path.length > 1)));
   const problems = [...rest, ...steps];
   if (problems.length || !result.success) {
     throw new ScenarioFileError(problems.map((p) => `${name}: ${p}`).join("\n"), problems, name);

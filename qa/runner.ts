@@ -9,9 +9,10 @@ import { join } from "node:path";
 import { chromiumNavigate, hasChromium } from "../harness/chromium.ts";
 import { HttpBrowser, type Navigation } from "../harness/http-browser.ts";
 import type { LoadedScenario } from "./load.ts";
-import type { FlowStep, JournalExpectation, ScenarioFile, Step } from "./schema.ts";
+import type { FlowStep, JournalExpectation, ScenarioFile, Step, TokenReadStep, TokenWriteStep } from "./schema.ts";
 import { mockAdmin, type MockAdmin } from "../harness/mock-admin.ts";
 import { checkSignedReturn } from "../harness/signed-return.ts";
+import { describeVersion, versionHolds } from "./versions.ts";
 import { runWebhookOutageStep, runWebhookStep, webhookSkipReason, type WebhookStepContext } from "./webhooks.ts";
 
 /** Where and how to run. */
@@ -61,6 +62,14 @@ export interface ScenarioResult {
   durationMs: number;
 }
 
+/** A digi.me token pair as the edge stores and answers it. */
+export interface TokenPair {
+  accessToken: { value: string; expiry: number };
+  refreshToken: { value: string; expiry: number };
+  user?: { id: string };
+  consentid?: string;
+}
+
 interface Context {
   options: RunnerOptions;
   scenario: ScenarioFile;
@@ -80,6 +89,19 @@ interface Context {
   browser: HttpBrowser;
   failures: Failure[];
   journalSince: number;
+  /** Token versions saved by `save: name`. */
+  versions: Map<string, number>;
+  /** The pair the runner imported. */
+  imported?: TokenPair;
+  /** The pair the last `token: read` answered. */
+  lastRead?: TokenPair;
+  /** The pair the last `token: write` stored. */
+  lastWritten?: TokenPair;
+  /**
+   * The pair (and version) the runner last saw stored: imported, read or written
+   * by a token step; forgotten by any step that may change it (a flow, a status read).
+   */
+  knownStored?: { token: TokenPair; version?: number };
 }
 
 function slug(text: string): string {
@@ -112,10 +134,10 @@ function admin(ctx: Pick<Context, "options">): MockAdmin {
   return mockAdmin(ctx.options.mock, { throwOnError: true });
 }
 
-async function edge(ctx: Context, path: string, method = "GET", body?: unknown): Promise<Response> {
+async function edge(ctx: Context, path: string, method = "GET", body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${ctx.options.target}${path}`, {
     method,
-    headers: { Authorization: `Bearer ${ctx.options.apiKey}`, "Content-Type": "application/json" },
+    headers: { Authorization: `Bearer ${ctx.options.apiKey}`, "Content-Type": "application/json", ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(60_000),
   });
@@ -184,8 +206,146 @@ async function runFlowStep(ctx: Context, step: FlowStep, at: (field: string) => 
   return { label, summary: early ? "answered at once" : `held for ${LONG_POLL_HELD_MS} ms; the next step runs meanwhile`, settle: judge };
 }
 
+const errorCodeOf = (body: Record<string, unknown>) => (body.error as { code?: string } | undefined)?.code;
+
+/** Whether two pairs are the same (both token values). */
+function samePair(a: TokenPair | undefined, b: TokenPair | undefined): boolean {
+  return a !== undefined && b !== undefined && a.accessToken?.value === b.accessToken?.value && a.refreshToken?.value === b.refreshToken?.value;
+}
+
+/** Which of the pairs the runner knows this one is: imported, lastRead, written — or new. */
+function whichPair(ctx: Context, pair: TokenPair | undefined): string {
+  const names = [
+    ["imported", ctx.imported],
+    ["lastRead", ctx.lastRead],
+    ["written", ctx.lastWritten],
+  ].flatMap(([name, known]) => (samePair(pair, known as TokenPair | undefined) ? [name as string] : []));
+  return names.length ? names.join(" = ") : "new";
+}
+
+/** A comparison in seconds (`">=3000"`) holds for `actual`. */
+function secondsHold(expected: string, actual: unknown): boolean {
+  if (typeof actual !== "number") return false;
+  const [, op, n] = /^(>=|<=|>|<)(\d+)$/.exec(expected)!;
+  const limit = Number(n);
+  return op === ">=" ? actual >= limit : op === "<=" ? actual <= limit : op === ">" ? actual > limit : actual < limit;
+}
+
+/** The version an ETag names (`"7"` → 7), or undefined for anything else. */
+function etagVersion(etag: string | null): number | undefined {
+  const match = /^"(\d+)"$/.exec(etag ?? "");
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Checks a version against its expectation, recording a failure with what it stood for. */
+function checkVersion(ctx: Context, where: string, expected: Parameters<typeof versionHolds>[1] | undefined, actual: unknown): void {
+  if (expected === undefined) return;
+  if (!versionHolds(ctx.versions, expected, actual)) ctx.failures.push({ where, expected: describeVersion(ctx.versions, expected), actual: actual ?? "(none)" });
+}
+
+/** `token: read`: GET /v1/users/:userId/token[?minValidity=N]. */
+async function runTokenRead(ctx: Context, step: TokenReadStep, at: (field: string) => string): Promise<StepOutcome> {
+  const query = step.minValidity === undefined ? "" : `?minValidity=${step.minValidity}`;
+  const response = await edge(ctx, `/v1/users/${ctx.userId}/token${query}`);
+  const body = await json(response);
+  const expect = step.expect;
+  check(ctx, at("token read: HTTP status"), expect.status, response.status);
+  const code = errorCodeOf(body);
+  if (expect.error !== undefined) check(ctx, at("token read: error code"), expect.error, code);
+  const label = `token read${step.minValidity === undefined ? "" : ` (minValidity=${step.minValidity})`}`;
+  if (response.status !== 200) return { label, summary: `${response.status}${code ? ` ${code}` : ""}` };
+
+  const version = body.version;
+  const pair = body.token as TokenPair | undefined;
+  // Every answer names its version twice: in the body and as a strong ETag.
+  if (typeof version !== "number") ctx.failures.push({ where: at("token read: version (a number)"), expected: "a number", actual: version ?? "(none)" });
+  else check(ctx, at("token read: ETag is the version in quotes"), `"${version}"`, response.headers.get("ETag"));
+  checkVersion(ctx, at("token read: version"), expect.version, version);
+  check(ctx, at("token read: refreshed"), expect.refreshed, body.refreshed);
+  if (expect.accessTokenExpiresIn !== undefined && !secondsHold(expect.accessTokenExpiresIn, body.accessTokenExpiresIn)) {
+    ctx.failures.push({ where: at("token read: accessTokenExpiresIn"), expected: expect.accessTokenExpiresIn, actual: body.accessTokenExpiresIn ?? "(none)" });
+  }
+  if (expect.token !== undefined) {
+    const matches = expect.token === "new" ? whichPair(ctx, pair) === "new" : samePair(pair, { imported: ctx.imported, lastRead: ctx.lastRead, written: ctx.lastWritten }[expect.token]);
+    if (!matches) ctx.failures.push({ where: at("token read: which pair"), expected: expect.token, actual: pair ? whichPair(ctx, pair) : "(no token)" });
+  }
+  if (expect.tokenWorks !== undefined) {
+    const verdict = (await (await admin(ctx).checkToken(pair?.accessToken?.value ?? "")).json()) as { valid: boolean; message?: string };
+    check(ctx, at("token read: the answered access token works at digi.me"), expect.tokenWorks, verdict.valid);
+  }
+  if (step.save && typeof version === "number") ctx.versions.set(step.save, version);
+  if (pair) {
+    ctx.lastRead = pair;
+    ctx.knownStored = { token: pair, version: typeof version === "number" ? version : undefined };
+  }
+  const expiresIn = typeof body.accessTokenExpiresIn === "number" ? ` expiresIn=${body.accessTokenExpiresIn}s` : "";
+  return { label, summary: `200 v${String(version)}${body.refreshed ? " refreshed" : ""}${expiresIn}${step.save ? ` (saved as ${step.save})` : ""}` };
+}
+
+/** `token: write`: PUT /v1/users/:userId/token with If-Match or If-None-Match. */
+async function runTokenWrite(ctx: Context, step: TokenWriteStep, at: (field: string) => string): Promise<StepOutcome> {
+  let pair: TokenPair | undefined;
+  if (step.pair === "fresh") {
+    pair = ((await (await admin(ctx).newToken(ctx.userId)).json()) as { token: TokenPair }).token;
+  } else {
+    pair = ctx.lastRead;
+    if (!pair) throw new Error("token write: no token was read before (pair: read writes back what a read answered; pair: fresh writes a new one)");
+  }
+  const headers: Record<string, string> = {};
+  let precondition = "no precondition";
+  if (step.ifMatch !== undefined) {
+    const version = typeof step.ifMatch === "number" ? step.ifMatch : ctx.versions.get(step.ifMatch);
+    if (version === undefined) throw new Error(`token write: no version was saved as "${step.ifMatch}"`);
+    headers["If-Match"] = `"${version}"`;
+    precondition = `If-Match "${version}"`;
+  } else if (step.ifNoneMatch) {
+    headers["If-None-Match"] = "*";
+    precondition = "If-None-Match *";
+  }
+  const response = await edge(ctx, `/v1/users/${ctx.userId}/token`, "PUT", pair, headers);
+  const body = response.status === 204 ? {} : await json(response);
+  const expect = step.expect;
+  check(ctx, at("token write: HTTP status"), expect.status, response.status);
+  const code = errorCodeOf(body);
+  if (expect.error !== undefined) check(ctx, at("token write: error code"), expect.error, code);
+  const label = `token write (${step.pair}, ${precondition})`;
+  if (response.status === 204) {
+    const version = etagVersion(response.headers.get("ETag"));
+    if (version === undefined) ctx.failures.push({ where: at('token write: ETag "<new version>"'), expected: 'a version in quotes, e.g. "8"', actual: response.headers.get("ETag") ?? "(none)" });
+    checkVersion(ctx, at("token write: version (ETag)"), expect.version, version);
+    if (step.save && version !== undefined) ctx.versions.set(step.save, version);
+    ctx.lastWritten = pair;
+    ctx.knownStored = { token: pair, version };
+    return { label, summary: `204 v${version ?? "?"}${step.save ? ` (saved as ${step.save})` : ""}` };
+  }
+  const current = (body.error as { currentVersion?: number | null } | undefined)?.currentVersion;
+  if (expect.currentVersion === null) check(ctx, at("token write: error.currentVersion"), null, current);
+  else checkVersion(ctx, at("token write: error.currentVersion"), expect.currentVersion, current);
+  return { label, summary: `${response.status}${code ? ` ${code}` : ""}${current !== undefined ? ` (current version ${String(current)})` : ""}` };
+}
+
+/**
+ * The stored token and its version, for the runner's own checks. They read with
+ * `minValidity=0`, which refreshes nothing still valid; a token whose access token
+ * has already expired would be refreshed by any read, so for such a pair the
+ * runner answers what it last saw stored and reads nothing.
+ */
+async function storedToken(ctx: Context): Promise<{ token?: TokenPair; version?: number }> {
+  const known = ctx.knownStored;
+  if (known && known.token.accessToken.expiry * 1000 <= Date.now()) return known;
+  const body = await json(await edge(ctx, `/v1/users/${ctx.userId}/token?minValidity=0`));
+  return { token: body.token as TokenPair | undefined, version: typeof body.version === "number" ? body.version : undefined };
+}
+
 async function runStep(ctx: Context, step: Step, index: number): Promise<StepOutcome> {
   const at = (field: string) => `steps[${index}] ${field}`;
+  // A flow, a confirmation or a status read may store another token.
+  if ("start" in step || "browser" in step || "confirm" in step || "reauthStatus" in step) ctx.knownStored = undefined;
+  if ("token" in step) return step.token === "read" ? runTokenRead(ctx, step, at) : runTokenWrite(ctx, step, at);
+  if ("pause" in step) {
+    await new Promise((resolve) => setTimeout(resolve, step.pause * 1000));
+    return { label: "pause", summary: `${step.pause} s` };
+  }
   if ("start" in step) {
     const { flow, account, ...rest } = step.start;
     const body = flow === "user" ? { userId: ctx.userId, returnTo: ctx.options.returnTo, ...rest } : { userId: ctx.userId, accountId: accountId(ctx, account), returnTo: ctx.options.returnTo, locale: rest.locale };
@@ -273,7 +433,9 @@ function webhookContext(ctx: Context): WebhookStepContext {
     expiresAt: ctx.expiresAt,
     refreshTokenExpiresAt: ctx.refreshTokenExpiresAt,
     failures: ctx.failures,
-    storedToken: async () => ((await json(await edge(ctx, `/v1/users/${ctx.userId}/token`))) as { token?: unknown }).token,
+    storedToken: async () => (await storedToken(ctx)).token,
+    storedVersion: async () => (await storedToken(ctx)).version,
+    versions: ctx.versions,
   };
 }
 
@@ -340,7 +502,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
   const created = (await (await admin({ options }).createUser({ userId, accounts: scenario.user.accounts })).json()) as {
     sessionKey: string;
     accounts: Array<{ id: string; serviceTypeName?: string }>;
-    token: { accessToken: { value: string }; refreshToken: { expiry: number } };
+    token: TokenPair;
   };
   const ctx: Context = {
     options,
@@ -352,19 +514,26 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
     browser: new HttpBrowser(options.returnTo),
     failures: result.failures,
     journalSince: last.entries.at(-1)?.seq ?? 0,
+    versions: new Map(),
   };
   try {
     if (scenario.user.importToken) {
-      let token = created.token;
-      if (scenario.user.refreshTokenLifetime !== undefined) {
-        // A pair whose refresh token expires soon on the mock's clock: the edge's alarm announces it.
-        const issued = await admin(ctx).newToken(userId, { refreshTokenLifetimeMs: scenario.user.refreshTokenLifetime * 1000 });
-        token = ((await issued.json()) as { token: typeof created.token }).token;
+      let token = created.token as TokenPair;
+      const { refreshTokenLifetime, accessTokenLifetime } = scenario.user;
+      if (refreshTokenLifetime !== undefined || accessTokenLifetime !== undefined) {
+        // A pair whose refresh token expires soon on the mock's clock (the edge's alarm announces it), or whose access token does (a read refreshes it).
+        const issued = await admin(ctx).newToken(userId, {
+          ...(refreshTokenLifetime !== undefined ? { refreshTokenLifetimeMs: refreshTokenLifetime * 1000 } : {}),
+          ...(accessTokenLifetime !== undefined ? { accessTokenLifetimeMs: accessTokenLifetime * 1000 } : {}),
+        });
+        token = ((await issued.json()) as { token: TokenPair }).token;
       }
       const stored = await edge(ctx, `/v1/users/${userId}/token`, "PUT", token);
       if (stored.status !== 204) throw new Error(`the target refused the user's token: ${stored.status} ${await stored.text()}`);
       ctx.initialAccessToken = token.accessToken.value;
       ctx.refreshTokenExpiresAt = token.refreshToken.expiry * 1000;
+      ctx.imported = token;
+      ctx.knownStored = { token };
     }
     if (scenario.mock) await admin(ctx).setScenario(withDefaultAccounts(ctx, scenario.mock), userId);
     if (scenario.global) await admin(ctx).setScenario(scenario.global);
@@ -419,9 +588,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
     result.steps.sort((a, b) => a.index - b.index);
 
     if (scenario.expect.tokenRotated !== undefined || scenario.expect.tokenWorks !== undefined) {
-      const response = await edge(ctx, `/v1/users/${userId}/token`);
-      const stored = (await json(response)) as { token?: { accessToken?: { value?: string } } };
-      const value = stored.token?.accessToken?.value;
+      const value = (await storedToken(ctx)).token?.accessToken?.value;
       if (scenario.expect.tokenRotated !== undefined) check(ctx, "expect: token rotated", scenario.expect.tokenRotated, value !== undefined && value !== ctx.initialAccessToken);
       if (scenario.expect.tokenWorks !== undefined) {
         const verdict = (await (await admin(ctx).checkToken(value ?? "")).json()) as { valid: boolean };

@@ -16,6 +16,24 @@ export const qaMockScenarioSchema = scenarioSchema.extend({ accounts: z.array(ac
 
 const countSchema = z.union([z.number().int().min(0), z.string().regex(/^(>=|<=|>|<)\d+$/, 'a number or a comparison such as ">=1"')]);
 
+/** A name a step saves a token version under (`save: first`), for later steps to compare with. */
+const savedNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "a name: a letter or _, then letters, digits, _ or -");
+
+/** What a version expectation refers to: a number, or a saved name. */
+export const VERSION_EXPECTATION = /^(>=|<=|!=|>|<|=)?([0-9]+|[A-Za-z_][A-Za-z0-9_-]*)$/;
+
+/**
+ * A token version expectation: a number (exactly), a saved name (the version a
+ * step saved under it), or either after a comparison: `">first"`, `"!=first"`, `">=2"`.
+ */
+export const versionExpectationSchema = z.union([
+  z.number().int().min(0),
+  z.string().regex(VERSION_EXPECTATION, 'a number, a saved name, or a comparison such as ">first" or "!=first"'),
+]);
+
+/** An expectation on a number of seconds: `">=3000"`, `"<60"`. */
+const secondsExpectationSchema = z.string().regex(/^(>=|<=|>|<)\d+$/, 'a comparison such as ">=3000"');
+
 /** "present", "absent", or an exact value. */
 const claimExpectation = z.union([z.literal("present"), z.literal("absent"), z.string(), z.number(), z.boolean()]);
 
@@ -148,7 +166,7 @@ const webhookStep = z
     webhook: z
       .object({
         /** Flow events are this file's flow's; token events are its user's. */
-        type: z.enum(["flow.succeeded", "flow.failed", "flow.expired", "token.rotated", "token.expiring", "token.expired"]),
+        type: z.enum(["flow.succeeded", "flow.failed", "flow.expired", "token.rotated", "token.expiring", "token.expired", "token.refresh_failed"]),
         /**
          * Seconds to wait: from the step's start, or with `afterExpiry` from the
          * flow's expiresAt (flow events) or the imported refresh token's expiry (token events).
@@ -171,6 +189,19 @@ const webhookStep = z
         events: countSchema.optional(),
         /** token.expiring / token.expired: the expiries the event names are the edge's stored token's. */
         expiresAtIsStored: z.boolean().optional(),
+        /** The event's `version` (token.rotated, flow.succeeded, token.refresh_failed): a number, a saved name, or a comparison. */
+        version: versionExpectationSchema.optional(),
+        /** The event's `version` is the edge's stored token's. */
+        versionIsStored: z.boolean().optional(),
+        /** flow.succeeded: `session` ({ key, expiry }) present or absent. */
+        session: z.enum(["present", "absent"]).optional(),
+        /** token.refresh_failed: why digi.me refused the refresh token. */
+        reason: z.enum(["expired", "invalid"]).optional(),
+        /**
+         * token.refresh_failed: the `next` call it names, POST /v1/reauth/user with
+         * `{ userId }` (user_reauth) or `{ userId, allowFullAuthorization: true }` (full_authorization).
+         */
+        next: z.enum(["user_reauth", "full_authorization"]).optional(),
       })
       .strict()
       .default({ signatureValid: true }),
@@ -181,6 +212,70 @@ const webhookStep = z
 const webhookOutageStep = z
   .object({ webhookOutage: z.object({ failures: z.number().int().min(1).max(20), status: z.number().int().min(400).max(599).default(503) }).strict() })
   .strict();
+
+/** The longest minValidity the edge takes (GET /v1/users/:userId/token?minValidity=N). */
+export const MAX_MIN_VALIDITY_SECONDS = 1800;
+
+/**
+ * Which pair a read answered: the one the runner imported, the one the previous
+ * token read answered, the one the last token write stored, or another (`new`: a refresh or a reauthorization).
+ */
+const pairSchema = z.enum(["imported", "lastRead", "written", "new"]);
+
+/** `token: read`: GET /v1/users/:userId/token[?minValidity=N]. */
+const tokenReadStep = z
+  .object({
+    token: z.literal("read"),
+    /** Seconds the answered access token must still be valid (0–1800; the edge's default, 300, when left out). */
+    minValidity: z.number().int().min(0).max(MAX_MIN_VALIDITY_SECONDS).optional(),
+    /** Saves the answered version (200) under this name. */
+    save: savedNameSchema.optional(),
+    expect: z
+      .object({
+        status: z.number().int().default(200),
+        /** The error code (non-200). */
+        error: z.string().optional(),
+        version: versionExpectationSchema.optional(),
+        refreshed: z.boolean().optional(),
+        accessTokenExpiresIn: secondsExpectationSchema.optional(),
+        token: pairSchema.optional(),
+        /** The answered access token works at digi.me (the mock) now. */
+        tokenWorks: z.boolean().optional(),
+      })
+      .strict()
+      .default({ status: 200 }),
+  })
+  .strict();
+
+/** `token: write`: PUT /v1/users/:userId/token with a precondition. */
+const tokenWriteStep = z
+  .object({
+    token: z.literal("write"),
+    /** What to write: the pair the last token read answered (`read`, default: a write-back), or a fresh pair from the mock (`fresh`). */
+    pair: z.enum(["read", "fresh"]).default("read"),
+    /** `If-Match: "<version>"`: a saved name or a number. */
+    ifMatch: z.union([z.number().int().min(0), savedNameSchema]).optional(),
+    /** `If-None-Match: *`: store only when no token is stored. */
+    ifNoneMatch: z.literal(true).optional(),
+    /** Saves the new version (the 204's ETag) under this name. */
+    save: savedNameSchema.optional(),
+    expect: z
+      .object({
+        status: z.number().int().default(204),
+        error: z.string().optional(),
+        /** The new version, from the 204's ETag. */
+        version: versionExpectationSchema.optional(),
+        /** 412: `error.currentVersion` (null: no token stored). */
+        currentVersion: versionExpectationSchema.nullable().optional(),
+      })
+      .strict()
+      .default({ status: 204 }),
+  })
+  .strict()
+  .refine((step) => step.ifMatch === undefined || step.ifNoneMatch === undefined, { message: "ifMatch and ifNoneMatch exclude each other", path: ["ifNoneMatch"] });
+
+/** Waits this many seconds (an access token expiring, a duplicate event given time to arrive). */
+const pauseStep = z.object({ pause: z.number().positive().max(60) }).strict();
 
 /** Each kind of step by the key that names it, so a bad step is checked against the schema its author meant. */
 /** The application confirms the flow (POST /v1/flows/:flowId/confirm), as it does after checking the signed return against its session. */
@@ -206,10 +301,12 @@ export const STEP_SCHEMAS = {
   setScenario: setScenarioStep,
   webhook: webhookStep,
   webhookOutage: webhookOutageStep,
+  token: z.discriminatedUnion("token", [tokenReadStep, tokenWriteStep]),
+  pause: pauseStep,
 } as const;
 
-/** A step: start a flow, drive the browser, check or confirm the flow or the status, or change the mock's scenario. */
-export const stepSchema = z.union([startStep, browserStep, flowStep, confirmStep, statusStep, setScenarioStep, webhookStep, webhookOutageStep]);
+/** A step: start a flow, drive the browser, check or confirm the flow or the status, read or write the token, wait, or change the mock's scenario. */
+export const stepSchema = z.union([startStep, browserStep, flowStep, confirmStep, statusStep, setScenarioStep, webhookStep, webhookOutageStep, tokenReadStep, tokenWriteStep, pauseStep]);
 
 /** A scenario file. */
 export const scenarioFileSchema = z
@@ -230,9 +327,12 @@ export const scenarioFileSchema = z
          * `token.expiring` at once and `token.expired` when it lapses.
          */
         refreshTokenLifetime: z.number().int().min(1).max(30 * 24 * 60 * 60).optional(),
+        /** Seconds the imported token's access token lives (the mock issues it so; default its hour): a token a read must refresh. */
+        accessTokenLifetime: z.number().int().min(1).max(60 * 60).optional(),
       })
       .strict()
       .refine((user) => user.importToken || user.refreshTokenLifetime === undefined, { message: "refreshTokenLifetime needs importToken", path: ["refreshTokenLifetime"] })
+      .refine((user) => user.importToken || user.accessTokenLifetime === undefined, { message: "accessTokenLifetime needs importToken", path: ["accessTokenLifetime"] })
       .default({ accounts: 2, importToken: true }),
     /** The mock scenario for this scenario's own user (see mock-server/README.md); `accounts` by position, label or id. */
     mock: qaMockScenarioSchema.optional(),
@@ -250,7 +350,32 @@ export const scenarioFileSchema = z
       .strict()
       .default({ journal: [] }),
   })
-  .strict();
+  .strict()
+  .superRefine((file, ctx) => {
+    // A saved name is used only after the step that saves it.
+    const saved = new Set<string>();
+    file.steps.forEach((step, index) => {
+      const uses: Array<[string, unknown]> = [];
+      if ("token" in step) {
+        uses.push(["expect.version", step.expect.version]);
+        if (step.token === "write") uses.push(["ifMatch", step.ifMatch], ["expect.currentVersion", step.expect.currentVersion]);
+      }
+      if ("webhook" in step) uses.push(["expect.version", step.expect.version]);
+      for (const [field, value] of uses) {
+        const name = typeof value === "string" ? savedName(value) : undefined;
+        if (name !== undefined && !saved.has(name)) {
+          ctx.addIssue({ code: "custom", path: ["steps", index, ...field.split(".")], message: `no earlier step saves a version as "${name}" (save: ${name})`, params: { savedNames: true } });
+        }
+      }
+      if ("token" in step && step.save) saved.add(step.save);
+    });
+  });
+
+/** The saved name a version expectation refers to (`">first"` → `first`), or undefined for a number. */
+export function savedName(expectation: string): string | undefined {
+  const operand = VERSION_EXPECTATION.exec(expectation)?.[2];
+  return operand === undefined || /^[0-9]+$/.test(operand) ? undefined : operand;
+}
 
 /** A parsed scenario file. */
 export type ScenarioFile = z.output<typeof scenarioFileSchema>;
@@ -260,6 +385,12 @@ export type Step = z.output<typeof stepSchema>;
 export type WebhookStep = z.output<typeof webhookStep>;
 /** A flow step. */
 export type FlowStep = z.output<typeof flowStep>;
+/** A token read step. */
+export type TokenReadStep = z.output<typeof tokenReadStep>;
+/** A token write step. */
+export type TokenWriteStep = z.output<typeof tokenWriteStep>;
+/** A version expectation. */
+export type VersionExpectation = z.output<typeof versionExpectationSchema>;
 /** A webhook-outage step. */
 export type WebhookOutageStep = z.output<typeof webhookOutageStep>;
 /** A journal assertion. */

@@ -4,8 +4,10 @@
  * signature, token and delivery count; or make the receiver refuse the next
  * deliveries for this scenario's user (an endpoint that is down, then recovers).
  */
+import { isDeepStrictEqual } from "node:util";
 import type { ReceivedWebhook } from "../harness/webhook-receiver.ts";
 import type { ScenarioFile, WebhookOutageStep, WebhookStep } from "./schema.ts";
+import { describeVersion, versionHolds, type SavedVersions } from "./versions.ts";
 
 /** What a webhook step needs from the runner. */
 export interface WebhookStepContext {
@@ -20,6 +22,10 @@ export interface WebhookStepContext {
   failures: Array<{ where: string; expected: unknown; actual: unknown }>;
   /** Reads the edge's stored token for the user (GET /v1/users/:userId/token). */
   storedToken: () => Promise<unknown>;
+  /** Reads the stored token's version (`versionIsStored`). */
+  storedVersion?: () => Promise<number | undefined>;
+  /** Versions saved by earlier steps (`version: first`). */
+  versions?: SavedVersions;
 }
 
 /** The longest flow TTL the expiry scenarios wait for: 2 minutes (the runner's own stack uses 60 s). */
@@ -147,6 +153,26 @@ export async function runWebhookStep(ctx: WebhookStepContext, step: WebhookStep,
     const storedView = { refreshTokenExpiresAt: iso(stored?.refreshToken?.expiry), ...(data.accessTokenExpiresAt !== undefined ? { accessTokenExpiresAt: iso(stored?.accessToken?.expiry) } : {}) };
     const same = JSON.stringify(named) === JSON.stringify(storedView);
     if (same !== expect.expiresAtIsStored) ctx.failures.push({ where: at("webhook: the event's expiries are the stored token's"), expected: expect.expiresAtIsStored ? storedView : "different", actual: named });
+  }
+  if (expect.version !== undefined) {
+    const saved = ctx.versions ?? new Map<string, number>();
+    if (!versionHolds(saved, expect.version, data.version)) ctx.failures.push({ where: at("webhook: version"), expected: describeVersion(saved, expect.version), actual: data.version ?? "(none)" });
+  }
+  if (expect.versionIsStored !== undefined) {
+    const stored = await ctx.storedVersion?.();
+    const same = typeof data.version === "number" && data.version === stored;
+    if (same !== expect.versionIsStored) ctx.failures.push({ where: at("webhook: the event's version is the stored token's"), expected: expect.versionIsStored ? (stored ?? "(no stored version)") : "another", actual: data.version ?? "(none)" });
+  }
+  if (expect.session !== undefined) {
+    const session = data.session as { key?: unknown; expiry?: unknown } | undefined;
+    const present = typeof session?.key === "string" && session.key !== "";
+    if (present !== (expect.session === "present")) ctx.failures.push({ where: at("webhook: session ({ key, expiry })"), expected: expect.session, actual: session === undefined ? "absent" : JSON.stringify(session) });
+  }
+  if (expect.reason !== undefined && data.reason !== expect.reason) ctx.failures.push({ where: at("webhook: reason"), expected: expect.reason, actual: data.reason ?? "(none)" });
+  if (expect.next !== undefined) {
+    const body = expect.next === "user_reauth" ? { userId: ctx.userId } : { userId: ctx.userId, allowFullAuthorization: true };
+    const next = { method: "POST", path: "/v1/reauth/user", body };
+    if (!isDeepStrictEqual(data.next, next)) ctx.failures.push({ where: at("webhook: next (the call that recovers)"), expected: next, actual: data.next ?? "(none)" });
   }
   const after = accepted.receivedAt - (afterExpiry ? expiry! : began);
   return { label, summary: `${accepted.verified ? "signature valid" : "signature INVALID"}, ${deliveries.length} deliver${deliveries.length === 1 ? "y" : "ies"}, ${Math.max(0, after)} ms ${afterExpiry ? "after the expiry" : "after the step began"}, ${accepted.latencyMs ?? "?"} ms from enqueue` };

@@ -4,8 +4,10 @@
  * token to the edge, and offers buttons that set a mock scenario and start a
  * flow through the edge's backend API; the browser comes back to /return,
  * which shows the outcome — checking the signed return as an application
- * must — and the webhooks the edge sent for the flow, verified by the stack's
- * receiver. One scenario instead opens digi.me in a new tab and watches the
+ * must — the webhooks the edge sent for the flow, verified by the stack's
+ * receiver, and after a user reauthorization the session digi.me opened and the
+ * stored token's version and expiries (never its values). The demo writes the
+ * token as a backend must: create only, else over the version stored. One scenario instead opens digi.me in a new tab and watches the
  * flow from the page through a long poll (`GET /v1/flows/{flowId}?wait=25`,
  * made by the demo's backend), as a backend without webhooks would.
  * Development only: it never ships with the Worker.
@@ -141,13 +143,39 @@ watch();`;
   );
 }
 
+/** A time as ISO 8601: Unix seconds, or milliseconds when the number is that large. */
+function isoTime(value: unknown): string {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "—";
+  return new Date(value > 1e12 ? value : value * 1000).toISOString();
+}
+
+/** What a user reauthorization left: the digi.me session its flow opened, and the stored token's version and expiries (never its values). */
+export function sessionAndTokenSection(flow: Record<string, unknown>, tokenStatus: number, token: Record<string, unknown>): string {
+  const session = flow.session as { key?: string; expiry?: number } | undefined;
+  const pair = token.token as { accessToken?: { expiry?: number }; refreshToken?: { expiry?: number } } | undefined;
+  const sessionRow = session?.key
+    ? `key <code id="session-key">${escapeHtml(session.key)}</code>, expires <span id="session-expiry">${escapeHtml(isoTime(session.expiry))}</span>`
+    : `<span id="session-key">none</span> <small>(the flow read names no session)</small>`;
+  const tokenRows =
+    tokenStatus === 200
+      ? `<tr><th>token version</th><td><strong id="token-version">${escapeHtml(String(token.version ?? "—"))}</strong>${flow.tokenVersion !== undefined ? ` <small>(the flow stored version ${escapeHtml(String(flow.tokenVersion))})</small>` : ""}${token.refreshed ? " <small>(refreshed by this read)</small>" : ""}</td></tr>
+<tr><th>access token</th><td>expires <span id="access-expiry">${escapeHtml(isoTime(pair?.accessToken?.expiry))}</span>, in <span id="access-expires-in">${escapeHtml(String(token.accessTokenExpiresIn ?? "—"))}</span> s</td></tr>
+<tr><th>refresh token</th><td>expires <span id="refresh-expiry">${escapeHtml(isoTime(pair?.refreshToken?.expiry))}</span></td></tr>
+<tr><th>stored</th><td>${escapeHtml(String(token.updatedAt ?? "—"))}</td></tr>`
+      : `<tr><th>token</th><td class="bad" id="token-version">${tokenStatus} ${escapeHtml(String((token.error as { code?: string } | undefined)?.code ?? ""))}</td></tr>`;
+  return `<h2>Session and token</h2>
+<table id="session-token"><tr><th>digi.me session</th><td>${sessionRow}</td></tr>
+${tokenRows}</table>
+<p><small>From <code>GET /v1/flows/{flowId}</code> (<code>session</code>) and <code>GET /v1/users/${DEMO_USER}/token</code> (<code>version</code>, the ETag a write-back sends as If-Match, and the expiries; the token values stay off this page).</small></p>`;
+}
+
 /** Starts the demo app and seeds the demo user. */
 export async function startDemoApp(options: DemoOptions): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
   const origin = `http://${options.host}:${options.port}`;
-  const edge = (path: string, init: { method?: string; body?: unknown } = {}) =>
+  const edge = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
     fetch(`${options.edgeUrl}${path}`, {
       method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-      headers: { Authorization: `Bearer ${options.apiKey}`, "Content-Type": "application/json" },
+      headers: { Authorization: `Bearer ${options.apiKey}`, "Content-Type": "application/json", ...init.headers },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     });
   const mock = mockAdmin(options.mockUrl);
@@ -157,7 +185,13 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
     let created = await mock.createUser({ userId: DEMO_USER, accounts: 3 });
     if (created.status === 409) created = await mock.call(`users/${DEMO_USER}/token`, undefined, "POST");
     const body = (await created.json()) as { token: unknown };
-    const stored = await edge(`/v1/users/${DEMO_USER}/token`, { method: "PUT", body: body.token });
+    // As a backend replaces a token: create only (If-None-Match: *), else over the version stored now (If-Match), which the refusal names.
+    let stored = await edge(`/v1/users/${DEMO_USER}/token`, { method: "PUT", body: body.token, headers: { "If-None-Match": "*" } });
+    if (stored.status === 412) {
+      const current = ((await stored.json()) as { error?: { currentVersion?: number | null } }).error?.currentVersion;
+      const precondition: Record<string, string> = typeof current === "number" ? { "If-Match": `"${current}"` } : { "If-None-Match": "*" };
+      stored = await edge(`/v1/users/${DEMO_USER}/token`, { method: "PUT", body: body.token, headers: precondition });
+    }
     if (stored.status !== 204) throw new Error(`the edge refused the demo token: ${stored.status} ${await stored.text()}`);
     return (await (await mock.user(DEMO_USER)).json()) as { accounts: Array<{ id: string }> };
   }
@@ -248,8 +282,14 @@ Each button sets the mock's scenario for this user and starts a flow through the
         }
         const confirmed = await edge(`/v1/flows/${encodeURIComponent(flowId)}/confirm`, { method: "POST" });
         const flow = (await confirmed.json()) as Record<string, unknown>;
+        let sessionAndToken = "";
+        if (flow.status === "succeeded") {
+          const token = await edge(`/v1/users/${DEMO_USER}/token`);
+          sessionAndToken = sessionAndTokenSection(flow, token.status, (await token.json()) as Record<string, unknown>);
+        }
         send(confirmed.status === 200 ? 200 : 409, page("Confirmed", `<h1>Confirmed</h1>
 <p id="outcome" class="${flow.status === "succeeded" ? "ok" : "bad"}">status=<strong id="status">${escapeHtml(String(flow.status ?? confirmed.status))}</strong>: the token of digi.me identity ${escapeHtml(String(flow.digimeUserId ?? "?"))} is now ${DEMO_USER}'s.</p>
+${sessionAndToken}
 <h2>POST /v1/flows/${escapeHtml(flowId)}/confirm</h2><pre id="flow">${escapeHtml(JSON.stringify(flow, null, 2))}</pre>
 <h2>GET /v1/users/${DEMO_USER}/reauth-status</h2><pre>${escapeHtml(JSON.stringify(await (await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${await currentSessionKey()}`)).json(), null, 2))}</pre>
 <p><a href="/">Back to the scenarios</a></p>`));
@@ -280,6 +320,13 @@ Each button sets the mock's scenario for this user and starts a flow through the
           ? `<p id="signature" class="ok">Signed return verified: flow ${escapeHtml(flowId)} of ${DEMO_USER}, status ${escapeHtml(status)} — trusted without an API read.</p>`
           : `<p id="signature" class="bad">Signed return NOT trusted (${escapeHtml(check.reason)}): ${check.reason === "wrong_flow" ? "this is not the flow this browser's session started" : "the outcome may have been tampered with or is stale"}.</p>`;
         const flow = await edge(`/v1/flows/${encodeURIComponent(flowId)}`);
+        const flowBody = (await flow.json()) as Record<string, unknown>;
+        // A user reauthorization that stored a token: its session and the token's version and expiry.
+        let sessionAndToken = "";
+        if (status === "succeeded" && flowBody.kind !== "account" && flowBody.userId === DEMO_USER) {
+          const token = await edge(`/v1/users/${DEMO_USER}/token`);
+          sessionAndToken = sessionAndTokenSection(flowBody, token.status, (await token.json()) as Record<string, unknown>);
+        }
         const after = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${await currentSessionKey()}`);
         const received = (options.webhooks?.received ?? []).filter((e) => e.flowId === flowId || (e.type === "token.rotated" && e.userId === DEMO_USER && e.receivedAt >= Date.now() - 10 * 60_000));
         const identity = check.ok ? check.identity : undefined;
@@ -295,8 +342,9 @@ Confirm only if this browser is your signed-in user; a launch link opened by som
 ${awaiting}
 <p id="outcome" class="${status === "succeeded" ? "ok" : status === "awaiting_confirmation" ? "warn" : "bad"}">status=<strong id="status">${escapeHtml(status)}</strong>${errorCode ? ` errorCode=<strong id="errorCode">${escapeHtml(errorCode)}</strong>` : ""} flowId=<code>${escapeHtml(flowId)}</code></p>
 ${verdict}
+${sessionAndToken}
 <h2>Webhooks for this flow</h2><div id="webhooks">${options.webhooks ? webhookTable(received) : noReceiver}</div>
-<h2>GET /v1/flows/${escapeHtml(flowId)}</h2><pre id="flow">${escapeHtml(JSON.stringify(await flow.json(), null, 2))}</pre>
+<h2>GET /v1/flows/${escapeHtml(flowId)}</h2><pre id="flow">${escapeHtml(JSON.stringify(flowBody, null, 2))}</pre>
 <h2>GET /v1/users/${DEMO_USER}/reauth-status</h2><pre>${escapeHtml(JSON.stringify(await after.json(), null, 2))}</pre>
 <p><a href="/">Back to the scenarios</a></p>`));
         return;

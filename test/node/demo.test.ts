@@ -106,6 +106,24 @@ describe("the demo application", () => {
     expect(html).toMatch(/&#34;syncState&#34;: &#34;completed&#34;/);
   }, 60_000);
 
+  it("shows after a user reauthorization the session the flow opened and the stored token's version and expiries, never the token's values", async () => {
+    const { url, html } = await press("user-success");
+    expect(new URL(url).searchParams.get("status")).toBe("succeeded");
+    const read = (path: string) => fetch(`${stack.edgeUrl}${path}`, { headers: { Authorization: `Bearer ${stack.apiKey}` } }).then((r) => r.json());
+    const flow = (await read(`/v1/flows/${new URL(url).searchParams.get("flowId")}`)) as { session?: { key: string }; tokenVersion?: number };
+    const stored = (await read("/v1/users/demo-user/token?minValidity=0")) as { version: number; token: { accessToken: { value: string }; refreshToken: { value: string } } };
+    expect(flow.session?.key).toEqual(expect.any(String));
+    expect(html).toContain(`<code id="session-key">${flow.session!.key}</code>`);
+    expect(html).toMatch(/id="session-expiry">\d{4}-\d\d-\d\dT/);
+    expect(stored.version).toEqual(expect.any(Number));
+    expect(flow.tokenVersion).toBe(stored.version);
+    expect(html).toContain(`<strong id="token-version">${stored.version}</strong>`);
+    expect(html).toMatch(/id="access-expiry">\d{4}-\d\d-\d\dT[^<]+<\/span>, in <span id="access-expires-in">\d+<\/span> s/);
+    expect(html).toMatch(/id="refresh-expiry">\d{4}-\d\d-\d\dT/);
+    expect(html).not.toContain(stored.token.accessToken.value);
+    expect(html).not.toContain(stored.token.refreshToken.value);
+  }, 60_000);
+
   it("trusts the signed return only for the flow its session started, and shows the flow's verified webhook", async () => {
     const { url } = await press("user-success");
     const flowId = new URL(url).searchParams.get("flowId")!;

@@ -62,6 +62,12 @@ describe("the shipped QA suite", () => {
     expect(files).toEqual(expect.arrayContaining([expect.stringMatching(/webhooks\/token-expiring\.yaml$/), expect.stringMatching(/webhooks\/token-expired\.yaml$/)]));
   }, 180_000);
 
+  it("passes the token scenarios: a read after the access token expired, a stale write-back refused, a refused refresh announced once", async () => {
+    const results = await runAll(suite("token"), options, 4);
+    expect(results.map((r) => [r.name, r.status, r.failures])).toEqual(results.map((r) => [r.name, "passed", []]));
+    expect(results.map((r) => r.file.replace(/\\/g, "/").replace(/^.*\//, "")).sort()).toEqual(["read-after-expiry.yaml", "refresh-refused-once.yaml", "stale-write-back.yaml"]);
+  }, 120_000);
+
   it("passes the real-browser scenarios in Chromium (approve and deny, both flows)", async ({ skip }) => {
     skip(!hasChromium(), NO_CHROMIUM);
     const results = await runAll(suite("browser"), options, 2);
@@ -326,7 +332,68 @@ describe("the QA runner", () => {
   it("refuses an unknown step with a message listing the step kinds", () => {
     const bad = join(scratch, "bad-step.yaml");
     writeFileSync(bad, "name: bad\nsteps:\n  - click: approve\n");
-    expect(() => loadScenario(bad)).toThrow(/steps\.0: not a step \(a step has one of start, browser, flow, confirm, reauthStatus, setScenario, webhook, webhookOutage\)/);
+    expect(() => loadScenario(bad)).toThrow(/steps\.0: not a step \(a step has one of start, browser, flow, confirm, reauthStatus, setScenario, webhook, webhookOutage, token, pause\)/);
+  });
+
+  it("fails token expectations that do not hold: a version, a current version, which pair a read answered (the checks can fail)", async () => {
+    const copy = join(scratch, "stale-broken.yaml");
+    const text = readFileSync(join(ROOT, "qa", "scenarios", "token", "stale-write-back.yaml"), "utf8");
+    writeFileSync(
+      copy,
+      text
+        .replace("expect: { status: 204, version: \">first\" }", "expect: { status: 204, version: first }")
+        .replace("expect: { status: 412, error: token_changed, currentVersion: second }", "expect: { status: 412, error: token_changed, currentVersion: first }")
+        .replace("expect: { refreshed: false, token: written, version: second, tokenWorks: true }", "expect: { refreshed: false, token: imported, version: \"<second\", tokenWorks: true }"),
+    );
+    const result = await runScenario(loadScenario(copy), options);
+    expect(result.failures).toEqual([
+      { where: "steps[1] token write: version (ETag)", expected: expect.stringMatching(/^first \(\d+\)$/), actual: expect.any(Number) },
+      { where: "steps[2] token write: error.currentVersion", expected: expect.stringMatching(/^first \(\d+\)$/), actual: expect.any(Number) },
+      { where: "steps[5] token read: version", expected: expect.stringMatching(/^<second \(\d+\)$/), actual: expect.any(Number) },
+      { where: "steps[5] token read: which pair", expected: "imported", actual: "written" },
+    ]);
+  }, 60_000);
+
+  it("refuses a saved version used before a step saves it, a token step of no kind, and both preconditions at once", () => {
+    const bad = join(scratch, "versions.yaml");
+    writeFileSync(
+      bad,
+      [
+        "name: versions",
+        "steps:",
+        "  - token: write",
+        "    ifMatch: first",
+        "  - token: read",
+        "    save: first",
+        '    expect: { version: ">first" }',
+        "  - webhook: { type: token.refresh_failed }",
+        "    expect: { version: second, reason: expired, next: user_reauth }",
+        "",
+      ].join("\n"),
+    );
+    const problems = (() => {
+      try {
+        loadScenario(bad);
+        return [];
+      } catch (error) {
+        return (error as ScenarioFileError).problems;
+      }
+    })();
+    expect(problems).toEqual([
+      'steps.0.ifMatch: no earlier step saves a version as "first" (save: first)',
+      'steps.1.expect.version: no earlier step saves a version as "first" (save: first)',
+      'steps.2.expect.version: no earlier step saves a version as "second" (save: second)',
+    ]);
+    writeFileSync(bad, "name: kinds\nsteps:\n  - token: reed\n  - token: write\n    ifMatch: 3\n    ifNoneMatch: true\n  - pause: 0\n");
+    const kinds = (() => {
+      try {
+        loadScenario(bad);
+        return [];
+      } catch (error) {
+        return (error as ScenarioFileError).problems;
+      }
+    })();
+    expect(kinds.map((p) => p.split(":")[0])).toEqual(["steps.0.token", "steps.1.ifNoneMatch", "steps.2.pause"]);
   });
 
   it("removes its .wrangler/stack-<port> folder when a stack closes", async () => {
@@ -383,6 +450,26 @@ describe("the QA runner's webhook step", () => {
     const failure = { where: "steps[0] webhook: signature valid (standardwebhooks)", expected: true, actual: "No matching signature found" };
     expect(await stepAgainst(unverified, {})).toEqual([failure]);
     expect(await stepAgainst(unverified, { signatureValid: true })).toEqual([failure]);
+  });
+
+  it("checks token.refresh_failed's reason, its next call and its version, and a flow.succeeded session", async () => {
+    const refused: ReceivedWebhook = {
+      ...unverified,
+      verified: true,
+      verifyError: undefined,
+      event: {
+        type: "flow.succeeded",
+        timestamp: new Date().toISOString(),
+        data: { flowId: "F1", userId: "u1", reason: "invalid", version: 3, next: { method: "POST", path: "/v1/reauth/user", body: { userId: "u1", allowFullAuthorization: true } } },
+      },
+    };
+    expect(await stepAgainst(refused, { reason: "invalid", next: "full_authorization", version: 3, session: "absent" })).toEqual([]);
+    expect(await stepAgainst(refused, { reason: "expired", next: "user_reauth", version: ">=4", session: "present" })).toEqual([
+      { where: "steps[0] webhook: version", expected: ">=4", actual: 3 },
+      { where: "steps[0] webhook: session ({ key, expiry })", expected: "present", actual: "absent" },
+      { where: "steps[0] webhook: reason", expected: "expired", actual: "invalid" },
+      { where: "steps[0] webhook: next (the call that recovers)", expected: { method: "POST", path: "/v1/reauth/user", body: { userId: "u1" } }, actual: { method: "POST", path: "/v1/reauth/user", body: { userId: "u1", allowFullAuthorization: true } } },
+    ]);
   });
 
   it("passes a verified delivery, and an unverified one only when signatureValid: false", async () => {
