@@ -67,7 +67,7 @@ export function flowView(flow: FlowRead): z.infer<typeof FlowSchema> {
     ...(flow.errorSource ? { errorSource: flow.errorSource } : {}),
     ...(flow.confirmBy && flow.status === "awaiting_confirmation" ? { confirmBy: new Date(flow.confirmBy).toISOString() } : {}),
     ...(flow.identity ? { identity: flow.identity, digimeUserId: flow.digimeUserId } : {}),
-    ...(flow.tokenVersion !== undefined && flow.status === "succeeded" ? { tokenVersion: flow.tokenVersion } : {}),
+    ...(flow.tokenVersion !== undefined ? { tokenVersion: flow.tokenVersion } : {}),
     ...(flow.session ? { session: flow.session } : {}),
     createdAt: new Date(flow.createdAt).toISOString(),
     expiresAt: new Date(flow.expiresAt).toISOString(),

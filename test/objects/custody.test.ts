@@ -13,7 +13,7 @@ import type { Env } from "../../src/env.ts";
 import { Sealer } from "../../src/storage/crypto.ts";
 import { APP, TestBrowser, enrollUser, testApp, testEnv } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
-import { faultyStorage, keptFlowIds, restoreObjectWiringAfterEach, wireObjects, type StorageFault } from "../support/objects.ts";
+import { faultyStorage, keptFlowIds, objectServicesFrom, restoreObjectWiringAfterEach, wireObjects, type StorageFault } from "../support/objects.ts";
 import { quietConsole } from "../support/quiet.ts";
 
 const testMock = useTestMock();
@@ -51,6 +51,37 @@ describe("upgrade without loss", () => {
     const status = await api(`/v1/users/${user.id}/reauth-status`);
     expect(status.status).toBe(200);
     expect(((await status.json()) as Status).token.status).toBe("valid");
+  });
+});
+
+describe("the takeover of a KV token record, racing", () => {
+  it("never brings back a token deleted while a second first call was still reading KV, and reads KV once per user", async () => {
+    const { api } = testApp();
+    const { user, token } = testMock.mock.createUser({});
+    const key = `token:v1:${encodeURIComponent(user.id)}`;
+    const sealer = new Sealer(parseConfig(testEnv).encryptionKeys);
+    const record = { v: 1, sealed: await sealer.seal(JSON.stringify(token), key), accessTokenExpiry: token.accessToken.expiry, refreshTokenExpiry: token.refreshToken.expiry, updatedAt: Date.now() };
+    await testEnv.REAUTH_KV.put(key, JSON.stringify(record), { expirationTtl: 3600 });
+    // The objects' KV answers its second read late: a second takeover would still hold the record after the delete.
+    let reads = 0;
+    const slowKv = new Proxy(testEnv.REAUTH_KV, {
+      get(target, property) {
+        const value = Reflect.get(target, property) as unknown;
+        if (property !== "get") return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        return async (...args: unknown[]) => {
+          reads += 1;
+          if (reads === 2) await new Promise((resolve) => setTimeout(resolve, 300));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    wireObjects(objectServicesFrom({ ...testEnv, REAUTH_KV: slowKv } as Env));
+    const deleting = api(`/v1/users/${user.id}/token`, { method: "DELETE" });
+    const reading = api(`/v1/users/${user.id}/token`);
+    expect((await deleting).status).toBe(204);
+    await reading;
+    expect((await api(`/v1/users/${user.id}/token`)).status).toBe(404);
+    expect(reads).toBe(1);
   });
 });
 

@@ -332,6 +332,19 @@ describe("the keep-alive (TOKEN_KEEPALIVE_SECONDS)", () => {
     expect((await alarmAt(user.id))!).toBeGreaterThan(Date.now() + DAY);
   });
 
+  it("tries again in 15 minutes when digi.me does not answer, not at once", async () => {
+    const w = world(keepAlive);
+    w.shiftEdge(-2 * HOUR);
+    const { user, token } = await enroll(w, { refreshMs: 2 * DAY, scenario: { faults: [{ type: "http-error", status: 503, endpoints: ["oauth/token"] }] } });
+    w.shiftEdge(2 * HOUR);
+    await runDurableObjectAlarm(userObject(user.id));
+    expect(refreshes(testMock.mock).map((e) => e.status)).toEqual([503]);
+    expect((await readToken(w, user.id, "?minValidity=0")).body.token).toEqual(token);
+    const at = (await alarmAt(user.id))!;
+    expect(at).toBeGreaterThan(Date.now() + 14 * MINUTE);
+    expect(at).toBeLessThan(Date.now() + 16 * MINUTE);
+  });
+
   it("is off by default: no refresh, however close the refresh token's expiry", async () => {
     const w = world();
     w.shiftEdge(-2 * HOUR);
@@ -361,6 +374,27 @@ describe("the session a flow opened", () => {
 
     const files = await w.digime.readFileList({ sessionKey: flow.session!.key, userAccessToken: stored.body.token.accessToken.value });
     expect(files.status.state).toEqual(expect.any(String));
+  });
+});
+
+describe("the session of a flow awaiting confirmation", () => {
+  it("is not answered while the token is not the user's yet, and is once the application confirms", async () => {
+    const w = world();
+    // No token stored: the backend passes its own, so the identity digi.me brings back is `new`.
+    const { user, token } = testMock.mock.createUser({ accounts: 1 });
+    const start = await w.api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/done`, userAccessToken: token.accessToken.value } });
+    const { flowId, launchUrl } = (await start.json()) as { flowId: string; launchUrl: string };
+    const { final } = await new TestBrowser(w.request).navigate(launchUrl);
+    expect(final.searchParams.get("status")).toBe("awaiting_confirmation");
+    const waiting = (await (await w.api(`/v1/flows/${flowId}`)).json()) as Record<string, unknown>;
+    expect(waiting).not.toHaveProperty("session");
+    expect(waiting).not.toHaveProperty("tokenVersion");
+
+    const confirmed = (await (await w.api(`/v1/flows/${flowId}/confirm`, { method: "POST" })).json()) as { session?: { key: string }; tokenVersion?: number };
+    expect(confirmed.session).toEqual({ key: expect.any(String), expiry: expect.any(Number) });
+    expect(confirmed.tokenVersion).toBe((await readToken(w, user.id)).body.version);
+    const [succeeded] = (await w.events()).filter((e) => e.type === "flow.succeeded");
+    expect(succeeded?.data).toMatchObject({ session: confirmed.session, version: confirmed.tokenVersion });
   });
 });
 

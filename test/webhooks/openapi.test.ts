@@ -17,7 +17,7 @@ describe("GET /openapi.json: webhooks", () => {
     const doc = (await (await testApp().request("/openapi.json")).json()) as { openapi: string; webhooks: Record<string, WebhookDoc>; paths: Record<string, unknown> };
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths)).toContain("/v1/reauth/user");
-    expect(Object.keys(doc.webhooks).sort()).toEqual(["flow.awaiting_confirmation", "flow.expired", "flow.failed", "flow.succeeded", "token.expired", "token.expiring", "token.rotated"]);
+    expect(Object.keys(doc.webhooks).sort()).toEqual(["flow.awaiting_confirmation", "flow.expired", "flow.failed", "flow.succeeded", "token.expired", "token.expiring", "token.refresh_failed", "token.rotated"]);
     for (const [type, entry] of Object.entries(doc.webhooks)) {
       expect(entry.post.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(["header:webhook-id", "header:webhook-timestamp", "header:webhook-signature"]);
       const schema = entry.post.requestBody.content["application/json"].schema;
