@@ -457,7 +457,7 @@ the lean runtime counts it on every request (warm / cold figures from the run be
 | account callback | 1 | \`completeAccount\`, after the KV read; the object confirms the account | ${measured("account callback")} |
 | flow read (\`GET /v1/flows/{id}\`) | 1 | \`flow\`, after the KV read that names the flow's user | asserted by the test |
 | reauth-status | 1 | \`reauthStatus\`: the object makes the digi.me calls | asserted by the test |
-| token read / import | 1 | \`readToken\` / \`importToken\` | asserted by the test (read) |
+| token read / import | 1 | \`readToken\` (refreshing at digi.me first when the access token is not fresh enough) / \`importToken\` | read: 1, fresh and refreshing (\`--token-reads\`, "Token reads" below); asserted by the test |
 
 The first call for a user (whatever the step) also reads KV once inside the object, for a
 token record kept there before the objects (taken over and deleted if found); the object
