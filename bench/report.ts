@@ -604,6 +604,8 @@ export interface TokenReadsRun {
   command: string;
   commit: string;
   dirty: boolean;
+  /** What differed from the commit under src/, bench/ and wrangler.toml when the bundle was built. */
+  dirtyPaths?: string[];
   machine: { loadAverageBefore: number[]; loadAverageAfter: number[] } & Record<string, string | number | number[]>;
   steps: Partial<Record<MeasuredStep, TokenReadsStep>>;
   /** What the token reads must do (TOKEN_READ_EXPECTED), held or not, and how not. */
@@ -640,7 +642,7 @@ token **fresh enough** (its access token valid for at least \`minValidity\` seco
 first (one \`oauth/token\` call, single flight), stored with a new version, and answered
 with \`refreshed: true\`.
 
-Measured by \`${run.command}\` on ${date} UTC (tree ${run.commit}${run.dirty ? " + uncommitted work" : ""}): the lean runtime (workerd through Miniflare,
+Measured by \`${run.command}\` on ${date} UTC (tree ${run.commit}${run.dirty ? ` + uncommitted work${run.dirtyPaths?.length ? ` in ${run.dirtyPaths.join(", ")}` : ""}` : ", nothing uncommitted"}): the lean runtime (workerd through Miniflare,
 the objects' SQLite storage on disk), the standalone mock with every digi.me call delayed
 **${run.delayMs} ms**, warm, **c=1**, ${run.rounds} round${run.rounds === 1 ? "" : "s"} of ${run.requestsPerRound} requests per step, the
 steps taking turns within each round. **token read (fresh)**: the tokens of ${run.tokenReadUsers} users,

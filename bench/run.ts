@@ -394,6 +394,18 @@ function treeLabel(dir: string): { commit: string; dirty: boolean } {
   }
 }
 
+/** The paths under src/, bench/ and wrangler.toml that differ from the tree's commit. */
+function dirtyPaths(dir: string): string[] {
+  try {
+    return execFileSync("git", ["-C", dir, "status", "--porcelain", "--", "src", "bench", "wrangler.toml"], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.slice(3));
+  } catch {
+    return [];
+  }
+}
+
 /**
  * This tree ("after") and the one at `baselineDir` ("before"), each with its own lean bundle
  * (its src/ behind its bench/lean-worker.ts), on one mock, in one run: warm c=1 steps
@@ -556,6 +568,8 @@ async function runSideBySide(
  */
 async function runTokenReads(options: { delay: number; rounds: number; perRound: number }): Promise<TokenReadsRun> {
   const loadBefore = loadavg().map((n) => round(n));
+  // The tree as it is built, not as it is when the run ends (others may edit it meanwhile).
+  const tree = { ...treeLabel(ROOT), dirtyPaths: dirtyPaths(ROOT) };
   const mock = await startMockProcess("127.0.0.1", await freePort());
   const lean = buildBundle(join(ROOT, "bench", "lean.wrangler.toml"));
   const objects = objectState();
@@ -629,7 +643,7 @@ async function runTokenReads(options: { delay: number; rounds: number; perRound:
         shortAccessTokenMs: SHORT_ACCESS_TOKEN_MS,
         tokenReadUsers: TOKEN_READ_USERS,
         command: `npm run bench -- ${process.argv.slice(2).join(" ")}`,
-        ...treeLabel(ROOT),
+        ...tree,
         machine: machineFacts(loadBefore),
         steps: figures,
         expectations,
