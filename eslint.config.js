@@ -45,6 +45,12 @@ const NO_HONO_IN_FLOWS = {
   message: "src/flows/ never imports Hono: a flow takes what it needs (services, the binding secret, the request's scope), and the route passes it.",
 };
 
+/** Reads take services too, never a Hono Context. */
+const NO_HONO_IN_READS = {
+  group: HONO,
+  message: "src/reads/ never imports Hono: a read takes the user's object and the digi.me client, and the route passes them.",
+};
+
 /** The digi.me client is the protocol alone. */
 const DIGIME_ALONE = [
   { group: HONO, message: "src/digime/ is the digi.me protocol client: it knows no Hono." },
@@ -88,6 +94,7 @@ export default tseslint.config(
   { files: ["src/**/*.ts"], rules: restrictImports(NOT_OUTSIDE_SRC, KV_ONLY_IN_STORAGE) },
   { files: ["src/storage/**/*.ts"], rules: restrictImports(NOT_OUTSIDE_SRC) },
   { files: ["src/flows/**/*.ts"], rules: restrictImports(NOT_OUTSIDE_SRC, KV_ONLY_IN_STORAGE, NO_HONO_IN_FLOWS) },
+  { files: ["src/reads/**/*.ts"], rules: restrictImports(NOT_OUTSIDE_SRC, KV_ONLY_IN_STORAGE, NO_HONO_IN_READS) },
   { files: ["src/digime/**/*.ts"], rules: restrictImports(NOT_OUTSIDE_SRC, KV_ONLY_IN_STORAGE, ...DIGIME_ALONE) },
   { files: ["harness/**/*.ts"], rules: restrictImports(HARNESS_ALONE) },
   { files: ["qa/**/*.ts"], rules: restrictImports(NOT_SCRIPTS) },

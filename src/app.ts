@@ -18,6 +18,7 @@ import { flowRoutes } from "./routes/flows.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { reauthRoutes } from "./routes/reauth.ts";
+import { dataRoutes } from "./routes/data.ts";
 import { userRoutes } from "./routes/users.ts";
 
 /** The largest JSON body the backend API accepts: 16 KiB. */
@@ -50,6 +51,7 @@ export function createApp(options: WithServicesOptions = {}): Hono<AppEnv> {
   app.route("/", reauthRoutes());
   app.route("/", flowRoutes());
   app.route("/", userRoutes());
+  app.route("/", dataRoutes());
   app.route("/", browserRoutes());
   app.route("/", openApiRoutes());
 

@@ -70,7 +70,8 @@ export function onError(error: Error, c: Context<AppEnv>): Response {
     message: appError.message,
   });
   const headers: Record<string, string> = { ...appError.init.headers };
-  if (appError.init.retryable) headers["Retry-After"] = "5";
+  // digi.me's own Retry-After, when it gave one, wins over the edge's default.
+  if (appError.init.retryable) headers["Retry-After"] ??= "5";
   if (browser) {
     if (appError.init.contentSecurityPolicy) headers["Content-Security-Policy"] = appError.init.contentSecurityPolicy;
     const page = errorPage(appError.init.page ?? SERVER_TROUBLE_PAGE, { code: appError.code, requestId: c.get("requestId"), returnTo: c.get("flowReturnTo") });

@@ -40,6 +40,9 @@ export const ERROR_STATUS = {
   // What digi.me said
   account_not_found: 404,
   session_not_found: 404,
+  file_not_found: 404,
+  /** `POST /v1/authorize` for a user whose token the edge already keeps. */
+  token_exists: 409,
   invalid_token: 409,
   refresh_token_expired: 409,
   upstream_error: 502,
@@ -47,6 +50,8 @@ export const ERROR_STATUS = {
   upstream_invalid_response: 502,
   upstream_rejected: 502,
   upstream_timeout: 504,
+  /** A file digi.me served does not decrypt under the contract key. */
+  file_undecryptable: 502,
   // The edge's own trouble
   internal_error: 500,
   flow_corrupt: 500,
@@ -192,7 +197,14 @@ function callerMistake(error: DigimeError): AppError | undefined {
       extra: upstreamBody(error),
     });
   }
-  if (error.call === "permission-access/query") {
+  if (error.call === "permission-access/query/file" && !/session/i.test(error.code ?? "")) {
+    return new AppError("file_not_found", "digi.me does not know this file in this session", {
+      hint: "use a name from the session's file list (GET /v1/users/{userId}/sessions/{sessionKey}/files)",
+      detail,
+      extra: upstreamBody(error),
+    });
+  }
+  if (error.call === "permission-access/query" || error.call === "permission-access/query/file") {
     return new AppError("session_not_found", "digi.me does not know this sessionKey for this user", {
       hint: "sessionKey must be the key of a session of this user's current library (a full authorization starts a new one); omit it to read accounts only",
       detail,
@@ -215,6 +227,8 @@ export function fromDigimeError(error: DigimeError): AppError {
     case "configuration":
       // 500, not the table's 503: a setting passed parsing, yet the client cannot use it (the contract key does not import).
       return AppError.withStatus(500, "configuration_error", "the service is misconfigured", { detail });
+    case "undecryptable":
+      return new AppError("file_undecryptable", "the file digi.me served does not decrypt under the contract key", { detail });
     case "api": {
       if (error.isInvalidToken("refresh_token")) {
         return new AppError("refresh_token_expired", "digi.me refused the user's refresh token", {
@@ -232,8 +246,10 @@ export function fromDigimeError(error: DigimeError): AppError {
       }
       const mistake = callerMistake(error);
       if (mistake) return mistake;
-      if ((error.status ?? 0) >= 500) {
-        return new AppError("upstream_error", "digi.me failed to answer", { retryable: true, detail, extra: upstreamBody(error), page: "digi.me is having trouble. Please try again in a moment." });
+      if ((error.status ?? 0) >= 500 || error.status === 429) {
+        // digi.me's Retry-After, passed on (in whole seconds) so the caller waits as long as digi.me asked.
+        const headers = error.retryAfterMs === undefined ? {} : { headers: { "Retry-After": String(Math.ceil(error.retryAfterMs / 1000)) } };
+        return new AppError("upstream_error", "digi.me failed to answer", { retryable: true, detail, extra: upstreamBody(error), page: "digi.me is having trouble. Please try again in a moment.", ...headers });
       }
       return new AppError("upstream_rejected", "digi.me refused the request", { detail, extra: upstreamBody(error), page: "digi.me refused this step. Please go back to the application and try again." });
     }

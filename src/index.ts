@@ -4,11 +4,17 @@
  * Backend API (Authorization: Bearer <API key>):
  *   POST   /v1/reauth/user                    start user reauthorization
  *   POST   /v1/reauth/account                 start account reauthorization
+ *   POST   /v1/authorize                      connect a new user (first authorization)
  *   GET    /v1/flows/:flowId                  a flow's status (?wait=N: long poll)
  *   GET    /v1/users/:userId/reauth-status    what needs reauthorization
- *   PUT    /v1/users/:userId/token            store the user's token
- *   GET    /v1/users/:userId/token            read it
+ *   PUT    /v1/users/:userId/token            store the user's token (If-Match over a stored one)
+ *   GET    /v1/users/:userId/token            read it, fresh (?minValidity=N)
  *   DELETE /v1/users/:userId/token            forget it
+ *   GET    /v1/users/:userId/accounts         the user's accounts, each with its reauthorization
+ *   POST   /v1/users/:userId/sessions         start a sync session
+ *   GET    /v1/users/:userId/sessions/:key/files             its file list (?wait=N: long poll)
+ *   GET    /v1/users/:userId/sessions/:key/files/:name       a file, decrypted and decompressed
+ *   GET    /v1/users/:userId/sessions/:key/files/:name/metadata  its metadata only
  * Browser:
  *   GET    /reauth/launch/:flowId             bind to this browser, go to digi.me
  *   GET    /reauth/user/callback              digi.me's callback, flow 1

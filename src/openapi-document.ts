@@ -11,10 +11,11 @@ import { flowRouteSpecs } from "./routes/flows.ts";
 import { healthRouteSpecs } from "./routes/health.ts";
 import { reauthRouteSpecs } from "./routes/reauth.ts";
 import { userRouteSpecs } from "./routes/users.ts";
+import { dataRouteSpecs } from "./routes/data.ts";
 import { withWebhookEvents } from "./webhooks/openapi.ts";
 
 /** Every documented route, in the document's order. */
-export const ROUTE_SPECS: RouteSpec[] = [...healthRouteSpecs, ...reauthRouteSpecs, ...flowRouteSpecs, ...userRouteSpecs, ...browserRouteSpecs];
+export const ROUTE_SPECS: RouteSpec[] = [...healthRouteSpecs, ...reauthRouteSpecs, ...flowRouteSpecs, ...userRouteSpecs, ...dataRouteSpecs, ...browserRouteSpecs];
 
 type JsonSchema = Record<string, unknown>;
 

@@ -48,6 +48,16 @@ export const StartUserFlowSchema = describe(
   { id: "StartUserFlow" },
 );
 
+export const StartAuthorizeFlowSchema = describe(
+  z.strictObject({
+    userId: UserIdSchema,
+    returnTo: ReturnToSchema,
+    locale: z.optional(LocaleSchema),
+    sessionOptions: z.optional(SessionOptionsSchema),
+  }),
+  { id: "StartAuthorizeFlow" },
+);
+
 export const StartAccountFlowSchema = describe(
   z.strictObject({
     userId: UserIdSchema,
@@ -240,3 +250,94 @@ export const ReauthStatusQuerySchema = z.object({
     describe(z.string().check(z.minLength(1), z.maxLength(256), z.regex(/^[A-Za-z0-9._-]+$/)), { description: "A digi.me session key, to read its sync status for 511s" }),
   ),
 });
+
+const SessionKeySchema = describe(z.string().check(z.minLength(1), z.maxLength(256), z.regex(/^[A-Za-z0-9._-]+$/, "letters, digits and . _ - only")), {
+  description: "A digi.me session key (from POST /v1/users/{userId}/sessions, or a flow's `session`)",
+  example: "8f2a…",
+});
+const FileNameSchema = describe(z.string().check(z.minLength(1), z.maxLength(256), z.regex(/^[A-Za-z0-9._-]+$/, "letters, digits and . _ - only")), {
+  description: "A file's name from the session's file list",
+  example: "18_1_1xxxxxxxxx_1.json",
+});
+
+/** The path parameters of the session routes. */
+export const SessionParamSchema = z.object({ userId: UserIdSchema, sessionKey: SessionKeySchema });
+/** The path parameters of a file route. */
+export const FileParamSchema = z.object({ userId: UserIdSchema, sessionKey: SessionKeySchema, fileName: FileNameSchema });
+
+/** `GET /v1/users/{userId}/accounts`: an optional session whose 511s to merge, and how fresh the token must be. */
+export const AccountsQuerySchema = z.object({
+  sessionKey: z.optional(describe(SessionKeySchema, { description: "A session whose sync status to read beside the accounts, for its 511s" })),
+  minValidity: TokenReadQuerySchema.shape.minValidity,
+});
+
+/** `GET …/files`: the long poll and the token's freshness. */
+export const FileListQuerySchema = z.object({
+  wait: FlowWaitQuerySchema.shape.wait,
+  minValidity: TokenReadQuerySchema.shape.minValidity,
+});
+
+/** A read's token freshness alone. */
+export const ReadQuerySchema = z.object({ minValidity: TokenReadQuerySchema.shape.minValidity });
+
+const AccountReauthSchema = describe(
+  z.object({
+    needed: z.boolean(),
+    reason: z.optional(z.enum(["ServiceAuthorizationError", "unauthorized"])),
+    message: z.optional(z.string()),
+    start: z.optional(
+      describe(z.object({ userId: z.string(), accountId: z.string() }), { description: "The body of POST /v1/reauth/account that starts this account's reauthorization: add `returnTo`" }),
+    ),
+  }),
+  { id: "AccountReauth" },
+);
+
+export const AccountsSchema = describe(
+  z.object({
+    userId: z.string(),
+    accounts: z.array(
+      z.looseObject({
+        id: z.string(),
+        serviceTypeName: z.optional(z.string()),
+        accessTokenStatus: z.optional(z.object({ authorized: z.boolean(), expiresAt: z.optional(z.number()) })),
+        reauth: AccountReauthSchema,
+      }),
+    ),
+    syncState: z.optional(z.string()),
+  }),
+  { id: "Accounts" },
+);
+
+export const StartSessionSchema = describe(
+  z.strictObject({
+    scope: z.optional(describe(z.record(z.string(), z.unknown()), { description: "digi.me's scope of the sync (time ranges, service groups, object types), passed through" })),
+    sessionOptions: z.optional(SessionOptionsSchema),
+  }),
+  { id: "StartSession" },
+);
+
+export const SessionSchema = describe(z.object({ sessionKey: z.string(), expiry: describe(z.number(), { description: "When the session ends (ms since the epoch, as digi.me states it)" }) }), {
+  id: "Session",
+});
+
+export const FileListSchema = describe(
+  z.object({
+    userId: z.string(),
+    sessionKey: z.string(),
+    state: describe(z.string(), { description: "The sync: pending, running, partial or completed" }),
+    accounts: z.array(z.object({ accountId: z.string(), state: z.string(), reauth: AccountReauthSchema, error: z.optional(z.record(z.string(), z.unknown())) })),
+    fileList: z.array(z.object({ name: z.string(), updated: z.optional(z.number()), objectType: z.optional(z.string()), serviceName: z.optional(z.string()) })),
+  }),
+  { id: "FileList" },
+);
+
+export const FileMetadataSchema = describe(
+  z.object({
+    sessionKey: z.string(),
+    fileName: z.string(),
+    compression: z.enum(["none", "gzip", "brotli"]),
+    mimeType: z.optional(z.string()),
+    metadata: z.record(z.string(), z.unknown()),
+  }),
+  { id: "FileMetadata" },
+);

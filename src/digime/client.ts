@@ -8,7 +8,8 @@
  */
 import { DigimeError } from "./errors.ts";
 import type { SharedKeySetStore } from "./key-set.ts";
-import { importPrivateKey } from "./keys.ts";
+import { decompress, decryptFileStream, parseFileHeader, type DecryptStats, type FileHeader } from "./files.ts";
+import { importDecryptionKey, importPrivateKey } from "./keys.ts";
 import { codeChallenge, createCodeVerifier } from "./pkce.ts";
 import {
   accountReferenceSchema,
@@ -18,6 +19,7 @@ import {
   fileListSchema,
   referencePayloadSchema,
   referenceResponseSchema,
+  triggerResponseSchema,
   tokenResponseSchema,
   userTokenPayloadSchema,
 } from "./schemas.ts";
@@ -278,6 +280,54 @@ export class DigimeClient {
   }
 
   /**
+   * Starts a sync (`permission-access/trigger`, the SDK's `readSession`): the
+   * session options sit at the top level of the body, beside the agent.
+   * Answers the new session.
+   */
+  async triggerSession(options: { userAccessToken: string; sessionOptions?: SessionOptions }): Promise<DigimeSession> {
+    const path = "permission-access/trigger";
+    const body = { ...(options.sessionOptions ?? {}), agent: { sdk: this.#agent() } };
+    const answer = await this.#transport.request({ path, method: "POST", claims: { access_token: options.userAccessToken }, body, tokenSubject: "access_token" });
+    return decode(triggerResponseSchema, answer, path).session;
+  }
+
+  /**
+   * Fetches one file of a session (`permission-access/query/{sessionKey}/{fileName}`):
+   * its header read, its body left unread for `openFile` to stream.
+   */
+  async readFile(options: { sessionKey: string; fileName: string; userAccessToken: string }): Promise<DigimeFile> {
+    const path = `permission-access/query/${encodeURIComponent(options.sessionKey)}/${encodeURIComponent(options.fileName)}`;
+    const response = await this.#transport.requestStream(
+      { path, method: "GET", claims: { access_token: options.userAccessToken }, tokenSubject: "access_token", call: "permission-access/query/file" },
+      "application/octet-stream",
+    );
+    let header: FileHeader;
+    try {
+      header = parseFileHeader(response.headers.get("x-metadata"));
+    } catch (error) {
+      await response.body?.cancel().catch(() => undefined);
+      throw error;
+    }
+    const length = Number(response.headers.get("Content-Length"));
+    return { header, body: response.body ?? new ReadableStream(), ...(Number.isSafeInteger(length) && length >= 0 && response.headers.has("Content-Length") ? { encryptedBytes: length } : {}) };
+  }
+
+  /**
+   * A file's content: decrypted with the contract key as it streams in, then
+   * decompressed as its header says. A file encrypted to another key fails
+   * here (`undecryptable`), before any content is answered.
+   */
+  async openFile(file: DigimeFile, stats?: DecryptStats): Promise<ReadableStream<Uint8Array>> {
+    let key: CryptoKey;
+    try {
+      key = await importDecryptionKey(this.#options.privateKey);
+    } catch (error) {
+      throw new DigimeError({ kind: "configuration", message: (error as Error).message, cause: error });
+    }
+    return decompress(await decryptFileStream(key, file.body, stats), file.header.compression);
+  }
+
+  /**
    * Verifies a token digi.me issued and returns its payload (verify.ts says
    * what is checked). `keySetMark` is what the key-set prefetch beside the
    * call that returned the token answered.
@@ -324,6 +374,14 @@ export class DigimeClient {
     const agent = this.#options.agent ?? DEFAULT_AGENT;
     return { name: agent.name, version: agent.version, meta: agent.meta ?? {} };
   }
+}
+
+/** A file as `readFile` answers it: what digi.me's header says, and the encrypted body still to read. */
+export interface DigimeFile {
+  header: FileHeader;
+  body: ReadableStream<Uint8Array>;
+  /** The encrypted body's length, when digi.me said it. */
+  encryptedBytes?: number;
 }
 
 /** A base URL as the client joins paths to it: parsed, with a trailing slash. */

@@ -15,7 +15,9 @@ export type DigimeErrorKind =
   /** digi.me answered, but not with what it sends: bad JSON, wrong shape, bad signature. */
   | "invalid_response"
   /** The client is configured with something unusable (for example a malformed key). */
-  | "configuration";
+  | "configuration"
+  /** A file digi.me served does not decrypt under the contract key (or is not a whole file). */
+  | "undecryptable";
 
 /** Which token an `InvalidToken` error is about. */
 export type InvalidTokenSubject = "access_token" | "refresh_token";
@@ -34,6 +36,8 @@ export interface DigimeErrorInit {
   tokenSubject?: InvalidTokenSubject;
   /** The upstream call that failed, such as `oauth/token`. */
   call?: string;
+  /** How long digi.me asked to wait before trying again (its `Retry-After`), in milliseconds. */
+  retryAfterMs?: number;
   /**
    * For `api` errors: whether digi.me's body was the full `{ error: { code, message } }`
    * (true) or the bare `{ error: "<code>" }` (false), which the SDK's refresh rule
@@ -52,6 +56,7 @@ export class DigimeError extends Error {
   readonly status: number | undefined;
   readonly tokenSubject: InvalidTokenSubject | undefined;
   readonly call: string | undefined;
+  readonly retryAfterMs: number | undefined;
   readonly structured: boolean;
 
   constructor(init: DigimeErrorInit) {
@@ -62,6 +67,7 @@ export class DigimeError extends Error {
     this.status = init.status;
     this.tokenSubject = init.tokenSubject;
     this.call = init.call;
+    this.retryAfterMs = init.retryAfterMs;
     this.structured = init.structured ?? init.kind === "api";
   }
 

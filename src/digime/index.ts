@@ -13,11 +13,13 @@ export {
   DigimeClient,
   type AuthorizeUrlOptions,
   type DigimeClientOptions,
+  type DigimeFile,
   type ReauthorizeAccountUrlOptions,
   type ReauthorizeUrlOptions,
   type SentObserver,
 } from "./client.ts";
 export { codeChallenge, createCodeVerifier } from "./pkce.ts";
+export { FILE_CHUNK_BYTES, FILE_MIN_BYTES, parseFileHeader, type DecryptStats, type FileCompression, type FileHeader } from "./files.ts";
 export { GET_RETRY, retryAfterMs } from "./transport.ts";
 export { DigimeError, isDigimeError, type DigimeErrorKind, type InvalidTokenSubject } from "./errors.ts";
 export { cacheApiKeySetStore, KEY_SET_CACHE_PREFIX, MAX_KEY_SET_TTL_MS, type SharedKeySetStore } from "./key-set.ts";

@@ -11,7 +11,11 @@ export const PS512_IMPORT = { name: "RSA-PSS", hash: "SHA-512" } as const;
 /** PS512 signatures use a salt as long as the digest: 64 bytes. */
 export const PS512_SIGN = { name: "RSA-PSS", saltLength: 64 } as const;
 
+/** WebCrypto parameters for digi.me's file keys: RSA-OAEP with SHA-1, as the official SDK (node-rsa's default) decrypts them. */
+export const FILE_KEY_IMPORT = { name: "RSA-OAEP", hash: "SHA-1" } as const;
+
 const privateKeyCache = new Map<string, Promise<CryptoKey>>();
+const decryptionKeyCache = new Map<string, Promise<CryptoKey>>();
 
 /** Thrown when a configured key cannot be used; the message says why. */
 export class KeyImportError extends Error {
@@ -24,15 +28,27 @@ export class KeyImportError extends Error {
  * text for the life of the isolate; a failed import is not cached.
  */
 export function importPrivateKey(pem: string): Promise<CryptoKey> {
-  const cached = privateKeyCache.get(pem);
+  return memoised(privateKeyCache, pem, () => importPrivateKeyUncached(pem, PS512_IMPORT, ["sign"]));
+}
+
+/**
+ * The same contract key for decrypting files' data keys (RSA-OAEP, SHA-1);
+ * memoised like `importPrivateKey`, imported only when a file is first read.
+ */
+export function importDecryptionKey(pem: string): Promise<CryptoKey> {
+  return memoised(decryptionKeyCache, pem, () => importPrivateKeyUncached(pem, FILE_KEY_IMPORT, ["decrypt"]));
+}
+
+function memoised(cache: Map<string, Promise<CryptoKey>>, pem: string, load: () => Promise<CryptoKey>): Promise<CryptoKey> {
+  const cached = cache.get(pem);
   if (cached) return cached;
-  const pending = importPrivateKeyUncached(pem);
-  privateKeyCache.set(pem, pending);
-  pending.catch(() => privateKeyCache.delete(pem));
+  const pending = load();
+  cache.set(pem, pending);
+  pending.catch(() => cache.delete(pem));
   return pending;
 }
 
-async function importPrivateKeyUncached(pem: string): Promise<CryptoKey> {
+async function importPrivateKeyUncached(pem: string, algorithm: { name: string; hash: string }, usages: string[]): Promise<CryptoKey> {
   let block;
   try {
     block = decodePem(pem);
@@ -52,7 +68,7 @@ async function importPrivateKeyUncached(pem: string): Promise<CryptoKey> {
     throw new KeyImportError(`contract private key: expected a private key PEM, got "${block.label}"`);
   }
   try {
-    return await crypto.subtle.importKey("pkcs8", pkcs8, PS512_IMPORT, false, ["sign"]);
+    return await crypto.subtle.importKey("pkcs8", pkcs8, algorithm, false, usages);
   } catch {
     throw new KeyImportError("contract private key: not a usable RSA private key");
   }

@@ -67,6 +67,9 @@ export const apiErrorSchema = z.object({
   ]),
 });
 
+/** The body of `permission-access/trigger`: the new session, strictly checked (as the SDK checks it). */
+export const triggerResponseSchema = z.object({ session: sessionSchema });
+
 /** The body of `permission-access/accounts`: the accounts, each with an id (the rest is kept as sent). */
 export const accountsSchema = z.array(z.looseObject({ id: nonEmpty() }));
 

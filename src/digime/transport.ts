@@ -40,6 +40,8 @@ export interface CallSpec {
   tokenSubject?: InvalidTokenSubject;
   /** Told once the request has been handed to `fetch` (each attempt), so the caller can work while it is out. */
   onSent?: () => void;
+  /** The call's name in errors, when it is not the path (a file under a session's path). */
+  call?: string;
 }
 
 /** What the transport needs: the contract, the API base, the deadline and the runtime's hooks. */
@@ -97,6 +99,54 @@ export class SignedTransport {
   }
 
   /**
+   * A signed GET whose body is left unread: the `Response` once a 2xx's
+   * headers arrived, for a caller that streams the body (a file). Retried as
+   * any GET, under the deadline, which covers the headers only: a large body
+   * streams for as long as it takes. A non-2xx is read whole and thrown as
+   * `request` throws it.
+   */
+  async requestStream(spec: CallSpec & { method: "GET" }, accept: string): Promise<Response> {
+    const deadline = Date.now() + this.#options.timeoutMs;
+    for (let retries = 0; ; retries++) {
+      let response: Response | undefined;
+      let failure: unknown;
+      try {
+        response = await this.#open(spec, deadline - Date.now(), accept);
+      } catch (error) {
+        failure = error;
+      }
+      if (response?.ok) return response;
+      const answer = response ? { response, text: await response.text() } : undefined;
+      const wait = retries < GET_RETRY.limit ? retryWait(retries, answer, failure) : undefined;
+      if (wait === undefined || Date.now() + wait >= deadline) {
+        if (answer) readJson(answer, spec); // throws digi.me's error
+        throw failure;
+      }
+      await this.#options.sleep(wait);
+    }
+  }
+
+  /** One signed attempt whose deadline ends when the headers arrive. */
+  async #open(spec: CallSpec, timeoutMs: number, accept: string): Promise<Response> {
+    const jwt = await this.#signRequestJwt(spec.claims);
+    const call = spec.call ?? spec.path;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), Math.max(1, timeoutMs));
+    try {
+      return await this.#options.fetch(new URL(spec.path, this.#options.apiBaseUrl).toString(), {
+        method: "GET",
+        headers: { Authorization: `Bearer ${jwt}`, Accept: accept },
+        signal: abort.signal,
+      });
+    } catch (error) {
+      if (abort.signal.aborted) throw new DigimeError({ kind: "timeout", message: `no answer within ${this.#options.timeoutMs} ms`, call, cause: error });
+      throw new DigimeError({ kind: "network", message: "could not reach digi.me", call, cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
    * An unsigned GET of digi.me's key set (it is public), under the deadline
    * and never following a redirect: a redirect on the API origin must not
    * lead verification to a foreign key set.
@@ -150,7 +200,7 @@ export class SignedTransport {
 
 /** The answer's JSON, or the `DigimeError` it stands for (digi.me's own error, or an answer that is not JSON). */
 function readJson({ response, text }: Answer, spec: CallSpec): unknown {
-  const call = spec.path.startsWith("permission-access/query/") ? "permission-access/query" : spec.path;
+  const call = spec.call ?? (spec.path.startsWith("permission-access/query/") ? "permission-access/query" : spec.path);
   let body: unknown;
   let parsed = false;
   try {
@@ -187,7 +237,8 @@ function apiError(response: Response, body: unknown, call: string, fallbackSubje
     const named = /\((access_token|refresh_token)\)/.exec(message)?.[1] as InvalidTokenSubject | undefined;
     tokenSubject = named ?? fallbackSubject;
   }
-  return new DigimeError({ kind: "api", code, message, reference, status: response.status, tokenSubject, call, structured });
+  const retryAfter = retryAfterMs(response.headers.get("Retry-After"));
+  return new DigimeError({ kind: "api", code, message, reference, status: response.status, tokenSubject, call, structured, ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }) });
 }
 
 /**

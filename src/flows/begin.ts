@@ -40,6 +40,15 @@ export type BeginUserFlow = BeginFlow & UserFlowOptions & { state: string };
 /** `beginAccountFlow`'s input. */
 export type BeginAccountFlow = BeginFlow & AccountFlowOptions;
 
+/** What the backend may ask of a first connection besides the user and `returnTo` (POST /v1/authorize). */
+export interface AuthorizeFlowOptions {
+  locale?: string;
+  sessionOptions?: SessionOptions;
+}
+
+/** `beginAuthorizeFlow`'s input. */
+export type BeginAuthorizeFlow = BeginFlow & AuthorizeFlowOptions & { state: string };
+
 /** What the upstream round trip produced, for the start entry. */
 export interface Begun {
   kind: FlowKind;
@@ -91,6 +100,22 @@ export async function beginUserFlow(deps: StepDeps, input: BeginUserFlow): Promi
     ...(started.session ? { session: started.session } : {}),
     ...(stored ? { expectedDigimeUserId: stored.token.user.id } : {}),
   };
+}
+
+/**
+ * A first connection (POST /v1/authorize): digi.me's authorization (PKCE,
+ * state), for a user whose token the edge does not keep. Its callback ends
+ * the flow `awaiting_confirmation` with identity `new`, as any identity the
+ * edge cannot match.
+ */
+export async function beginAuthorizeFlow(deps: StepDeps, input: BeginAuthorizeFlow): Promise<Begun> {
+  if (await deps.custody.token()) {
+    throw new AppError("token_exists", `a digi.me token is already stored for user ${deps.custody.userId}`, {
+      hint: "reauthorize the user instead (POST /v1/reauth/user, with allowFullAuthorization: true if digi.me refuses the token), or DELETE /v1/users/{userId}/token first",
+    });
+  }
+  const started = await deps.digime.getAuthorizeUrl({ callbackUrl: input.callbackUrl, state: input.state, locale: input.locale, sessionOptions: input.sessionOptions, onSent: deps.sent });
+  return { kind: "authorize", upstreamUrl: started.url, verifier: started.codeVerifier, ...(started.session ? { session: started.session } : {}) };
 }
 
 /**

@@ -9,7 +9,7 @@ import { sha256 } from "../storage/crypto.ts";
 import type { FlowEntry, FlowKind } from "../storage/flows.ts";
 import { flowEntryTtlSeconds } from "../storage/keys.ts";
 import type { UserHandle } from "../users/client.ts";
-import type { AccountFlowOptions, UserFlowOptions } from "./begin.ts";
+import type { AccountFlowOptions, AuthorizeFlowOptions, UserFlowOptions } from "./begin.ts";
 import { newFlowId, newSecret } from "./ids.ts";
 import { checkReturnTo } from "./return-to.ts";
 
@@ -23,6 +23,12 @@ export interface StartedFlow {
 
 /** Input of a user-reauthorization start (POST /v1/reauth/user). */
 export interface StartUserFlowInput extends UserFlowOptions {
+  userId: string;
+  returnTo: string;
+}
+
+/** Input of a first connection (POST /v1/authorize). */
+export interface StartAuthorizeFlowInput extends AuthorizeFlowOptions {
   userId: string;
   returnTo: string;
 }
@@ -66,6 +72,20 @@ export async function startUserFlow(services: Services, user: UserHandle, input:
   const { userId: _userId, returnTo: _returnTo, ...rest } = input;
   const when = times(services);
   const begun = await user.beginUserFlow({ ...rest, ...when, flowId, state, callbackUrl: callbackUrl(services, "user", flowId) });
+  return save(services, user, { v: 2, id: flowId, userId: input.userId, returnTo, ...begun, stateHash: await sha256(state), ...when });
+}
+
+/**
+ * Starts a first connection (POST /v1/authorize): digi.me's authorization for
+ * a user whose token the edge does not keep; its callback is the user flow's.
+ */
+export async function startAuthorizeFlow(services: Services, user: UserHandle, input: StartAuthorizeFlowInput): Promise<StartedFlow> {
+  const returnTo = checkReturnTo(services.config, input.returnTo);
+  const flowId = newFlowId();
+  const state = newSecret();
+  const { userId: _userId, returnTo: _returnTo, ...rest } = input;
+  const when = times(services);
+  const begun = await user.beginAuthorizeFlow({ ...rest, ...when, flowId, state, callbackUrl: callbackUrl(services, "user", flowId) });
   return save(services, user, { v: 2, id: flowId, userId: input.userId, returnTo, ...begun, stateHash: await sha256(state), ...when });
 }
 

@@ -1,10 +1,11 @@
 /**
- * POST /v1/reauth/user and POST /v1/reauth/account: backends start flows.
+ * POST /v1/reauth/user, POST /v1/reauth/account and POST /v1/authorize:
+ * backends start flows.
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../env.ts";
-import { startAccountFlow, startUserFlow } from "../flows/start.ts";
-import { StartAccountFlowSchema, StartedFlowSchema, StartUserFlowSchema } from "../schemas.ts";
+import { startAccountFlow, startAuthorizeFlow, startUserFlow } from "../flows/start.ts";
+import { StartAccountFlowSchema, StartAuthorizeFlowSchema, StartedFlowSchema, StartUserFlowSchema } from "../schemas.ts";
 import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
 import { requestScope } from "./scope.ts";
 
@@ -56,8 +57,30 @@ const startAccount = defineRoute({
   },
 });
 
+const startAuthorize = defineRoute({
+  method: "post",
+  path: "/v1/authorize",
+  tags: ["flows"],
+  summary: "Connect a new user (first authorization)",
+  description:
+    "For a user whose token the edge does not keep: runs digi.me's authorization (PKCE S256, state) and returns the launch URL, so the backend needs no digi.me secret. " +
+    "The flow ends `awaiting_confirmation` with identity `new`: check the signed return against your own signed-in session, then POST /v1/flows/{flowId}/confirm to store the token.",
+  security: [{ ApiKey: [] }],
+  request: { json: StartAuthorizeFlowSchema },
+  responses: {
+    201: json("Flow started", StartedFlowSchema),
+    ...jsonError(400, "Invalid input, or returnTo not on an allowed origin"),
+    ...jsonError(401, "Missing or unknown API key"),
+    ...jsonError(409, "A token is already stored for the user (token_exists): reauthorize instead"),
+    ...jsonError(413, "Body larger than 16 KiB (payload_too_large)"),
+    ...jsonError(415, "Body not sent as Content-Type: application/json (unsupported_media_type)"),
+    ...jsonError(502, "digi.me failed or answered something untrustworthy"),
+    ...jsonError(504, "digi.me did not answer in time"),
+  },
+});
+
 /** The routes of this module, for the OpenAPI document. */
-export const reauthRouteSpecs: RouteSpec[] = [startUser, startAccount];
+export const reauthRouteSpecs: RouteSpec[] = [startUser, startAccount, startAuthorize];
 
 /** The flow-starting routes. */
 export function reauthRoutes(): Hono<AppEnv> {
@@ -69,6 +92,10 @@ export function reauthRoutes(): Hono<AppEnv> {
   mount(app, startAccount, async (c) => {
     const input = c.req.valid("json");
     return c.json(await startAccountFlow(c.var.services, c.var.services.users.of(input.userId, requestScope(c)), input), 201);
+  });
+  mount(app, startAuthorize, async (c) => {
+    const input = c.req.valid("json");
+    return c.json(await startAuthorizeFlow(c.var.services, c.var.services.users.of(input.userId, requestScope(c)), input), 201);
   });
   return app;
 }

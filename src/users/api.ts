@@ -5,7 +5,7 @@
 import type { DigimeSession, UserAccessToken } from "../digime/index.ts";
 import type { WireError } from "../errors.ts";
 import type { CallbackEntry, CallbackQuery } from "../flows/complete.ts";
-import type { BeginAccountFlow, Begun, BeginUserFlow } from "../flows/begin.ts";
+import type { BeginAccountFlow, BeginAuthorizeFlow, Begun, BeginUserFlow } from "../flows/begin.ts";
 import type { ReauthStatus } from "../flows/status.ts";
 import type { StoredToken } from "../storage/tokens.ts";
 import type { FlowState, TokenCondition } from "../storage/user-store.ts";
@@ -56,9 +56,11 @@ export interface UserObjectApi {
   readToken(call: ObjectCall, minValiditySeconds?: number): Promise<Wire<FreshToken | null>>;
   importToken(call: ObjectCall, token: UserAccessToken, condition?: TokenCondition): Promise<Wire<number>>;
   forgetToken(call: ObjectCall, condition?: TokenCondition): Promise<Wire<null>>;
+  refreshToken(call: ObjectCall, seenVersion: number): Promise<Wire<FreshToken>>;
   reauthStatus(call: ObjectCall, sessionKey?: string): Promise<Wire<ReauthStatus>>;
   beginUserFlow(call: ObjectCall, input: BeginUserFlow): Promise<Wire<Begun>>;
   beginAccountFlow(call: ObjectCall, input: BeginAccountFlow): Promise<Wire<Begun>>;
+  beginAuthorizeFlow(call: ObjectCall, input: BeginAuthorizeFlow): Promise<Wire<Begun>>;
   abandonFlow(call: ObjectCall, flowId: string): Promise<Wire<null>>;
   flow(call: ObjectCall, flowId: string, waitMs?: number): Promise<Wire<FlowRead | null>>;
   confirm(call: ObjectCall, flowId: string): Promise<Wire<FlowRead>>;

@@ -6,7 +6,7 @@
 import type { UserAccessToken } from "../digime/index.ts";
 import { fromStorageError, fromWireError, type AppError } from "../errors.ts";
 import type { CallbackEntry, CallbackQuery } from "../flows/complete.ts";
-import type { BeginAccountFlow, Begun, BeginUserFlow } from "../flows/begin.ts";
+import type { BeginAccountFlow, BeginAuthorizeFlow, Begun, BeginUserFlow } from "../flows/begin.ts";
 import type { ReauthStatus } from "../flows/status.ts";
 import { StorageError } from "../storage/errors.ts";
 import type { TokenCondition } from "../storage/user-store.ts";
@@ -105,6 +105,11 @@ export class UserHandle {
     return this.#invoke((o, c) => o.importToken(c, token, condition));
   }
 
+  /** After digi.me refused the access token of `seenVersion`: the refreshed (or newer) token. */
+  refreshToken(seenVersion: number): Promise<FreshToken> {
+    return this.#invoke((o, c) => o.refreshToken(c, seenVersion));
+  }
+
   /** Forgets the user's token (if the stored one meets `condition`). */
   async forgetToken(condition?: TokenCondition): Promise<void> {
     await this.#invoke((o, c) => o.forgetToken(c, condition));
@@ -123,6 +128,11 @@ export class UserHandle {
   /** Begins an account flow. */
   beginAccountFlow(input: BeginAccountFlow): Promise<Begun> {
     return this.#invoke((o, c) => o.beginAccountFlow(c, input));
+  }
+
+  /** Begins a first connection (digi.me's authorization) for a user without a token. */
+  beginAuthorizeFlow(input: BeginAuthorizeFlow): Promise<Begun> {
+    return this.#invoke((o, c) => o.beginAuthorizeFlow(c, input));
   }
 
   /** Forgets a flow whose start entry could not be written. */

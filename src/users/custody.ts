@@ -111,6 +111,21 @@ export class TokenKeeper {
   }
 
   /**
+   * After digi.me refused the access token of version `seenVersion` (a read
+   * through the edge): the refresh of that token, or the newer token already
+   * stored; answered whole, for the Worker's retry.
+   */
+  async refreshFrom(call: ObjectCall, seenVersion: number, events: OutboundEvent[]): Promise<FreshToken> {
+    const stored = await this.#store.token(call.userId);
+    if (!stored) throw tokenGone(call.userId);
+    if (stored.version !== seenVersion) return { ...stored, refreshed: false };
+    await this.refresh(call, stored.token, events);
+    const latest = await this.#store.token(call.userId);
+    if (!latest) throw tokenGone(call.userId);
+    return { ...latest, refreshed: true };
+  }
+
+  /**
    * Stores a token: unconditionally for one digi.me just issued through the
    * edge (reauthorization, confirm, recovery); as `condition` says for the
    * backend's. Without a condition from the backend, only while none is

@@ -24,7 +24,16 @@ import { confirmAccountCallback, exchangeUserCallback, recoveredOutcome, type Ca
 import type { StepDeps } from "../flows/custody.ts";
 import { newSecret, timingSafeEqual } from "../flows/ids.ts";
 import { openRecovery, sealForRecovery } from "../flows/recovery.ts";
-import { beginAccountFlow, beginUserFlow, type BeginAccountFlow, type BeginFlow, type Begun, type BeginUserFlow } from "../flows/begin.ts";
+import {
+  beginAccountFlow,
+  beginAuthorizeFlow,
+  beginUserFlow,
+  type BeginAccountFlow,
+  type BeginAuthorizeFlow,
+  type BeginFlow,
+  type Begun,
+  type BeginUserFlow,
+} from "../flows/begin.ts";
 import { reauthStatus, type ReauthStatus } from "../flows/status.ts";
 import { log, type LogScope } from "../log.ts";
 import { getServices, type Services } from "../services.ts";
@@ -165,6 +174,11 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     return this.#run(call, async () => (await this.#keeper.write(call, token, condition ? { condition } : {})).version);
   }
 
+  /** The token after digi.me refused version `seenVersion`'s access token: refreshed once, or the newer one stored. */
+  refreshToken(call: ObjectCall, seenVersion: number): Promise<Wire<FreshToken>> {
+    return this.#run(call, (deps) => this.#keeper.refreshFrom(call, seenVersion, deps.events));
+  }
+
   /** Forgets the user's token (if the stored one meets `condition`). */
   forgetToken(call: ObjectCall, condition?: TokenCondition): Promise<Wire<null>> {
     return this.#run(call, async () => {
@@ -188,6 +202,11 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   /** Begins an account flow. */
   beginAccountFlow(call: ObjectCall, input: BeginAccountFlow): Promise<Wire<Begun>> {
     return this.#run(call, (deps) => this.#begin(call, deps, input, "account", (sent) => beginAccountFlow(sent, input)));
+  }
+
+  /** Begins a first connection (digi.me's authorization) for a user without a token. */
+  beginAuthorizeFlow(call: ObjectCall, input: BeginAuthorizeFlow): Promise<Wire<Begun>> {
+    return this.#run(call, (deps) => this.#begin(call, deps, input, "authorize", (sent) => beginAuthorizeFlow(sent, input)));
   }
 
   /**

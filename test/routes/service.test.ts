@@ -110,13 +110,22 @@ describe("GET /openapi.json", () => {
       "/reauth/launch/{flowId}",
       "/reauth/recover",
       "/reauth/user/callback",
+      "/v1/authorize",
       "/v1/flows/{flowId}",
       "/v1/flows/{flowId}/confirm",
       "/v1/reauth/account",
       "/v1/reauth/user",
+      "/v1/users/{userId}/accounts",
       "/v1/users/{userId}/reauth-status",
+      "/v1/users/{userId}/sessions",
+      "/v1/users/{userId}/sessions/{sessionKey}/files",
+      "/v1/users/{userId}/sessions/{sessionKey}/files/{fileName}",
+      "/v1/users/{userId}/sessions/{sessionKey}/files/{fileName}/metadata",
       "/v1/users/{userId}/token",
     ]);
+    // The token routes document their preconditions as headers.
+    const put = doc.paths["/v1/users/{userId}/token"]!.put as { parameters: Array<{ name: string; in: string }> };
+    expect(put.parameters.filter((p) => p.in === "header").map((p) => p.name)).toEqual(["If-Match", "If-None-Match"]);
     expect(Object.keys(doc.paths["/v1/users/{userId}/token"]!).sort()).toEqual(["delete", "get", "put"]);
     expect(doc.components.schemas.StartUserFlow!.required).toEqual(expect.arrayContaining(["userId", "returnTo"]));
     expect(Object.keys(doc.components.schemas.StartUserFlow!.properties!)).toContain("allowFullAuthorization");

@@ -1,0 +1,43 @@
+/**
+ * Reads through the edge: a backend reads its users' digi.me data with its API
+ * key alone, and the token never leaves the edge. Each read takes a fresh
+ * token from the user's object (one object call), calls digi.me from the
+ * Worker (no object on the data path: a file streams straight through), and
+ * when digi.me says the access token expired asks the object for the one
+ * refresh (a second object call, only then) and retries once.
+ */
+import { AppError } from "../errors.ts";
+import { needsRefresh, type DigimeClient } from "../digime/index.ts";
+import type { UserHandle } from "../users/client.ts";
+
+/** What a read needs: the user's object, the digi.me client, how fresh the token must be, and the clock. */
+export interface ReadDeps {
+  user: UserHandle;
+  digime: DigimeClient;
+  /** Seconds the access token must stay valid (`minValidity`). */
+  minValiditySeconds: number;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+/**
+ * Runs `call` with the user's access token: fresh from the object; if digi.me
+ * answers that it expired all the same (a clock apart, a token revoked), the
+ * object refreshes it once and `call` is retried once. A refused refresh is
+ * the object's 409 (`refresh_token_expired`, with its hint).
+ */
+export async function withUserToken<T>(deps: Pick<ReadDeps, "user" | "minValiditySeconds">, call: (accessToken: string) => Promise<T>): Promise<T> {
+  const stored = await deps.user.token(deps.minValiditySeconds);
+  if (!stored) {
+    throw new AppError("token_not_found", `no digi.me token is stored for user ${deps.user.userId}`, {
+      hint: "connect the user first (POST /v1/authorize), or store a token with PUT /v1/users/{userId}/token",
+    });
+  }
+  try {
+    return await call(stored.token.accessToken.value);
+  } catch (error) {
+    if (!needsRefresh(error)) throw error;
+  }
+  const refreshed = await deps.user.refreshToken(stored.version);
+  return call(refreshed.token.accessToken.value);
+}

@@ -1,0 +1,169 @@
+/**
+ * Reads through the edge: a backend reads its users' digi.me data with its
+ * API key alone (src/reads/). The token never appears in an answer; a file is
+ * decrypted with the contract key and decompressed at the edge, as a stream.
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import type { AppEnv } from "../env.ts";
+import { readAccounts, readFile, readFileHeader, readFileList, startSession } from "../reads/data.ts";
+import type { ReadDeps } from "../reads/read.ts";
+import {
+  AccountsQuerySchema,
+  AccountsSchema,
+  FileListQuerySchema,
+  FileListSchema,
+  FileMetadataSchema,
+  FileParamSchema,
+  ReadQuerySchema,
+  SessionParamSchema,
+  SessionSchema,
+  StartSessionSchema,
+  UserIdSchema,
+} from "../schemas.ts";
+import { TOKEN_MIN_VALIDITY_DEFAULT_SECONDS } from "../storage/keys.ts";
+import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
+import * as z from "zod/mini";
+import { requestScope } from "./scope.ts";
+
+const auth = [{ ApiKey: [] }];
+
+/** The answers every read may give besides its own. */
+const readErrors = {
+  ...jsonError(400, "Invalid userId, session key, file name or query"),
+  ...jsonError(401, "Missing or unknown API key"),
+  ...jsonError(404, "No token stored for the user (token_not_found), or digi.me does not know the session (session_not_found) or the file (file_not_found)"),
+  ...jsonError(409, "digi.me refused to refresh the user's token (refresh_token_expired: start user reauthorization)"),
+  ...jsonError(502, "digi.me failed (upstream_error, with its Retry-After when it gave one) or answered something untrustworthy"),
+  ...jsonError(503, "A refreshed token could not be stored (token_not_stored), or storage is unavailable"),
+  ...jsonError(504, "digi.me did not answer in time"),
+};
+
+const accounts = defineRoute({
+  method: "get",
+  path: "/v1/users/{userId}/accounts",
+  tags: ["data"],
+  summary: "Read the user's accounts, each with whether it needs reauthorization",
+  description:
+    "digi.me's accounts of the user, each with `reauth: { needed, reason?, start? }`: `reason` is `ServiceAuthorizationError` (a 511 in the sync of `sessionKey`) " +
+    "or `unauthorized` (digi.me's `accessTokenStatus.authorized: false`); `start` is the exact body of POST /v1/reauth/account to send, adding `returnTo`.",
+  security: auth,
+  request: { param: z.object({ userId: UserIdSchema }), query: AccountsQuerySchema },
+  responses: { 200: json("The accounts", AccountsSchema), ...readErrors },
+});
+
+const sessions = defineRoute({
+  method: "post",
+  path: "/v1/users/{userId}/sessions",
+  tags: ["data"],
+  summary: "Start a sync session",
+  description: "digi.me's `permission-access/trigger`: starts syncing the user's data (`scope` and `sessionOptions` passed through) and answers the session's key.",
+  security: auth,
+  request: { param: z.object({ userId: UserIdSchema }), query: ReadQuerySchema, json: StartSessionSchema },
+  responses: {
+    201: json("The session", SessionSchema),
+    ...readErrors,
+    ...jsonError(413, "Body larger than 16 KiB (payload_too_large)"),
+    ...jsonError(415, "Body not sent as Content-Type: application/json (unsupported_media_type)"),
+  },
+});
+
+const files = defineRoute({
+  method: "get",
+  path: "/v1/users/{userId}/sessions/{sessionKey}/files",
+  tags: ["data"],
+  summary: "Read a session's file list and sync state",
+  description:
+    "The sync's `state` (pending, running, partial, completed), each account's part (a 511 `partial` account with its reauthorization ready, as in the accounts read) " +
+    "and the files so far. `wait=N` (0–25 s) long-polls: the answer comes once the sync is no longer pending or running, or after N seconds.",
+  security: auth,
+  request: { param: SessionParamSchema, query: FileListQuerySchema },
+  responses: { 200: json("The file list", FileListSchema), ...readErrors },
+});
+
+const file = defineRoute({
+  method: "get",
+  path: "/v1/users/{userId}/sessions/{sessionKey}/files/{fileName}",
+  tags: ["data"],
+  summary: "Read a file, decrypted and decompressed",
+  description:
+    "The file's content, decrypted with the contract key at the edge (the backend holds no digi.me secret) and decompressed (gzip or brotli, as digi.me says), streamed. " +
+    "`Content-Type` is the file's MIME type; `X-Digime-Metadata` is digi.me's metadata of the file as base64url JSON (or read it alone: …/{fileName}/metadata). " +
+    "502 `file_undecryptable` when it does not decrypt under the contract key.",
+  security: auth,
+  request: { param: FileParamSchema, query: ReadQuerySchema },
+  responses: {
+    200: { description: "The file's content (`Content-Type` from its metadata; `Content-Disposition: attachment`)" },
+    ...readErrors,
+    ...jsonError(502, "digi.me failed, or the file does not decrypt under the contract key (file_undecryptable, naming the file)"),
+  },
+});
+
+const metadata = defineRoute({
+  method: "get",
+  path: "/v1/users/{userId}/sessions/{sessionKey}/files/{fileName}/metadata",
+  tags: ["data"],
+  summary: "Read a file's metadata only",
+  description: "What digi.me says of the file (compression, MIME type, metadata), without its content.",
+  security: auth,
+  request: { param: FileParamSchema, query: ReadQuerySchema },
+  responses: { 200: json("The file's metadata", FileMetadataSchema), ...readErrors },
+});
+
+/** The routes of this module, for the OpenAPI document. */
+export const dataRouteSpecs: RouteSpec[] = [accounts, sessions, files, file, metadata];
+
+function deps(c: Context<AppEnv>, userId: string, minValidity: number | undefined): ReadDeps {
+  const { services } = c.var;
+  return {
+    user: services.users.of(userId, requestScope(c)),
+    digime: services.digime,
+    minValiditySeconds: minValidity ?? TOKEN_MIN_VALIDITY_DEFAULT_SECONDS,
+    now: services.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
+}
+
+function base64url(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The read routes. */
+export function dataRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  mount(app, accounts, async (c) => {
+    const { sessionKey, minValidity } = c.req.valid("query");
+    return c.json(await readAccounts(deps(c, c.req.valid("param").userId, minValidity), sessionKey), 200);
+  });
+  mount(app, sessions, async (c) => {
+    const { scope, sessionOptions } = c.req.valid("json");
+    const options = scope || sessionOptions ? { ...sessionOptions, ...(scope ? { scope } : {}) } : undefined;
+    return c.json(await startSession(deps(c, c.req.valid("param").userId, c.req.valid("query").minValidity), options), 201);
+  });
+  mount(app, files, async (c) => {
+    const { userId, sessionKey } = c.req.valid("param");
+    const { wait, minValidity } = c.req.valid("query");
+    return c.json(await readFileList(deps(c, userId, minValidity), sessionKey, (wait ?? 0) * 1000), 200);
+  });
+  mount(app, file, async (c) => {
+    const { userId, sessionKey, fileName } = c.req.valid("param");
+    const opened = await readFile(deps(c, userId, c.req.valid("query").minValidity), sessionKey, fileName);
+    return c.body(opened.content, 200, {
+      "Content-Type": opened.header.mimeType ?? "application/octet-stream",
+      // The content is the user's data, not the edge's page: never rendered on the edge's origin.
+      "Content-Disposition": `attachment; filename="${fileName}"`,
+      "Content-Security-Policy": "default-src 'none'; sandbox",
+      "X-Digime-Metadata": base64url(JSON.stringify(opened.header.metadata)),
+      "X-Digime-Compression": opened.header.compression,
+    });
+  });
+  mount(app, metadata, async (c) => {
+    const { userId, sessionKey, fileName } = c.req.valid("param");
+    const header = await readFileHeader(deps(c, userId, c.req.valid("query").minValidity), sessionKey, fileName);
+    return c.json({ sessionKey, fileName, compression: header.compression, ...(header.mimeType ? { mimeType: header.mimeType } : {}), metadata: header.metadata }, 200);
+  });
+  return app;
+}
