@@ -7,6 +7,7 @@
  * answers per user.
  */
 import { http, HttpResponse, type RequestHandler } from "msw";
+import { metadataHeader } from "./data.ts";
 import { apiError, applyBodyFaults, applyPreFaults, journaled, signatureFault, type HandlerContext } from "./respond.ts";
 import type { Endpoint } from "./scenarios.ts";
 import type { MockDigime, MockUser } from "./state.ts";
@@ -183,6 +184,38 @@ export function apiHandlers(mock: MockDigime): RequestHandler[] {
     });
   }
 
+  /**
+   * A file of a session, as digi.me serves it: only what the session's file
+   * list shows now can be read (a file of an account still syncing, or of a
+   * 511 account, is 404 `FileNotFound`, as is a name the user has no file of).
+   */
+  function fileAnswer(withBody: boolean) {
+    return withAccessToken("permission-access/query/file", async (context, user) => {
+      const segments = new URL(context.request.url).pathname.split("/");
+      const decode = (raw: string) => {
+        try {
+          return decodeURIComponent(raw);
+        } catch {
+          return raw;
+        }
+      };
+      const sessionKey = decode(segments.at(-2) ?? "");
+      const fileName = decode(segments.at(-1) ?? "");
+      const view = mock.sessionView(user, sessionKey);
+      if (!view) return refuse(context, 404, "SessionNotFound", "session not found for this user");
+      const file = view.files.find((f) => f.name === fileName);
+      if (!file) return refuse(context, 404, "FileNotFound", `The file (${fileName}) was not found`);
+      const { body, length } = withBody ? await mock.fileBody(user, file) : { body: null, length: undefined };
+      const headers: Record<string, string> = {
+        "Content-Type": "application/octet-stream",
+        "x-metadata": metadataHeader(file),
+        "Last-Modified": new Date(file.updatedDate).toUTCString(),
+      };
+      if (length !== undefined) headers["Content-Length"] = String(length);
+      return applyBodyFaults(context, new HttpResponse(body, { status: 200, headers }));
+    });
+  }
+
   return [
     http.post(api("oauth/token/reference"), reference("oauth/token/reference", "reference")),
     http.post(api("oauth/authorize"), reference("oauth/authorize", "authorize")),
@@ -252,13 +285,15 @@ export function apiHandlers(mock: MockDigime): RequestHandler[] {
     http.get(
       api("permission-access/query/:sessionKey"),
       withAccessToken("permission-access/query", async (context, user) => {
-        const sessionKey = lastSegment(context.request);
-        const triggered = mock.sessions.get(sessionKey);
-        if (sessionKey !== user.sessionKey && triggered?.userId !== user.id) return refuse(context, 404, "SessionNotFound", "session not found for this user");
-        const syncing = triggered !== undefined && mock.now() - triggered.startedAt < mock.scenarioFor(user).syncMs;
-        return applyBodyFaults(context, HttpResponse.json(syncing ? runningStatus(user) : syncStatus(mock, user)));
+        const view = mock.sessionView(user, lastSegment(context.request));
+        if (!view) return refuse(context, 404, "SessionNotFound", "session not found for this user");
+        return applyBodyFaults(context, HttpResponse.json(view.body));
       }),
     ),
+
+    // readFile: the encrypted file, its metadata in `x-metadata`; readFileMetadata asks the same with HEAD.
+    http.get(api("permission-access/query/:sessionKey/:fileName"), fileAnswer(true)),
+    http.head(api("permission-access/query/:sessionKey/:fileName"), fileAnswer(false)),
 
     // readSession: the session options sit at the top level of the body, beside the agent.
     http.post(
@@ -363,32 +398,4 @@ function accountView(account: MockUser["accounts"][number], user: MockUser): Cla
     username: `${user.id}@${account.serviceTypeName.toLowerCase()}`,
     accessTokenStatus: { authorized: !account.needsReauth },
   };
-}
-
-/** A triggered session that has not finished syncing yet (the scenario's `syncMs`). */
-function runningStatus(user: MockUser): Claims {
-  const details = Object.fromEntries(user.accounts.map((account) => [account.id, { state: "running" }]));
-  return { status: { state: "running", details }, fileList: [] };
-}
-
-function syncStatus(mock: MockDigime, user: MockUser): Claims {
-  const shape = mock.scenarioFor(user).shape;
-  const details: Record<string, Claims> = {};
-  for (const account of user.accounts) {
-    if (!account.needsReauth) {
-      details[account.id] = { state: "completed" };
-    } else if (shape === "flat") {
-      details[account.id] = {
-        state: "partial",
-        error: { code: "ServiceAuthorizationError", statusCode: 511, message: "Service authorization required", reauth: true },
-      };
-    } else {
-      details[account.id] = {
-        state: "partial",
-        error: { code: "ServiceAuthorizationError", error: { message: "Service authorization required", reauth: true }, statusCode: 511 },
-      };
-    }
-  }
-  const partial = user.accounts.some((a) => a.needsReauth);
-  return { status: { state: partial ? "partial" : "completed", details }, fileList: [] };
 }

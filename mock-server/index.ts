@@ -10,6 +10,16 @@ import { onboardingHandlers } from "./onboarding.ts";
 import { MockDigime, type MockDigimeOptions } from "./state.ts";
 
 export { MockDigime, LIFETIMES_MS, type JournalEntry, type IssuedToken, type MockDigimeOptions, type MockUser } from "./state.ts";
+export {
+  COMPRESSIONS,
+  LARGE_FILE_MAX_BYTES,
+  type FileCompression,
+  type FileListItem,
+  type MockFile,
+  type PutFileInput,
+  type PutForeignFileInput,
+  type PutLargeFileInput,
+} from "./data.ts";
 export { ENDPOINTS, FAULT_TYPES, KNOWN_ERROR_CODES, scenarioSchema, type Fault, type Scenario, type ScenarioInput } from "./scenarios.ts";
 
 /** A mock digi.me and the handlers that serve it. */

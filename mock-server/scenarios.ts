@@ -13,6 +13,7 @@ export const ENDPOINTS = [
   "oauth/authorize",
   "permission-access/accounts",
   "permission-access/query",
+  "permission-access/query/file",
   "permission-access/trigger",
   "permission-access/revoke",
   "permission-access/service",

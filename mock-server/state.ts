@@ -5,6 +5,26 @@
  */
 import { CompactSign, compactVerify, decodeProtectedHeader, exportSPKI, generateKeyPair, importSPKI } from "jose";
 import { decodePem, encodePem, pkcs1PublicToSpki, spkiToPkcs1Public } from "../src/digime/pem.ts";
+import {
+  defaultCompressions,
+  defaultFileContent,
+  encryptedBody,
+  encryptedLength,
+  generateForeignKey,
+  importEncryptionKey,
+  largeContentSha256,
+  LARGE_FILE_MAX_BYTES,
+  largeRecordCount,
+  nextFileName,
+  objectTypeOf,
+  seedOf,
+  syncView,
+  type MockFile,
+  type PutFileInput,
+  type PutForeignFileInput,
+  type PutLargeFileInput,
+  type SyncView,
+} from "./data.ts";
 import { armFaults, SUCCESS, type ActiveFault, type Scenario } from "./scenarios.ts";
 
 /** Lifetimes of what the mock issues, in milliseconds. */
@@ -39,7 +59,10 @@ export interface ContractInput {
 
 interface Contract extends ContractInput {
   clientId: string;
+  /** Verifies the contract's request JWTs (PS512). */
   key: CryptoKey;
+  /** Encrypts its files' data keys (RSA-OAEP, SHA-1), as digi.me does. */
+  encryptionKey: CryptoKey;
 }
 
 /** One of a mock user's accounts. */
@@ -63,6 +86,8 @@ export interface MockUser {
    */
   scenarioSetAt: number;
   sessionKey: string;
+  /** The files on the user's accounts, in the order they were put (see `data.ts`). */
+  files: MockFile[];
 }
 
 interface AccessTokenRecord {
@@ -169,11 +194,11 @@ function randomId(bytes = 24): string {
   return Array.from(raw, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function importContractKey(pem: string): Promise<CryptoKey> {
+async function importContractKey(pem: string): Promise<{ key: CryptoKey; encryptionKey: CryptoKey }> {
   const block = decodePem(pem);
   const spki = block.label === "RSA PUBLIC KEY" ? pkcs1PublicToSpki(block.der) : block.der;
   if (block.label !== "RSA PUBLIC KEY" && block.label !== "PUBLIC KEY") throw new Error("publicKey must be a public key PEM");
-  return importSPKI(encodePem("PUBLIC KEY", spki), "PS512");
+  return { key: await importSPKI(encodePem("PUBLIC KEY", spki), "PS512"), encryptionKey: await importEncryptionKey(spki) };
 }
 
 interface SigningKey {
@@ -214,6 +239,8 @@ export class MockDigime {
   readonly #signing: SigningKey;
   /** Signs `foreign-signature` tokens: same kid as the real key, wrong key. */
   readonly #foreign: SigningKey;
+  /** What foreign files are encrypted to (made when first needed). */
+  #foreignKey: Promise<CryptoKey> | undefined;
 
   private constructor(options: MockDigimeOptions, signing: SigningKey, foreign: SigningKey) {
     this.#options = options;
@@ -260,7 +287,7 @@ export class MockDigime {
   /** Registers a contract; later requests signed with its key are accepted. */
   async registerContract(input: ContractInput): Promise<string> {
     const clientId = `${input.applicationId}_${input.contractId}`;
-    this.contracts.set(clientId, { ...input, clientId, key: await importContractKey(input.publicKey) });
+    this.contracts.set(clientId, { ...input, clientId, ...(await importContractKey(input.publicKey)) });
     return clientId;
   }
 
@@ -281,7 +308,9 @@ export class MockDigime {
       faults: [],
       scenarioSetAt: 0,
       sessionKey: randomId(16),
+      files: [],
     };
+    user.accounts.forEach((account, index) => this.#putDefaultFiles(user, account, index));
     this.users.set(id, user);
     return { user, token: this.issueToken(user) };
   }
@@ -353,6 +382,7 @@ export class MockDigime {
   addAccount(user: MockUser, serviceTypeName = "Service"): MockAccount {
     const account: MockAccount = { id: `${user.accounts.length + 1}_${user.id}_${randomId(2)}`, serviceTypeName, needsReauth: false };
     user.accounts.push(account);
+    this.#putDefaultFiles(user, account, user.accounts.length - 1);
     return account;
   }
 
@@ -360,6 +390,7 @@ export class MockDigime {
   removeAccount(user: MockUser, accountId: string): boolean {
     const before = user.accounts.length;
     user.accounts = user.accounts.filter((a) => a.id !== accountId);
+    user.files = user.files.filter((f) => f.accountId !== accountId);
     return user.accounts.length < before;
   }
 
@@ -369,6 +400,106 @@ export class MockDigime {
     for (const record of this.refreshTokens.values()) if (record.userId === user.id) record.used = true;
     for (const [key, session] of this.sessions) if (session.userId === user.id) this.sessions.delete(key);
     this.users.delete(user.id);
+  }
+
+  /** An account's default files (see `defaultCompressions` and `defaultFileContent` in `data.ts`). */
+  #putDefaultFiles(user: MockUser, account: MockAccount, index: number): void {
+    for (const compression of defaultCompressions(index)) {
+      const name = nextFileName(user, account.id);
+      const n = Number(/_(\d+)\.json$/.exec(name)?.[1]);
+      this.putFile(user, { accountId: account.id, name, content: defaultFileContent(account, n), compression });
+    }
+  }
+
+  #account(user: MockUser, accountId: string): MockAccount {
+    const account = user.accounts.find((a) => a.id === accountId);
+    if (!account) throw new Error(`accountId: user "${user.id}" has no account "${accountId}"`);
+    return account;
+  }
+
+  #store(user: MockUser, file: MockFile): { name: string } {
+    user.files = user.files.filter((f) => f.name !== file.name);
+    user.files.push(file);
+    return { name: file.name };
+  }
+
+  /**
+   * Puts a file of JSON content on one of a user's accounts, encrypted (when
+   * first read) to the contract's key; a file of the same name is replaced.
+   * Throws for an account the user does not have.
+   */
+  putFile(user: MockUser, input: PutFileInput): { name: string } {
+    const account = this.#account(user, input.accountId);
+    if (input.content === undefined) throw new Error("content: any JSON value is required");
+    return this.#store(user, {
+      name: input.name ?? nextFileName(user, account.id),
+      accountId: account.id,
+      updatedDate: this.now(),
+      compression: input.compression ?? "none",
+      mimetype: input.mimetype ?? "application/json",
+      objectType: input.objectType ?? objectTypeOf(account),
+      objectCount: Array.isArray(input.content) ? input.content.length : 1,
+      encryptedTo: "contract",
+      content: { kind: "json", value: input.content },
+    });
+  }
+
+  /**
+   * Puts a large file: `sizeBytes` of deterministic JSON (see `largeContent`
+   * in `data.ts`), generated, compressed and encrypted as a stream on each
+   * read. Answers its name and the SHA-256 (hex) of its plaintext.
+   */
+  async putLargeFile(user: MockUser, input: PutLargeFileInput): Promise<{ name: string; sha256: string }> {
+    const account = this.#account(user, input.accountId);
+    if (!Number.isInteger(input.sizeBytes) || input.sizeBytes < 2 || input.sizeBytes > LARGE_FILE_MAX_BYTES) {
+      throw new Error(`sizeBytes: an integer from 2 to ${LARGE_FILE_MAX_BYTES}`);
+    }
+    const name = input.name ?? nextFileName(user, account.id);
+    const seed = seedOf(name);
+    const sha256 = largeContentSha256(input.sizeBytes, seed);
+    this.#store(user, {
+      name,
+      accountId: account.id,
+      updatedDate: this.now(),
+      compression: input.compression ?? "none",
+      mimetype: "application/json",
+      objectType: objectTypeOf(account),
+      objectCount: largeRecordCount(input.sizeBytes),
+      encryptedTo: "contract",
+      content: { kind: "large", sizeBytes: input.sizeBytes, seed },
+      sha256,
+    });
+    return { name, sha256 };
+  }
+
+  /** Puts a file encrypted to another RSA key than the contract's: it does not decrypt with the contract's private key. */
+  putForeignFile(user: MockUser, input: PutForeignFileInput): { name: string } {
+    const content = input.content ?? [{ id: "foreign-1", text: "encrypted to another key" }];
+    const { name } = this.putFile(user, { accountId: input.accountId, name: input.name, content, compression: input.compression });
+    const file = user.files.find((f) => f.name === name)!;
+    file.encryptedTo = "foreign";
+    return { name };
+  }
+
+  /**
+   * What a session's `permission-access/query/{sessionKey}` shows now, or
+   * `undefined` when the key is neither the user's own session key nor one
+   * their `permission-access/trigger` started.
+   */
+  sessionView(user: MockUser, sessionKey: string): SyncView | undefined {
+    const triggered = this.sessions.get(sessionKey);
+    if (sessionKey !== user.sessionKey && triggered?.userId !== user.id) return undefined;
+    const scenario = this.scenarioFor(user);
+    const elapsed = sessionKey === user.sessionKey ? undefined : this.now() - triggered!.startedAt;
+    return syncView(user, scenario.syncMs, scenario.shape, elapsed);
+  }
+
+  /** A file's encrypted body (bytes, or a stream for a large file) and its length when known. */
+  async fileBody(user: MockUser, file: MockFile): Promise<{ body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>; length?: number }> {
+    const key = file.encryptedTo === "foreign" ? await (this.#foreignKey ??= generateForeignKey()) : this.contracts.get(user.clientId)?.encryptionKey;
+    if (!key) throw new Error(`no contract key to encrypt ${file.name} to`);
+    const body = await encryptedBody(file, key);
+    return { body, length: encryptedLength(file) };
   }
 
   /** Revokes every access token of a user (after a refresh or a reauthorization). */
