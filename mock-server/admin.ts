@@ -6,6 +6,7 @@ import { http, HttpResponse, type RequestHandler } from "msw";
 import { z } from "zod";
 import { controlPanelHandlers } from "./control-panel.ts";
 import { journaled } from "./respond.ts";
+import { COMPRESSIONS, LARGE_FILE_MAX_BYTES, type MockFile } from "./data.ts";
 import { scenarioSchema } from "./scenarios.ts";
 import { LIFETIMES_MS, type JournalEntry, type MockDigime, type MockUser } from "./state.ts";
 
@@ -25,6 +26,39 @@ const issueSchema = z
   .object({
     accessTokenLifetimeMs: z.number().int().min(1000).max(LIFETIMES_MS.accessToken).optional(),
     refreshTokenLifetimeMs: z.number().int().min(1000).max(LIFETIMES_MS.refreshToken).optional(),
+  })
+  .strict();
+
+const fileName = z.string().min(1).max(200).regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only");
+
+/** `POST /__mock/users/:userId/files`: any JSON content on one of the user's accounts. */
+const fileSchema = z
+  .object({
+    accountId: z.string().min(1),
+    name: fileName.optional(),
+    content: z.unknown().refine((value) => value !== undefined, "any JSON value is required"),
+    compression: z.enum(COMPRESSIONS).optional(),
+    mimetype: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+/** `POST /__mock/users/:userId/files/large`: a large file of deterministic content, 20 MiB and more allowed. */
+const largeFileSchema = z
+  .object({
+    accountId: z.string().min(1),
+    sizeBytes: z.number().int().min(2).max(LARGE_FILE_MAX_BYTES),
+    name: fileName.optional(),
+    compression: z.enum(COMPRESSIONS).optional(),
+  })
+  .strict();
+
+/** `POST /__mock/users/:userId/files/foreign`: a file encrypted to another key than the contract's. */
+const foreignFileSchema = z
+  .object({
+    accountId: z.string().min(1),
+    name: fileName.optional(),
+    content: z.unknown().optional(),
+    compression: z.enum(COMPRESSIONS).optional(),
   })
   .strict();
 
@@ -51,6 +85,30 @@ async function body<S extends z.ZodType>(request: Request, schema: S): Promise<z
     return invalid(result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
   }
   return result.data;
+}
+
+/** Runs an admin action; what it throws (an unknown account, say) is a 400 naming the field. */
+async function attempt(action: () => Response | Promise<Response>): Promise<Response> {
+  try {
+    return await action();
+  } catch (error) {
+    return invalid((error as Error).message);
+  }
+}
+
+/** A file as `GET /__mock/users/:userId/files` lists it. */
+function fileView(file: MockFile): Record<string, unknown> {
+  return {
+    name: file.name,
+    accountId: file.accountId,
+    updatedDate: file.updatedDate,
+    compression: file.compression,
+    mimetype: file.mimetype,
+    objectType: file.objectType,
+    objectCount: file.objectCount,
+    encryptedTo: file.encryptedTo,
+    ...(file.content.kind === "large" ? { sizeBytes: file.content.sizeBytes, sha256: file.sha256 } : { content: file.content.value }),
+  };
 }
 
 function userView(mock: MockDigime, user: MockUser): Record<string, unknown> {
@@ -142,6 +200,44 @@ export function adminHandlers(mock: MockDigime, origin: string): RequestHandler[
         if (input instanceof Response) return input;
         const token = mock.issueToken(user, { accessTokenMs: input.accessTokenLifetimeMs, refreshTokenMs: input.refreshTokenLifetimeMs });
         return HttpResponse.json({ token }, { status: 201 });
+      }),
+    ),
+    http.get(
+      admin("users/:userId/files"),
+      wrap(async ({ request }) => {
+        const user = userOr404(decodeURIComponent(new URL(request.url).pathname.split("/").at(-2) ?? ""));
+        if (user instanceof Response) return user;
+        return HttpResponse.json({ files: user.files.map(fileView) });
+      }),
+    ),
+    http.post(
+      admin("users/:userId/files"),
+      wrap(async ({ request }) => {
+        const user = userOr404(decodeURIComponent(new URL(request.url).pathname.split("/").at(-2) ?? ""));
+        if (user instanceof Response) return user;
+        const input = await body(request, fileSchema);
+        if (input instanceof Response) return input;
+        return attempt(() => HttpResponse.json(mock.putFile(user, input), { status: 201 }));
+      }),
+    ),
+    http.post(
+      admin("users/:userId/files/large"),
+      wrap(async ({ request }) => {
+        const user = userOr404(decodeURIComponent(new URL(request.url).pathname.split("/").at(-3) ?? ""));
+        if (user instanceof Response) return user;
+        const input = await body(request, largeFileSchema);
+        if (input instanceof Response) return input;
+        return attempt(async () => HttpResponse.json(await mock.putLargeFile(user, input), { status: 201 }));
+      }),
+    ),
+    http.post(
+      admin("users/:userId/files/foreign"),
+      wrap(async ({ request }) => {
+        const user = userOr404(decodeURIComponent(new URL(request.url).pathname.split("/").at(-3) ?? ""));
+        if (user instanceof Response) return user;
+        const input = await body(request, foreignFileSchema);
+        if (input instanceof Response) return input;
+        return attempt(() => HttpResponse.json(mock.putForeignFile(user, input), { status: 201 }));
       }),
     ),
     http.put(
