@@ -10,6 +10,9 @@
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { parseArgs } from "node:util";
 import { getResponse } from "msw";
 import { createMockDigime, type MockDigime } from "./index.ts";
@@ -71,7 +74,12 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
   const setCookies = response.headers.getSetCookie?.() ?? [];
   if (setCookies.length) headers["set-cookie"] = setCookies;
   res.writeHead(response.status, headers);
-  res.end(response.body ? Buffer.from(await response.arrayBuffer()) : undefined);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  // Streamed, so a large file passes through without being held whole.
+  await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), res);
 }
 
 /** Starts the mock on `host:port` (port 0 picks a free one). */
