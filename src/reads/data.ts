@@ -5,7 +5,8 @@
  * file, decrypted and decompressed as it streams. A 511 from the sync comes
  * back with its account reauthorization ready.
  */
-import { accountsNeedingReauth, type DecryptStats, type DigimeAccount, type FileHeader, type FileListResponse, type SessionOptions } from "../digime/index.ts";
+import { AppError } from "../errors.ts";
+import { accountsNeedingReauth, DigimeError, type DecryptStats, type DigimeAccount, type FileHeader, type FileListResponse, type SessionOptions } from "../digime/index.ts";
 import { withUserToken, type ReadDeps } from "./read.ts";
 
 /** Why an account needs reauthorization. */
@@ -145,7 +146,16 @@ export interface OpenedFile {
  */
 export async function readFile(deps: ReadDeps, sessionKey: string, fileName: string, stats?: DecryptStats): Promise<OpenedFile> {
   const file = await withUserToken(deps, (userAccessToken) => deps.digime.readFile({ sessionKey, fileName, userAccessToken }));
-  return { header: file.header, content: await deps.digime.openFile(file, stats) };
+  try {
+    return { header: file.header, content: await deps.digime.openFile(file, stats) };
+  } catch (error) {
+    if (!(error instanceof DigimeError && error.kind === "undecryptable")) throw error;
+    throw new AppError("file_undecryptable", `the file ${fileName} does not decrypt under the contract key`, {
+      hint: "digi.me encrypted it to another key than this contract's: check that DIGIME_PRIVATE_KEY is the key of DIGIME_CONTRACT_ID",
+      extra: { fileName },
+      cause: error,
+    });
+  }
 }
 
 /** A file's header only (its body is not read). */

@@ -253,6 +253,23 @@ describe("user-object calls per step (at most one on any step's critical path)",
       }
       await expectOneObjectCall("reauthStatus", () => s.api(`/v1/users/${user.user.id}/reauth-status?sessionKey=${user.user.sessionKey}`), 200);
       await expectOneObjectCall("readToken", () => s.api(`/v1/users/${user.user.id}/token`), 200);
+      // Reads through the edge, on a fresh token: the token from the object, digi.me from the Worker.
+      const id = user.user.id;
+      await expectOneObjectCall("readToken", () => s.api(`/v1/users/${id}/accounts?sessionKey=${user.user.sessionKey}`), 200);
+      let session: { sessionKey: string } | undefined;
+      await expectOneObjectCall("readToken", async () => {
+        const response = await s.api(`/v1/users/${id}/sessions`, {});
+        session = (await response.clone().json()) as typeof session;
+        return response;
+      }, 201);
+      await expectOneObjectCall("readToken", () => s.api(`/v1/users/${id}/sessions/${session!.sessionKey}/files`), 200);
+      const [file] = ((await (await s.api(`/v1/users/${id}/sessions/${user.user.sessionKey}/files`)).json()) as { fileList: Array<{ name: string }> }).fileList;
+      expect(file).toBeDefined();
+      await expectOneObjectCall("readToken", async () => {
+        const response = await s.api(`/v1/users/${id}/sessions/${user.user.sessionKey}/files/${file!.name}`);
+        await response.clone().arrayBuffer(); // the whole body: no object call while it streams either
+        return response;
+      }, 200);
     });
   }
 
