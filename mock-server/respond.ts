@@ -100,7 +100,9 @@ export async function applyPreFaults(context: HandlerContext): Promise<Response 
     default: {
       const status = fault.status ?? 503;
       context.notes.errorCode = "ServiceUnavailable";
-      return apiError(status, "ServiceUnavailable", `mock fault: HTTP ${status}`);
+      const answer = apiError(status, "ServiceUnavailable", `mock fault: HTTP ${status}`);
+      if (fault.retryAfterSeconds !== undefined) answer.headers.set("Retry-After", String(fault.retryAfterSeconds));
+      return answer;
     }
   }
 }

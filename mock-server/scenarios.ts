@@ -52,6 +52,8 @@ const faultSchema = z
     ms: z.number().int().min(0).max(600_000).optional(),
     /** For `http-error`: the status to answer (default 503). */
     status: z.number().int().min(500).max(599).optional(),
+    /** For `http-error`: a `Retry-After` (seconds) the answer carries, as digi.me may send with a 503. */
+    retryAfterSeconds: z.number().int().min(0).max(3600).optional(),
     /** Apply to this many matching requests, then stop; unlimited when absent. */
     times: z.number().int().min(1).optional(),
   })
