@@ -44,7 +44,7 @@ function sessionFlow(cookie: string | undefined): string {
   return new RegExp(`(?:^|;\\s*)${FLOW_COOKIE}=([A-Za-z0-9_-]+)`).exec(cookie ?? "")?.[1] ?? "";
 }
 
-/** The webhooks received for a flow (or the demo user's rotations), as a table. */
+/** The webhooks received (for a flow: flowWebhooks), as a table. */
 function webhookTable(entries: ReceivedWebhook[]): string {
   if (entries.length === 0) return "<p><small>No webhook yet (deliveries arrive about a second after the flow ends; this page reloads).</small></p>";
   const rows = entries.map((e) => {
@@ -58,6 +58,38 @@ function webhookTable(entries: ReceivedWebhook[]): string {
 
 /** The demo user's id. */
 export const DEMO_USER = "demo-user";
+
+/** A flow as `GET /v1/flows/{flowId}` answers it (the fields the webhook filter reads; absent when the read failed). */
+export interface FlowTimes {
+  flowId: string;
+  userId?: string;
+  status?: string;
+  createdAt?: string;
+  completedAt?: string;
+  expiresAt?: string;
+}
+
+/** How the return page picks a flow's webhooks (shown there under the table). */
+export const FLOW_WEBHOOKS_RULE =
+  "the events whose <code>data.flowId</code> is this flow, and the token events (<code>token.*</code>, which name no flow) of this flow's user that the edge made between the flow's <code>createdAt</code> and its end — its <code>completedAt</code>; while it is pending or awaiting confirmation, now; once expired, its <code>expiresAt</code> — such as a refresh during an account flow. A token event from before or after (another flow's, a read's, the keep-alive's) is not this flow's";
+
+/**
+ * The webhooks of one flow: the events whose `data.flowId` is the flow, and the
+ * token events of its user the edge made (the event's `timestamp`) between the
+ * flow's start and its end (FLOW_WEBHOOKS_RULE). A flow the edge did not
+ * answer (no `createdAt`) gets its own events only.
+ */
+export function flowWebhooks(received: readonly ReceivedWebhook[], flow: FlowTimes, now = Date.now()): ReceivedWebhook[] {
+  const start = flow.createdAt ? Date.parse(flow.createdAt) : Number.NaN;
+  const open = flow.status === "pending" || flow.status === "awaiting_confirmation";
+  const end = open ? now : Date.parse(flow.completedAt ?? flow.expiresAt ?? "") || now;
+  return received.filter((e) => {
+    if (e.flowId !== undefined) return e.flowId === flow.flowId;
+    if (!e.type?.startsWith("token.") || !flow.userId || e.userId !== flow.userId || Number.isNaN(start)) return false;
+    const made = e.event?.timestamp ? Date.parse(e.event.timestamp) : e.receivedAt;
+    return made >= start && made <= end;
+  });
+}
 
 interface Scenario {
   id: string;
@@ -328,7 +360,7 @@ ${sessionAndToken}
           sessionAndToken = sessionAndTokenSection(flowBody, token.status, (await token.json()) as Record<string, unknown>);
         }
         const after = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${await currentSessionKey()}`);
-        const received = (options.webhooks?.received ?? []).filter((e) => e.flowId === flowId || (e.type === "token.rotated" && e.userId === DEMO_USER && e.receivedAt >= Date.now() - 10 * 60_000));
+        const received = flowWebhooks(options.webhooks?.received ?? [], { ...(flowBody as Omit<FlowTimes, "flowId">), flowId });
         const identity = check.ok ? check.identity : undefined;
         // Another digi.me account came back (a forwarded link, or a person signing in as someone else): something to look at, not a success.
         const awaiting =
@@ -344,6 +376,7 @@ ${awaiting}
 ${verdict}
 ${sessionAndToken}
 <h2>Webhooks for this flow</h2><div id="webhooks">${options.webhooks ? webhookTable(received) : noReceiver}</div>
+${options.webhooks ? `<p id="webhook-rule"><small>Listed: ${FLOW_WEBHOOKS_RULE}.</small></p>` : ""}
 <h2>GET /v1/flows/${escapeHtml(flowId)}</h2><pre id="flow">${escapeHtml(JSON.stringify(flowBody, null, 2))}</pre>
 <h2>GET /v1/users/${DEMO_USER}/reauth-status</h2><pre>${escapeHtml(JSON.stringify(await after.json(), null, 2))}</pre>
 <p><a href="/">Back to the scenarios</a></p>`));

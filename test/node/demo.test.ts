@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, closeChromium, hasChromium, NO_CHROMIUM } from "../../harness/chromium.ts";
 import { HttpBrowser } from "../../harness/http-browser.ts";
-import { DEMO_WAIT_SECONDS, startDemoApp } from "../../scripts/demo-app.ts";
+import { DEMO_USER, DEMO_WAIT_SECONDS, flowWebhooks, startDemoApp } from "../../scripts/demo-app.ts";
+import { mockAdmin } from "../../harness/mock-admin.ts";
+import type { ReceivedWebhook } from "../../harness/webhook-receiver.ts";
 import { DEV_RETURN_SIGNING_SECRET, freePort, SCALAR_SCRIPT, startStack, type Stack } from "../../harness/stack.ts";
 
 let stack: Stack;
@@ -140,6 +142,74 @@ describe("the demo application", () => {
     const tampered = new URL(url);
     tampered.searchParams.set("status", "failed");
     expect(await (await fetch(tampered, { headers: { Cookie: `demo_flow=${flowId}` } })).text()).toContain("Signed return NOT trusted (bad_signature)");
+  }, 60_000);
+});
+
+describe("the demo's webhooks for a flow", () => {
+  const at = (iso: string) => Date.parse(iso);
+  const entry = (webhookId: string, type: string, data: Record<string, unknown>, timestamp: string): ReceivedWebhook => ({
+    seq: 0,
+    receivedAt: at(timestamp) + 50,
+    webhookId,
+    webhookTimestamp: "0",
+    verified: true,
+    answered: 204,
+    type,
+    flowId: data.flowId as string | undefined,
+    userId: data.userId as string | undefined,
+    event: { type, timestamp, data },
+    rawBody: "{}",
+    headers: {},
+  });
+  const flow = { flowId: "F1", userId: DEMO_USER, status: "succeeded", createdAt: "2030-01-01T00:00:10.000Z", completedAt: "2030-01-01T00:00:20.000Z", expiresAt: "2030-01-01T00:10:10.000Z" };
+  const all = [
+    entry("own", "flow.succeeded", { flowId: "F1", userId: DEMO_USER }, "2030-01-01T00:00:20.500Z"),
+    entry("other-flow", "flow.succeeded", { flowId: "F0", userId: DEMO_USER }, "2030-01-01T00:00:15.000Z"),
+    entry("before", "token.rotated", { userId: DEMO_USER }, "2030-01-01T00:00:09.999Z"),
+    entry("during", "token.rotated", { userId: DEMO_USER }, "2030-01-01T00:00:12.000Z"),
+    entry("during-refused", "token.refresh_failed", { userId: DEMO_USER }, "2030-01-01T00:00:13.000Z"),
+    entry("during-other-user", "token.rotated", { userId: "someone-else" }, "2030-01-01T00:00:12.000Z"),
+    entry("after", "token.rotated", { userId: DEMO_USER }, "2030-01-01T00:00:20.001Z"),
+  ];
+  const ids = (list: ReceivedWebhook[]) => list.map((e) => e.webhookId);
+
+  it("are the flow's own events and the user's token events made between its start and its end", () => {
+    expect(ids(flowWebhooks(all, flow, at("2030-01-01T00:05:00Z")))).toEqual(["own", "during", "during-refused"]);
+    // Still pending (or awaiting confirmation): until now.
+    expect(ids(flowWebhooks(all, { ...flow, status: "pending", completedAt: undefined }, at("2030-01-01T00:00:30Z")))).toEqual(["own", "during", "during-refused", "after"]);
+    // Expired: until its expiresAt.
+    expect(ids(flowWebhooks(all, { ...flow, status: "expired", completedAt: undefined }, at("2030-01-01T00:05:00Z")))).toEqual(["own", "during", "during-refused", "after"]);
+    // A flow the edge does not answer (no createdAt): its own events only.
+    expect(ids(flowWebhooks(all, { flowId: "F1" }, at("2030-01-01T00:05:00Z")))).toEqual(["own"]);
+  });
+
+  it("leaves out a token.rotated of the demo user from before the flow, and says which events it shows", async () => {
+    // A refresh outside any flow: a token whose access token expires in a second, read once it has.
+    const issued = (await (await mockAdmin(stack.mock.origin).newToken(DEMO_USER, { accessTokenLifetimeMs: 1000 })).json()) as { token: unknown };
+    const edge = (path: string, init: RequestInit = {}) => fetch(`${stack.edgeUrl}${path}`, { ...init, headers: { Authorization: `Bearer ${stack.apiKey}`, "Content-Type": "application/json", ...init.headers } });
+    const current = ((await (await edge(`/v1/users/${DEMO_USER}/token?minValidity=0`)).json()) as { version: number }).version;
+    expect((await edge(`/v1/users/${DEMO_USER}/token`, { method: "PUT", body: JSON.stringify(issued.token), headers: { "If-Match": `"${current}"` } })).status).toBe(204);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const read = (await (await edge(`/v1/users/${DEMO_USER}/token?minValidity=0`)).json()) as { refreshed: boolean; version: number };
+    expect(read.refreshed).toBe(true);
+    const rotated = () => stack.webhooks.received.find((e) => e.type === "token.rotated" && e.userId === DEMO_USER && e.event?.data.version === read.version);
+    for (let i = 0; i < 50 && !rotated(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    const earlier = rotated()!;
+    expect(earlier).toBeDefined();
+
+    const { url } = await press("user-success");
+    const flowId = new URL(url).searchParams.get("flowId")!;
+    let html = "";
+    for (let i = 0; i < 50 && !html.includes("flow.succeeded"); i++) {
+      html = await (await fetch(url, { headers: { Cookie: `demo_flow=${flowId}` } })).text();
+      if (!html.includes("flow.succeeded")) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const table = /<div id="webhooks">([\s\S]*?)<\/div>/.exec(html)![1]!;
+    expect(table).toContain("flow.succeeded");
+    expect(table).not.toContain(earlier.webhookId);
+    expect(table).not.toContain("token.rotated");
+    expect(html).toContain('id="webhook-rule"');
+    expect(html).toMatch(/<p id="webhook-rule"><small>Listed: the events whose <code>data\.flowId<\/code> is this flow, and the token events/);
   }, 60_000);
 });
 
