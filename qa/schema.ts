@@ -113,6 +113,14 @@ const browserStep = z
   })
   .strict();
 
+/**
+ * The error of a step whose `expect` is required and left out: names the step
+ * and what the expect holds, where zod would say "expected object, received undefined".
+ */
+function expectRequired(step: string, holds: string, example: string) {
+  return { error: (issue: { input?: unknown }) => (issue.input === undefined ? `missing: a "${step}" step needs expect, ${holds}, e.g. expect: ${example}` : undefined) };
+}
+
 /** The longest long poll the edge holds (`GET /v1/flows/:flowId?wait=N`). */
 export const MAX_FLOW_WAIT_SECONDS = 25;
 
@@ -138,7 +146,7 @@ const flowStep = z
         answeredWithin: z.number().positive().max(60).optional(),
         /** Seconds: the answer came no sooner than this after the request was sent (a long poll held). */
         heldAtLeast: z.number().positive().max(MAX_FLOW_WAIT_SECONDS).optional(),
-      })
+      }, expectRequired("flow: check", "what the flow must show (status, errorCode, httpStatus; with wait also heldAtLeast, answeredWithin)", "{ status: succeeded }"))
       .strict(),
   })
   .strict()
@@ -153,7 +161,7 @@ const statusStep = z
         /** Accounts expected to need reauthorization, in order (positions, labels or ids). */
         accounts: z.array(accountRefSchema).optional(),
         httpStatus: z.number().int().default(200),
-      })
+      }, expectRequired("reauthStatus", "what the status must show (token, accounts, httpStatus)", "{ token: valid }"))
       .strict(),
   })
   .strict();

@@ -301,6 +301,26 @@ describe("the QA runner", () => {
     expect(result.steps.map((step) => [step.index, step.ok])).toEqual([[0, true], [1, true], [2, false], [3, true], [4, false]]);
   }, 60_000);
 
+  it("refuses a flow check (and a status read) without expect, saying what is missing", () => {
+    const bad = join(scratch, "no-expect.yaml");
+    writeFileSync(bad, "name: no expect\nsteps:\n  - start: { flow: user }\n  - flow: check\n  - reauthStatus: {}\n");
+    const problems = (() => {
+      try {
+        loadScenario(bad);
+        return [];
+      } catch (error) {
+        return (error as ScenarioFileError).problems;
+      }
+    })();
+    expect(problems).toEqual([
+      'steps.1.expect: missing: a "flow: check" step needs expect, what the flow must show (status, errorCode, httpStatus; with wait also heldAtLeast, answeredWithin), e.g. expect: { status: succeeded }',
+      'steps.2.expect: missing: a "reauthStatus" step needs expect, what the status must show (token, accounts, httpStatus), e.g. expect: { token: valid }',
+    ]);
+    // A wrong expect is still named as such.
+    writeFileSync(bad, "name: wrong expect\nsteps:\n  - start: { flow: user }\n  - flow: check\n    expect: succeeded\n");
+    expect(() => loadScenario(bad)).toThrow(/steps\.1\.expect: Invalid input: expected object, received string/);
+  });
+
   it("refuses a long poll longer than the edge holds, and background without wait", () => {
     const bad = join(scratch, "wait.yaml");
     writeFileSync(bad, "name: wait\nsteps:\n  - start: { flow: user }\n  - flow: check\n    wait: 30\n    expect: {}\n  - flow: check\n    background: true\n    expect: {}\n");
