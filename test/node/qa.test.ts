@@ -36,14 +36,24 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const suite = (folder: string) => findScenarioFiles([join(ROOT, "qa", "scenarios", folder)]).map(loadScenario);
+const suite = (folder: string) => findScenarioFiles([join(ROOT, "qa", "scenarios", folder)]).map((file) => loadScenario(file));
 
 describe("the shipped QA suite", () => {
   it("has at least 20 scenario files covering both flows", () => {
-    const all = findScenarioFiles([join(ROOT, "qa", "scenarios")]).map(loadScenario);
+    const all = findScenarioFiles([join(ROOT, "qa", "scenarios")]).map((file) => loadScenario(file));
     expect(all.length).toBeGreaterThanOrEqual(20);
     const flows = new Set(all.flatMap((f) => f.scenario.steps.flatMap((s) => ("start" in s ? [s.start.flow] : []))));
     expect([...flows].sort()).toEqual(["account", "user"]);
+  });
+
+  it("is counted right where the docs count it (docs/qa.md, qa/README.md)", () => {
+    const count = findScenarioFiles([join(ROOT, "qa", "scenarios")]).length;
+    for (const doc of ["docs/qa.md", "qa/README.md"]) {
+      const text = readFileSync(join(ROOT, doc), "utf8");
+      // Every "N files" said of the shipped suite: "(`qa/scenarios/`, N files" or "`qa/scenarios/` holds N files".
+      const said = [...text.matchAll(/`qa\/scenarios\/`[^.;\n]{0,20}?(\d+) files/g)].map((m) => Number(m[1]));
+      expect({ doc, said }).toEqual({ doc, said: said.map(() => count) });
+    }
   });
 
   it("passes against the local stack (HTTP engine)", async () => {
