@@ -6,12 +6,15 @@
  * digi.me. With the default target and nothing answering there, starts the
  * local stack itself (mock + wrangler dev) and stops it afterwards. Exit code
  * 1 when any scenario fails, 2 for a bad option or when any file was refused
- * (the valid files still run and every bad file is reported). With --junit the
- * report is written whenever the options could be read: a refused file is an
- * errored test case, and so is a run that could not start.
+ * (the valid files still run, every bad file is reported, and the closing
+ * count line counts it as failed). With --junit the report is written
+ * whenever the options could be read: a refused file is an errored test case,
+ * and so is a run that could not start. Relative paths (files, folders,
+ * --junit) are the folder's the user ran `npm run qa` from (npm's INIT_CWD;
+ * without it, the working folder).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEV_API_KEY, DEV_RETURN_SIGNING_SECRET, ROOT, startStack, type Stack } from "../harness/stack.ts";
 import { closeChromium } from "../harness/chromium.ts";
@@ -39,9 +42,9 @@ const USAGE = `usage: npm run qa -- [files or folders] [--target URL] [--mock UR
 
 Runs scenario files (default: qa/scenarios) against the edge at --target (default ${DEFAULT_TARGET})
 and the mock digi.me at --mock (default ${DEFAULT_MOCK}); with the default target and nothing
-answering there, starts the local stack itself. --junit FILE writes a JUnit report (refused files
-are errored test cases). Exit code: 0 all passed, 1 a scenario failed, 2 a bad option, a refused file
-or a run that could not start.`;
+answering there, starts the local stack itself. Relative paths are from the folder you ran npm in.
+--junit FILE writes a JUnit report (refused files are errored test cases). Exit code: 0 all passed,
+1 a scenario failed, 2 a bad option, a refused file (counted as failed) or a run that could not start.`;
 
 /** parseArgs' own errors: an unknown option, a missing value, a stray argument. */
 function isUsageError(error: unknown): boolean {
@@ -85,26 +88,29 @@ async function main(): Promise<number> {
     return 2;
   }
 
+  // Relative paths are the user's: `npm run` runs this in the package's folder and says in INIT_CWD where the user ran it.
+  const base = process.env.INIT_CWD || process.cwd();
   // Every bad file (or path) is reported and recorded; the good ones still run, and the exit code says 2 at the end.
   const badFiles: ScenarioFileError[] = [];
   const paths: string[] = [];
   for (const path of positionals.length ? positionals : [join(ROOT, "qa", "scenarios")]) {
     try {
-      paths.push(...findScenarioFiles([path]));
+      paths.push(...findScenarioFiles([path], base));
     } catch (error) {
       if (!(error instanceof ScenarioFileError)) throw error;
       badFiles.push(error);
     }
   }
-  const { loaded: files, errors } = loadScenarios(paths);
+  const { loaded: files, errors } = loadScenarios(paths, base);
   badFiles.push(...errors);
   for (const bad of badFiles) console.error(`qa: ${bad.message.split("\n").join("\nqa: ")}\n`);
 
   /** The JUnit report, written whatever happens once the options are read (a run that could not start is an errored case). */
   const report = (results: ScenarioResult[], wallMs: number, problem?: string) => {
     if (!values.junit) return;
-    mkdirSync(dirname(values.junit), { recursive: true });
-    writeFileSync(values.junit, junit(results, wallMs, { refused: badFiles, ...(problem ? { problem } : {}) }));
+    const file = resolve(base, values.junit);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, junit(results, wallMs, { refused: badFiles, base, ...(problem ? { problem } : {}) }));
     console.log(`JUnit report: ${values.junit}`);
   };
   /** Ends a run that cannot go on: says why, records it, exit code 2. */
@@ -115,6 +121,7 @@ async function main(): Promise<number> {
   };
 
   if (files.length === 0) {
+    if (badFiles.length) console.log(summary([], 0, badFiles));
     console.error(badFiles.length ? `qa: no valid scenario file (${badFiles.length} refused)` : "qa: no scenario files found");
     return stop(badFiles.length ? undefined : "no scenario files found");
   }
@@ -164,7 +171,7 @@ async function main(): Promise<number> {
   const wall = performance.now() - began;
   const failed = results.filter((r) => r.status === "failed");
   if (failed.length) console.log(`\n${failed.map(failureText).join("\n\n")}`);
-  console.log(summary(results, wall));
+  console.log(summary(results, wall, badFiles));
   report(results, wall);
   if (badFiles.length) {
     console.error(`qa: ${badFiles.length} scenario file${badFiles.length === 1 ? " was" : "s were"} refused (see above)`);

@@ -1,16 +1,21 @@
 /**
  * Finds and parses scenario files. A bad file is an error naming the file
  * and the field, e.g. `qa/scenarios/x.yaml: steps.1.expect.outcome: ...`.
+ * Relative paths resolve against a base folder (the CLI's: where the user ran
+ * `npm run qa`), and files are named relative to it.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { scenarioFileSchema, STEP_SCHEMAS, type ScenarioFile } from "./schema.ts";
 
 /** A scenario file, parsed, with where it came from. */
 export interface LoadedScenario {
+  /** The file as shown: relative to the base folder it was loaded from. */
   file: string;
+  /** The file's absolute path. */
+  path: string;
   scenario: ScenarioFile;
 }
 
@@ -19,31 +24,35 @@ export class ScenarioFileError extends Error {
   override name = "ScenarioFileError";
   /** Every problem found in the file (the message holds them all). */
   readonly problems: string[];
-  /** The file (or folder) refused, as given or relative to the working folder. */
+  /** The file (or folder) refused, as given or relative to the base folder. */
   readonly file: string | undefined;
-  constructor(message: string, problems: string[] = [message], file?: string) {
+  /** Its absolute path. */
+  readonly path: string | undefined;
+  constructor(message: string, problems: string[] = [message], file?: string, path?: string) {
     super(message);
     this.problems = problems;
     this.file = file;
+    this.path = path;
   }
 }
 
 const EXTENSIONS = /\.(ya?ml|json)$/i;
 
-/** Expands files and folders (recursively) into scenario file paths, sorted. */
-export function findScenarioFiles(paths: string[]): string[] {
+/** Expands files and folders (recursively, relative ones against `base`) into absolute scenario file paths, sorted. */
+export function findScenarioFiles(paths: string[], base = process.cwd()): string[] {
   const found: string[] = [];
-  for (const path of paths) {
+  for (const given of paths) {
+    const path = resolve(base, given);
     let stat;
     try {
       stat = statSync(path);
     } catch {
-      throw new ScenarioFileError(`${path}: no such file or folder`, ["no such file or folder"], path);
+      throw new ScenarioFileError(`${given}: no such file or folder`, ["no such file or folder"], given, path);
     }
     if (stat.isDirectory()) {
       for (const entry of readdirSync(path).sort()) {
         const child = join(path, entry);
-        if (statSync(child).isDirectory() || EXTENSIONS.test(entry)) found.push(...findScenarioFiles([child]));
+        if (statSync(child).isDirectory() || EXTENSIONS.test(entry)) found.push(...findScenarioFiles([child], base));
       }
     } else {
       found.push(path);
@@ -105,7 +114,7 @@ export function excerpt(text: string, line: number, column: number): string {
   return out.join("\n");
 }
 
-function syntaxError(name: string, text: string, error: Error): ScenarioFileError {
+function syntaxError(name: string, path: string, text: string, error: Error): ScenarioFileError {
   const reason = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
   const pos = (error as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
   const json = /position (\d+)/.exec(error.message);
@@ -115,23 +124,24 @@ function syntaxError(name: string, text: string, error: Error): ScenarioFileErro
     where = { line: before.split("\n").length, col: before.length - before.lastIndexOf("\n") };
   }
   const problem = where ? `line ${where.line}, column ${where.col}: ${reason}\n${excerpt(text, where.line, where.col)}` : reason;
-  return new ScenarioFileError(`${name}: cannot be parsed: ${problem}`, [`cannot be parsed: ${problem}`], name);
+  return new ScenarioFileError(`${name}: cannot be parsed: ${problem}`, [`cannot be parsed: ${problem}`], name, path);
 }
 
-/** Parses one scenario file (YAML or JSON); a bad file throws with every problem found in it. */
-export function loadScenario(file: string): LoadedScenario {
-  const name = relative(process.cwd(), file) || file;
+/** Parses one scenario file (YAML or JSON; a relative path against `base`); a bad file throws with every problem found in it. */
+export function loadScenario(file: string, base = process.cwd()): LoadedScenario {
+  const path = resolve(base, file);
+  const name = relative(base, path) || path;
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readFileSync(path, "utf8");
   } catch (error) {
-    throw new ScenarioFileError(`${name}: cannot be read: ${(error as Error).message}`, [`cannot be read: ${(error as Error).message}`], name);
+    throw new ScenarioFileError(`${name}: cannot be read: ${(error as Error).message}`, [`cannot be read: ${(error as Error).message}`], name, path);
   }
   let raw: unknown;
   try {
-    raw = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
+    raw = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw syntaxError(name, text, error as Error);
+    throw syntaxError(name, path, text, error as Error);
   }
   const steps = stepProblems(raw);
   const result = scenarioFileSchema.safeParse(raw);
@@ -142,18 +152,18 @@ export function loadScenario(file: string): LoadedScenario {
   const rest = result.success ? [] : describe(result.error.issues.filter((issue) => wholeFileOnly(issue) || !(checkedSteps && issue.path[0] === "steps" && issue.path.length > 1)));
   const problems = [...rest, ...steps];
   if (problems.length || !result.success) {
-    throw new ScenarioFileError(problems.map((p) => `${name}: ${p}`).join("\n"), problems, name);
+    throw new ScenarioFileError(problems.map((p) => `${name}: ${p}`).join("\n"), problems, name, path);
   }
-  return { file: name, scenario: result.data };
+  return { file: name, path, scenario: result.data };
 }
 
-/** Loads every file, collecting the bad ones instead of stopping at the first. */
-export function loadScenarios(files: string[]): { loaded: LoadedScenario[]; errors: ScenarioFileError[] } {
+/** Loads every file (relative ones against `base`), collecting the bad ones instead of stopping at the first. */
+export function loadScenarios(files: string[], base = process.cwd()): { loaded: LoadedScenario[]; errors: ScenarioFileError[] } {
   const loaded: LoadedScenario[] = [];
   const errors: ScenarioFileError[] = [];
   for (const file of files) {
     try {
-      loaded.push(loadScenario(file));
+      loaded.push(loadScenario(file, base));
     } catch (error) {
       if (!(error instanceof ScenarioFileError)) throw error;
       errors.push(error);

@@ -53,7 +53,10 @@ export interface StepResult {
 
 /** One scenario file's result. */
 export interface ScenarioResult {
+  /** The file as shown (relative to the folder the run was started from). */
   file: string;
+  /** Its absolute path (JUnit names the test case's class from it). */
+  path?: string;
   name: string;
   status: "passed" | "failed" | "skipped";
   reason?: string;
@@ -490,8 +493,8 @@ async function checkJournal(ctx: Context, expectations: JournalExpectation[]): P
 /** Runs one scenario file. */
 export async function runScenario(loaded: LoadedScenario, options: RunnerOptions): Promise<ScenarioResult> {
   const began = performance.now();
-  const { scenario, file } = loaded;
-  const result: ScenarioResult = { file, name: scenario.name, status: "passed", steps: [], failures: [], durationMs: 0 };
+  const { scenario, file, path } = loaded;
+  const result: ScenarioResult = { file, path, name: scenario.name, status: "passed", steps: [], failures: [], durationMs: 0 };
   if (needsChromium(scenario) && !hasChromium()) {
     return { ...result, status: "skipped", reason: "Chromium is not installed (apt-get install chromium)", durationMs: 0 };
   }

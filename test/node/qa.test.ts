@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, w
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeChromium, hasChromium, NO_CHROMIUM } from "../../harness/chromium.ts";
 import { findScenarioFiles, loadScenario, ScenarioFileError } from "../../qa/load.ts";
@@ -210,6 +210,54 @@ describe("the QA runner", () => {
     expect(text).toMatch(/two\s+1 ms {2}2 failed expectations$/m);
   });
 
+  it("counts refused files as failed in the summary's closing line, and lists them in its table", () => {
+    const passed = { file: "a.yaml", name: "one", status: "passed" as const, steps: [], failures: [], durationMs: 1 };
+    const refused = [
+      { file: "bad.yaml", message: "bad.yaml: steps.0: not a step", problems: ["steps.0: not a step"] },
+      { file: "worse.yaml", message: "worse.yaml: cannot be parsed", problems: ["cannot be parsed", "name: missing"] },
+    ];
+    const text = summary([passed, passed, passed, passed], 10, refused);
+    expect(text.split("\n").at(-1)).toBe("4 passed, 2 failed");
+    expect(text).toMatch(/^ {2}refused\s+bad\.yaml\s+1 problem: steps\.0: not a step$/m);
+    expect(text).toMatch(/^ {2}refused\s+worse\.yaml\s+2 problems: cannot be parsed$/m);
+    expect(text).toMatch(/2 refused files count as failed/);
+    // Without refused files the line is as before; with skipped ones too, the skipped count follows.
+    expect(summary([passed], 10).split("\n").at(-1)).toBe("1 passed, 0 failed");
+    expect(summary([passed, { ...passed, status: "skipped", reason: "no Chromium" }], 10, refused.slice(0, 1)).split("\n").at(-1)).toBe("1 passed, 1 failed, 1 skipped");
+  });
+
+  it("names JUnit classes from the repository root whatever the folder the file was named from", () => {
+    const result = { file: "../qa/scenarios/user/success.yaml", path: join(ROOT, "qa", "scenarios", "user", "success.yaml"), name: "s", status: "passed" as const, steps: [], failures: [], durationMs: 1 };
+    const xml = junit([result], 1, { refused: [{ file: "../mine/bad.yaml", path: join(scratch, "mine", "bad.yaml"), message: "bad", problems: ["bad"] }], base: scratch });
+    expect(xml).toContain('<testcase classname="qa.scenarios.user.success" name="s"');
+    expect(xml).toContain('<testcase classname="qa.mine.bad" name="../mine/bad.yaml"');
+  });
+
+  it("resolves paths against the folder npm was run from (INIT_CWD): npm run qa from qa/", async () => {
+    const qaDir = join(ROOT, "qa");
+    const bad = join(scratch, "from-qa-bad.yaml");
+    writeFileSync(bad, "name: from qa\nsteps:\n  - click: approve\n");
+    const report = join(scratch, "from-qa", "junit.xml");
+    // As `cd qa && npm run qa -- scenarios/user/…` runs it: cwd the package root, INIT_CWD the folder the user is in.
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, "qa", "cli.ts"), "scenarios/user/failure-user-cancel.yaml", relative(qaDir, bad), "--junit", relative(qaDir, report), "--target", stack.edgeUrl, "--mock", stack.mock.origin, "--return-to", RETURN_TO],
+      { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", INIT_CWD: qaDir } },
+    );
+    const run = { stdout: "", stderr: "" };
+    child.stdout.on("data", (chunk: Buffer) => (run.stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (run.stderr += chunk.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(run.stderr).toContain(`qa: ${relative(qaDir, bad)}: steps.0: not a step`);
+    expect(run.stdout).toMatch(/pass\s+user reauthorization fails with USER_CANCEL/);
+    expect(run.stdout).toMatch(/^1 passed, 1 failed$/m);
+    expect(status).toBe(2);
+    const xml = readFileSync(report, "utf8");
+    expect(xml).toMatch(/<testcase classname="qa\.scenarios\.user\.failure-user-cancel" name="user reauthorization fails with USER_CANCEL"/);
+    expect(xml).toMatch(/<testcase classname="qa\.[^"]*from-qa-bad" name="[^"]*from-qa-bad\.yaml"/);
+    expect(xml).not.toMatch(/classname="[^"]*\.\./);
+  }, 90_000);
+
   it("fails a journal count expectation that does not hold (the checks can fail)", async () => {
     const copy = join(scratch, "journal-count.yaml");
     writeFileSync(
@@ -248,7 +296,9 @@ describe("the QA runner", () => {
     expect(run.stderr).toContain("bad-b.yaml: cannot be parsed");
     expect(run.stderr).toContain("2 scenario files were refused");
     expect(run.stdout).toMatch(/pass\s+user reauthorization fails with USER_CANCEL/);
-    expect(run.stdout).toContain("1 passed, 0 failed");
+    // The count line CI reads counts the refused files as failed ones, and the table lists them.
+    expect(run.stdout).toMatch(/^1 passed, 2 failed$/m);
+    expect(run.stdout).toMatch(/refused\s+\S*bad-a\.yaml/);
     // The JUnit report says what the exit code says: the refused files are errored test cases beside the passed one.
     const xml = readFileSync(report, "utf8");
     expect(xml).toContain('<testsuites name="qa" tests="3" failures="0" errors="2" skipped="0"');
