@@ -1,16 +1,19 @@
 /**
- * The examples of docs/reading-data.md: a backend reading digi.me data with the
- * token the edge keeps. Each `#region` below is shown verbatim on that page;
- * test/node/reading-data-examples.test.ts checks that the page and this file
- * agree, and runs every example against the local stack (the mock digi.me and
- * the Worker under wrangler dev).
+ * The examples of docs/reading-data.md. Each `#region` below is shown
+ * verbatim on that page; test/node/reading-data-examples.test.ts checks that
+ * the page and this file agree, and runs every example against the local
+ * stack (the mock digi.me and the Worker under wrangler dev).
  *
- * Plain `fetch` and nothing of this repository: copy what you need. digi.me's
- * official Node SDK is reached through the small `DigimeSdk` interface, so the
- * examples run with the SDK in a backend and with a stand-in in the test.
+ * The first part reads through the edge: the backend holds its API key and
+ * nothing of digi.me's. The second keeps digi.me's official Node SDK and
+ * borrows the token the edge keeps, reached through the small `DigimeSdk`
+ * interface, so those examples run with the SDK in a backend and with a
+ * stand-in in the test.
+ *
+ * Plain `fetch` and WebCrypto, nothing of this repository: copy what you need.
  */
 
-// #region types
+// #region edge-client
 /** Where the edge answers, and the backend's API key (one of the Worker's API_KEYS). */
 export interface EdgeClient {
   baseUrl: string; // e.g. "https://reauth.example.com"
@@ -18,6 +21,249 @@ export interface EdgeClient {
   fetch?: typeof fetch;
 }
 
+/** An answer of the edge that is not a success: `code` is the edge's error code (docs/api.md). */
+export class EdgeError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly body: { error?: { code?: string; message?: string; hint?: string; retryable?: boolean; currentVersion?: number | null; fileName?: string } };
+  /** `Retry-After` in seconds, when the edge sent one (digi.me's own wait, passed on, or the edge's 5). */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(status: number, body: EdgeError["body"], retryAfter?: string | null) {
+    super(`${status} ${body.error?.code ?? "error"}: ${body.error?.message ?? ""}`);
+    this.status = status;
+    this.code = body.error?.code ?? "unknown";
+    this.body = body;
+    this.retryAfterSeconds = retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) : undefined;
+  }
+}
+
+/** One call of the edge's API; statuses in `allow` are answered, any other failure throws an EdgeError. */
+async function callEdge(edge: EdgeClient, method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; allow?: number[] } = {}): Promise<Response> {
+  const response = await (edge.fetch ?? fetch)(new URL(path, edge.baseUrl), {
+    method,
+    headers: {
+      Authorization: `Bearer ${edge.apiKey}`,
+      ...(options.body === undefined ? {} : { "Content-Type": "application/json" }),
+      ...options.headers,
+    },
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  if (response.ok || options.allow?.includes(response.status)) return response;
+  throw new EdgeError(response.status, (await response.json().catch(() => ({}))) as EdgeError["body"], response.headers.get("Retry-After"));
+}
+
+const userPath = (userId: string) => `/v1/users/${encodeURIComponent(userId)}`;
+// #endregion edge-client
+
+// #region read-accounts
+/** Whether an account needs reauthorization; `start` is the body of POST /v1/reauth/account, less `returnTo`. */
+export interface AccountReauth {
+  needed: boolean;
+  /** `ServiceAuthorizationError`: a 511 in the session's sync. `unauthorized`: digi.me lists the account `authorized: false`. */
+  reason?: "ServiceAuthorizationError" | "unauthorized";
+  message?: string;
+  start?: { userId: string; accountId: string };
+}
+
+/** What GET /v1/users/{userId}/accounts answers: digi.me's accounts, each with `reauth`. */
+export interface EdgeAccounts {
+  userId: string;
+  accounts: Array<{ id: string; serviceTypeName?: string; reauth: AccountReauth; [field: string]: unknown }>;
+  /** With `sessionKey`: that session's sync state. */
+  syncState?: string;
+}
+
+/**
+ * The user's accounts, read by the edge with the token it keeps: the backend
+ * sends its API key and the user's id, nothing else. With a `sessionKey`, the
+ * session's sync is read beside them, so an account the sync reported 511 says so.
+ */
+export async function readAccountsThroughEdge(edge: EdgeClient, userId: string, options: { sessionKey?: string } = {}): Promise<EdgeAccounts> {
+  const query = options.sessionKey === undefined ? "" : `?sessionKey=${encodeURIComponent(options.sessionKey)}`;
+  return (await (await callEdge(edge, "GET", `${userPath(userId)}/accounts${query}`)).json()) as EdgeAccounts;
+}
+// #endregion read-accounts
+
+// #region sync-and-read-files
+/** What GET /v1/users/{userId}/sessions/{sessionKey}/files answers. */
+export interface EdgeFileList {
+  userId: string;
+  sessionKey: string;
+  /** The sync: `pending` or `running` while digi.me fetches, then `partial` or `completed`. */
+  state: string;
+  accounts: Array<{ accountId: string; state: string; reauth: AccountReauth; error?: Record<string, unknown> }>;
+  fileList: Array<{ name: string; updated?: number; objectType?: string; serviceName?: string }>;
+}
+
+/** A file as the edge streams it: decrypted and decompressed, with digi.me's MIME type and metadata. */
+export interface EdgeFile {
+  content: ReadableStream<Uint8Array>;
+  mimeType: string;
+  metadata: Record<string, unknown>;
+}
+
+const sessionPath = (userId: string, sessionKey: string) => `${userPath(userId)}/sessions/${encodeURIComponent(sessionKey)}`;
+
+/** Starts a sync (digi.me's `permission-access/trigger`); `scope` and `sessionOptions` go to digi.me as they are. */
+export async function startSession(edge: EdgeClient, userId: string, body: { scope?: Record<string, unknown>; sessionOptions?: Record<string, unknown> } = {}) {
+  return (await (await callEdge(edge, "POST", `${userPath(userId)}/sessions`, { body })).json()) as { sessionKey: string; expiry: number };
+}
+
+/** The session's file list; with `wait` (at most 25 s) the edge answers once the sync is no longer pending or running, or after `wait` seconds. */
+export async function readFileList(edge: EdgeClient, userId: string, sessionKey: string, wait = 0): Promise<EdgeFileList> {
+  return (await (await callEdge(edge, "GET", `${sessionPath(userId, sessionKey)}/files?wait=${wait}`)).json()) as EdgeFileList;
+}
+
+/** One file of the session, as a stream: consume it (or cancel it) before the next. */
+export async function readFileThroughEdge(edge: EdgeClient, userId: string, sessionKey: string, fileName: string): Promise<EdgeFile> {
+  const response = await callEdge(edge, "GET", `${sessionPath(userId, sessionKey)}/files/${encodeURIComponent(fileName)}`);
+  const metadata = (response.headers.get("X-Digime-Metadata") ?? "").replace(/-/g, "+").replace(/_/g, "/"); // base64url JSON
+  return {
+    content: response.body ?? new Blob([]).stream(),
+    mimeType: response.headers.get("Content-Type") ?? "application/octet-stream",
+    metadata: metadata ? (JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(metadata), (c) => c.charCodeAt(0)))) as Record<string, unknown>) : {},
+  };
+}
+
+/**
+ * A sync from start to end: start a session, long-poll its file list, and
+ * hand each file to `onFile` as soon as the list shows it (an account's files
+ * appear when that account finishes). Ends with the sync's final state and the
+ * accounts that need reauthorization, each with its ready `start`.
+ */
+export async function syncAndReadFiles(
+  edge: EdgeClient,
+  userId: string,
+  onFile: (file: EdgeFileList["fileList"][number], opened: EdgeFile) => Promise<void>,
+  options: { session?: Parameters<typeof startSession>[2]; wait?: number; deadlineMs?: number } = {},
+) {
+  const { sessionKey } = await startSession(edge, userId, options.session);
+  const done = new Set<string>();
+  const deadline = Date.now() + (options.deadlineMs ?? 10 * 60_000);
+  for (;;) {
+    const list = await readFileList(edge, userId, sessionKey, options.wait ?? 25);
+    for (const file of list.fileList) {
+      const seen = `${file.name}@${file.updated ?? ""}`;
+      if (done.has(seen)) continue;
+      await onFile(file, await readFileThroughEdge(edge, userId, sessionKey, file.name));
+      done.add(seen);
+    }
+    const syncing = list.state === "pending" || list.state === "running";
+    if (!syncing || Date.now() >= deadline) {
+      return { sessionKey, state: list.state, filesRead: done.size, needReauthorization: list.accounts.filter((account) => account.reauth.needed) };
+    }
+  }
+}
+// #endregion sync-and-read-files
+
+// #region account-511
+/** What the starts answer (POST /v1/reauth/account, /v1/reauth/user, /v1/authorize). */
+export interface StartedFlow {
+  flowId: string;
+  kind: "user" | "account" | "authorize";
+  launchUrl: string;
+  expiresAt: string;
+}
+
+/**
+ * An account a read reported needing reauthorization (a 511 in the sync, or
+ * `authorized: false`): its `start` is the body of POST /v1/reauth/account,
+ * less `returnTo`. Send the user's browser to `launchUrl`.
+ */
+export async function startAccountReauthFrom511(edge: EdgeClient, account: { reauth: AccountReauth }, returnTo: string): Promise<StartedFlow | undefined> {
+  if (!account.reauth.needed || !account.reauth.start) return undefined;
+  return (await (await callEdge(edge, "POST", "/v1/reauth/account", { body: { ...account.reauth.start, returnTo } })).json()) as StartedFlow;
+}
+
+/**
+ * How the flow ended, for a backend that does not wait for the browser's
+ * signed return or the webhook: long polls of up to 25 s each.
+ */
+export async function flowOutcome(edge: EdgeClient, flowId: string): Promise<{ status: string; errorCode?: string }> {
+  for (;;) {
+    const flow = (await (await callEdge(edge, "GET", `/v1/flows/${encodeURIComponent(flowId)}?wait=25`)).json()) as { status: string; errorCode?: string };
+    if (flow.status !== "pending") return flow;
+  }
+}
+// #endregion account-511
+
+// #region read-errors
+/** What a backend does after a read through the edge failed. */
+export type AfterReadError =
+  | { next: "retry"; afterSeconds: number }
+  | { next: "reauthorize-user"; start: { path: "/v1/reauth/user"; body: { userId: string; returnTo: string; allowFullAuthorization?: true } } }
+  | { next: "connect-user"; start: { path: "/v1/authorize"; body: { userId: string; returnTo: string } } }
+  | { next: "start-a-new-session" }
+  | { next: "read-the-file-list-again" }
+  | { next: "check-the-contract-key"; fileName?: string };
+
+/**
+ * The edge's error codes, as what to do next. Anything else (400, 401, a 500)
+ * is a mistake to fix, not to retry blindly.
+ */
+export function afterReadError(error: unknown, userId: string, returnTo: string): AfterReadError | undefined {
+  if (!(error instanceof EdgeError)) return undefined; // the network, or a file's stream cut short: read it again
+  switch (error.code) {
+    case "refresh_token_expired": // digi.me refused the refresh token: the user goes through digi.me once more
+      return { next: "reauthorize-user", start: { path: "/v1/reauth/user", body: { userId, returnTo } } };
+    case "invalid_token": // digi.me refuses even a fresh access token: reauthorization, falling back to a full one
+      return { next: "reauthorize-user", start: { path: "/v1/reauth/user", body: { userId, returnTo, allowFullAuthorization: true } } };
+    case "token_not_found": // the edge keeps no token for this user: connect them
+      return { next: "connect-user", start: { path: "/v1/authorize", body: { userId, returnTo } } };
+    case "session_not_found": // expired, another user's, or the library changed (a full authorization)
+      return { next: "start-a-new-session" };
+    case "file_not_found": // not in the session's list (yet): its account is still syncing, or lost its authorization
+      return { next: "read-the-file-list-again" };
+    case "file_undecryptable": // not retried: the same bytes do not decrypt the next time either
+      return { next: "check-the-contract-key", fileName: error.body.error?.fileName };
+  }
+  if (error.body.error?.retryable) return { next: "retry", afterSeconds: error.retryAfterSeconds ?? 5 }; // 502, 503, 504
+  return undefined;
+}
+// #endregion read-errors
+
+// #region connect-new-user
+/**
+ * A first connection, for a user the edge keeps no token for: send the user's
+ * browser to `launchUrl`, and keep `flowId` in their session. 409
+ * `token_exists`: the edge has their token already (read, or reauthorize).
+ */
+export async function connectNewUser(edge: EdgeClient, body: { userId: string; returnTo: string; locale?: string; sessionOptions?: Record<string, unknown> }): Promise<StartedFlow> {
+  return (await (await callEdge(edge, "POST", "/v1/authorize", { body })).json()) as StartedFlow;
+}
+
+/** The signed return (docs/learning-the-outcome.md), checked with WebCrypto: this flow, this signed-in user, recent. */
+export async function isGenuineReturn(url: URL, expected: { flowId: string; userId: string }, secret: string, maxAgeSeconds = 300): Promise<boolean> {
+  const q = url.searchParams;
+  const [sig, ts] = [q.get("sig"), q.get("ts")];
+  if (q.get("flowId") !== expected.flowId || !sig || !ts || !(Math.abs(Date.now() / 1000 - Number(ts)) <= maxAgeSeconds)) return false;
+  const text = ["v2", expected.flowId, q.get("status"), q.get("errorCode") ?? "", q.get("errorSource") ?? "", q.get("kind"), q.get("identity") ?? "", expected.userId, ts].join("\n");
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+  let signature: Uint8Array<ArrayBuffer>;
+  try {
+    signature = Uint8Array.from(atob(sig.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0)); // base64url
+  } catch {
+    return false;
+  }
+  return crypto.subtle.verify("HMAC", key, signature, new TextEncoder().encode(text)); // compares in constant time
+}
+
+/**
+ * Back at `returnTo`: a genuine return of this user's flow, waiting with
+ * identity `new` (as a first connection does), is confirmed — the edge then
+ * stores the token and sends `flow.succeeded`. Anything else stores nothing.
+ * Then read as for any user: start a session (`syncAndReadFiles`).
+ */
+export async function confirmNewUser(edge: EdgeClient, returnUrl: URL, expected: { flowId: string; userId: string }, secret: string) {
+  if (!(await isGenuineReturn(returnUrl, expected, secret))) return { connected: false as const, reason: "not this session's flow, forged, or too old" };
+  const [status, identity] = [returnUrl.searchParams.get("status"), returnUrl.searchParams.get("identity")];
+  if (status !== "awaiting_confirmation" || identity !== "new") return { connected: false as const, reason: `${status} ${returnUrl.searchParams.get("errorCode") ?? identity ?? ""}`.trim() };
+  const flow = await callEdge(edge, "POST", `/v1/flows/${encodeURIComponent(expected.flowId)}/confirm`);
+  return { connected: true as const, flow: (await flow.json()) as { flowId: string; userId: string; status: string; tokenVersion?: number } };
+}
+// #endregion connect-new-user
+
+// #region types
 /** A digi.me user access token, as digi.me's SDK and the edge both spell it (expiries in Unix seconds). */
 export interface UserAccessToken {
   accessToken: { value: string; expiry: number };
@@ -49,39 +295,9 @@ export interface DigimeSdk {
 }
 // #endregion types
 
-// #region edge-calls
-/** An answer of the edge that is not a success: `code` is the edge's error code (docs/api.md). */
-export class EdgeError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly body: { error?: { code?: string; message?: string; hint?: string; currentVersion?: number | null } };
-  constructor(status: number, body: EdgeError["body"]) {
-    super(`${status} ${body.error?.code ?? "error"}: ${body.error?.message ?? ""}`);
-    this.status = status;
-    this.code = body.error?.code ?? "unknown";
-    this.body = body;
-  }
-}
-
-/** One call of the edge's API; statuses in `allow` are answered, any other failure throws an EdgeError. */
-async function callEdge(edge: EdgeClient, method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; allow?: number[] } = {}): Promise<Response> {
-  const response = await (edge.fetch ?? fetch)(new URL(path, edge.baseUrl), {
-    method,
-    headers: {
-      Authorization: `Bearer ${edge.apiKey}`,
-      ...(options.body === undefined ? {} : { "Content-Type": "application/json" }),
-      ...options.headers,
-    },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  if (response.ok || options.allow?.includes(response.status)) return response;
-  throw new EdgeError(response.status, (await response.json().catch(() => ({}))) as EdgeError["body"]);
-}
-
-const tokenPath = (userId: string) => `/v1/users/${encodeURIComponent(userId)}/token`;
-// #endregion edge-calls
-
 // #region read-token
+const tokenPath = (userId: string) => `${userPath(userId)}/token`;
+
 /** What GET /v1/users/{userId}/token answers. */
 export interface EdgeToken {
   userId: string;

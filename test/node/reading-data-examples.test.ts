@@ -1,6 +1,8 @@
 /**
  * docs/reading-data.md's examples (docs/examples/reading-data.ts), run against
- * the local stack: the mock digi.me and the Worker under wrangler dev. digi.me's
+ * the local stack: the mock digi.me and the Worker under wrangler dev. Reads
+ * through the edge go with the API key alone; the mock's consent is automatic,
+ * and `HttpBrowser` (a cookie jar) follows launch URLs. For the SDK part, digi.me's
  * official SDK is not installable here, so `sdkOver` plays it with the project's
  * own client (src/digime/): the same requests, refresh on 401 `InvalidToken`
  * (`withTokenRefresh`, the SDK's rule), the token handed back beside the data,
@@ -12,21 +14,33 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpBrowser } from "../../harness/http-browser.ts";
 import { mockAdmin, type MockAdmin } from "../../harness/mock-admin.ts";
-import { ROOT, startStack, type Stack } from "../../harness/stack.ts";
+import { DEV_RETURN_SIGNING_SECRET, ROOT, startStack, type Stack } from "../../harness/stack.ts";
 import { DEV_CONTRACT } from "../../mock-server/standalone.ts";
 import { DigimeClient, DigimeError, withTokenRefresh, type UserAccessToken as ClientToken } from "../../src/digime/index.ts";
 import {
   accountReauthorizations,
+  afterReadError,
+  confirmNewUser,
+  connectNewUser,
+  EdgeError,
+  flowOutcome,
+  isGenuineReturn,
   keepRefreshedToken,
   onTokenEvent,
   readBatch,
   readFlowFiles,
   readOrReauthorize,
+  readAccountsThroughEdge,
+  readFileList,
+  readFileThroughEdge,
   readToken,
   reauthorizeLastMonth,
   reauthorizeWithoutSync,
+  startAccountReauthFrom511,
   startAccountReauthorization,
+  startSession,
   startUserReauthorization,
+  syncAndReadFiles,
   type DigimeSdk,
   type EdgeClient,
   type TokenCopies,
@@ -340,5 +354,222 @@ describe("reading with the edge's token (docs/examples/reading-data.ts against t
       undefined,
       { pull: { scope: { timeRanges: [{ last: "30d" }] }, limits: { duration: { sourceFetch: 60 } } } },
     ]);
+  }, 60_000);
+});
+
+interface MockFileView {
+  name: string;
+  accountId: string;
+  compression: string;
+  mimetype: string;
+  content?: unknown;
+}
+
+/** The files the mock keeps for a user (GET /__mock/users/:userId/files), by name. */
+async function mockFiles(userId: string): Promise<Map<string, MockFileView>> {
+  const { files } = (await (await mock.call(`users/${encodeURIComponent(userId)}/files`)).json()) as { files: MockFileView[] };
+  return new Map(files.map((file) => [file.name, file]));
+}
+
+/** What a read through the edge threw, as the example's afterReadError reads it. */
+async function failure(read: Promise<unknown>, userId: string) {
+  const error = await read.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(EdgeError);
+  return { error: error as EdgeError, next: afterReadError(error, userId, RETURN_TO) };
+}
+
+/** The edge client with every request it sends recorded (method and path). */
+function recordingEdge(): EdgeClient & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    ...edge,
+    calls,
+    fetch: (input, init) => {
+      calls.push(`${init?.method ?? "GET"} ${new URL(String(input)).pathname}`);
+      return fetch(input, init);
+    },
+  };
+}
+
+/** Reads every file of a fresh sync through the example; each file's content as JSON, by name. */
+async function syncAll(userId: string, client: EdgeClient = edge) {
+  const contents = new Map<string, { value: unknown; mimeType: string; metadata: Record<string, unknown> }>();
+  const outcome = await syncAndReadFiles(
+    client,
+    userId,
+    async (file, opened) => {
+      const value: unknown = JSON.parse(await new Response(opened.content).text());
+      contents.set(file.name, { value, mimeType: opened.mimeType, metadata: opened.metadata });
+    },
+  );
+  return { outcome, contents };
+}
+
+describe("reading through the edge (docs/examples/reading-data.ts against the local stack)", () => {
+  it("reads the accounts with the API key alone: each with its reauthorization, a 511 with the ready start, and no token in the answer", async () => {
+    const user = await seedUser("through-accounts");
+    const plain = await readAccountsThroughEdge(edge, user.userId);
+    expect(plain.accounts.map((a) => a.id)).toEqual(user.accounts.map((a) => a.id));
+    expect(plain.accounts.map((a) => a.reauth)).toEqual([{ needed: false }, { needed: false }]);
+    expect(plain).not.toHaveProperty("syncState");
+    for (const secret of [user.token.accessToken.value, user.token.refreshToken.value]) expect(JSON.stringify(plain)).not.toContain(secret);
+
+    const lost = user.accounts[1]!.id;
+    await mock.setScenario({ name: "account-511", accounts: [lost] }, user.userId);
+    // Without a session: digi.me lists the account unauthorized. With one: its sync reported the 511.
+    expect((await readAccountsThroughEdge(edge, user.userId)).accounts[1]!.reauth).toMatchObject({ needed: true, reason: "unauthorized" });
+    const read = await readAccountsThroughEdge(edge, user.userId, { sessionKey: user.sessionKey });
+    expect(read.syncState).toBe("partial");
+    expect(read.accounts[0]!.reauth).toEqual({ needed: false });
+    expect(read.accounts[1]!.reauth).toMatchObject({ needed: true, reason: "ServiceAuthorizationError", start: { userId: user.userId, accountId: lost } });
+  }, 60_000);
+
+  it("syncs and reads each file as a stream: a session, the file list long-polled, every file decrypted and decompressed at the edge", async () => {
+    const user = await seedUser("through-files");
+    const put = { hello: "world", at: Date.now(), nested: { list: [1, 2, 3] } };
+    const { name } = (await (await mock.call(`users/${encodeURIComponent(user.userId)}/files`, { accountId: user.accounts[0]!.id, content: put, compression: "gzip" })).json()) as {
+      name: string;
+    };
+    // digi.me takes 3 s to fetch the two accounts: the first call of the example's long poll answers once the sync is done.
+    await mock.setScenario({ name: "success", syncMs: 3000 }, user.userId);
+    const client = recordingEdge();
+    const began = Date.now();
+    const { outcome, contents } = await syncAll(user.userId, client);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(2500);
+    expect(outcome).toMatchObject({ state: "completed", needReauthorization: [] });
+    const kept = await mockFiles(user.userId);
+    expect([...contents.keys()].sort()).toEqual([...kept.keys()].sort());
+    expect(new Set([...kept.values()].map((f) => f.compression))).toEqual(new Set(["none", "gzip", "brotli"]));
+    for (const [fileName, read] of contents) {
+      expect(read.value, fileName).toEqual(kept.get(fileName)!.content);
+      expect(read.mimeType).toMatch(/^application\/json/);
+      expect(read.metadata).toMatchObject({ mimetype: "application/json", accounts: [{ accountid: kept.get(fileName)!.accountId }] });
+    }
+    expect(contents.get(name)!.value).toEqual(put);
+
+    // One session, one long poll of the file list while digi.me synced, then one call per file.
+    const base = `/v1/users/${encodeURIComponent(user.userId)}`;
+    expect(client.calls.filter((c) => !c.includes("/files/"))).toEqual([`POST ${base}/sessions`, `GET ${base}/sessions/${outcome.sessionKey}/files`]);
+    expect(client.calls.filter((c) => c.includes("/files/"))).toHaveLength(contents.size);
+  }, 60_000);
+
+  it("the 511 story: a read reports an account's 511, its reauthorization starts from the ready body and is approved in the mock, and a new session's read completes", async () => {
+    const user = await seedUser("through-511");
+    const lost = user.accounts[1]!.id;
+    await mock.setScenario({ name: "account-511", accounts: [lost], syncMs: 1500 }, user.userId);
+
+    // 1. The read: the first account's files, and the second account's 511 with its start.
+    const before = await syncAll(user.userId);
+    expect(before.outcome.state).toBe("partial");
+    expect(before.outcome.needReauthorization).toEqual([
+      expect.objectContaining({ accountId: lost, state: "partial", reauth: expect.objectContaining({ needed: true, reason: "ServiceAuthorizationError", start: { userId: user.userId, accountId: lost } }) }),
+    ]);
+    const kept = await mockFiles(user.userId);
+    const ofAccount = (accountId: string) => [...kept.values()].filter((f) => f.accountId === accountId).map((f) => f.name).sort();
+    expect([...before.contents.keys()].sort()).toEqual(ofAccount(user.accounts[0]!.id));
+    // The accounts read says the same of that session.
+    const accounts = await readAccountsThroughEdge(edge, user.userId, { sessionKey: before.outcome.sessionKey });
+    expect(accounts.accounts.find((a) => a.id === lost)!.reauth.start).toEqual({ userId: user.userId, accountId: lost });
+
+    // 2. Its reauthorization, from the ready body; the user approves at digi.me (the mock's automatic consent).
+    const started = await startAccountReauthFrom511(edge, before.outcome.needReauthorization[0]!, RETURN_TO);
+    expect(started).toMatchObject({ kind: "account", launchUrl: expect.stringContaining("/reauth/launch/") });
+    const landed = await new HttpBrowser(RETURN_TO).navigate(started!.launchUrl, "follow");
+    expect(landed.landed).toBe(true);
+    expect(Object.fromEntries(landed.url.searchParams)).toMatchObject({ flowId: started!.flowId, status: "succeeded", kind: "account" });
+    expect(await isGenuineReturn(landed.url, { flowId: started!.flowId, userId: user.userId }, DEV_RETURN_SIGNING_SECRET)).toBe(true);
+    expect(await flowOutcome(edge, started!.flowId)).toMatchObject({ status: "succeeded" });
+
+    // 3. The same read, in a new session: complete, the reconnected account's files too.
+    const after = await syncAll(user.userId);
+    expect(after.outcome).toMatchObject({ state: "completed", needReauthorization: [] });
+    expect([...after.contents.keys()].sort()).toEqual([...ofAccount(user.accounts[0]!.id), ...ofAccount(lost)].sort());
+    for (const name of ofAccount(lost)) expect(after.contents.get(name)!.value).toEqual(kept.get(name)!.content);
+    expect((await readAccountsThroughEdge(edge, user.userId, { sessionKey: after.outcome.sessionKey })).accounts.every((a) => !a.reauth.needed)).toBe(true);
+  }, 90_000);
+
+  it("reads a file list and a file by hand: a sync still running, file_not_found, session_not_found, a foreign file's file_undecryptable", async () => {
+    const user = await seedUser("through-errors");
+    await mock.setScenario({ name: "success", syncMs: 60_000 }, user.userId);
+    const { sessionKey } = await startSession(edge, user.userId);
+    const running = await readFileList(edge, user.userId, sessionKey);
+    expect(running).toMatchObject({ userId: user.userId, sessionKey, state: "running", fileList: [] });
+    expect(running.accounts.map((a) => a.state)).toEqual(["running", "running"]);
+
+    // A file the session does not list (yet): read the file list again.
+    const [first] = (await mockFiles(user.userId)).keys();
+    expect((await failure(readFileThroughEdge(edge, user.userId, sessionKey, first!), user.userId)).next).toEqual({ next: "read-the-file-list-again" });
+    const unknown = await failure(readFileList(edge, user.userId, "not-a-session"), user.userId);
+    expect([unknown.error.status, unknown.error.code, unknown.next]).toEqual([404, "session_not_found", { next: "start-a-new-session" }]);
+
+    // A file encrypted to another key than the contract's: 502 naming it, not retried.
+    const { name } = (await (await mock.call(`users/${encodeURIComponent(user.userId)}/files/foreign`, { accountId: user.accounts[0]!.id })).json()) as { name: string };
+    const foreign = await failure(readFileThroughEdge(edge, user.userId, user.sessionKey, name), user.userId);
+    expect([foreign.error.status, foreign.error.code]).toEqual([502, "file_undecryptable"]);
+    expect(foreign.error.message).toContain(name);
+    expect(foreign.next).toEqual({ next: "check-the-contract-key", fileName: name });
+  }, 60_000);
+
+  it("turns each refusal into what to do next: token_not_found → connect, refresh_token_expired and invalid_token → reauthorize, 502 → retry after digi.me's Retry-After", async () => {
+    const nobody = `reading-nobody-${process.pid}`;
+    const missing = await failure(readAccountsThroughEdge(edge, nobody), nobody);
+    expect([missing.error.status, missing.error.code]).toEqual([404, "token_not_found"]);
+    expect(missing.next).toEqual({ next: "connect-user", start: { path: "/v1/authorize", body: { userId: nobody, returnTo: RETURN_TO } } });
+
+    // An access token within the default minValidity: the edge refreshes it first, and digi.me refuses the refresh token.
+    const expired = await seedUser("through-refused", 60_000);
+    await mock.setScenario({ name: "refresh-expired" }, expired.userId);
+    const refused = await failure(readAccountsThroughEdge(edge, expired.userId), expired.userId);
+    expect([refused.error.status, refused.error.code]).toEqual([409, "refresh_token_expired"]);
+    expect(refused.next).toEqual({ next: "reauthorize-user", start: { path: "/v1/reauth/user", body: { userId: expired.userId, returnTo: RETURN_TO } } });
+
+    // digi.me refuses the access token, and the refreshed one too: the edge refreshed once, retried once, and gives up.
+    const invalid = await seedUser("through-invalid");
+    await mock.setScenario({ name: "invalid-token" }, invalid.userId);
+    const lost = await failure(readAccountsThroughEdge(edge, invalid.userId), invalid.userId);
+    expect([lost.error.status, lost.error.code]).toEqual([409, "invalid_token"]);
+    expect(lost.next).toEqual({ next: "reauthorize-user", start: { path: "/v1/reauth/user", body: { userId: invalid.userId, returnTo: RETURN_TO, allowFullAuthorization: true } } });
+
+    const busy = await seedUser("through-busy");
+    await mock.setScenario({ faults: [{ type: "http-error", status: 503, retryAfterSeconds: 30, endpoints: ["permission-access/accounts"] }] }, busy.userId);
+    const unavailable = await failure(readAccountsThroughEdge(edge, busy.userId), busy.userId);
+    expect([unavailable.error.status, unavailable.error.code, unavailable.error.retryAfterSeconds]).toEqual([502, "upstream_error", 30]);
+    expect(unavailable.next).toEqual({ next: "retry", afterSeconds: 30 });
+  }, 60_000);
+
+  it("connects a new user with POST /v1/authorize: a genuine return awaiting confirmation with identity new is confirmed, a forged one is not; then the user's data reads", async () => {
+    const userId = `reading-new-${process.pid}-${++users}`;
+    const started = await connectNewUser(edge, { userId, returnTo: RETURN_TO, locale: "en" });
+    expect(started.kind).toBe("authorize");
+    const landed = await new HttpBrowser(RETURN_TO).navigate(started.launchUrl, "follow");
+    expect(landed.landed).toBe(true);
+    expect(Object.fromEntries(landed.url.searchParams)).toMatchObject({ flowId: started.flowId, status: "awaiting_confirmation", kind: "authorize", identity: "new" });
+
+    // Checked against the wrong signed-in user, or tampered with: nothing is confirmed.
+    expect(await confirmNewUser(edge, landed.url, { flowId: started.flowId, userId: "someone-else" }, DEV_RETURN_SIGNING_SECRET)).toMatchObject({ connected: false });
+    const tampered = new URL(landed.url);
+    tampered.searchParams.set("identity", "confirmed");
+    expect(await isGenuineReturn(tampered, { flowId: started.flowId, userId }, DEV_RETURN_SIGNING_SECRET)).toBe(false);
+    const garbled = new URL(landed.url);
+    garbled.searchParams.set("sig", "a");
+    expect(await isGenuineReturn(garbled, { flowId: started.flowId, userId }, DEV_RETURN_SIGNING_SECRET)).toBe(false);
+    expect((await failure(readAccountsThroughEdge(edge, userId), userId)).error.code).toBe("token_not_found");
+
+    const confirmed = await confirmNewUser(edge, landed.url, { flowId: started.flowId, userId }, DEV_RETURN_SIGNING_SECRET);
+    expect(confirmed).toMatchObject({ connected: true, flow: { flowId: started.flowId, userId, status: "succeeded", tokenVersion: expect.any(Number) } });
+    // The new user's data, through the edge, with the token it stored on confirmation.
+    const accounts = await readAccountsThroughEdge(edge, userId);
+    expect(accounts.accounts.length).toBeGreaterThan(0);
+    const { outcome, contents } = await syncAll(userId);
+    expect(outcome.state).toBe("completed");
+    expect(contents.size).toBeGreaterThan(0);
+    for (const { value } of contents.values()) expect(Array.isArray(value)).toBe(true);
+
+    // Connected now: a second first connection is refused.
+    const again = await failure(connectNewUser(edge, { userId, returnTo: RETURN_TO }), userId);
+    expect([again.error.status, again.error.code]).toEqual([409, "token_exists"]);
   }, 60_000);
 });
