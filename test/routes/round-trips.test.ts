@@ -215,16 +215,20 @@ async function expectOneObjectCall(method: string, step: () => Response | Promis
 
 describe("user-object calls per step (at most one on any step's critical path)", () => {
   it("counts the object's RPC methods", () => {
-    expect(OBJECT_METHODS).toEqual(expect.arrayContaining(["beginUserFlow", "beginAccountFlow", "launch", "completeUser", "completeAccount", "flow", "reauthStatus", "readToken", "importToken"]));
+    expect(OBJECT_METHODS).toEqual(expect.arrayContaining(["beginUserFlow", "beginAccountFlow", "launch", "completeUser", "completeAccount", "flow", "confirm", "reauthStatus", "readToken", "importToken"]));
     expect(OBJECT_METHODS).not.toContain("alarm");
   });
 
   for (const isolate of ["warm", "cold"] as const) {
-    it(`${isolate} isolate: user start 1, account start 1, launch 1, user callback 1, account callback 1, flow read 1, reauth-status 1`, async () => {
+    it(`${isolate} isolate: user start 1, account start 1, launch 1, user callback 1, account callback 1, flow read 1, confirm 1, reauth-status 1`, async () => {
       const setup = stack();
       if (isolate === "warm") await setup.api("/v1/reauth/user", (await prepared(setup, "user")).body); // the key set and the contract key, loaded
       const user = await prepared(setup, "user");
       const account = await prepared(setup, "account");
+      // A flow awaiting confirmation: no token stored, the start passes the user's access token (identity `new`).
+      const { user: newcomer, token: newcomerToken } = testMock.mock.createUser();
+      const unconfirmed = (await (await setup.api("/v1/reauth/user", { userId: newcomer.id, returnTo: `${APP}/x`, userAccessToken: newcomerToken.accessToken.value })).json()) as { flowId: string; launchUrl: string };
+      expect((await setup.browser().navigate(unconfirmed.launchUrl)).final.searchParams.get("status")).toBe("awaiting_confirmation");
       // Cold: a fresh env (configuration, services, the objects' services) for the steps measured.
       const s = isolate === "warm" ? setup : stack();
 
@@ -251,6 +255,7 @@ describe("user-object calls per step (at most one on any step's critical path)",
         await expectOneObjectCall(callbackMethod, () => browser.get(callback), 303);
         await expectOneObjectCall("flow", () => s.api(`/v1/flows/${started.flowId}`), 200);
       }
+      await expectOneObjectCall("confirm", () => s.api(`/v1/flows/${unconfirmed.flowId}/confirm`, undefined, "POST"), 200);
       await expectOneObjectCall("reauthStatus", () => s.api(`/v1/users/${user.user.id}/reauth-status?sessionKey=${user.user.sessionKey}`), 200);
       await expectOneObjectCall("readToken", () => s.api(`/v1/users/${user.user.id}/token`), 200);
       // Reads through the edge, on a fresh token: the token from the object, digi.me from the Worker.
