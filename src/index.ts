@@ -10,6 +10,7 @@
  *   PUT    /v1/users/:userId/token            store the user's token (If-Match over a stored one)
  *   GET    /v1/users/:userId/token            read it, fresh (?minValidity=N)
  *   DELETE /v1/users/:userId/token            forget it
+ *   DELETE /v1/users/:userId                  erase everything kept for the user
  *   GET    /v1/users/:userId/accounts         the user's accounts, each with its reauthorization
  *   POST   /v1/users/:userId/sessions         start a sync session
  *   GET    /v1/users/:userId/sessions/:key/files             its file list (?wait=N: long poll)

@@ -48,7 +48,7 @@ function memoised(cache: Map<string, Promise<CryptoKey>>, pem: string, load: () 
   return pending;
 }
 
-async function importPrivateKeyUncached(pem: string, algorithm: { name: string; hash: string }, usages: string[]): Promise<CryptoKey> {
+async function importPrivateKeyUncached(pem: string, algorithm: { name: string; hash: string }, usages: Array<"sign" | "decrypt">): Promise<CryptoKey> {
   let block;
   try {
     block = decodePem(pem);

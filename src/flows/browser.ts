@@ -95,10 +95,19 @@ function wrongCallback(entry: FlowEntry, expected: string): AppError {
 
 /** The recovery page: digi.me issued a token that could not be stored; the browser carries it back sealed. */
 function tokenNotStored(request: BrowserRequest, flowId: string, sealed: string, cause?: unknown): AppError {
+  return recoveryAgain(request.scope.requestId, flowId, sealed, cause);
+}
+
+/**
+ * The recovery page (again): the token digi.me issued, sealed, for the
+ * browser to post back once storage works. Whatever failed — the object's
+ * storage, or KV at the start entry's read — this page, never a generic one.
+ */
+export function recoveryAgain(requestId: string | undefined, flowId: string, sealed: string, cause?: unknown): AppError {
   return new AppError("token_not_stored", "the new token could not be stored", {
     retryable: true,
     cause,
-    html: recoveryPage(flowId, sealed, { requestId: request.scope.requestId }),
+    html: recoveryPage(flowId, sealed, { requestId }),
     contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     detail: { flowId },
   });

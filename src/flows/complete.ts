@@ -16,10 +16,10 @@ import { withCustodyRefresh, type StepDeps } from "./custody.ts";
  * not an API error code): a token of another digi.me user, an account success
  * digi.me does not confirm, a code digi.me refuses at exchange.
  */
-export type EdgeFlowErrorCode = "USER_MISMATCH" | "NOT_REAUTHORIZED" | "EXCHANGE_FAILED";
+export type EdgeFlowErrorCode = "USER_MISMATCH" | "NOT_REAUTHORIZED" | "EXCHANGE_FAILED" | "BROWSER_MISMATCH" | "USER_ERASED";
 
 /** The edge's own codes; a browser reporting one gets `UNKNOWN` instead. */
-export const EDGE_ERROR_CODES: ReadonlySet<string> = new Set<EdgeFlowErrorCode>(["USER_MISMATCH", "NOT_REAUTHORIZED", "EXCHANGE_FAILED"]);
+export const EDGE_ERROR_CODES: ReadonlySet<string> = new Set<EdgeFlowErrorCode>(["USER_MISMATCH", "NOT_REAUTHORIZED", "EXCHANGE_FAILED", "BROWSER_MISMATCH", "USER_ERASED"]);
 
 /** Query of a callback, validated by the route. */
 export interface CallbackQuery {

@@ -7,7 +7,8 @@ import * as z from "zod/mini";
 import type { AppEnv } from "../env.ts";
 import { getCookie } from "hono/cookie";
 import { bindingCookieName, bindingSecretOf } from "../flows/binding.ts";
-import { completeAccountCallback, completeUserCallback, launchFlow, loadEntry, recoverToken, type BrowserRedirect, type BrowserRequest } from "../flows/browser.ts";
+import { completeAccountCallback, completeUserCallback, launchFlow, loadEntry, recoverToken, recoveryAgain, type BrowserRedirect, type BrowserRequest } from "../flows/browser.ts";
+import { asAppError } from "../errors.ts";
 import type { FlowEntry } from "../storage/flows.ts";
 import { requestScope } from "./scope.ts";
 import { CallbackQuerySchema, FlowIdSchema } from "../schemas.ts";
@@ -153,8 +154,15 @@ export function browserRoutes(): Hono<AppEnv> {
   });
   mount(app, recover, async (c) => {
     const form = c.req.valid("form");
-    const { entry, request } = await forFlow(c, form.flow);
-    return redirect(c, await recoverToken(request, entry, form.sealed), 303);
+    let flow;
+    try {
+      flow = await forFlow(c, form.flow);
+    } catch (error) {
+      // KV down at "Try again": the same page, so the token the form carries is not lost.
+      if (asAppError(error).code === "storage_unavailable") throw recoveryAgain(c.get("requestId"), form.flow, form.sealed, error);
+      throw error;
+    }
+    return redirect(c, await recoverToken(flow.request, flow.entry, form.sealed), 303);
   });
   return app;
 }

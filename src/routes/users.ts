@@ -109,6 +109,20 @@ const deleteToken = defineRoute({
   },
 });
 
+const eraseUser = defineRoute({
+  method: "delete",
+  path: "/v1/users/{userId}",
+  tags: ["users"],
+  summary: "Erase everything the edge keeps for the user",
+  description:
+    "For a user who deleted their account: the token, the flows and the user's Durable Object's storage and alarm are erased. A flow still open ends " +
+    "`failed` / `USER_ERASED` first (flow.failed is sent; its browser then gets the not-found page, and no code is ever exchanged for it). " +
+    "KV start entries of past flows stay until their TTL (at most 2 × FLOW_TTL_SECONDS + 1 hour after the start); they hold no token. 204 even for a user the edge never knew.",
+  security: auth,
+  request: { param },
+  responses: { 204: { description: "Erased (or there was nothing)" }, ...jsonError(400, "Invalid userId"), ...jsonError(401, "Missing or unknown API key"), ...jsonError(503, "Storage unavailable (retryable)") },
+});
+
 /** The write condition the precondition headers name; `undefined` for none. */
 function conditionOf(headers: { "if-match"?: string; "if-none-match"?: string }): TokenCondition | undefined {
   const ifMatch = headers["if-match"];
@@ -128,7 +142,7 @@ function etag(version: number): string {
 }
 
 /** The routes of this module, for the OpenAPI document. */
-export const userRouteSpecs: RouteSpec[] = [status, putToken, getToken, deleteToken];
+export const userRouteSpecs: RouteSpec[] = [status, putToken, getToken, deleteToken, eraseUser];
 
 /** The per-user routes. */
 export function userRoutes(): Hono<AppEnv> {
@@ -158,6 +172,10 @@ export function userRoutes(): Hono<AppEnv> {
   });
   mount(app, deleteToken, async (c) => {
     await c.var.services.users.of(c.req.valid("param").userId, requestScope(c)).forgetToken(conditionOf(c.req.valid("header")));
+    return c.body(null, 204);
+  });
+  mount(app, eraseUser, async (c) => {
+    await c.var.services.users.of(c.req.valid("param").userId, requestScope(c)).erase();
     return c.body(null, 204);
   });
   return app;

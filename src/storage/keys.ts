@@ -21,12 +21,14 @@ export const FLOW_TTL_MAX_SECONDS = 60 * 60;
 /** A completed flow keeps its outcome this long: 1 hour. */
 export const COMPLETED_FLOW_TTL_SECONDS = 60 * 60;
 /**
- * A flow's start entry outlives the flow by the outcome's hour: the API and a
- * reloading browser find the flow's user through it. Its verifier is useless by
- * then (digi.me's codes are single use).
+ * A flow's start entry outlives the flow by the outcome's hour counted from
+ * the latest a flow can end: its expiry, plus the time a flow awaiting
+ * confirmation may wait (one more flow TTL). The API and a reloading browser
+ * find the flow's user through it. Its verifier is useless by then
+ * (digi.me's codes are single use).
  */
 export function flowEntryTtlSeconds(flowTtlSeconds: number): number {
-  return flowTtlSeconds + COMPLETED_FLOW_TTL_SECONDS;
+  return 2 * flowTtlSeconds + COMPLETED_FLOW_TTL_SECONDS;
 }
 /** `token.expiring` is sent this long before the refresh token expires unless TOKEN_EXPIRING_NOTICE_SECONDS says otherwise: 7 days. */
 export const TOKEN_EXPIRING_NOTICE_DEFAULT_SECONDS = 7 * 24 * 60 * 60;

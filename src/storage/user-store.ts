@@ -84,6 +84,8 @@ export interface UserMeta {
   userId?: string;
   /** A KV token record from before the objects was looked for (and taken over if found). */
   kvChecked?: boolean;
+  /** A KV record taken over is still to be deleted from KV (a delete failed): tried again at the next call. */
+  kvDeletePending?: boolean;
   /** SHA-256 of a refresh token digi.me refused: never sent again. */
   refusedRefreshHash?: string;
   /** The refresh-token expiry a `token.expiring` was sent for. */
@@ -192,24 +194,29 @@ export class UserStore {
    * and this write only storage calls run, so the object's input gate lets no
    * other request change the token in between.
    */
-  async #write(record: Omit<TokenRecord, "version">, condition: TokenCondition | undefined): Promise<TokenWrite> {
+  async #write(record: Omit<TokenRecord, "version">, condition: TokenCondition | undefined, flow?: (version: number) => FlowState): Promise<TokenWrite> {
     const current = await this.tokenRecord();
     if (!meets(current, condition)) return { written: false, current: current ? versionOf(current) : null };
     const version = (await this.#lastVersion(current)) + 1;
     const written: TokenRecord = { ...record, version };
+    const alsoFlow = flow?.(version);
     try {
-      // One put of both keys: atomic, so the version and the record never disagree.
-      await this.#storage.put({ [USER_KEYS.token]: written, [USER_KEYS.tokenVersion]: version });
+      // One put of every key: atomic, so the version, the record (and a flow's outcome written with it) never disagree.
+      await this.#storage.put({ [USER_KEYS.token]: written, [USER_KEYS.tokenVersion]: version, ...(alsoFlow ? { [USER_KEYS.flowPrefix + alsoFlow.id]: alsoFlow } : {}) });
     } catch (error) {
       throw unavailable("put", error);
     }
     return { written: true, record: written };
   }
 
-  /** Seals and stores the user's token under a new version, if the stored one meets `condition`. */
-  async putToken(userId: string, token: UserAccessToken, nowMs: number, condition?: TokenCondition): Promise<TokenWrite> {
+  /**
+   * Seals and stores the user's token under a new version, if the stored one
+   * meets `condition`; with `flow`, that flow's state (made from the new
+   * version) in the same atomic write: both or neither.
+   */
+  async putToken(userId: string, token: UserAccessToken, nowMs: number, condition?: TokenCondition, flow?: (version: number) => FlowState): Promise<TokenWrite> {
     const { version: _unset, ...sealed } = await sealToken(this.#sealer, userId, token, nowMs, 0);
-    return this.#write(sealed, condition);
+    return this.#write(sealed, condition, flow);
   }
 
   /** Stores a record as it is, under a new version, only while no token is stored (taken over from KV: sealed for the same identity). */
@@ -274,6 +281,16 @@ export class UserStore {
       else await this.#storage.setAlarm(atMs, putOptions(options));
     } catch (error) {
       throw unavailable("alarm", error);
+    }
+  }
+
+  /** Deletes everything the object keeps, and its alarm (a user's erasure). */
+  async eraseAll(): Promise<void> {
+    try {
+      await this.#storage.deleteAlarm();
+      await this.#storage.deleteAll();
+    } catch (error) {
+      throw unavailable("delete", error);
     }
   }
 

@@ -57,6 +57,7 @@ export interface UserObjectApi {
   importToken(call: ObjectCall, token: UserAccessToken, condition?: TokenCondition): Promise<Wire<number>>;
   forgetToken(call: ObjectCall, condition?: TokenCondition): Promise<Wire<null>>;
   refreshToken(call: ObjectCall, seenVersion: number): Promise<Wire<FreshToken>>;
+  eraseUser(call: ObjectCall): Promise<Wire<null>>;
   reauthStatus(call: ObjectCall, sessionKey?: string): Promise<Wire<ReauthStatus>>;
   beginUserFlow(call: ObjectCall, input: BeginUserFlow): Promise<Wire<Begun>>;
   beginAccountFlow(call: ObjectCall, input: BeginAccountFlow): Promise<Wire<Begun>>;

@@ -110,6 +110,11 @@ export class UserHandle {
     return this.#invoke((o, c) => o.refreshToken(c, seenVersion));
   }
 
+  /** Erases everything the edge keeps for the user (open flows end failed / USER_ERASED first). */
+  async erase(): Promise<void> {
+    await this.#invoke((o, c) => o.eraseUser(c));
+  }
+
   /** Forgets the user's token (if the stored one meets `condition`). */
   async forgetToken(condition?: TokenCondition): Promise<void> {
     await this.#invoke((o, c) => o.forgetToken(c, condition));

@@ -18,7 +18,7 @@ import type { Services } from "../services.ts";
 import { sha256 } from "../storage/crypto.ts";
 import { isStorageUnavailable } from "../storage/errors.ts";
 import type { StoredToken } from "../storage/tokens.ts";
-import type { TokenCondition, UserStore } from "../storage/user-store.ts";
+import type { FlowState, TokenCondition, UserStore } from "../storage/user-store.ts";
 import { tokenRefreshFailedEvent, tokenRotatedEvent } from "../webhooks/events.ts";
 import { newEventId, type OutboundEvent } from "../webhooks/outbox.ts";
 import type { FreshToken, ObjectCall } from "./api.ts";
@@ -131,9 +131,9 @@ export class TokenKeeper {
    * backend's. Without a condition from the backend, only while none is
    * stored (428 otherwise: no blind overwrite).
    */
-  async write(call: ObjectCall, token: UserAccessToken, backend?: { condition?: TokenCondition }): Promise<StoredToken> {
+  async write(call: ObjectCall, token: UserAccessToken, backend?: { condition?: TokenCondition }, flow?: (version: number) => FlowState): Promise<StoredToken> {
     const condition = backend ? (backend.condition ?? { absent: true }) : undefined;
-    const written = await this.#store.putToken(call.userId, token, call.now, condition);
+    const written = await this.#store.putToken(call.userId, token, call.now, condition, flow);
     if (!written.written) throw backend?.condition ? tokenChanged(written.current) : preconditionRequired(written.current);
     const record = written.record!;
     await this.#options.alarmForToken(token.refreshToken.expiry, call.now);

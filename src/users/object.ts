@@ -40,6 +40,7 @@ import { getServices, type Services } from "../services.ts";
 import { sha256 } from "../storage/crypto.ts";
 import { isStorageUnavailable, StorageError } from "../storage/errors.ts";
 import type { FlowKind } from "../storage/flows.ts";
+import { openToken } from "../storage/tokens.ts";
 import { UserStore, type FlowState, type TokenCondition, type WriteOptions } from "../storage/user-store.ts";
 import { flowEndedEvent, tokenExpiredEvent, tokenExpiringEvent } from "../webhooks/events.ts";
 import { flowEventId, newEventId, type OutboundEvent } from "../webhooks/outbox.ts";
@@ -73,8 +74,12 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   });
   /** The first contact's takeover, while it runs: concurrent first calls share it. */
   #adopting?: Promise<void>;
+  /** A KV record taken over whose delete failed: tried again at the next call. */
+  #legacyLeft = false;
   /** One callback at a time per flow (a second waits and sees the first's outcome). */
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Tokens digi.me issued for a flow whose write after the exchange failed: its reload uses this, never the spent code. */
+  readonly #issued = new Map<string, UserAccessToken>();
   /** Flows whose callback is talking to digi.me: the alarm does not expire them meanwhile. */
   readonly #busy = new Set<string>();
   /** The alarm as this instance last set or read it (`null`: none; `undefined`: not read yet). */
@@ -101,11 +106,16 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   }
 
   /** Runs a method: learns the user on first contact, takes over a KV token record once, and shapes the answer. */
-  async #run<T>(call: ObjectCall, body: (deps: StepDeps) => Promise<T>): Promise<Wire<T>> {
+  /**
+   * Runs a method. `remember`: a method that stores something of the user
+   * (a token, a flow) remembers the user at first contact; any other call
+   * for a user this object never saw writes nothing.
+   */
+  async #run<T>(call: ObjectCall, body: (deps: StepDeps) => Promise<T>, { remember = false }: { remember?: boolean } = {}): Promise<Wire<T>> {
     const events: OutboundEvent[] = [];
     try {
       const { services } = this.#deps();
-      await this.#adopt(call.userId);
+      await this.#adopt(call.userId, !remember);
       const step: StepDeps = { config: services.config, digime: services.digime, custody: this.#keeper.custody(call, events), now: call.now, log: this.#scope(call), events };
       const value = await body(step);
       return { ok: true, value, events };
@@ -122,22 +132,29 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   /**
    * First contact: remember the user (the alarm has no request to learn it
    * from), and take over the token record the Worker kept in KV before the
-   * objects existed (then delete it there). Once per object.
+   * objects existed (then delete it there). Once per object. A `readOnly`
+   * call for a user the edge does not know writes nothing: no ghost objects.
    */
-  async #adopt(userId: string): Promise<void> {
-    if (this.#adoptedFor === userId) return;
+  async #adopt(userId: string, readOnly: boolean): Promise<void> {
+    if (this.#adoptedFor === userId) {
+      if (this.#legacyLeft) await this.#deleteLegacy(userId);
+      return;
+    }
     // Concurrent first calls share one takeover: a second KV read could otherwise bring back a token deleted meanwhile.
-    this.#adopting ??= this.#takeOver(userId).finally(() => (this.#adopting = undefined));
+    this.#adopting ??= this.#takeOver(userId, readOnly).finally(() => (this.#adopting = undefined));
     await this.#adopting;
-    // A call for another user than the one being adopted meets the corrupt-name check on its own.
-    if (this.#adoptedFor !== userId) await this.#takeOver(userId);
+    // A call for another user than the one being adopted meets the corrupt-name check on its own; so does
+    // a writing call that shared a read's takeover, which remembered nothing.
+    if (this.#adoptedFor !== userId) await this.#takeOver(userId, readOnly);
   }
 
-  async #takeOver(userId: string): Promise<void> {
+  async #takeOver(userId: string, readOnly: boolean): Promise<void> {
     const { services, store } = this.#deps();
     const meta = await store.meta();
     if (meta.userId === userId && meta.kvChecked) {
       this.#adoptedFor = userId;
+      this.#legacyLeft = meta.kvDeletePending === true;
+      if (this.#legacyLeft) await this.#deleteLegacy(userId);
       return;
     }
     if (meta.userId !== undefined && meta.userId !== userId) {
@@ -145,14 +162,33 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     }
     // A KV read once per user, ever: the first call for a user pays one trip to KV's central store.
     const legacy = await services.legacyTokens.get(userId);
+    // Opened first: a record sealed for another user, or with a retired key, is left in KV and logged, never adopted.
+    const opens = legacy ? await openToken(services.sealer, userId, legacy).then(() => true, () => false) : false;
+    if (legacy && !opens) log(this.#scope(), "error", "legacy_token_unreadable", { source: "kv" });
+    // A read for a user this object has never seen, with nothing to take over: nothing to remember.
+    if (readOnly && meta.userId === undefined && !(legacy && opens)) return;
     // Only while none is stored, under a new version: never over a token written since.
-    if (legacy && (await store.putTokenRecord(legacy)).written) log(this.#scope(), "info", "token_taken_over", { source: "kv" });
-    await store.putMeta({ ...(await store.meta()), userId, kvChecked: true });
-    if (legacy) {
-      await services.legacyTokens.delete(userId);
+    if (legacy && opens && (await store.putTokenRecord(legacy)).written) log(this.#scope(), "info", "token_taken_over", { source: "kv" });
+    await store.putMeta({ ...(await store.meta()), userId, kvChecked: true, ...(legacy && opens ? { kvDeletePending: true } : {}) });
+    this.#adoptedFor = userId;
+    if (legacy && opens) {
+      this.#legacyLeft = true;
+      await this.#deleteLegacy(userId);
       await this.#alarmForToken(legacy.refreshTokenExpiry, Date.now());
     }
-    this.#adoptedFor = userId;
+  }
+
+  /** Deletes a KV record taken over; a failure is logged and tried again at the next call, never answered. */
+  async #deleteLegacy(userId: string): Promise<void> {
+    try {
+      const { services, store } = this.#deps();
+      await services.legacyTokens.delete(userId);
+      const { kvDeletePending: _done, ...meta } = await store.meta();
+      await store.putMeta(meta);
+      this.#legacyLeft = false;
+    } catch (error) {
+      log(this.#scope(), "warn", "legacy_token_not_deleted", { cause: error instanceof Error ? error.message : String(error) });
+    }
   }
 
   // ---- Tokens ------------------------------------------------------------
@@ -171,12 +207,45 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    * Answers the new version.
    */
   importToken(call: ObjectCall, token: UserAccessToken, condition?: TokenCondition): Promise<Wire<number>> {
-    return this.#run(call, async () => (await this.#keeper.write(call, token, condition ? { condition } : {})).version);
+    return this.#run(call, async () => (await this.#keeper.write(call, token, condition ? { condition } : {})).version, { remember: true });
   }
 
   /** The token after digi.me refused version `seenVersion`'s access token: refreshed once, or the newer one stored. */
   refreshToken(call: ObjectCall, seenVersion: number): Promise<Wire<FreshToken>> {
     return this.#run(call, (deps) => this.#keeper.refreshFrom(call, seenVersion, deps.events));
+  }
+
+  /**
+   * Erases everything this object keeps for the user (DELETE /v1/users/{userId}):
+   * each flow still open ends `failed` / `USER_ERASED` (its event goes out; a
+   * callback already under way finishes first), then the token, the flows, the
+   * bookkeeping and the alarm go, and the token record an older release kept
+   * in KV with them. Erasing a user the edge never knew writes nothing.
+   */
+  eraseUser(call: ObjectCall): Promise<Wire<null>> {
+    return this.#run(
+      call,
+      async (deps) => {
+        const { services, store } = this.#deps();
+        for (const flow of await store.flows()) {
+          if (!isOpen(flow)) continue;
+          await this.#serial(flow.id, async () => {
+            const current = await store.flow(flow.id);
+            if (current && isOpen(current)) {
+              await this.#end(current, { status: "failed", errorCode: "USER_ERASED", errorSource: "edge" }, call.now, (events) => void deps.events.push(...events));
+            }
+          });
+        }
+        await services.legacyTokens.delete(call.userId);
+        await store.eraseAll();
+        // Nothing of the user is left in this instance either: the next call starts as for a user never seen.
+        this.#adoptedFor = undefined;
+        this.#legacyLeft = false;
+        this.#alarmAt = null;
+        log(deps.log, "info", "user_erased", {});
+        return null;
+      },
+    );
   }
 
   /** Forgets the user's token (if the stored one meets `condition`). */
@@ -196,17 +265,17 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
 
   /** Begins a user flow: the upstream round trip, the flow recorded as pending while it is out. */
   beginUserFlow(call: ObjectCall, input: BeginUserFlow): Promise<Wire<Begun>> {
-    return this.#run(call, (deps) => this.#begin(call, deps, input, "user", (sent) => beginUserFlow(sent, input)));
+    return this.#run(call, (deps) => this.#begin(call, deps, input, "user", (sent) => beginUserFlow(sent, input)), { remember: true });
   }
 
   /** Begins an account flow. */
   beginAccountFlow(call: ObjectCall, input: BeginAccountFlow): Promise<Wire<Begun>> {
-    return this.#run(call, (deps) => this.#begin(call, deps, input, "account", (sent) => beginAccountFlow(sent, input)));
+    return this.#run(call, (deps) => this.#begin(call, deps, input, "account", (sent) => beginAccountFlow(sent, input)), { remember: true });
   }
 
   /** Begins a first connection (digi.me's authorization) for a user without a token. */
   beginAuthorizeFlow(call: ObjectCall, input: BeginAuthorizeFlow): Promise<Wire<Begun>> {
-    return this.#run(call, (deps) => this.#begin(call, deps, input, "authorize", (sent) => beginAuthorizeFlow(sent, input)));
+    return this.#run(call, (deps) => this.#begin(call, deps, input, "authorize", (sent) => beginAuthorizeFlow(sent, input)), { remember: true });
   }
 
   /**
@@ -311,8 +380,15 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
           });
         }
         const token = JSON.parse(await this.#deps().services.sealer.open(state.pendingToken, pendingTokenContext(flowId))) as UserAccessToken;
-        const tokenVersion = await deps.custody.store(token);
-        const done = await this.#end(state, { status: "succeeded", tokenVersion }, call.now, (events) => void deps.events.push(...events), token);
+        // The token and the outcome in one write: both or neither (a confirm that failed can simply be retried).
+        const done = await this.#end(state, { status: "succeeded" }, call.now, (events) => void deps.events.push(...events), {
+          token,
+          persist: async (next) => {
+            let written: FlowState | undefined;
+            await this.#keeper.write(call, token, undefined, (tokenVersion) => (written = { ...next, tokenVersion }));
+            return written!;
+          },
+        });
         log(deps.log, "info", "flow_confirmed", { flowId, kind: state.kind, identity: state.identity });
         return this.#read(done);
       }),
@@ -357,8 +433,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     outcome: Omit<Outcome, "status" | "token"> & { status: "succeeded" | "failed" | "expired" | "awaiting_confirmation"; tokenVersion?: number },
     nowMs: number,
     publish: (events: OutboundEvent[]) => Promise<void> | void,
-    token?: UserAccessToken,
-    session?: DigimeSession,
+    { token, session, persist }: { token?: UserAccessToken; session?: DigimeSession; persist?: (next: FlowState) => Promise<FlowState> } = {},
   ): Promise<FlowState> {
     const { pendingToken: _pendingToken, confirmBy: _confirmBy, ...rest } = state;
     const { sealer, config } = this.#deps().services;
@@ -370,9 +445,12 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
       const sealed = await sealer.seal(JSON.stringify(token), pendingTokenContext(state.id));
       next = { ...rest, ...outcome, ...sealedSession, pendingToken: sealed, confirmBy: nowMs + config.flowTtlSeconds * 1000, completedAt: nowMs };
     } else {
-      next = { ...rest, ...outcome, ...sealedSession, completedAt: nowMs };
+      // An unconfirmed flow that expires keeps when its confirmation ran out: flow.expired reports it.
+      const unconfirmed = outcome.status === "expired" && state.confirmBy !== undefined ? { confirmBy: state.confirmBy } : {};
+      next = { ...rest, ...outcome, ...sealedSession, ...unconfirmed, completedAt: nowMs };
     }
-    await this.#deps().store.putFlow(next);
+    if (persist) next = await persist(next);
+    else await this.#deps().store.putFlow(next);
     this.#wake(state.id);
     const announced = next.status === "awaiting_confirmation" ? undefined : token;
     const announcedSession = announced ? (session ?? (await this.#session(next))) : undefined;
@@ -435,17 +513,31 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
 
   /** digi.me's callback for a user or full-authorization flow. */
   completeUser(call: ObjectCall, entry: CallbackEntry, query: CallbackQuery, presented?: string): Promise<Wire<CallbackAnswer>> {
-    return this.#callback(call, entry, presented, async (deps, state) => {
-      if (query.state !== undefined || query.success === "true") {
+    return this.#callback(
+      call,
+      entry,
+      presented,
+      (deps) => exchangeUserCallback(deps, entry, query),
+      // `state` is checked before the binding: it is what proves digi.me's page was completed for this flow.
+      async (deps, state, bound) => {
+        if (query.state === undefined && query.success !== "true") return;
         if (!query.state || !entry.stateHash || !timingSafeEqual(await sha256(query.state), entry.stateHash)) {
           throw new AppError("state_mismatch", "state does not match this flow", {
             page: "This reauthorization answer does not belong to the flow it names. Please go back to the application and start again.",
             detail: { flowId: state.id },
           });
         }
-      }
-      return exchangeUserCallback(deps, entry, query);
-    });
+        if (bound) return;
+        // The flow's own state, from a browser that never launched it: digi.me's page was forwarded and completed
+        // elsewhere. The flow ends here, so its code can never be redeemed, not even by the launching browser later.
+        await this.#end(state, { status: "failed", errorCode: "BROWSER_MISMATCH", errorSource: "edge" }, call.now, (events) => void deps.events.push(...events));
+        log(deps.log, "warn", "browser_mismatch", { flowId: state.id, hadCookie: presented !== undefined });
+        throw new AppError("browser_not_bound", "digi.me's page for this flow was completed in a browser that did not start it", {
+          page: "This reauthorization was completed in another browser than the one that started it, so it was stopped. Please go back to the application and start again.",
+          detail: { flowId: state.id, hadCookie: presented !== undefined },
+        });
+      },
+    );
   }
 
   /** digi.me's callback for an account flow. */
@@ -460,7 +552,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
       log(deps.log, "info", "token_recovered", { flowId: entry.id });
       // Sealed only after the identity check passed; checked again so the outcome names it.
       return recoveredOutcome(entry, token);
-    });
+    }, undefined, { fromBrowser: true });
   }
 
   async #callback(
@@ -468,12 +560,16 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     entry: CallbackEntry,
     presented: string | undefined,
     decide: (deps: StepDeps, state: FlowState) => Promise<Outcome>,
+    check?: (deps: StepDeps, state: FlowState, bound: boolean) => Promise<void>,
+    { fromBrowser = false }: { fromBrowser?: boolean } = {},
   ): Promise<Wire<CallbackAnswer>> {
     const result = await this.#run(call, (deps) =>
       this.#serial(entry.id, async (): Promise<CallbackAnswer> => {
         const state = await this.#known(call, entry.id, deps.events);
-        if (state.status !== "pending") return { state, bound: await this.#bound(state, presented), ended: false };
-        if (!(await this.#bound(state, presented))) {
+        const bound = await this.#bound(state, presented);
+        if (state.status !== "pending") return { state, bound, ended: false };
+        await check?.(deps, state, bound);
+        if (!bound) {
           throw new AppError("browser_not_bound", "this flow was not started in this browser", {
             page: "This reauthorization was started in another browser. Please go back to the application and start again.",
             detail: { flowId: state.id, hadCookie: presented !== undefined },
@@ -481,22 +577,26 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
         }
         this.#busy.add(state.id);
         try {
-          const outcome = await decide(deps, state);
+          // A token this instance already holds for the flow (a write after its exchange failed): a reload of the
+          // callback uses it, never the spent code. The recovery form brings its own, which must open.
+          const held = fromBrowser ? undefined : this.#issued.get(state.id);
+          const outcome = held ? recoveredOutcome(entry, held) : await decide(deps, state);
           const { token, ...decided } = outcome;
           const recorded: typeof decided & { tokenVersion?: number } = decided;
-          if (token && outcome.status === "succeeded") {
-            try {
-              recorded.tokenVersion = await deps.custody.store(token);
-            } catch (error) {
-              if (!isStorageUnavailable(error)) throw error;
-              // The code is spent: this token exists nowhere else. The browser carries it back, sealed.
-              log(deps.log, "error", "token_not_stored", { flowId: state.id });
-              return { state, bound: true, ended: false, recovery: await sealForRecovery(this.#deps().services.sealer, state.id, call.userId, token) };
-            }
+          try {
+            if (token && outcome.status === "succeeded") recorded.tokenVersion = await deps.custody.store(token);
+            const done = await this.#end(state, recorded, call.now, (events) => void deps.events.push(...events), { token, session: entry.session });
+            this.#issued.delete(state.id);
+            log(deps.log, "info", "flow_completed", { flowId: state.id, kind: state.kind, status: done.status, errorCode: done.errorCode });
+            return { state: done, bound: true, ended: true };
+          } catch (error) {
+            if (!token || !isStorageUnavailable(error)) throw error;
+            // The code is spent: this token exists nowhere else (or is stored, with the flow's outcome unwritten).
+            // The browser carries it back, sealed; a reload of the callback uses the copy kept here, never the code.
+            this.#issued.set(state.id, token);
+            log(deps.log, "error", "token_not_stored", { flowId: state.id, status: outcome.status, stored: recorded.tokenVersion !== undefined });
+            return { state, bound: true, ended: false, recovery: await sealForRecovery(this.#deps().services.sealer, state.id, call.userId, token) };
           }
-          const done = await this.#end(state, recorded, call.now, (events) => void deps.events.push(...events), token, entry.session);
-          log(deps.log, "info", "flow_completed", { flowId: state.id, kind: state.kind, status: done.status, errorCode: done.errorCode });
-          return { state: done, bound: true, ended: true };
         } finally {
           this.#busy.delete(state.id);
         }
@@ -515,7 +615,11 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   async #schedule(nowMs: number): Promise<void> {
     const { services, store } = this.#deps();
     const [flows, record, meta] = await Promise.all([store.flows(), store.tokenRecord(), store.meta()]);
-    const at = nextAlarmAt(flows, record, meta, services.config.tokenExpiringNoticeSeconds, nowMs, services.config.tokenKeepAliveSeconds);
+    // A flow whose callback is exchanging is looked at again after the recheck, never at once: its past expiry would make the alarm spin.
+    const busy = flows.some((flow) => this.#busy.has(flow.id) && isOpen(flow));
+    const idle = flows.filter((flow) => !(this.#busy.has(flow.id) && isOpen(flow)));
+    const due = nextAlarmAt(idle, record, meta, services.config.tokenExpiringNoticeSeconds, nowMs, services.config.tokenKeepAliveSeconds);
+    const at = busy ? Math.min(due ?? Infinity, nowMs + EXCHANGE_RECHECK_MS) : due;
     await store.setAlarm(at);
     this.#alarmAt = at ?? null;
   }
@@ -572,35 +676,34 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     this.#alarmAt = null; // the runtime cleared it to run this
     const userId = (await store.meta()).userId;
     const events: OutboundEvent[] = [];
-    let recheck = false;
-    for (const flow of await store.flows()) {
-      if (flowDueAt(flow) > now) continue;
-      if (isOpen(flow)) {
-        if (this.#busy.has(flow.id)) {
-          recheck = true; // a callback is exchanging: its outcome decides
-          continue;
+    try {
+      for (const flow of await store.flows()) {
+        // A flow whose callback is exchanging is left to the callback: its outcome decides (#schedule looks again later).
+        if (flowDueAt(flow) > now || (isOpen(flow) && this.#busy.has(flow.id))) continue;
+        if (isOpen(flow)) {
+          await this.#end(flow, { status: "expired" }, now, (produced) => void events.push(...produced));
+          log(this.#scope(), "info", "flow_expired", { flowId: flow.id, kind: flow.kind });
+        } else {
+          await store.deleteFlow(flow.id);
         }
-        await this.#end(flow, { status: "expired" }, now, (produced) => void events.push(...produced));
-        log(this.#scope(), "info", "flow_expired", { flowId: flow.id, kind: flow.kind });
-      } else {
-        await store.deleteFlow(flow.id);
       }
+      if (userId !== undefined) await this.#keepAlive(userId, now, events);
+      // Read after the keep-alive: a refresh it made replaced the token, and what is due of notices with it.
+      const record = await store.tokenRecord();
+      const meta = await store.meta();
+      const notice = record && userId !== undefined ? dueTokenNotice(record, meta, services.config.tokenExpiringNoticeSeconds, now) : undefined;
+      if (record && userId !== undefined && notice) {
+        const expiry = record.refreshTokenExpiry;
+        const event = notice === "expired" ? tokenExpiredEvent(userId, expiry, now) : tokenExpiringEvent(userId, record, now);
+        events.push({ id: newEventId(), event });
+        // After `expired` it is too late to warn.
+        await store.putMeta({ ...meta, expiringSentFor: expiry, ...(notice === "expired" ? { expiredSentFor: expiry } : {}) });
+      }
+    } finally {
+      // What was written is announced even when a later step failed: the retried alarm finds those flows ended and announces them no more.
+      if (events.length) await this.publishAlarmEvents(events);
     }
-    if (userId !== undefined) await this.#keepAlive(userId, now, events);
-    // Read after the keep-alive: a refresh it made replaced the token, and what is due of notices with it.
-    const record = await store.tokenRecord();
-    const meta = await store.meta();
-    const notice = record && userId !== undefined ? dueTokenNotice(record, meta, services.config.tokenExpiringNoticeSeconds, now) : undefined;
-    if (record && userId !== undefined && notice) {
-      const expiry = record.refreshTokenExpiry;
-      const event = notice === "expired" ? tokenExpiredEvent(userId, expiry, now) : tokenExpiringEvent(userId, record, now);
-      events.push({ id: newEventId(), event });
-      // After `expired` it is too late to warn.
-      await store.putMeta({ ...meta, expiringSentFor: expiry, ...(notice === "expired" ? { expiredSentFor: expiry } : {}) });
-    }
-    if (events.length) await this.publishAlarmEvents(events);
     await this.#schedule(now);
-    if (recheck) await this.#alarmBy(now + EXCHANGE_RECHECK_MS);
   }
 }
 

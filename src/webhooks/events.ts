@@ -80,7 +80,13 @@ export const FlowAwaitingConfirmationEventSchema = z.object({
 export const FlowExpiredEventSchema = z.object({
   type: z.literal("flow.expired"),
   timestamp: z.string(),
-  data: z.object({ ...flowFields, status: z.literal("expired"), expiresAt: z.string() }),
+  data: z.object({
+    ...flowFields,
+    status: z.literal("expired"),
+    expiresAt: z.string(),
+    /** A flow that expired awaiting the application's confirmation: when that ran out. */
+    confirmBy: z.optional(z.string()),
+  }),
 });
 
 /**
@@ -156,8 +162,13 @@ function flowPart(flow: Pick<FlowState, "id" | "kind" | "userId" | "accountId">)
   return { flowId: flow.id, kind: flow.kind, userId: flow.userId, ...(flow.accountId ? { accountId: flow.accountId } : {}) };
 }
 
+/** The range a JavaScript Date holds (ms either side of the epoch). */
+const MAX_DATE_MS = 8.64e15;
+
+/** A time as ISO 8601; one a Date cannot hold (an expiry digi.me stated absurdly) is clamped, never thrown on. */
 function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  const clamped = Number.isFinite(ms) ? Math.min(Math.max(ms, -MAX_DATE_MS), MAX_DATE_MS) : ms > 0 ? MAX_DATE_MS : -MAX_DATE_MS;
+  return new Date(clamped).toISOString();
 }
 
 /**
@@ -194,11 +205,19 @@ export function flowEndedEvent(flow: FlowState, nowMs: number, token?: UserAcces
 }
 
 /** The event for a flow found unfinished (or gone) at its expiry. */
-export function flowExpiredEvent(flow: Pick<FlowState, "id" | "kind" | "userId" | "accountId" | "expiresAt">, nowMs: number): WebhookEvent {
+export function flowExpiredEvent(flow: Pick<FlowState, "id" | "kind" | "userId" | "accountId" | "expiresAt" | "confirmBy">, nowMs: number): WebhookEvent {
   return {
     type: "flow.expired",
     timestamp: iso(nowMs),
-    data: { flowId: flow.id, kind: flow.kind, userId: flow.userId, ...(flow.accountId ? { accountId: flow.accountId } : {}), status: "expired", expiresAt: iso(flow.expiresAt) },
+    data: {
+      flowId: flow.id,
+      kind: flow.kind,
+      userId: flow.userId,
+      ...(flow.accountId ? { accountId: flow.accountId } : {}),
+      status: "expired",
+      expiresAt: iso(flow.expiresAt),
+      ...(flow.confirmBy !== undefined ? { confirmBy: iso(flow.confirmBy) } : {}),
+    },
   };
 }
 

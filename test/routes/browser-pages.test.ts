@@ -50,7 +50,7 @@ describe("edge error pages", () => {
     const response = await new TestBrowser(request).get(callback); // another browser: not bound
     expect(response.status).toBe(403);
     const html = await response.text();
-    expect(message(html)).toMatch(/started in another browser/);
+    expect(message(html)).toMatch(/completed in another browser than the one that started it/);
     expect(html).toContain(`<a class="back" id="back" href="${APP}/settings?tab=digime">Back to the application</a>`);
     const requestId = response.headers.get("X-Request-Id");
     expect(requestId).toBeTruthy();

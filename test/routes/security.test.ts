@@ -185,8 +185,8 @@ describe("callback state and flow checks", () => {
 });
 
 describe("browser binding", () => {
-  it("refuses a callback without the binding cookie, then accepts it from the launching browser", async () => {
-    const { flow } = await startedFlow();
+  it("refuses an account callback without the binding cookie (it carries no state to prove anything), then accepts it from the launching browser", async () => {
+    const { flow } = await startedFlow("account");
     const browser = new TestBrowser(request);
     const callback = await launchToCallback(browser, flow.launchUrl);
     const stranger = new TestBrowser(request);
@@ -195,6 +195,25 @@ describe("browser binding", () => {
     expect(await response.text()).toMatch(/another browser/);
     expect(await flowStatus(flow.flowId)).toBe("pending");
     expect((await browser.get(callback)).status).toBe(303);
+  });
+
+  it("ends a user flow BROWSER_MISMATCH when its valid state comes from a browser that never launched it: digi.me's page was forwarded, and the code is never redeemed, not even by the launching browser", async () => {
+    const { flow } = await startedFlow();
+    // The attacker launches her own flow, then forwards digi.me's page: the victim completes it.
+    const attacker = new TestBrowser(request);
+    const digimePage = (await attacker.get(flow.launchUrl)).headers.get("Location")!;
+    const victim = new TestBrowser(request);
+    const callback = (await victim.get(digimePage)).headers.get("Location")!;
+    expect(callback).toContain("state=");
+    const refused = await victim.get(callback);
+    expectHtmlError(refused, 403);
+    expect(await refused.text()).toMatch(/completed in another browser/);
+    expect(await flowStatus(flow.flowId)).toBe("failed");
+    // The victim hands the URL back; the attacker's bound browser redeems nothing.
+    const replay = await attacker.get(callback);
+    expect(replay.status).toBe(303);
+    expect(Object.fromEntries(new URL(replay.headers.get("Location")!).searchParams)).toMatchObject({ status: "failed", errorCode: "BROWSER_MISMATCH" });
+    expect(testMock.mock.journal.filter((e) => e.endpoint === "oauth/token")).toHaveLength(0);
   });
 
   it("refuses a callback carrying another browser's cookie", async () => {

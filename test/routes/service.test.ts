@@ -115,6 +115,7 @@ describe("GET /openapi.json", () => {
       "/v1/flows/{flowId}/confirm",
       "/v1/reauth/account",
       "/v1/reauth/user",
+      "/v1/users/{userId}",
       "/v1/users/{userId}/accounts",
       "/v1/users/{userId}/reauth-status",
       "/v1/users/{userId}/sessions",

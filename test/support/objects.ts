@@ -51,6 +51,8 @@ export interface StorageFault {
   prefix?: string;
   /** Fail this many times, then work (default: always). */
   times?: number;
+  /** Let this many matching calls through first (default: none). */
+  skip?: number;
 }
 
 /** Wiring whose storage fails as `faults` says (the array can change while tests run). */
@@ -65,6 +67,10 @@ export function faultyStorage(faults: StorageFault[]): Pick<typeof objectWiring,
   const failing = (op: StorageFault["op"], key: unknown): boolean => {
     const keys = keysOf(key);
     const fault = faults.find((f) => f.op === op && (!f.prefix || keys.some((k) => k.startsWith(f.prefix!))) && (f.times === undefined || f.times > 0));
+    if (fault && fault.skip) {
+      fault.skip -= 1;
+      return false;
+    }
     if (fault && fault.times !== undefined) fault.times -= 1;
     return Boolean(fault);
   };
