@@ -10,6 +10,14 @@
  *   for a warm location, digi.me's key set in the Cache API. It runs none of
  *   the service's code, so the service's first request still meets cold state.
  * - `GET /__bench/kv`: the KV contents, to seed the next isolate.
+ * - `GET /__bench/bytes?n=N`: N zero bytes in 64 KiB chunks, no service code and no
+ *   upstream: the harness's floor for carrying a large answer (a file read's).
+ * - `POST /__bench/upstream?mode=buffer|stream`: how outbound fetches are timed (below).
+ *   `buffer` (the default): the wrapper reads each body whole, so its transfer counts as
+ *   upstream time and whatever the Worker does with it (a file's decryption) as its own.
+ *   `stream`: the body is passed on unread, as production streams it (a file decrypted as
+ *   it arrives, never held whole), and only the wait for the answer's headers counts as
+ *   upstream; for a large file's end-to-end throughput and workerd's memory.
  * - Every answer carries `X-Bench-Upstream-Ms`: how long this request had an
  *   outbound fetch in progress (overlapping fetches counted once), so the load
  *   generator can tell the Worker's own time from digi.me's. The digi.me calls
@@ -129,14 +137,39 @@ objectWiring.services = (objectEnv) => {
   return productionServices(env);
 };
 const originalFetch = globalThis.fetch;
+/** How outbound fetches are timed (`POST /__bench/upstream?mode=`): one mode per isolate. */
+let upstreamMode: "buffer" | "stream" = "buffer";
 globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
   const began = performance.now();
   const response = await originalFetch(input, init);
+  if (upstreamMode === "stream") {
+    upstream.getStore()?.push([began, performance.now()]);
+    return response;
+  }
   // Read the body here so its transfer counts as upstream time, as the client reads it whole anyway.
   const body = await response.arrayBuffer();
   upstream.getStore()?.push([began, performance.now()]);
   return new Response(body, response);
 };
+
+const CHUNK = new Uint8Array(64 * 1024);
+
+/** `n` zero bytes as a stream of 64 KiB chunks (a decrypted file's chunk size), made of one shared chunk. */
+function bytes(n: number): Response {
+  let left = Math.max(0, Math.floor(n));
+  const body = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (left === 0) return controller.close();
+        const part = Math.min(left, CHUNK.length);
+        left -= part;
+        controller.enqueue(part === CHUNK.length ? CHUNK.slice() : CHUNK.slice(0, part));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return new Response(body, { headers: { "Content-Type": "application/octet-stream", "X-Bench-Upstream-Ms": "0", "X-Bench-Object-Calls": "0", "X-Bench-Objects-Woken": "0" } });
+}
 
 function covered(intervals: Array<[number, number]>): number {
   let total = 0;
@@ -153,6 +186,11 @@ export default {
   async fetch(request: Request, original: Env, ctx: ExecutionContext): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === "/__bench/seed") return seed(request);
+    if (path === "/__bench/bytes") return bytes(Number(new URL(request.url).searchParams.get("n") ?? 0));
+    if (path === "/__bench/upstream" && request.method === "POST") {
+      upstreamMode = new URL(request.url).searchParams.get("mode") === "stream" ? "stream" : "buffer";
+      return new Response(null, { status: 204 });
+    }
     if (path === "/__bench/kv") {
       const now = Date.now();
       return Response.json([...entries].filter(([, e]) => e.expiresAt > now).map(([key, e]) => [key, e.value]));

@@ -2,7 +2,8 @@
  * What both benchmark runtimes share: the load generator, percentiles, the
  * mock's journal, and the steps measured (user start, account start, user
  * callback, account callback, and a no-I/O baseline; on the lean runtime at c=1
- * also the token reads, fresh and refreshing).
+ * also the token reads, fresh and refreshing, and the reads of issue 24: a
+ * session's file list and a file, small and of 1 MiB).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,7 +13,7 @@ import { ROOT } from "../harness/stack.ts";
 /** Where flows return to; never fetched (redirects are not followed). */
 export const RETURN_TO = "http://127.0.0.1:8788/bench-return";
 /** The mock's API endpoints (the journal also records onboarding pages and admin calls). */
-export const API_ENDPOINTS = ["oauth/token/reference", "reference", "oauth/token", "oauth/authorize", "permission-access/accounts", "permission-access/query", "jwks/oauth"];
+export const API_ENDPOINTS = ["oauth/token/reference", "reference", "oauth/token", "oauth/authorize", "permission-access/accounts", "permission-access/query", "permission-access/query/file", "jwks/oauth"];
 
 export type StepName = "baseline (/healthz)" | "user start" | "account start" | "user callback" | "account callback";
 export const STEPS: StepName[] = ["baseline (/healthz)", "user start", "account start", "user callback", "account callback"];
@@ -25,8 +26,33 @@ export const STEPS: StepName[] = ["baseline (/healthz)", "user start", "account 
  */
 export type TokenStepName = "token read (fresh)" | "token read (refresh)";
 export const TOKEN_STEPS: TokenStepName[] = ["token read (fresh)", "token read (refresh)"];
+/**
+ * The reads of issue 24, measured beside the other steps at c=1 on the lean runtime, each
+ * of a user's own session (`sessionKey` from the mock: always finished, so the list answers
+ * at once): `GET /v1/users/{id}/sessions/{key}/files`, the account's default uncompressed
+ * file (`18_<accountId>_1.json`, about 100 bytes) and a file of `FILE_READ_BYTES` put with the
+ * mock's admin API, uncompressed, so what the edge adds to the digi.me call is the
+ * decryption (and the answer's bytes), not a decompression.
+ */
+export type FileStepName = "file list read" | "file read (small)" | "file read (1 MiB)";
+export const FILE_STEPS: FileStepName[] = ["file list read", "file read (small)", "file read (1 MiB)"];
+/** The 1 MiB file's plaintext size (exactly), and its name on every file-reading user's account. */
+export const FILE_READ_BYTES = 1024 * 1024;
+export const FILE_READ_NAME = "bench-1mib.json";
+/** What a read must do, every time (issue 24): one object call (the token), one digi.me call, and no error. */
+export const FILE_READ_EXPECTED: Record<FileStepName, { objectCalls: number; upstreamCalls: number }> = {
+  "file list read": { objectCalls: 1, upstreamCalls: 1 },
+  "file read (small)": { objectCalls: 1, upstreamCalls: 1 },
+  "file read (1 MiB)": { objectCalls: 1, upstreamCalls: 1 },
+};
+/**
+ * The harness's floor for an answer of `FILE_READ_BYTES` (bench/lean-worker.ts's
+ * `/__bench/bytes`: 64 KiB chunks, no service code, no upstream): what carrying a 1 MiB
+ * answer through Miniflare's entry Worker and loopback to the load generator costs.
+ */
+export type FloorStepName = "baseline (1 MiB answer)";
 /** Any step the load generator sends. */
-export type MeasuredStep = StepName | TokenStepName;
+export type MeasuredStep = StepName | TokenStepName | FileStepName | FloorStepName;
 /** What a token read must do, every time: a regression in any of these fails `--compare` and `--token-reads`. */
 export const TOKEN_READ_EXPECTED: Record<TokenStepName, { objectCalls: number; upstreamCalls: number; refreshed: boolean }> = {
   "token read (fresh)": { objectCalls: 1, upstreamCalls: 0, refreshed: false },
@@ -44,8 +70,21 @@ export const SHORT_ACCESS_TOKEN_MS = 10 * 60 * 1000;
 export const REFRESH_BATCH = 25;
 
 export const isTokenStep = (step: MeasuredStep): step is TokenStepName => (TOKEN_STEPS as MeasuredStep[]).includes(step);
+export const isFileStep = (step: MeasuredStep): step is FileStepName => (FILE_STEPS as MeasuredStep[]).includes(step);
 
-export const ROUND_TRIPS: Record<MeasuredStep, number> = { "baseline (/healthz)": 0, "user start": 1, "account start": 1, "user callback": 1, "account callback": 1, "token read (fresh)": 0, "token read (refresh)": 1 };
+export const ROUND_TRIPS: Record<MeasuredStep, number> = {
+  "baseline (/healthz)": 0,
+  "baseline (1 MiB answer)": 0,
+  "user start": 1,
+  "account start": 1,
+  "user callback": 1,
+  "account callback": 1,
+  "token read (fresh)": 0,
+  "token read (refresh)": 1,
+  "file list read": 1,
+  "file read (small)": 1,
+  "file read (1 MiB)": 1,
+};
 
 export interface Stats {
   p50: number;
@@ -142,20 +181,35 @@ export async function journalSince(c: Client, since: number): Promise<Array<{ en
 export interface BenchUser {
   id: string;
   account: string;
+  /** The user's own session key at the mock (always finished: its file list answers at once). */
+  sessionKey?: string;
 }
 
 /** Creates users at the mock, stores their tokens at the edge, and delays every upstream call. */
 export async function setUp(c: Client, count: number, delayMs: number, prefix = "bench"): Promise<BenchUser[]> {
   const users: BenchUser[] = [];
   for (let i = 0; i < count; i++) {
-    const created = (await (await c.admin.createUser({ userId: `${prefix}-${i}`, accounts: 1 })).json()) as { userId: string; accounts: Array<{ id: string }>; token: unknown };
+    const created = (await (await c.admin.createUser({ userId: `${prefix}-${i}`, accounts: 1 })).json()) as { userId: string; sessionKey?: string; accounts: Array<{ id: string }>; token: unknown };
     const stored = await c.api(`/v1/users/${created.userId}/token`, created.token, "PUT");
     if (stored.status !== 204) throw new Error(`storing a token answered ${stored.status}: ${await stored.text()}`);
-    users.push({ id: created.userId, account: created.accounts[0]!.id });
+    users.push({ id: created.userId, account: created.accounts[0]!.id, ...(created.sessionKey ? { sessionKey: created.sessionKey } : {}) });
   }
   await c.admin.setScenario({ faults: [{ type: "delay", ms: delayMs, endpoints: API_ENDPOINTS }] });
   return users;
 }
+
+/**
+ * Puts a file of exactly `sizeBytes` bytes of plaintext on the user's first account with the
+ * mock's admin API (`POST /__mock/users/:userId/files/large`: deterministic JSON records,
+ * generated and encrypted to the contract's key on every read).
+ */
+export async function putLargeFile(c: Client, user: BenchUser, name: string, sizeBytes: number, compression: "none" | "gzip" | "brotli" = "none"): Promise<void> {
+  const response = await c.admin.call(`users/${encodeURIComponent(user.id)}/files/large`, { accountId: user.account, name, sizeBytes, compression }, "POST");
+  if (response.status !== 201) throw new Error(`putting ${name} (${sizeBytes} bytes, ${compression}) on ${user.id} answered ${response.status}: ${await response.text()}`);
+}
+
+/** The account's default uncompressed file (mock-server/README.md, "Data": the first account's `…_1.json`). */
+export const smallFileName = (user: BenchUser): string => `18_${user.account}_1.json`;
 
 /** A browser-side cookie for a launched flow, and its callback URL. */
 export interface PreparedCallback {
@@ -191,6 +245,8 @@ export interface StepAnswer {
   location?: string;
   /** A token read's `refreshed`. */
   refreshed?: boolean;
+  /** The answer's body length (bytes). */
+  bytes?: number;
 }
 
 /** Users prepared so far for the refreshing token read (their ids must not repeat at the mock). */
@@ -225,6 +281,10 @@ export async function sendStep(c: Client, step: MeasuredStep, user: BenchUser, c
   if (step === "baseline (/healthz)") response = await fetch(`${c.edgeUrl}/healthz`);
   else if (step === "token read (fresh)") response = await c.api(`/v1/users/${user.id}/token`);
   else if (step === "token read (refresh)") response = await c.api(`/v1/users/${user.id}/token?minValidity=${REFRESH_MIN_VALIDITY_S}`);
+  else if (step === "baseline (1 MiB answer)") response = await fetch(`${c.edgeUrl}/__bench/bytes?n=${FILE_READ_BYTES}`);
+  else if (step === "file list read") response = await c.api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files`);
+  else if (step === "file read (small)") response = await c.api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files/${smallFileName(user)}`);
+  else if (step === "file read (1 MiB)") response = await c.api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files/${FILE_READ_NAME}`);
   else if (step === "user start") response = await c.api("/v1/reauth/user", { userId: user.id, returnTo: RETURN_TO });
   else if (step === "account start") response = await c.api("/v1/reauth/account", { userId: user.id, accountId: user.account, returnTo: RETURN_TO });
   else response = await fetch(callback!.url, { redirect: "manual", headers: { Cookie: callback!.cookie } });
@@ -242,14 +302,28 @@ export async function sendStep(c: Client, step: MeasuredStep, user: BenchUser, c
     ...(objectsWoken === null ? {} : { objectsWoken: Number(objectsWoken) }),
     ...(location === null ? {} : { location }),
     ...(typeof refreshed === "boolean" ? { refreshed } : {}),
+    bytes: body.byteLength,
   };
 }
 
-export const EXPECTED_STATUS: Record<MeasuredStep, number> = { "baseline (/healthz)": 200, "user start": 201, "account start": 201, "user callback": 303, "account callback": 303, "token read (fresh)": 200, "token read (refresh)": 200 };
+export const EXPECTED_STATUS: Record<MeasuredStep, number> = {
+  "baseline (/healthz)": 200,
+  "baseline (1 MiB answer)": 200,
+  "user start": 201,
+  "account start": 201,
+  "user callback": 303,
+  "account callback": 303,
+  "token read (fresh)": 200,
+  "token read (refresh)": 200,
+  "file list read": 200,
+  "file read (small)": 200,
+  "file read (1 MiB)": 200,
+};
 
-/** Whether an answer is what its step must answer: the status and, for a token read, whether it refreshed. */
+/** Whether an answer is what its step must answer: the status and, for a token read, whether it refreshed; a 1 MiB answer, its length. */
 export function answeredAsExpected(step: MeasuredStep, answer: StepAnswer): boolean {
   if (answer.status !== EXPECTED_STATUS[step]) return false;
+  if ((step === "file read (1 MiB)" || step === "baseline (1 MiB answer)") && answer.bytes !== FILE_READ_BYTES) return false;
   return !isTokenStep(step) || answer.refreshed === TOKEN_READ_EXPECTED[step].refreshed;
 }
 

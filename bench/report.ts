@@ -2,7 +2,8 @@
  * BENCHMARKS.md from bench/results.json: the lean runtime's figures (the
  * Worker's own), the dev stack's beside them, and the targets met or missed.
  */
-import { REFRESH_BATCH, ROUND_TRIPS, TOKEN_READ_EXPECTED, TOKEN_STEPS, type LevelResult, type MeasuredStep, type Stats, type StepName, type TokenStepName } from "./lib.ts";
+import { FILE_READ_EXPECTED, FILE_STEPS, REFRESH_BATCH, ROUND_TRIPS, TOKEN_READ_EXPECTED, TOKEN_STEPS, type FileStepName, type LevelResult, type MeasuredStep, type Stats, type StepName, type TokenStepName } from "./lib.ts";
+import type { NodeDecryptRun } from "./decrypt.ts";
 import type { StepProfile } from "./profile.ts";
 
 type WorkStep = Exclude<StepName, "baseline (/healthz)">;
@@ -98,6 +99,14 @@ export function markdown(results: Results): string {
     targetRows.push(
       `| token reads, warm: 1 object call each; digi.me calls 0 (fresh) / 1 (refresh) | ${tokenLevels.map((l) => `${l.step}: ${l.objectCallsPerRequest ?? "?"} object, ${l.upstreamCallsPerRequest} digi.me${l.errors ? `, ${l.errors} errors` : ""}`).join("; ")} | ${tokenOk ? "met" : "**missed**"} |`,
     );
+  }
+  const fileLevels = FILE_STEPS.flatMap((step) => lean.levels.filter((l) => l.step === step));
+  if (fileLevels.length) {
+    const fileOk = fileLevels.every((l) => {
+      const e = FILE_READ_EXPECTED[l.step as FileStepName];
+      return l.objectCallsPerRequest === e.objectCalls && (l.objectCallsMax ?? e.objectCalls) === e.objectCalls && l.upstreamCallsPerRequest === e.upstreamCalls && l.errors === 0;
+    });
+    targetRows.push(`| reads (issue 24), warm: 1 object call and 1 digi.me call each | ${fileLevels.map((l) => `${l.step}: ${l.objectCallsPerRequest ?? "?"} object, ${l.upstreamCallsPerRequest} digi.me${l.errors ? `, ${l.errors} errors` : ""}`).join("; ")} | ${fileOk ? "met" : "**missed**"} |`);
   }
   const withObjects = lean.levels.some((l) => l.objectCallsPerRequest !== undefined);
 
@@ -238,17 +247,6 @@ Measured from outside (workerd's clock does not advance during computation):
 `
     : ""
 }
-## \`--compare\`
-
-\`npm run bench -- --compare\` measures the lean figures again (c=1 and 16, cold boots,
-start-up, bundle) and exits 1 when one is worse than \`bench/results.json\` beyond these
-margins: warm non-upstream p50 at c=1 × 1.5 + 1 ms; first request on a fresh isolate
-× 1.3 + 15 ms; start-up + 10 ms; bundle + 5%; any added upstream call, at any
-concurrency. It writes nothing and prints both load averages. The margins are wide, and
-c=16 latency is not compared, because this machine is small and shared: a run while
-other test suites ran (load 6 against 2.6) read the c=16 callbacks twice as slow and
-cold requests 30–65 ms slower with no change to the code. They catch a lost overlap or
-an added round trip (+50 ms), a heavy dependency or a slow code path, not a few per cent.
 ${results.notes ? `\n## Reading the numbers\n\n${results.notes.trim()}\n` : ""}
 Raw numbers: [\`bench/results.json\`](bench/results.json).
 `;
@@ -675,5 +673,286 @@ ${Object.keys(run.steps)
   .join("\n")}
 ${run.notes ? `\n${run.notes.trim()}\n` : ""}
 Raw numbers: [\`bench/token-reads.json\`](bench/token-reads.json).
+`;
+}
+
+// ---------------------------------------------------------------- file reads (--file-reads)
+
+/** Reads of one 20 MiB file in one upstream mode (bench/lean-worker.ts's `/__bench/upstream`). */
+export interface LargeRead {
+  compression: "none" | "gzip";
+  /** `buffer`: the body read whole before the Worker sees it (its transfer is upstream time); `stream`: as production, headers only are upstream. */
+  mode: "buffer" | "stream";
+  plaintextBytes: number;
+  memorySampled: boolean;
+  runs: Array<{
+    latencyMs: number;
+    upstreamMs: number;
+    objectCalls: number;
+    /** workerd's resident set just before the read, its peak during it (VmHWM reset before, or the 2 ms samples' highest), KiB. */
+    rssBeforeKiB?: number;
+    peakKiB?: number;
+    sampledPeakKiB?: number;
+    rssAfterKiB?: number;
+  }>;
+  /** Medians over the runs. */
+  latencyMs: number;
+  upstreamMs: number;
+  nonUpstreamMs: number;
+  /** Plaintext MB (10^6 bytes) per second: over the whole request, and over what is not upstream time. */
+  endToEndMbPerS: number;
+  afterUpstreamMbPerS: number;
+}
+
+/** `npm run bench -- --file-reads` (bench/file-reads.json). */
+export interface FileReadsRun {
+  date: string;
+  delayMs: number;
+  rounds: number;
+  requestsPerRound: number;
+  fileReadUsers: number;
+  fileReadBytes: number;
+  command: string;
+  commit: string;
+  dirty: boolean;
+  dirtyPaths?: string[];
+  machine: { loadAverageBefore: number[]; loadAverageAfter: number[] } & Record<string, string | number | number[]>;
+  steps: Partial<Record<MeasuredStep, TokenReadsStep>>;
+  expectations: Record<FileStepName, { held: boolean; breaches: string[] }>;
+  large: LargeRead[];
+  memory: { bootKiB?: number; warmKiB?: number; peakReset: boolean; workerLimitMiB: number };
+  node: NodeDecryptRun;
+  bundle: { rawBytes: number; gzipBytes: number };
+  notes?: string;
+}
+
+/** The issue's claim: a file read costs at most this much non-upstream time more than the digi.me call itself. */
+export const FILE_READ_CLAIM_MS = 2;
+
+const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
+
+/** BENCHMARKS.md's "File reads" section from bench/file-reads.json. */
+export function fileReadsSection(run: FileReadsRun): string {
+  const { machine } = run;
+  const date = run.date.slice(0, 16).replace("T", " ");
+  const step = (name: MeasuredStep) => run.steps[name];
+  const healthz = step("baseline (/healthz)")?.latencyMs.p50 ?? Number.NaN;
+  const answerFloor = step("baseline (1 MiB answer)")?.latencyMs.p50 ?? Number.NaN;
+  const rows = Object.entries(run.steps)
+    .map(([name, s]) => {
+      const nonUpstream = name.startsWith("baseline") || !s.nonUpstreamMs ? "—" : `${s.nonUpstreamMs.p50} / ${s.nonUpstreamMs.p95}`;
+      return `| ${FILE_STEPS.includes(name as FileStepName) ? `**${name}**` : name} | ${s.requests} | ${s.latencyMs.p50} | ${s.latencyMs.p95} / ${s.latencyMs.p99} | ${nonUpstream} | ${s.upstreamCallsPerRequest} | ${s.mockTimePerCallMs || "—"} | ${s.objectCallsPerRequest ?? "—"}${s.objectCallsMax !== undefined && s.objectCallsMax !== s.objectCallsPerRequest ? ` (at most ${s.objectCallsMax})` : ""} | ${s.cpuMsPerRequest ?? "—"} | ${s.errors} |`;
+    })
+    .join("\n");
+  const expectation = (name: FileStepName) => {
+    const e = FILE_READ_EXPECTED[name];
+    const x = run.expectations[name];
+    const s = step(name);
+    return `| ${name} | ${e.objectCalls} | ${e.upstreamCalls} | ${s?.objectCallsPerRequest ?? "?"}${s?.objectCallsMax !== undefined ? ` (at most ${s.objectCallsMax})` : ""} / ${s?.upstreamCallsPerRequest ?? "?"} / ${s?.errors ?? "?"} | ${x.held ? "held" : `**missed**: ${x.breaches.join("; ")}`} |`;
+  };
+  const claimRow = (name: FileStepName, floorName: string, floor: number) => {
+    const s = step(name);
+    const own = s?.nonUpstreamMs?.p50 ?? Number.NaN;
+    const net = r2(own - floor);
+    const verdict = (v: number) => (v <= FILE_READ_CLAIM_MS ? "held" : `**missed** by ${r2(v - FILE_READ_CLAIM_MS)} ms`);
+    return `| ${name} | ${s?.objectCallsPerRequest ?? "?"} | ${own} | ${verdict(own)} | ${floorName} ${floor} | ${net} | ${verdict(net)} | ${s?.cpuMsPerRequest ?? "—"} |`;
+  };
+  const largeRows = run.large
+    .map((l) => `| ${l.compression} | ${l.mode}${l.memorySampled ? " (memory sampled)" : ""} | ${l.runs.length} | ${l.latencyMs} | ${l.upstreamMs} | ${l.nonUpstreamMs} | ${l.endToEndMbPerS} | ${l.afterUpstreamMbPerS} | ${l.runs.map((r) => r.latencyMs).join(", ")} |`)
+    .join("\n");
+  const memoryRuns = run.large.filter((l) => l.memorySampled);
+  const memoryRows = memoryRuns
+    .flatMap((l) =>
+      l.runs.map((r, i) => {
+        const peak = r.peakKiB ?? r.sampledPeakKiB;
+        return `| ${l.compression} | ${i + 1} | ${r.rssBeforeKiB !== undefined ? mib(r.rssBeforeKiB) : "?"} | ${peak !== undefined ? mib(peak) : "?"} | ${r.sampledPeakKiB !== undefined ? mib(r.sampledPeakKiB) : "?"} | ${peak !== undefined && r.rssBeforeKiB !== undefined ? `+${mib(peak - r.rssBeforeKiB)}` : "?"} | ${r.rssAfterKiB !== undefined ? mib(r.rssAfterKiB) : "?"} |`;
+      }),
+    )
+    .join("\n");
+  const deltas = memoryRuns.flatMap((l) => l.runs.map((r) => ((r.peakKiB ?? r.sampledPeakKiB) ?? Number.NaN) - (r.rssBeforeKiB ?? Number.NaN)));
+  const peaks = memoryRuns.flatMap((l) => l.runs.map((r) => (r.peakKiB ?? r.sampledPeakKiB) ?? Number.NaN));
+  const maxDelta = mib(Math.max(...deltas));
+  const maxPeak = mib(Math.max(...peaks));
+  const nodeRows = run.node.figures.map((f) => `| ${f.compression} | ${f.plaintextBytes} | ${f.encryptedBytes} | ${f.medianMs} | **${f.mbPerS}** | ${f.runsMs.join(", ")} | ${f.maxBufferedBytes} |`).join("\n");
+  return `## File reads (issue 24)
+
+\`GET /v1/users/{userId}/sessions/{sessionKey}/files\` answers a session's file list, and
+\`…/files/{fileName}\` a file, decrypted at the edge with the contract key (RSA-OAEP data key,
+then AES-256-CBC 64 KiB at a time as the body arrives) and decompressed, streamed. Each read
+takes the user's token from the user's object (one object call) and calls digi.me from the
+Worker (one call).
+
+Measured by \`${run.command}\` on ${date} UTC (tree ${run.commit}${run.dirty ? ` + uncommitted work${run.dirtyPaths?.length ? ` in ${run.dirtyPaths.join(", ")}` : ""}` : ", nothing uncommitted"}): the lean runtime
+(workerd through Miniflare, the objects' SQLite storage on disk), the standalone mock with every
+digi.me call delayed **${run.delayMs} ms** (the file read's too), warm, **c=1**, ${run.rounds} rounds of ${run.requestsPerRound} requests per step,
+the steps taking turns within each round, on ${run.fileReadUsers} users' own sessions (the mock's \`sessionKey\`
+of each user: always finished, so the list answers at once). **file read (small)**: the
+account's default uncompressed file (about 100 bytes). **file read (1 MiB)**: a file of exactly
+${run.fileReadBytes} bytes of JSON put on each user's account with the mock's admin API
+(\`POST /__mock/users/:userId/files/large\`), **uncompressed**, so what the edge adds is the
+decryption, not a decompression; every answer's length is checked. **baseline (1 MiB answer)**:
+\`/__bench/bytes\` of the benchmark entry, 1 MiB in 64 KiB chunks with no service code and no
+upstream: what carrying a 1 MiB answer to the load generator costs here. The lean runtime reads
+each digi.me answer whole before handing it on (bench/lean-worker.ts, \`buffer\` mode), so the
+1 MiB body's transfer from the mock is upstream time and its decryption is the Worker's own
+(production decrypts as the body arrives, overlapping the two: these figures are the
+non-overlapped upper bound).
+Machine: ${machine.cpu} × ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node ${machine.node}, workerd ${machine.workerd}.
+**Load average (1/5/15 min) before ${machine.loadAverageBefore.join(" / ")}, after ${machine.loadAverageAfter.join(" / ")}** (others' test runs share the 2 cores).
+
+| step (warm, c=1) | requests | latency p50 ms | p95 / p99 ms | non-upstream p50 / p95 ms | digi.me calls / request | mock ms / call | object calls / request | CPU ms / request | errors |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${rows}
+
+What the reads must do, every time (\`--file-reads\` exits 1 and \`--compare\` reports a regression otherwise; \`npm run bench\` measures them at c=1 too):
+
+| step | object calls | digi.me calls | measured (object calls / digi.me calls / errors) | result |
+| --- | --- | --- | --- | --- |
+${FILE_STEPS.map(expectation).join("\n")}
+
+**The claim (issue 24): "a file read through the edge costs at most one object call and ${FILE_READ_CLAIM_MS} ms
+non-upstream more than the digi.me call itself."** Non-upstream = latency − the time the Worker
+waited on digi.me (the whole body, in this mode), as for every step here. It includes the
+harness (the load generator's HTTP, Miniflare's entry Worker: \`/healthz\` ${healthz} ms, a 1 MiB answer
+${answerFloor} ms), so the net column takes out the floor of an answer of the same size:
+
+| read | object calls | non-upstream p50 ms | ≤ ${FILE_READ_CLAIM_MS} ms | floor (latency p50 ms) | net of the floor ms | net ≤ ${FILE_READ_CLAIM_MS} ms | CPU ms / request |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${claimRow("file list read", "/healthz", healthz)}
+${claimRow("file read (small)", "/healthz", healthz)}
+${claimRow("file read (1 MiB)", "1 MiB answer", answerFloor)}
+
+### 20 MiB files: throughput and workerd's memory
+
+A new lean runtime; one user with a 20 MiB file (${LARGE_MIB_NOTE}) uncompressed and one
+gzip-compressed (the mock compresses, then encrypts, as it serves each read); each read
+once warm first with small reads. **stream**: as production, the body handed to the Worker as it
+arrives, decrypted and answered as it streams (upstream = the wait for digi.me's headers, the
+${run.delayMs} ms included; the mock generates and encrypts the file in Node as it sends it, so it
+can be the slower end). **buffer**: the benchmark entry reads the body whole first (upstream =
+the mock's whole delivery), so non-upstream is the edge alone: decryption (and gunzip), and
+the answer to the load generator. MB = 10^6 bytes of plaintext.
+
+| compression | mode | reads | latency p50 ms | upstream ms | non-upstream ms | MB/s end to end | MB/s of the non-upstream part | each read's latency ms |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${largeRows}
+
+**workerd's resident memory** (the whole process: the Worker's isolate, Miniflare's entry Worker,
+the objects, workerd itself) while it serves one 20 MiB read in stream mode, read from
+\`/proc/<pid>/status\`: VmRSS just before the read, then the peak during it (${run.memory.peakReset ? "VmHWM, reset to the current RSS just before the read (\\`clear_refs\\` 5), and VmRSS sampled every 2 ms" : "VmRSS sampled every 2 ms: VmHWM could not be reset here"}), MiB.
+The runtime's RSS after boot ${run.memory.bootKiB !== undefined ? mib(run.memory.bootKiB) : "?"} MiB, after setting up and warming ${run.memory.warmKiB !== undefined ? mib(run.memory.warmKiB) : "?"} MiB.
+
+| compression | read | RSS before | peak | highest 2 ms sample | peak − before | RSS after |
+| --- | --- | --- | --- | --- | --- | --- |
+${memoryRows}
+
+Highest peak ${maxPeak} MiB, largest rise over the RSS before a read **+${maxDelta} MiB** for a 20 MiB file (the Worker's limit is ${run.memory.workerLimitMiB} MB per isolate; this is the whole process).
+
+**The decryption alone in Node** (\`node bench/decrypt.ts\`, ${run.node.node}): \`decryptFileStream\` (and
+\`decompress\`) of src/digime/files.ts over an encrypted body held in memory, made by the mock's
+own encryption (mock-server/data.ts) and handed over 64 KiB at a time; median of ${run.node.figures[0]?.runs ?? "?"} runs after one
+warm-up. Node's WebCrypto (OpenSSL) and streams, not workerd's (BoringSSL): the code's cost on
+this CPU, not the Worker's.
+
+| compression | plaintext bytes | encrypted bytes | median ms | MB/s | runs ms | most ciphertext held at once (bytes) |
+| --- | --- | --- | --- | --- | --- | --- |
+${nodeRows}
+
+Production bundle (\`wrangler deploy --dry-run\`, this run): ${kib(run.bundle.rawBytes)} KiB raw, ${kib(run.bundle.gzipBytes)} KiB gzip.
+${run.notes ? `\n${run.notes.trim()}\n` : ""}
+Raw numbers: [\`bench/file-reads.json\`](bench/file-reads.json).
+`;
+}
+
+const LARGE_MIB_NOTE = "20,971,520 bytes of JSON records";
+
+// ---------------------------------------------------------------- --compare (bench/baseline.json)
+
+/** Margins of `--compare`: a figure regresses when it is worse than the baseline's by more than this. */
+export const COMPARE_MARGINS = {
+  /** Warm non-upstream p50 at c=1 (c=16 measures the machine's saturation more than the Worker): ×1.5 and 1 ms more. */
+  nonUpstreamFactor: 1.5,
+  nonUpstreamSlackMs: 1,
+  /** First request on a fresh isolate (median): ×1.3 and 15 ms more. */
+  coldFactor: 1.3,
+  coldSlackMs: 15,
+  /** Script start-up (median boot difference): 10 ms more. */
+  startupSlackMs: 10,
+  /** Bundle: 5% more bytes. */
+  bundleFactor: 1.05,
+  /** Upstream calls and object calls per request: any increase. */
+};
+
+/** `npm run bench -- --record-baseline` (bench/baseline.json): what `--compare` measures, of the current design. */
+export interface CompareBaseline {
+  date: string;
+  delayMs: number;
+  command: string;
+  commit: string;
+  dirty: boolean;
+  dirtyPaths?: string[];
+  machine: { loadAverageBefore: number[]; loadAverageAfter: number[] } & Record<string, string | number | number[]>;
+  /** What the figures are of: a baseline of another design is refused, not compared. */
+  design: { userObjects: boolean };
+  bundle: { rawBytes: number; gzipBytes: number };
+  startup: Results["startup"];
+  lean: Pick<Results["lean"], "levels" | "counts" | "objectCounts" | "cold">;
+}
+
+/** BENCHMARKS.md's `--compare` section: how the check works and the baseline it uses. */
+export function compareSection(baseline?: CompareBaseline): string {
+  const m = COMPARE_MARGINS;
+  const at = (name: MeasuredStep) => baseline?.lean.levels.find((l) => l.step === name && l.concurrency === 1);
+  const steps = baseline ? [...new Set(baseline.lean.levels.filter((l) => !l.step.startsWith("baseline")).map((l) => l.step))] : [];
+  const rows = steps
+    .map((name) => {
+      const l = at(name);
+      return l ? `| ${name} | ${l.nonUpstreamMs.p50} | ${r2(l.nonUpstreamMs.p50 * m.nonUpstreamFactor + m.nonUpstreamSlackMs)} | ${l.upstreamCallsPerRequest} | ${l.objectCallsPerRequest ?? "—"} |` : "";
+    })
+    .filter(Boolean)
+    .join("\n");
+  const cold = baseline
+    ? (["user start", "account start", "user callback", "account callback"] as const)
+        .map((name) => `${name} ${baseline.lean.cold.fresh?.[name]?.firstRequestMs ?? "?"} / ${baseline.lean.cold.warm?.[name]?.firstRequestMs ?? "?"}`)
+        .join("; ")
+    : "";
+  return `## \`--compare\`: the regression check
+
+\`npm run bench -- --compare\` measures the lean figures again (c=1 and 16 with the token reads
+and the reads of issue 24 at c=1, cold boots, start-up, bundle; no profile) and exits 1 when one is
+worse than **\`bench/baseline.json\`** beyond these margins: warm non-upstream p50 at c=1
+× ${m.nonUpstreamFactor} + ${m.nonUpstreamSlackMs} ms; first request on a fresh isolate × ${m.coldFactor} + ${m.coldSlackMs} ms; start-up + ${m.startupSlackMs} ms; bundle
++ ${Math.round((m.bundleFactor - 1) * 100)}%; any added upstream call or object call, at any concurrency; and, whatever the
+baseline says, a token read or a read of issue 24 making other than its one object call and its
+digi.me calls. It writes nothing (but docs/speed.md's bundle figure) and prints which baseline it
+used (its commit and date) and both load averages.
+
+**The baseline is of the current design, not \`bench/results.json\`.** \`bench/results.json\` is the
+full run's record, measured before the user objects (tokens and flows in KV, no object calls):
+comparing today's code against it reported a regression that was the objects' design (about
++1.5 ms per step, one RPC and one durable commit each; "User objects" above), not a slip. So
+\`npm run bench -- --record-baseline\` measures exactly what \`--compare\` measures and writes
+\`bench/baseline.json\` (commit, date, load, design); record it again whenever the design changes
+on purpose. \`--compare\` exits 2 without comparing when there is no baseline or the baseline is
+of another design (user objects bound in one and not the other), and lists as "not compared"
+every step the baseline has not measured or measured with another design (object calls counted in
+one run only), rather than judging it against figures of other work.
+
+${
+  baseline
+    ? `The baseline now: recorded by \`${baseline.command}\` on ${baseline.date.slice(0, 16).replace("T", " ")} UTC, tree ${baseline.commit}${baseline.dirty ? ` + uncommitted work${baseline.dirtyPaths?.length ? ` in ${baseline.dirtyPaths.join(", ")}` : ""}` : ""}, user objects ${baseline.design.userObjects ? "bound" : "not bound"}, load average before ${baseline.machine.loadAverageBefore.join(" / ")}, after ${baseline.machine.loadAverageAfter.join(" / ")}. Bundle ${kib(baseline.bundle.rawBytes)} KiB (${kib(baseline.bundle.gzipBytes)} KiB gzip); start-up ${baseline.startup.startupMs} ms; first request on a fresh isolate, fresh / warm location (ms): ${cold}.
+
+| step (c=1) | baseline non-upstream p50 ms | regression above ms | digi.me calls / request | object calls / request |
+| --- | --- | --- | --- | --- |
+${rows}
+`
+    : "No baseline is recorded: `--compare` refuses to run until `npm run bench -- --record-baseline` writes one.\n"
+}
+The margins are wide, and c=16 latency is not compared, because this machine is small and
+shared: a run while other test suites ran (load 6 against 2.6) read the c=16 callbacks twice as
+slow and cold requests 30–65 ms slower with no change to the code. They catch a lost overlap or
+an added round trip (+50 ms), a heavy dependency or a slow code path, not a few per cent.
+
+Raw numbers: [\`bench/baseline.json\`](bench/baseline.json).
 `;
 }

@@ -7,20 +7,29 @@
  *   API, the production Worker with an in-memory KV (bench/lean-worker.ts).
  *   Per step: upstream round trips, p50/p99 at each concurrency, non-upstream
  *   time, workerd CPU per request (at c=1 also the token reads of issue 23: a
- *   fresh read, and one that refreshes at digi.me first); the first request on a fresh isolate
+ *   fresh read, and one that refreshes at digi.me first; and the reads of issue 24:
+ *   a file list, a small file, a 1 MiB file); the first request on a fresh isolate
  *   (median of `--boots` boots, in a fresh and in a warm location); script
  *   start-up; the production bundle's size.
  * - **dev stack**: the same steps under `wrangler dev` (its proxy and local KV
  *   simulator included), as `npm start` runs it; plus crypto CPU per operation.
  *
  *   npm run bench -- [--delay 50] [--levels 1,16,64] [--boots 5] [--skip-dev] [--notes "..."]
- *   npm run bench -- --compare     # lean figures only; exit 1 on a regression beyond the margins
+ *   npm run bench -- --compare     # lean figures only, against bench/baseline.json (the current design's); exit 1 on a
+ *       # regression beyond the margins, exit 2 when there is no baseline or it is of another design
+ *   npm run bench -- --record-baseline # measures what --compare measures and writes bench/baseline.json
  *   npm run bench -- --report-only # rewrite BENCHMARKS.md from bench/results.json (and bench/side-by-side.json, bench/token-reads.json)
  *   npm run bench -- --token-reads [--rounds 5] [--requests 20]
  *       # the token reads (issue 23: a fresh read, a read that refreshes) beside the other steps,
  *       # lean runtime, warm c=1, steps taking turns round by round; writes bench/token-reads.json
  *       # and the "Token reads" section of BENCHMARKS.md; exit 1 if a read makes other than one
  *       # object call, or other than 0 (fresh) / 1 (refresh) digi.me calls, or answers otherwise
+ *   npm run bench -- --file-reads [--rounds 5] [--requests 20]
+ *       # the reads of issue 24 (a file list, a small file, a 1 MiB file) beside /healthz, a 1 MiB answer
+ *       # with no service code and the fresh token read, lean runtime, warm c=1, in rounds; then 20 MiB files
+ *       # (uncompressed and gzip) end to end with workerd's resident memory, and the decryption alone in
+ *       # Node (bench/decrypt.ts); writes bench/file-reads.json and the "File reads" section of
+ *       # BENCHMARKS.md; exit 1 if a read makes other than one object call and one digi.me call
  *   npm run bench -- --baseline <dir> [--rounds 10] [--requests 20] [--users 200] [--skip-cold] [--profile] [--tmpfs /dev/shm]
  *       # this tree and the one at <dir> (a git worktree with node_modules) side by side in one run:
  *       # both lean bundles on one mock, warm c=1 steps alternating round by round, then cold
@@ -29,10 +38,12 @@
  *       # grows by more than SIDE_BY_SIDE_GATE_MS on any step. --tmpfs <dir>: a third runtime, this
  *       # tree with its objects' storage in <dir> (tmpfs: no fsync), to show what durable commits cost
  *
- * Writes bench/results.json and BENCHMARKS.md (except with --compare and --baseline).
+ * Writes bench/results.json and BENCHMARKS.md (except with --compare, --record-baseline and --baseline).
+ * Every run that builds the production bundle also writes its size into docs/speed.md.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -42,12 +53,17 @@ import { bootLean, buildBundle, objectState, type Bundle, type ObjectState } fro
 import {
   client,
   EXPECTED_STATUS,
+  FILE_READ_BYTES,
+  FILE_READ_EXPECTED,
+  FILE_READ_NAME,
+  FILE_STEPS,
   journalSeq,
   journalSince,
   measure,
   median,
   prepareCallbacks,
   processCpuMs,
+  putLargeFile,
   REFRESH_MIN_VALIDITY_S,
   round,
   sendStep,
@@ -60,6 +76,7 @@ import {
   versionOf,
   type BenchUser,
   type Client,
+  type FileStepName,
   type LevelResult,
   type MeasuredStep,
   type PreparedCallback,
@@ -68,24 +85,28 @@ import {
   type TokenStepName,
 } from "./lib.ts";
 import { profileSteps, type StepProfile } from "./profile.ts";
-import { markdown, SIDE_BY_SIDE_GATE_MS, tokenReadsSection, userObjectsSection, type ColdFigure, type Floor, type Results, type SideBySide, type SideBySideTree, type TokenReadsRun, type TokenReadsStep } from "./report.ts";
+import { nodeDecryptThroughput } from "./decrypt.ts";
+import {
+  COMPARE_MARGINS,
+  compareSection,
+  fileReadsSection,
+  markdown,
+  SIDE_BY_SIDE_GATE_MS,
+  tokenReadsSection,
+  userObjectsSection,
+  type ColdFigure,
+  type CompareBaseline,
+  type FileReadsRun,
+  type Floor,
+  type LargeRead,
+  type Results,
+  type SideBySide,
+  type SideBySideTree,
+  type TokenReadsRun,
+  type TokenReadsStep,
+} from "./report.ts";
 
 const WORK_STEPS = STEPS.filter((s) => !s.startsWith("baseline")) as Exclude<StepName, "baseline (/healthz)">[];
-
-/** Margins of `--compare`: a figure regresses when it is worse than the committed one by more than this. */
-export const COMPARE_MARGINS = {
-  /** Warm non-upstream p50 at c=1 (c=16 measures the machine's saturation more than the Worker): ×1.5 and 1 ms more. */
-  nonUpstreamFactor: 1.5,
-  nonUpstreamSlackMs: 1,
-  /** First request on a fresh isolate (median): ×1.3 and 15 ms more. */
-  coldFactor: 1.3,
-  coldSlackMs: 15,
-  /** Script start-up (median boot difference): 10 ms more. */
-  startupSlackMs: 10,
-  /** Bundle: 5% more bytes. */
-  bundleFactor: 1.05,
-  /** Upstream calls and object calls per request: any increase. */
-};
 
 /** The machine a run measured on, with the load average before it and now. */
 function machineFacts(loadBefore: number[]) {
@@ -180,10 +201,15 @@ async function runLeanWarm(bundle: Bundle, mock: MockHandle, levels: number[], r
     const tokenUsers = bundle.userObjects ? await setUp(c, TOKEN_READ_USERS, delay, `${prefix}-tokens`) : [];
     const tokenReads = tokenUsers.length > 0 && (await readsTokensWithVersions(c, tokenUsers[0]!));
     if (tokenUsers.length > 0 && !tokenReads) console.log("bench: token reads skipped: this Worker's token read answers no version (it predates issue 23)");
+    // The reads of issue 24: their own users, each with a 1 MiB file on its account.
+    const fileUsers = bundle.userObjects ? await setUpFileUsers(c, delay, `${prefix}-files`) : [];
+    const fileReads = fileUsers.length > 0 && (await readsFiles(c, fileUsers[0]!));
+    if (fileUsers.length > 0 && !fileReads) console.log("bench: file reads skipped: this Worker has no GET /v1/users/{id}/sessions/{key}/files (it predates issue 24)");
     const cpu = () => (runtime.pid ? processCpuMs(runtime.pid) : undefined);
     // Warm-up: the isolate fetches the key set and imports keys once; then every step is warm.
     for (const step of STEPS) await measure(c, step, 1, 3, delay, users);
     if (tokenReads) for (const step of TOKEN_STEPS) await measure(c, step, 1, 3, delay, tokenUsers);
+    if (fileReads) for (const step of ["baseline (1 MiB answer)", ...FILE_STEPS] as const) await measure(c, step, 1, 3, delay, fileUsers);
     const results: LevelResult[] = [];
     for (const concurrency of levels) {
       for (const step of STEPS) {
@@ -199,10 +225,18 @@ async function runLeanWarm(bundle: Bundle, mock: MockHandle, levels: number[], r
           logLevel("lean", level);
         }
       }
+      // The reads of issue 24 beside them, at c=1 only, after the floor of a 1 MiB answer.
+      if (concurrency === 1 && fileReads) {
+        for (const step of ["baseline (1 MiB answer)", ...FILE_STEPS] as const) {
+          const level = await measure(c, step, 1, requestsFor(1), delay, fileUsers, cpu);
+          results.push(level);
+          logLevel("lean", level);
+        }
+      }
     }
     const warm = (step: MeasuredStep) => results.filter((r) => r.step === step).reduce((max, r) => Math.max(max, r.upstreamCallsPerRequest), 0);
     const counts: Record<string, number> = {};
-    for (const step of [...WORK_STEPS, ...TOKEN_STEPS]) if (results.some((r) => r.step === step)) counts[step] = warm(step);
+    for (const step of [...WORK_STEPS, ...TOKEN_STEPS, ...FILE_STEPS]) if (results.some((r) => r.step === step)) counts[step] = warm(step);
     const objectCounts = objectCallCounts(results);
     // Flows for the cold boots' callbacks, started and consented to here; their KV goes to each fresh isolate.
     // Disjoint users: a cold user callback's exchange revokes its user's tokens, and an account
@@ -224,7 +258,7 @@ async function runLeanWarm(bundle: Bundle, mock: MockHandle, levels: number[], r
 function objectCallCounts(levels: LevelResult[]): Record<string, number> | undefined {
   if (!levels.some((l) => l.objectCallsPerRequest !== undefined)) return undefined;
   const counts: Record<string, number> = {};
-  for (const step of [...WORK_STEPS, ...TOKEN_STEPS]) {
+  for (const step of [...WORK_STEPS, ...TOKEN_STEPS, ...FILE_STEPS]) {
     if (levels.some((l) => l.step === step)) counts[step] = levels.filter((l) => l.step === step).reduce((max, l) => Math.max(max, l.objectCallsPerRequest ?? 0), 0);
   }
   return counts;
@@ -239,6 +273,26 @@ async function readsTokensWithVersions(c: Client, user: BenchUser): Promise<bool
 
 /** Users whose tokens the fresh token read reads, in turn. */
 const TOKEN_READ_USERS = 16;
+
+/** Users whose files the reads of issue 24 read, in turn (each has the 1 MiB file). */
+const FILE_READ_USERS = 8;
+
+/** Users for the reads of issue 24: `FILE_READ_USERS` users, each with `FILE_READ_NAME` (1 MiB, uncompressed) on its account. */
+async function setUpFileUsers(c: Client, delay: number, prefix: string, count = FILE_READ_USERS): Promise<BenchUser[]> {
+  const users = await setUp(c, count, delay, prefix);
+  for (const user of users) {
+    if (!user.sessionKey) throw new Error("the mock answered a user without its sessionKey");
+    await putLargeFile(c, user, FILE_READ_NAME, FILE_READ_BYTES, "none");
+  }
+  return users;
+}
+
+/** Whether the Worker serves issue 24's reads (older trees skip them). */
+async function readsFiles(c: Client, user: BenchUser): Promise<boolean> {
+  const response = await c.api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files`);
+  await response.arrayBuffer();
+  return response.status === 200;
+}
 
 function logLevel(runtime: string, level: LevelResult): void {
   console.log(`${runtime} ${level.step.padEnd(20)} c=${String(level.concurrency).padStart(2)} n=${level.requests}  p50 ${level.latencyMs.p50}  p99 ${level.latencyMs.p99}  non-upstream p50 ${level.nonUpstreamMs.p50}  cpu ${level.cpuMsPerRequest ?? "?"} ms  calls/req ${level.upstreamCallsPerRequest}  object calls/req ${level.objectCallsPerRequest ?? "—"}  woken/req ${level.objectsWokenPerRequest ?? "—"}  errors ${level.errors}`);
@@ -266,6 +320,19 @@ export function tokenReadBreaches(level: Pick<LevelResult, "step" | "errors" | "
   }
   if (level.upstreamCallsPerRequest !== expected.upstreamCalls) found.push(`${level.step}: ${level.upstreamCallsPerRequest} digi.me calls per request (must be ${expected.upstreamCalls})`);
   if (level.errors > 0) found.push(`${level.step}: ${level.errors} answers other than 200 with refreshed: ${expected.refreshed}`);
+  return found;
+}
+
+/** What a read of issue 24's figures break of `FILE_READ_EXPECTED` (and errors), as lines; none when they hold. */
+export function fileReadBreaches(level: Pick<LevelResult, "step" | "errors" | "upstreamCallsPerRequest" | "objectCallsPerRequest" | "objectCallsMax">): string[] {
+  const expected = FILE_READ_EXPECTED[level.step as FileStepName] as (typeof FILE_READ_EXPECTED)[FileStepName] | undefined;
+  if (!expected) return [];
+  const found: string[] = [];
+  if (level.objectCallsPerRequest !== expected.objectCalls || (level.objectCallsMax ?? expected.objectCalls) !== expected.objectCalls) {
+    found.push(`${level.step}: ${level.objectCallsPerRequest ?? "uncounted"} object calls per request, at most ${level.objectCallsMax ?? "?"} (must be ${expected.objectCalls})`);
+  }
+  if (level.upstreamCallsPerRequest !== expected.upstreamCalls) found.push(`${level.step}: ${level.upstreamCallsPerRequest} digi.me calls per request (must be ${expected.upstreamCalls})`);
+  if (level.errors > 0) found.push(`${level.step}: ${level.errors} answers other than 200${level.step === "file read (1 MiB)" ? ` with ${FILE_READ_BYTES} bytes` : ""}`);
   return found;
 }
 
@@ -360,7 +427,7 @@ async function runLeanCold(targets: ColdTarget[], mock: MockHandle, boots: numbe
   return colds;
 }
 
-async function runLean(levels: number[], requestsFor: (c: number) => number, delay: number, boots: number): Promise<Results["lean"] & { bundle: Results["bundle"]; startup: Results["startup"] }> {
+async function runLean(levels: number[], requestsFor: (c: number) => number, delay: number, boots: number, withProfile = true): Promise<Results["lean"] & { bundle: Results["bundle"]; startup: Results["startup"]; userObjects: boolean }> {
   const mock = await startMockProcess("127.0.0.1", await freePort());
   const production = buildBundle();
   const lean = buildBundle(join(ROOT, "bench", "lean.wrangler.toml"));
@@ -371,9 +438,10 @@ async function runLean(levels: number[], requestsFor: (c: number) => number, del
     console.log(`bench: start-up ${startup.startupMs} ms (workerd boot ${startup.workerdBootMs.bundle} vs bare ${startup.workerdBootMs.bare}); Node import ${startup.nodeImportMs.net} ms net`);
     const warm = await runLeanWarm(lean, mock, levels, requestsFor, delay, boots, objects);
     const [cold] = await runLeanCold([coldTarget(lean, warm, objects)], mock, boots);
-    console.log("bench: CPU profile of the isolate per step…");
-    const profile = await profileSteps(lean, mock, delay);
-    return { levels: warm.levels, counts: warm.counts, ...(warm.objectCounts ? { objectCounts: warm.objectCounts } : {}), cold: cold!, profile, bundle: { rawBytes: production.rawBytes, gzipBytes: production.gzipBytes }, startup };
+    // --compare and --record-baseline compare no profile: they skip it.
+    if (withProfile) console.log("bench: CPU profile of the isolate per step…");
+    const profile = withProfile ? await profileSteps(lean, mock, delay) : undefined;
+    return { levels: warm.levels, counts: warm.counts, ...(warm.objectCounts ? { objectCounts: warm.objectCounts } : {}), cold: cold!, ...(profile ? { profile } : {}), bundle: { rawBytes: production.rawBytes, gzipBytes: production.gzipBytes }, startup, userObjects: lean.userObjects };
   } finally {
     production.dispose();
     lean.dispose();
@@ -561,6 +629,30 @@ async function runSideBySide(
 
 // ---------------------------------------------------------------- token reads (--token-reads)
 
+/** One step's figures over rounds: every request's latency and non-upstream time pooled, the counts weighted by requests. */
+function pooledFigure(samples: Samples, runs: LevelResult[]): TokenReadsStep {
+  const requests = runs.reduce((a, l) => a + l.requests, 0);
+  const weighted = (value: (l: LevelResult) => number | undefined) => (runs.every((l) => value(l) !== undefined) ? round(runs.reduce((a, l) => a + value(l)! * l.requests, 0) / requests, 3) : undefined);
+  const callsTotal = runs.reduce((a, l) => a + l.upstreamCallsPerRequest * l.requests, 0);
+  const figure: TokenReadsStep = {
+    requests,
+    errors: runs.reduce((a, l) => a + l.errors, 0),
+    latencyMs: stats(samples.latencies),
+    ...(samples.nonUpstream.length === samples.latencies.length ? { nonUpstreamMs: stats(samples.nonUpstream) } : {}),
+    roundLatencyP50s: runs.map((l) => l.latencyMs.p50),
+    roundNonUpstreamP50s: runs.map((l) => l.nonUpstreamMs.p50),
+    upstreamCallsPerRequest: round(callsTotal / requests),
+    mockTimePerCallMs: callsTotal ? round(runs.reduce((a, l) => a + l.mockTimePerCallMs * l.upstreamCallsPerRequest * l.requests, 0) / callsTotal) : 0,
+  };
+  const objectCalls = weighted((l) => l.objectCallsPerRequest);
+  if (objectCalls !== undefined && samples.objectCalls.length === requests) Object.assign(figure, { objectCallsPerRequest: round(objectCalls), objectCallsMax: Math.max(...samples.objectCalls) });
+  const woken = weighted((l) => l.objectsWokenPerRequest);
+  if (woken !== undefined) figure.objectsWokenPerRequest = round(woken);
+  const cpuMs = weighted((l) => l.cpuMsPerRequest);
+  if (cpuMs !== undefined) figure.cpuMsPerRequest = cpuMs;
+  return figure;
+}
+
 /**
  * The token reads (issue 23) beside the flow steps, on the lean runtime, warm at c=1:
  * `rounds` rounds of `perRound` requests per step, the steps taking turns within each
@@ -603,30 +695,7 @@ async function runTokenReads(options: { delay: number; rounds: number; perRound:
         console.log(`round ${r + 1}/${options.rounds} (latency p50 so far): ${steps.map((step) => `${step} ${stats(pooled.get(step)!.latencies).p50}`).join("  ")}`);
       }
       const figures: TokenReadsRun["steps"] = {};
-      for (const step of steps) {
-        const samples = pooled.get(step)!;
-        const runs = levels.get(step)!;
-        const requests = runs.reduce((a, l) => a + l.requests, 0);
-        const weighted = (value: (l: LevelResult) => number | undefined) => (runs.every((l) => value(l) !== undefined) ? round(runs.reduce((a, l) => a + value(l)! * l.requests, 0) / requests, 3) : undefined);
-        const callsTotal = runs.reduce((a, l) => a + l.upstreamCallsPerRequest * l.requests, 0);
-        const figure: TokenReadsStep = {
-          requests,
-          errors: runs.reduce((a, l) => a + l.errors, 0),
-          latencyMs: stats(samples.latencies),
-          ...(samples.nonUpstream.length === samples.latencies.length ? { nonUpstreamMs: stats(samples.nonUpstream) } : {}),
-          roundLatencyP50s: runs.map((l) => l.latencyMs.p50),
-          roundNonUpstreamP50s: runs.map((l) => l.nonUpstreamMs.p50),
-          upstreamCallsPerRequest: round(callsTotal / requests),
-          mockTimePerCallMs: callsTotal ? round(runs.reduce((a, l) => a + l.mockTimePerCallMs * l.upstreamCallsPerRequest * l.requests, 0) / callsTotal) : 0,
-        };
-        const objectCalls = weighted((l) => l.objectCallsPerRequest);
-        if (objectCalls !== undefined && samples.objectCalls.length === requests) Object.assign(figure, { objectCallsPerRequest: round(objectCalls), objectCallsMax: Math.max(...samples.objectCalls) });
-        const woken = weighted((l) => l.objectsWokenPerRequest);
-        if (woken !== undefined) figure.objectsWokenPerRequest = round(woken);
-        const cpuMs = weighted((l) => l.cpuMsPerRequest);
-        if (cpuMs !== undefined) figure.cpuMsPerRequest = cpuMs;
-        figures[step] = figure;
-      }
+      for (const step of steps) figures[step] = pooledFigure(pooled.get(step)!, levels.get(step)!);
       const expectations = Object.fromEntries(
         TOKEN_STEPS.map((step) => {
           const f = figures[step]!;
@@ -653,6 +722,203 @@ async function runTokenReads(options: { delay: number; rounds: number; perRound:
     }
   } finally {
     lean.dispose();
+    objects.dispose();
+    await mock.close();
+  }
+}
+
+// ---------------------------------------------------------------- file reads (--file-reads)
+
+/** The large files' plaintext size: 20 MiB. */
+const LARGE_FILE_BYTES = 20 * 1024 * 1024;
+/** Reads of each large file per mode. */
+const LARGE_READS = 3;
+
+/** A field of /proc/<pid>/status in KiB (VmRSS, VmHWM), if readable. */
+function procStatusKiB(pid: number, field: "VmRSS" | "VmHWM"): number | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith(`${field}:`));
+    return line ? Number(line.split(/\s+/)[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resets the process's peak resident set (VmHWM) to its current one (Linux: `5` into clear_refs); false when refused. */
+function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function setUpstreamMode(url: string, mode: "buffer" | "stream"): Promise<void> {
+  const response = await fetch(`${url}/__bench/upstream?mode=${mode}`, { method: "POST" });
+  if (response.status !== 204) throw new Error(`setting the upstream mode answered ${response.status}`);
+}
+
+/**
+ * One read of a large file through the edge, its body counted as it streams (never held);
+ * with `pid`, workerd's resident memory sampled every 2 ms and its peak (VmHWM, reset just
+ * before) read after.
+ */
+async function largeReadOnce(c: Client, user: BenchUser, name: string, pid?: number): Promise<LargeRead["runs"][number]> {
+  let sampled = 0;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let rssBeforeKiB: number | undefined;
+  let reset = false;
+  if (pid) {
+    await sleep(300); // let the last read's garbage settle
+    rssBeforeKiB = procStatusKiB(pid, "VmRSS");
+    reset = resetPeak(pid);
+    sampled = rssBeforeKiB ?? 0;
+    timer = setInterval(() => (sampled = Math.max(sampled, procStatusKiB(pid, "VmRSS") ?? 0)), 2);
+  }
+  try {
+    const began = performance.now();
+    const response = await c.api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files/${name}`);
+    let bytes = 0;
+    for await (const part of response.body as unknown as AsyncIterable<Uint8Array>) bytes += part.length;
+    const latencyMs = performance.now() - began;
+    if (response.status !== 200 || bytes !== LARGE_FILE_BYTES) throw new Error(`reading ${name} answered ${response.status} with ${bytes} bytes`);
+    const upstreamMs = Number(response.headers.get("X-Bench-Upstream-Ms"));
+    const run: LargeRead["runs"][number] = { latencyMs: round(latencyMs), upstreamMs: round(upstreamMs), objectCalls: Number(response.headers.get("X-Bench-Object-Calls")) };
+    if (pid) {
+      if (timer) clearInterval(timer);
+      const peak = reset ? procStatusKiB(pid, "VmHWM") : undefined;
+      Object.assign(run, { rssBeforeKiB, sampledPeakKiB: sampled, ...(peak !== undefined ? { peakKiB: Math.max(peak, sampled) } : {}), rssAfterKiB: procStatusKiB(pid, "VmRSS") });
+    }
+    return run;
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+}
+
+/** Reads of one large file in one upstream mode, with their medians. */
+async function largeReads(c: Client, user: BenchUser, name: string, compression: "none" | "gzip", mode: "buffer" | "stream", pid?: number): Promise<LargeRead> {
+  await setUpstreamMode(c.edgeUrl, mode);
+  const runs: LargeRead["runs"] = [];
+  for (let i = 0; i < LARGE_READS; i++) runs.push(await largeReadOnce(c, user, name, pid));
+  const latency = median(runs.map((r) => r.latencyMs));
+  const upstream = median(runs.map((r) => r.upstreamMs));
+  const edge = median(runs.map((r) => r.latencyMs - r.upstreamMs));
+  const mb = LARGE_FILE_BYTES / 1e6;
+  const figure: LargeRead = {
+    compression,
+    mode,
+    plaintextBytes: LARGE_FILE_BYTES,
+    memorySampled: pid !== undefined,
+    runs,
+    latencyMs: latency,
+    upstreamMs: upstream,
+    nonUpstreamMs: edge,
+    endToEndMbPerS: round(mb / (latency / 1000), 1),
+    // buffer: the edge's own part (decrypt, decompress, answer) once the body is in; stream: everything after the headers.
+    afterUpstreamMbPerS: round(mb / (edge / 1000), 1),
+  };
+  console.log(`bench --file-reads: 20 MiB ${compression} (${mode}${pid ? ", memory sampled" : ""}): latency ${latency} ms, upstream ${upstream} ms, non-upstream ${edge} ms, ${figure.endToEndMbPerS} MB/s end to end, ${figure.afterUpstreamMbPerS} MB/s after the upstream part${pid ? `; RSS ${runs.map((r) => `${r.rssBeforeKiB} → peak ${r.peakKiB ?? r.sampledPeakKiB} KiB`).join(", ")}` : ""}`);
+  return figure;
+}
+
+/**
+ * The reads of issue 24 on the lean runtime: warm, c=1, `rounds` rounds of `perRound` requests
+ * per step (the steps taking turns, the order flipping every round); then, on a new runtime,
+ * 20 MiB files (uncompressed and gzip) end to end with workerd's memory; then the decryption
+ * alone in Node. Writes nothing itself (main writes bench/file-reads.json and the section).
+ */
+async function runFileReads(options: { delay: number; rounds: number; perRound: number }): Promise<FileReadsRun> {
+  const loadBefore = loadavg().map((n) => round(n));
+  const tree = { ...treeLabel(ROOT), dirtyPaths: dirtyPaths(ROOT) };
+  const mock = await startMockProcess("127.0.0.1", await freePort());
+  const lean = buildBundle(join(ROOT, "bench", "lean.wrangler.toml"));
+  const production = buildBundle();
+  const objects = objectState();
+  const { delay } = options;
+  try {
+    if (!lean.userObjects) throw new Error("the lean Worker binds no user objects: the reads take their token from them");
+    const steps: MeasuredStep[] = ["baseline (/healthz)", "baseline (1 MiB answer)", "token read (fresh)", ...FILE_STEPS];
+    const pooled = new Map<MeasuredStep, Samples>();
+    const levels = new Map<MeasuredStep, LevelResult[]>();
+    let runtime = await bootLean({ script: { path: lean.path }, port: await freePort(), mock, userObjects: true, persistDir: objects.fresh() });
+    try {
+      const c = client(runtime.url, DEV_API_KEY, mock.origin);
+      const prefix = `file-reads-${Date.now()}`;
+      const fileUsers = await setUpFileUsers(c, delay, prefix);
+      const tokenUsers = await setUp(c, TOKEN_READ_USERS, delay, `${prefix}-tokens`);
+      if (!(await readsFiles(c, fileUsers[0]!))) throw new Error("this Worker has no GET /v1/users/{id}/sessions/{key}/files: it predates issue 24's reads");
+      const cpu = () => (runtime.pid ? processCpuMs(runtime.pid) : undefined);
+      for (const step of steps) await measure(c, step, 1, 3, delay, step === "token read (fresh)" ? tokenUsers : fileUsers); // warm-up
+      for (let r = 0; r < options.rounds; r++) {
+        const order = r % 2 === 1 ? [...steps].reverse() : steps;
+        for (const step of order) {
+          const samples = pooled.get(step) ?? { latencies: [], nonUpstream: [], objectCalls: [] };
+          pooled.set(step, samples);
+          const level = step === "token read (fresh)" ? await measureTokenRead(c, step, options.perRound, delay, tokenUsers, cpu, samples) : await measure(c, step, 1, options.perRound, delay, fileUsers, cpu, samples);
+          levels.set(step, [...(levels.get(step) ?? []), level]);
+        }
+        console.log(`round ${r + 1}/${options.rounds} (latency / non-upstream p50 so far): ${steps.map((step) => `${step} ${stats(pooled.get(step)!.latencies).p50} / ${stats(pooled.get(step)!.nonUpstream).p50}`).join("  ")}`);
+      }
+    } finally {
+      await runtime.close();
+    }
+    const figures: FileReadsRun["steps"] = {};
+    for (const step of steps) figures[step] = pooledFigure(pooled.get(step)!, levels.get(step)!);
+    const expectations = Object.fromEntries(
+      FILE_STEPS.map((step) => {
+        const f = figures[step]!;
+        const breaches = fileReadBreaches({ step, errors: f.errors, upstreamCallsPerRequest: f.upstreamCallsPerRequest, ...(f.objectCallsPerRequest === undefined ? {} : { objectCallsPerRequest: f.objectCallsPerRequest }), ...(f.objectCallsMax === undefined ? {} : { objectCallsMax: f.objectCallsMax }) });
+        return [step, { held: breaches.length === 0, breaches }];
+      }),
+    ) as FileReadsRun["expectations"];
+
+    // 20 MiB files on a new runtime: its memory is the runtime's own plus what these reads add.
+    console.log("bench --file-reads: 20 MiB files on a new runtime…");
+    runtime = await bootLean({ script: { path: lean.path }, port: await freePort(), mock, userObjects: true, persistDir: objects.fresh() });
+    const large: LargeRead[] = [];
+    let memory: FileReadsRun["memory"];
+    try {
+      const c = client(runtime.url, DEV_API_KEY, mock.origin);
+      const pid = runtime.pid;
+      const bootKiB = pid ? procStatusKiB(pid, "VmRSS") : undefined;
+      const [user] = await setUpFileUsers(c, delay, `large-${Date.now()}`, 1);
+      await putLargeFile(c, user!, "bench-20mib.json", LARGE_FILE_BYTES, "none");
+      await putLargeFile(c, user!, "bench-20mib-gzip.json", LARGE_FILE_BYTES, "gzip");
+      for (const step of FILE_STEPS) await measure(c, step, 1, 3, delay, [user!]); // the read's code warm
+      const warmKiB = pid ? procStatusKiB(pid, "VmRSS") : undefined;
+      // Stream mode first (as production: nothing held whole), memory sampled; then timed alone; then buffered.
+      for (const [name, compression] of [["bench-20mib.json", "none"], ["bench-20mib-gzip.json", "gzip"]] as const) {
+        large.push(await largeReads(c, user!, name, compression, "stream", pid));
+        large.push(await largeReads(c, user!, name, compression, "stream"));
+        large.push(await largeReads(c, user!, name, compression, "buffer"));
+      }
+      memory = { ...(bootKiB !== undefined ? { bootKiB } : {}), ...(warmKiB !== undefined ? { warmKiB } : {}), peakReset: large.some((l) => l.runs.some((r) => r.peakKiB !== undefined)), workerLimitMiB: 128 };
+    } finally {
+      await runtime.close();
+    }
+    console.log("bench --file-reads: the decryption alone in Node…");
+    const node = await nodeDecryptThroughput(LARGE_FILE_BYTES, 5);
+    return {
+      date: new Date().toISOString(),
+      delayMs: delay,
+      rounds: options.rounds,
+      requestsPerRound: options.perRound,
+      fileReadUsers: FILE_READ_USERS,
+      fileReadBytes: FILE_READ_BYTES,
+      command: `npm run bench -- ${process.argv.slice(2).join(" ")}`,
+      ...tree,
+      machine: machineFacts(loadBefore),
+      steps: figures,
+      expectations,
+      large,
+      memory,
+      node,
+      bundle: { rawBytes: production.rawBytes, gzipBytes: production.gzipBytes },
+    };
+  } finally {
+    lean.dispose();
+    production.dispose();
     objects.dispose();
     await mock.close();
   }
@@ -723,16 +989,28 @@ async function cryptoBench(): Promise<Record<string, number>> {
 
 // ---------------------------------------------------------------- compare
 
-/** Regressions of `now` against `before`, beyond `COMPARE_MARGINS`. */
-export function regressions(before: Results, now: Pick<Results, "lean" | "bundle" | "startup">): string[] {
+/**
+ * Regressions of `now` against `before` (bench/baseline.json), beyond `COMPARE_MARGINS`, and
+ * what was not compared: a step the baseline has not measured, or whose design differs
+ * (object calls counted in one run and not the other). The reads' counts (token reads,
+ * reads of issue 24) are held whatever the baseline says.
+ */
+export function regressions(before: Pick<CompareBaseline, "lean" | "bundle" | "startup">, now: Pick<CompareBaseline, "lean" | "bundle" | "startup">): { found: string[]; notCompared: string[] } {
   const found: string[] = [];
+  const notCompared: string[] = [];
   const m = COMPARE_MARGINS;
   for (const level of now.lean.levels) {
     if (level.step.startsWith("baseline")) continue;
-    // The token reads: one object call, and digi.me's calls exactly as the contract says, whatever was recorded before.
-    found.push(...tokenReadBreaches(level));
+    found.push(...tokenReadBreaches(level), ...fileReadBreaches(level));
     const old = before.lean.levels.find((l) => l.step === level.step && l.concurrency === level.concurrency);
-    if (!old) continue;
+    if (!old) {
+      notCompared.push(`${level.step} c=${level.concurrency}: not in the baseline`);
+      continue;
+    }
+    if ((old.objectCallsPerRequest === undefined) !== (level.objectCallsPerRequest === undefined)) {
+      notCompared.push(`${level.step} c=${level.concurrency}: another design (object calls counted ${old.objectCallsPerRequest === undefined ? "now, not in the baseline" : "in the baseline, not now"})`);
+      continue;
+    }
     const limit = round(old.nonUpstreamMs.p50 * m.nonUpstreamFactor + m.nonUpstreamSlackMs);
     if (level.concurrency === 1 && level.nonUpstreamMs.p50 > limit) found.push(`${level.step} c=${level.concurrency}: non-upstream p50 ${level.nonUpstreamMs.p50} ms > ${limit} (was ${old.nonUpstreamMs.p50})`);
     if (level.upstreamCallsPerRequest > old.upstreamCallsPerRequest) found.push(`${level.step} c=${level.concurrency}: ${level.upstreamCallsPerRequest} upstream calls per request (was ${old.upstreamCallsPerRequest})`);
@@ -740,12 +1018,15 @@ export function regressions(before: Results, now: Pick<Results, "lean" | "bundle
       found.push(`${level.step} c=${level.concurrency}: ${level.objectCallsPerRequest} object calls per request (was ${old.objectCallsPerRequest})`);
     }
   }
-  // Callbacks first: digi.me's authorization codes in their URLs live 2 minutes from the preparation.
   for (const step of ["user callback", "account callback", "user start", "account start"] as const) {
     for (const location of ["fresh", "warm"] as const) {
       const a = before.lean.cold[location]?.[step];
       const b = now.lean.cold[location]?.[step];
       if (!a || !b) continue;
+      if ((a.objectCalls === undefined) !== (b.objectCalls === undefined)) {
+        notCompared.push(`cold (${location} location) ${step}: another design (object calls counted in one run only)`);
+        continue;
+      }
       const limit = round(a.firstRequestMs * m.coldFactor + m.coldSlackMs);
       if (b.firstRequestMs > limit) found.push(`cold (${location} location) ${step}: first request ${b.firstRequestMs} ms > ${limit} (was ${a.firstRequestMs})`);
       if (b.upstreamCalls.length > a.upstreamCalls.length) found.push(`cold (${location} location) ${step}: ${b.upstreamCalls.length} upstream calls (was ${a.upstreamCalls.length})`);
@@ -753,7 +1034,20 @@ export function regressions(before: Results, now: Pick<Results, "lean" | "bundle
   }
   if (now.startup.startupMs > before.startup.startupMs + m.startupSlackMs) found.push(`start-up ${now.startup.startupMs} ms > ${round(before.startup.startupMs + m.startupSlackMs)} (was ${before.startup.startupMs})`);
   if (now.bundle.rawBytes > before.bundle.rawBytes * m.bundleFactor) found.push(`bundle ${now.bundle.rawBytes} bytes > ${Math.round(before.bundle.rawBytes * m.bundleFactor)} (was ${before.bundle.rawBytes})`);
-  return found;
+  return { found, notCompared };
+}
+
+/**
+ * docs/speed.md's bundle figure, between `<!-- bundle -->` and `<!-- /bundle -->`: written by
+ * every run that builds the production bundle, so the page never keeps an old size.
+ */
+function writeBundleFigure(bundle: { rawBytes: number; gzipBytes: number }, date: string): void {
+  const path = join(ROOT, "docs", "speed.md");
+  if (!existsSync(path)) return;
+  const text = readFileSync(path, "utf8");
+  const figure = `<!-- bundle -->about ${Math.round(bundle.rawBytes / 1024)} KiB (${Math.round(bundle.gzipBytes / 1024)} KiB gzip, measured ${date.slice(0, 10)})<!-- /bundle -->`;
+  const next = text.replace(/<!-- bundle -->[\s\S]*?<!-- \/bundle -->/, figure);
+  if (next !== text) writeFileSync(path, next);
 }
 
 // ---------------------------------------------------------------- main
@@ -766,22 +1060,33 @@ const USER_OBJECTS_HEADING = "\n## User objects (Durable Objects)\n";
 /** `npm run bench -- --token-reads`'s figures (bench/token-reads.json), BENCHMARKS.md's "Token reads" section. */
 const TOKEN_READS_PATH = join(ROOT, "bench", "token-reads.json");
 const TOKEN_READS_HEADING = "\n## Token reads (issue 23)\n";
+/** `npm run bench -- --file-reads`'s figures (bench/file-reads.json), BENCHMARKS.md's "File reads" section. */
+const FILE_READS_PATH = join(ROOT, "bench", "file-reads.json");
+const FILE_READS_HEADING = "\n## File reads (issue 24)\n";
+/** `npm run bench -- --record-baseline`'s figures: what `--compare` compares against (bench/baseline.json). */
+const BASELINE_PATH = join(ROOT, "bench", "baseline.json");
+const COMPARE_HEADING = "\n## `--compare`";
 
 /**
  * Writes BENCHMARKS.md: `text` (the figures of bench/results.json; by default the file's
  * own, kept as they are), then the user objects' section from bench/side-by-side.json,
- * then the token reads' section from bench/token-reads.json, then the soak's section
+ * then the token reads' section from bench/token-reads.json, the file reads' from
+ * bench/file-reads.json, `--compare`'s from bench/baseline.json, then the soak's section
  * (npm run soak writes it), kept.
  */
 function writeReport(text?: string): void {
   const path = join(ROOT, "BENCHMARKS.md");
   const current = existsSync(path) ? readFileSync(path, "utf8") : "";
   const soak = /\n## Soak\n[\s\S]*$/.exec(current)?.[0] ?? "";
-  const main = text ?? current.slice(0, current.length - soak.length).split(USER_OBJECTS_HEADING)[0]!.split(TOKEN_READS_HEADING)[0]!;
+  let main = text ?? current.slice(0, current.length - soak.length);
+  for (const heading of [USER_OBJECTS_HEADING, TOKEN_READS_HEADING, FILE_READS_HEADING, COMPARE_HEADING]) main = main.split(heading)[0]!;
   const floor = existsSync(FLOOR_PATH) ? (JSON.parse(readFileSync(FLOOR_PATH, "utf8")) as Floor) : undefined;
   const sideBySide = existsSync(SIDE_BY_SIDE_PATH) ? userObjectsSection(JSON.parse(readFileSync(SIDE_BY_SIDE_PATH, "utf8")) as SideBySide, floor) : "";
   const tokenReads = existsSync(TOKEN_READS_PATH) ? tokenReadsSection(JSON.parse(readFileSync(TOKEN_READS_PATH, "utf8")) as TokenReadsRun) : "";
-  writeFileSync(path, `${main.trimEnd()}\n${sideBySide ? `\n${sideBySide.trim()}\n` : ""}${tokenReads ? `\n${tokenReads.trim()}\n` : ""}${soak}`);
+  const fileReads = existsSync(FILE_READS_PATH) ? fileReadsSection(JSON.parse(readFileSync(FILE_READS_PATH, "utf8")) as FileReadsRun) : "";
+  const compare = compareSection(existsSync(BASELINE_PATH) ? (JSON.parse(readFileSync(BASELINE_PATH, "utf8")) as CompareBaseline) : undefined);
+  const sections = [sideBySide, tokenReads, fileReads, compare].filter(Boolean).map((section) => `\n${section.trim()}\n`);
+  writeFileSync(path, `${main.trimEnd()}\n${sections.join("")}${soak}`);
 }
 
 async function main(): Promise<void> {
@@ -804,6 +1109,8 @@ async function main(): Promise<void> {
       profile: { type: "boolean", default: false },
       tmpfs: { type: "string" },
       "token-reads": { type: "boolean", default: false },
+      "file-reads": { type: "boolean", default: false },
+      "record-baseline": { type: "boolean", default: false },
     },
   });
   if (values["report-only"]) {
@@ -823,6 +1130,24 @@ async function main(): Promise<void> {
     const breaches = Object.values(run.expectations).flatMap((e) => e.breaches);
     for (const line of breaches) console.log(`  MISSED ${line}`);
     console.log("bench: wrote bench/token-reads.json and the token reads' section of BENCHMARKS.md");
+    if (breaches.length) process.exitCode = 1;
+    return;
+  }
+  if (values["file-reads"]) {
+    const run = await runFileReads({ delay: Number(values.delay), rounds: Number(values.rounds ?? "5"), perRound: Number(values.requests) || (values.quick ? 8 : 20) });
+    const notesFile = values["notes-file"];
+    if (notesFile || values.notes) run.notes = notesFile ? readFileSync(notesFile, "utf8") : values.notes;
+    writeFileSync(FILE_READS_PATH, JSON.stringify(run, null, 2) + "\n");
+    writeReport();
+    writeBundleFigure(run.bundle, run.date);
+    console.log(`bench --file-reads (load average before ${run.machine.loadAverageBefore.join(", ")}, after ${run.machine.loadAverageAfter.join(", ")}), warm c=1:`);
+    for (const [step, f] of Object.entries(run.steps)) {
+      console.log(`  ${step.padEnd(24)} latency p50 ${f.latencyMs.p50} ms  non-upstream p50 ${f.nonUpstreamMs?.p50 ?? "—"} ms  cpu ${f.cpuMsPerRequest ?? "?"} ms  digi.me calls/req ${f.upstreamCallsPerRequest}  object calls/req ${f.objectCallsPerRequest ?? "—"}  errors ${f.errors}`);
+    }
+    for (const f of run.node.figures) console.log(`  Node ${run.node.node} decryptFileStream ${f.compression}: ${f.mbPerS} MB/s (median ${f.medianMs} ms for ${f.plaintextBytes} bytes)`);
+    const breaches = Object.values(run.expectations).flatMap((e) => e.breaches);
+    for (const line of breaches) console.log(`  MISSED ${line}`);
+    console.log("bench: wrote bench/file-reads.json, the file reads' section of BENCHMARKS.md and docs/speed.md's bundle figure");
     if (breaches.length) process.exitCode = 1;
     return;
   }
@@ -852,16 +1177,48 @@ async function main(): Promise<void> {
   }
   const delay = Number(values.delay);
   const boots = Math.max(5, Number(values.boots));
-  const levels = values.compare ? [1, 16] : values.levels.split(",").map(Number);
+  const levels = values.compare || values["record-baseline"] ? [1, 16] : values.levels.split(",").map(Number);
   const requestsFor = (c: number) => Number(values.requests) || (values.quick ? Math.max(8, c * 2) : Math.max(100, c * 8));
   const loadBefore = loadavg().map((n) => round(n));
 
-  const lean = await runLean(levels, requestsFor, delay, boots);
-  if (values.compare) {
-    const before = JSON.parse(readFileSync(RESULTS_PATH, "utf8")) as Results;
-    const found = regressions(before, { lean: { levels: lean.levels, counts: lean.counts, cold: lean.cold, profile: lean.profile }, bundle: lean.bundle, startup: lean.startup });
-    const recorded = (before.machine.loadAverageBefore as number[] | undefined)?.join(", ") ?? "?";
-    console.log(`bench --compare against bench/results.json of ${before.date} (load average then ${recorded}, now ${loadavg().map((n) => round(n)).join(", ")}; a busier machine reads slower):`);
+  if (values.compare || values["record-baseline"]) {
+    const tree = { ...treeLabel(ROOT), dirtyPaths: dirtyPaths(ROOT) };
+    const measured = await runLean(levels, requestsFor, delay, boots, false);
+    const now: CompareBaseline = {
+      date: new Date().toISOString(),
+      delayMs: delay,
+      command: `npm run bench -- ${process.argv.slice(2).join(" ")}`,
+      ...tree,
+      machine: machineFacts(loadBefore),
+      design: { userObjects: measured.userObjects },
+      bundle: measured.bundle,
+      startup: measured.startup,
+      lean: { levels: measured.levels, counts: measured.counts, ...(measured.objectCounts ? { objectCounts: measured.objectCounts } : {}), cold: measured.cold },
+    };
+    writeBundleFigure(now.bundle, now.date);
+    if (values["record-baseline"]) {
+      writeFileSync(BASELINE_PATH, JSON.stringify(now, null, 2) + "\n");
+      writeReport();
+      const held = now.lean.levels.flatMap((l) => [...tokenReadBreaches(l), ...fileReadBreaches(l)]);
+      for (const line of held) console.log(`  MISSED ${line}`);
+      console.log(`bench: wrote bench/baseline.json (tree ${now.commit}${now.dirty ? " + uncommitted work" : ""}, load average before ${now.machine.loadAverageBefore.join(", ")}, after ${now.machine.loadAverageAfter.join(", ")}), BENCHMARKS.md's --compare section and docs/speed.md's bundle figure`);
+      if (held.length) process.exitCode = 1;
+      return;
+    }
+    if (!existsSync(BASELINE_PATH)) {
+      console.error("bench --compare: no bench/baseline.json: record one of the current design first (npm run bench -- --record-baseline); bench/results.json is the full run's record, not a baseline");
+      process.exitCode = 2;
+      return;
+    }
+    const before = JSON.parse(readFileSync(BASELINE_PATH, "utf8")) as CompareBaseline;
+    console.log(`bench --compare against bench/baseline.json: tree ${before.commit}${before.dirty ? " + uncommitted work" : ""}, ${before.date} (load average then ${before.machine.loadAverageBefore.join(", ")}, now ${loadavg().map((n) => round(n)).join(", ")}; a busier machine reads slower)`);
+    if (before.design.userObjects !== now.design.userObjects) {
+      console.error(`bench --compare: the baseline is of another design (user objects ${before.design.userObjects ? "bound" : "not bound"} then, ${now.design.userObjects ? "bound" : "not bound"} now): nothing compared; record a new baseline (npm run bench -- --record-baseline)`);
+      process.exitCode = 2;
+      return;
+    }
+    const { found, notCompared } = regressions(before, now);
+    for (const line of notCompared) console.log(`  not compared: ${line}`);
     if (found.length === 0) {
       console.log("no regression beyond the margins");
       return;
@@ -870,6 +1227,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  const lean = await runLean(levels, requestsFor, delay, boots);
   const dev = values["skip-dev"] ? undefined : await runDev(levels, requestsFor, delay);
   console.log("bench: crypto CPU in workerd…");
   const crypto = values["skip-dev"] ? undefined : await cryptoBench();
@@ -886,6 +1244,7 @@ async function main(): Promise<void> {
   };
   writeFileSync(RESULTS_PATH, JSON.stringify(results, null, 2) + "\n");
   writeReport(markdown(results));
+  writeBundleFigure(results.bundle, results.date);
   console.log("bench: wrote bench/results.json and BENCHMARKS.md");
 }
 
