@@ -12,6 +12,7 @@ import type { LoadedScenario } from "./load.ts";
 import type { FlowStep, JournalExpectation, ScenarioFile, Step, TokenReadStep, TokenWriteStep } from "./schema.ts";
 import { mockAdmin, type MockAdmin } from "../harness/mock-admin.ts";
 import { checkSignedReturn } from "../harness/signed-return.ts";
+import { newReadState, runAccountsStep, runFilesStep, runFileStep, runMockFileStep, runSessionStep, type ReadState, type ReadStepContext } from "./reads.ts";
 import { describeVersion, versionHolds } from "./versions.ts";
 import { runWebhookOutageStep, runWebhookStep, webhookSkipReason, type WebhookStepContext } from "./webhooks.ts";
 
@@ -105,6 +106,8 @@ interface Context {
    * by a token step; forgotten by any step that may change it (a flow, a status read).
    */
   knownStored?: { token: TokenPair; version?: number };
+  /** Sessions, file lists and `start` bodies the read steps saved. */
+  reads: ReadState;
 }
 
 function slug(text: string): string {
@@ -342,17 +345,31 @@ async function storedToken(ctx: Context): Promise<{ token?: TokenPair; version?:
 
 async function runStep(ctx: Context, step: Step, index: number): Promise<StepOutcome> {
   const at = (field: string) => `steps[${index}] ${field}`;
-  // A flow, a confirmation or a status read may store another token.
-  if ("start" in step || "browser" in step || "confirm" in step || "reauthStatus" in step) ctx.knownStored = undefined;
+  // A flow, a confirmation, a status read or a read through the edge may store another token (a refresh).
+  if ("start" in step || "browser" in step || "confirm" in step || "reauthStatus" in step || "accounts" in step || "session" in step || "files" in step || "file" in step) ctx.knownStored = undefined;
+  // Read steps first: `session` is also a field of the accounts, files and file steps.
+  if ("accounts" in step) return runAccountsStep(readContext(ctx), step, at);
+  if ("files" in step) return runFilesStep(readContext(ctx), step, at);
+  if ("file" in step) return runFileStep(readContext(ctx), step, at);
+  if ("session" in step) return runSessionStep(readContext(ctx), step, at);
+  if ("mockFile" in step) return runMockFileStep(readContext(ctx), step);
   if ("token" in step) return step.token === "read" ? runTokenRead(ctx, step, at) : runTokenWrite(ctx, step, at);
   if ("pause" in step) {
     await new Promise((resolve) => setTimeout(resolve, step.pause * 1000));
     return { label: "pause", summary: `${step.pause} s` };
   }
   if ("start" in step) {
-    const { flow, account, ...rest } = step.start;
-    const body = flow === "user" ? { userId: ctx.userId, returnTo: ctx.options.returnTo, ...rest } : { userId: ctx.userId, accountId: accountId(ctx, account), returnTo: ctx.options.returnTo, locale: rest.locale };
-    const response = await edge(ctx, `/v1/reauth/${flow}`, "POST", body);
+    const { flow, account, from, ...rest } = step.start;
+    let body: Record<string, unknown>;
+    if (flow === "user") body = { userId: ctx.userId, returnTo: ctx.options.returnTo, ...rest };
+    else if (flow === "authorize") body = { userId: ctx.userId, returnTo: ctx.options.returnTo, ...(rest.locale ? { locale: rest.locale } : {}) };
+    else if (from !== undefined) {
+      // The body a read handed out, as it is, with returnTo (and a locale) added.
+      const saved = ctx.reads.starts.get(from);
+      if (!saved) throw new Error(`start: no start body was saved as "${from}" (the read that saves it found no account needing reauthorization?)`);
+      body = { ...saved, returnTo: ctx.options.returnTo, ...(rest.locale ? { locale: rest.locale } : {}) };
+    } else body = { userId: ctx.userId, accountId: accountId(ctx, account), returnTo: ctx.options.returnTo, locale: rest.locale };
+    const response = await edge(ctx, flow === "authorize" ? "/v1/authorize" : `/v1/reauth/${flow}`, "POST", body);
     const answer = await json(response);
     check(ctx, at("start: HTTP status"), step.expect.status, response.status);
     if (step.expect.error !== undefined) check(ctx, at("start: error code"), step.expect.error, (answer.error as { code?: string } | undefined)?.code);
@@ -363,7 +380,7 @@ async function runStep(ctx: Context, step: Step, index: number): Promise<StepOut
       ctx.expiresAt = Date.parse(answer.expiresAt as string);
     }
     const code = (answer.error as { code?: string } | undefined)?.code;
-    return { label: `start ${flow}`, summary: `${response.status}${code ? ` ${code}` : ""}` };
+    return { label: `start ${flow}${from !== undefined ? ` from ${from}` : ""}`, summary: `${response.status}${code ? ` ${code}` : ""}` };
   }
   if ("browser" in step) {
     const spec = typeof step.browser === "string" ? { action: step.browser } : step.browser;
@@ -439,6 +456,18 @@ function webhookContext(ctx: Context): WebhookStepContext {
     storedToken: async () => (await storedToken(ctx)).token,
     storedVersion: async () => (await storedToken(ctx)).version,
     versions: ctx.versions,
+  };
+}
+
+/** What read steps need from the context. */
+function readContext(ctx: Context): ReadStepContext {
+  return {
+    userId: ctx.userId,
+    failures: ctx.failures,
+    edge: (path, method, body) => edge(ctx, path, method, body),
+    accountId: (ref) => accountId(ctx, ref),
+    mockCall: (path, body) => admin(ctx).call(path, body, "POST"),
+    reads: ctx.reads,
   };
 }
 
@@ -518,6 +547,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
     failures: result.failures,
     journalSince: last.entries.at(-1)?.seq ?? 0,
     versions: new Map(),
+    reads: newReadState(),
   };
   try {
     if (scenario.user.importToken) {

@@ -58,14 +58,23 @@ const startStep = z
   .object({
     start: z
       .object({
-        flow: z.enum(["user", "account"]),
+        /** `user`: POST /v1/reauth/user; `account`: POST /v1/reauth/account; `authorize`: POST /v1/authorize (a first connection, for a user the edge keeps no token for). */
+        flow: z.enum(["user", "account", "authorize"]),
         /** For account flows: the account's position (default 0), label or id. */
         account: accountRefSchema.optional(),
+        /** For account flows: the `start` body a read saved under this name (`save: name` of an `accounts: read` or `files: list` step), sent with `returnTo` added. */
+        from: savedNameSchema.optional(),
         locale: z.string().optional(),
         triggerQuery: z.boolean().optional(),
         allowFullAuthorization: z.boolean().optional(),
       })
-      .strict(),
+      .strict()
+      .refine((start) => start.flow === "account" || (start.account === undefined && start.from === undefined), { message: "account and from are for account flows only", path: ["flow"] })
+      .refine((start) => start.account === undefined || start.from === undefined, { message: "account and from exclude each other (from names the account already)", path: ["from"] })
+      .refine((start) => start.flow === "user" || (start.triggerQuery === undefined && start.allowFullAuthorization === undefined), {
+        message: "triggerQuery and allowFullAuthorization are for user flows only",
+        path: ["flow"],
+      }),
     expect: z
       .object({
         status: z.number().int().default(201),
@@ -300,6 +309,153 @@ const confirmStep = z
   })
   .strict();
 
+/** The longest long poll of a file list (`GET …/sessions/{sessionKey}/files?wait=N`). */
+export const MAX_FILES_WAIT_SECONDS = 25;
+
+/** Which accounts a read (the accounts, a file list) flags for reauthorization, why, and whether each carries its `start` body. */
+const reauthExpectation = {
+  /** The accounts whose `reauth.needed` is true, in order (positions, labels or ids); `[]` for none. */
+  reauth: z.array(accountRefSchema).optional(),
+  /** Every flagged account's `reauth.reason`. */
+  reason: z.enum(["ServiceAuthorizationError", "unauthorized"]).optional(),
+  /** Every flagged account's `reauth.start`: `present` (and exactly `{ userId, accountId }` of this user and that account) or `absent`. */
+  start: z.enum(["present", "absent"]).optional(),
+};
+
+/** `accounts: read`: GET /v1/users/:userId/accounts[?sessionKey=]. */
+const accountsStep = z
+  .object({
+    accounts: z.literal("read"),
+    /** `?sessionKey=` the key a `session: start` step saved under this name (its sync's 511s and `syncState`); left out: none. */
+    session: savedNameSchema.optional(),
+    /** Saves the `start` body of the first account flagged for reauthorization (in `expect.reauth`'s order when given), for `start: { flow: account, from: name }`. */
+    save: savedNameSchema.optional(),
+    expect: z
+      .object({
+        status: z.number().int().default(200),
+        error: z.string().optional(),
+        /** How many accounts (a number or ">=1"). */
+        accounts: countSchema.optional(),
+        /** With `session`: the answer's `syncState`. */
+        syncState: z.string().optional(),
+        ...reauthExpectation,
+      })
+      .strict()
+      .default({ status: 200 }),
+  })
+  .strict();
+
+/** `session: start`: POST /v1/users/:userId/sessions. */
+const sessionStep = z
+  .object({
+    session: z.literal("start"),
+    /** Saves the session's key under this name (later steps name it with `session: name`; left out, they use the last session started). */
+    save: savedNameSchema.optional(),
+    scope: z.record(z.string(), z.unknown()).optional(),
+    sessionOptions: z.record(z.string(), z.unknown()).optional(),
+    expect: z
+      .object({ status: z.number().int().default(201), error: z.string().optional() })
+      .strict()
+      .default({ status: 201 }),
+  })
+  .strict();
+
+/** `files: list`: GET /v1/users/:userId/sessions/:sessionKey/files[?wait=N]. */
+const filesStep = z
+  .object({
+    files: z.literal("list"),
+    /** The session saved under this name; left out: the last session started. */
+    session: savedNameSchema.optional(),
+    /** A long poll: answered once the sync is no longer pending or running, or after N seconds (0–25). */
+    wait: z.number().int().min(0).max(MAX_FILES_WAIT_SECONDS).optional(),
+    /** Saves the `start` body of the first account flagged for reauthorization, as `accounts: read` does. */
+    save: savedNameSchema.optional(),
+    expect: z
+      .object({
+        status: z.number().int().default(200),
+        error: z.string().optional(),
+        /** The sync's `state`. */
+        state: z.enum(["pending", "running", "partial", "completed"]).optional(),
+        /** The accounts whose `state` is `partial`, in order (positions, labels or ids); `[]` for none. */
+        partial: z.array(accountRefSchema).optional(),
+        /** How many files are listed (a number or ">=3"). */
+        files: countSchema.optional(),
+        /** Names the list must include. */
+        names: z.array(z.string().min(1)).optional(),
+        /** Seconds: the answer came no sooner than this (the long poll held while the sync ran). */
+        heldAtLeast: z.number().positive().max(MAX_FILES_WAIT_SECONDS).optional(),
+        ...reauthExpectation,
+      })
+      .strict()
+      .default({ status: 200 }),
+  })
+  .strict();
+
+const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 in lowercase hex (64 characters)");
+const compressionSchema = z.enum(["none", "gzip", "brotli"]);
+
+/** `file: read`: GET …/sessions/:sessionKey/files/:fileName, decrypted and decompressed at the edge. */
+const fileReadStep = z
+  .object({
+    file: z.literal("read"),
+    /** A file name, or a position in the session's last file list (0 = first; the default). */
+    name: z.union([z.number().int().min(0), z.string().min(1)]).default(0),
+    /** The session saved under this name; left out: the last session started. */
+    session: savedNameSchema.optional(),
+    expect: z
+      .object({
+        status: z.number().int().default(200),
+        error: z.string().optional(),
+        /** The `Content-Type` (its media type, before any `;`). */
+        contentType: z.string().optional(),
+        /** The content, parsed as JSON, equals this. */
+        json: z.unknown().optional(),
+        /** The content's SHA-256 (hex). */
+        sha256: sha256Schema.optional(),
+        /** `X-Digime-Compression`: how digi.me compressed it. */
+        compression: compressionSchema.optional(),
+      })
+      .strict()
+      .default({ status: 200 }),
+  })
+  .strict();
+
+/** `file: all`: reads every file of the session's last file list. */
+const fileAllStep = z
+  .object({
+    file: z.literal("all"),
+    session: savedNameSchema.optional(),
+    expect: z
+      .object({
+        /** How many files were read (a number or ">=3"). */
+        files: countSchema.optional(),
+        /** Every file's `Content-Type` (media type). */
+        contentType: z.string().optional(),
+        /** Compressions (`X-Digime-Compression`) that must be among the files read. */
+        compressions: z.array(compressionSchema).optional(),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+/** `mockFile`: puts a file on one of the user's accounts at the mock (POST /__mock/users/:userId/files). */
+const mockFileStep = z
+  .object({
+    mockFile: z
+      .object({
+        /** The account: position, label or id (default 0). */
+        account: accountRefSchema.default(0),
+        name: z.string().min(1).optional(),
+        /** Any JSON. */
+        content: z.unknown().nonoptional("missing: the file's content, any JSON (e.g. content: { note: hello })"),
+        compression: compressionSchema.optional(),
+        mimetype: z.string().optional(),
+      })
+      .strict(),
+  })
+  .strict();
+
 export const STEP_SCHEMAS = {
   start: startStep,
   browser: browserStep,
@@ -311,10 +467,36 @@ export const STEP_SCHEMAS = {
   webhookOutage: webhookOutageStep,
   token: z.discriminatedUnion("token", [tokenReadStep, tokenWriteStep]),
   pause: pauseStep,
+  accounts: accountsStep,
+  session: sessionStep,
+  files: filesStep,
+  file: z.discriminatedUnion("file", [fileReadStep, fileAllStep]),
+  mockFile: mockFileStep,
 } as const;
 
-/** A step: start a flow, drive the browser, check or confirm the flow or the status, read or write the token, wait, or change the mock's scenario. */
-export const stepSchema = z.union([startStep, browserStep, flowStep, confirmStep, statusStep, setScenarioStep, webhookStep, webhookOutageStep, tokenReadStep, tokenWriteStep, pauseStep]);
+/**
+ * A step: start a flow, drive the browser, check or confirm the flow or the status, read or write the token, wait,
+ * change the mock's scenario or put a file there, or read through the edge (accounts, a session, its file list, files).
+ */
+export const stepSchema = z.union([
+  startStep,
+  browserStep,
+  flowStep,
+  confirmStep,
+  statusStep,
+  setScenarioStep,
+  webhookStep,
+  webhookOutageStep,
+  tokenReadStep,
+  tokenWriteStep,
+  pauseStep,
+  accountsStep,
+  sessionStep,
+  filesStep,
+  fileReadStep,
+  fileAllStep,
+  mockFileStep,
+]);
 
 /** A scenario file. */
 export const scenarioFileSchema = z
@@ -377,6 +559,31 @@ export const scenarioFileSchema = z
       }
       if ("token" in step && step.save) saved.add(step.save);
     });
+    // A saved start body or session is named only after the step that saves it; a session or file read needs a session started before.
+    const starts = new Set<string>();
+    const sessions = new Set<string>();
+    let sessionStarted = false;
+    let listed = false;
+    file.steps.forEach((step, index) => {
+      const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", path: ["steps", index, ...path], message, params: { savedNames: true } });
+      if ("start" in step && step.start.from !== undefined && !starts.has(step.start.from)) {
+        issue(["start", "from"], `no earlier step saves a start body as "${step.start.from}" (save: ${step.start.from} on an accounts: read or files: list step)`);
+      }
+      if ("accounts" in step || "files" in step || "file" in step) {
+        const name = step.session;
+        if (name !== undefined && !sessions.has(name)) issue(["session"], `no earlier step saves a session as "${name}" (session: start with save: ${name})`);
+        else if (name === undefined && !("accounts" in step) && !sessionStarted) issue([], `no earlier step starts a session (session: start)`);
+      }
+      if ("file" in step && (step.file === "all" || typeof step.name === "number") && !listed) {
+        issue(step.file === "all" ? ["file"] : ["name"], `${step.file === "all" ? "file: all" : "a file by position"} needs an earlier files: list step (the files it lists)`);
+      }
+      if ("session" in step && !("accounts" in step) && !("files" in step) && !("file" in step)) {
+        sessionStarted = true;
+        if (step.save) sessions.add(step.save);
+      }
+      if ("files" in step) listed = true;
+      if (("accounts" in step || "files" in step) && step.save) starts.add(step.save);
+    });
   });
 
 /** The saved name a version expectation refers to (`">first"` → `first`), or undefined for a number. */
@@ -401,5 +608,15 @@ export type TokenWriteStep = z.output<typeof tokenWriteStep>;
 export type VersionExpectation = z.output<typeof versionExpectationSchema>;
 /** A webhook-outage step. */
 export type WebhookOutageStep = z.output<typeof webhookOutageStep>;
+/** An accounts read step. */
+export type AccountsStep = z.output<typeof accountsStep>;
+/** A session start step. */
+export type SessionStep = z.output<typeof sessionStep>;
+/** A file list step. */
+export type FilesStep = z.output<typeof filesStep>;
+/** A file read step (one or all). */
+export type FileStep = z.output<typeof fileReadStep> | z.output<typeof fileAllStep>;
+/** A mock file step. */
+export type MockFileStep = z.output<typeof mockFileStep>;
 /** A journal assertion. */
 export type JournalExpectation = z.output<typeof journalExpectationSchema>;
