@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -39,11 +40,11 @@ afterAll(async () => {
 const suite = (folder: string) => findScenarioFiles([join(ROOT, "qa", "scenarios", folder)]).map((file) => loadScenario(file));
 
 describe("the shipped QA suite", () => {
-  it("has at least 20 scenario files covering both flows", () => {
+  it("has at least 20 scenario files covering both flows and a first connection", () => {
     const all = findScenarioFiles([join(ROOT, "qa", "scenarios")]).map((file) => loadScenario(file));
     expect(all.length).toBeGreaterThanOrEqual(20);
     const flows = new Set(all.flatMap((f) => f.scenario.steps.flatMap((s) => ("start" in s ? [s.start.flow] : []))));
-    expect([...flows].sort()).toEqual(["account", "user"]);
+    expect([...flows].sort()).toEqual(["account", "authorize", "user"]);
   });
 
   it("is counted right where the docs count it (docs/qa.md, qa/README.md)", () => {
@@ -76,6 +77,27 @@ describe("the shipped QA suite", () => {
     const results = await runAll(suite("token"), options, 4);
     expect(results.map((r) => [r.name, r.status, r.failures])).toEqual(results.map((r) => [r.name, "passed", []]));
     expect(results.map((r) => r.file.replace(/\\/g, "/").replace(/^.*\//, "")).sort()).toEqual(["read-after-expiry.yaml", "refresh-refused-once.yaml", "stale-write-back.yaml"]);
+  }, 120_000);
+
+  it("passes the read scenarios: a sync and every file, the seeds' 511 story, connecting a new user", async () => {
+    const results = await runAll(suite("data"), options, 4);
+    expect(results.map((r) => [r.name, r.status, r.failures])).toEqual(results.map((r) => [r.name, "passed", []]));
+    expect(results.map((r) => r.file.replace(/\\/g, "/").replace(/^.*\//, "")).sort()).toEqual(["connect-new-user.yaml", "read-files.yaml", "seeds-511-story.yaml"]);
+    // The story's steps ran in order: the 511 read, the start from its body, the completed read, each file.
+    const story = results.find((r) => r.file.endsWith("seeds-511-story.yaml"))!;
+    expect(story.steps.map((step) => step.label)).toEqual([
+      "session start",
+      "file list (wait=25)",
+      "accounts read (session before)",
+      "start account from reconnect",
+      "browser follow",
+      "flow check",
+      "session start",
+      "file list (wait=25)",
+      "file read (all listed)",
+      "accounts read (session after)",
+    ]);
+    expect(story.steps[1]!.summary).toMatch(/^200 partial: 2 files .* after \d+\.\d\d s$/);
   }, 120_000);
 
   it("passes the real-browser scenarios in Chromium (approve and deny, both flows)", async ({ skip }) => {
@@ -412,7 +434,7 @@ describe("the QA runner", () => {
   it("refuses an unknown step with a message listing the step kinds", () => {
     const bad = join(scratch, "bad-step.yaml");
     writeFileSync(bad, "name: bad\nsteps:\n  - click: approve\n");
-    expect(() => loadScenario(bad)).toThrow(/steps\.0: not a step \(a step has one of start, browser, flow, confirm, reauthStatus, setScenario, webhook, webhookOutage, token, pause\)/);
+    expect(() => loadScenario(bad)).toThrow(/steps\.0: not a step \(a step has one of start, browser, flow, confirm, reauthStatus, setScenario, webhook, webhookOutage, token, pause, accounts, session, files, file, mockFile\)/);
   });
 
   it("fails token expectations that do not hold: a version, a current version, which pair a read answered (the checks can fail)", async () => {
@@ -474,6 +496,98 @@ describe("the QA runner", () => {
       }
     })();
     expect(kinds.map((p) => p.split(":")[0])).toEqual(["steps.0.token", "steps.1.ifNoneMatch", "steps.2.pause"]);
+  });
+
+  it("fails read expectations that do not hold: a flagged account, its reason, the sync's state, a partial account, a file's content, hash and type (the checks can fail)", async () => {
+    const copy = join(scratch, "reads-broken.yaml");
+    writeFileSync(
+      copy,
+      [
+        "name: reads broken",
+        "user: { accounts: 2 }",
+        "mock: { name: account-511, accounts: [1] }",
+        "steps:",
+        "  - mockFile: { account: 0, name: note.json, content: { a: 1 }, compression: gzip }",
+        "  - session: start",
+        "  - files: list",
+        "    wait: 5",
+        "    expect: { state: completed, partial: [], files: 4, names: [nope.json] }",
+        "  - accounts: read",
+        "    save: again",
+        "    expect: { reauth: [0], reason: ServiceAuthorizationError, start: absent, accounts: 3 }",
+        "  - file: read",
+        "    name: note.json",
+        '    expect: { contentType: text/plain, compression: brotli, json: { a: 2 }, sha256: "0000000000000000000000000000000000000000000000000000000000000000" }',
+        "  - file: read",
+        "    name: missing.json",
+        "    expect: { status: 200 }",
+        "  - file: all",
+        "    expect: { files: 5, compressions: [brotli] }",
+        "",
+      ].join("\n"),
+    );
+    const result = await runScenario(loadScenario(copy), options);
+    expect(result.failures).toEqual([
+      { where: "steps[2] files: state", expected: "completed", actual: "partial" },
+      { where: "steps[2] files: accounts partial", expected: [], actual: [expect.stringMatching(/^2_qa-reads-broken-/)] },
+      { where: "steps[2] files: how many listed", expected: 4, actual: 3 },
+      { where: "steps[2] files: nope.json listed", expected: "nope.json", actual: [expect.stringMatching(/_1\.json$/), expect.stringMatching(/_2\.json$/), "note.json"] },
+      { where: "steps[3] accounts: how many", expected: 3, actual: 2 },
+      { where: "steps[3] accounts: accounts needing reauthorization", expected: [expect.stringMatching(/^1_qa-reads-broken-/)], actual: [expect.stringMatching(/^2_qa-reads-broken-/)] },
+      // Without a sessionKey the accounts read knows the 511 account only as digi.me lists it: authorized false.
+      { where: expect.stringMatching(/^steps\[3\] accounts: reauth\.reason of 2_qa-reads-broken-/), expected: "ServiceAuthorizationError", actual: "unauthorized" },
+      { where: expect.stringMatching(/^steps\[3\] accounts: reauth\.start of 2_qa-reads-broken-/), expected: "(none)", actual: { userId: expect.stringMatching(/^qa-reads-broken-/), accountId: expect.stringMatching(/^2_/) } },
+      { where: "steps[4] file note.json: Content-Type", expected: "text/plain", actual: "application/json" },
+      { where: "steps[4] file note.json: X-Digime-Compression", expected: "brotli", actual: "gzip" },
+      { where: "steps[4] file note.json: SHA-256 of the content", expected: "0".repeat(64), actual: createHash("sha256").update('{"a":1}').digest("hex") },
+      { where: "steps[4] file note.json: content (JSON)", expected: { a: 2 }, actual: { a: 1 } },
+      { where: "steps[5] file missing.json: HTTP status", expected: 200, actual: 404 },
+      { where: "steps[6] file all: how many read", expected: 5, actual: 3 },
+      { where: "steps[6] file all: a brotli file among those read", expected: "brotli", actual: ["gzip", "none"] },
+    ]);
+  }, 60_000);
+
+  it("refuses read steps that name a session, a start body or a file list no earlier step gives, and an authorize start with an account", () => {
+    const bad = join(scratch, "reads-refused.yaml");
+    writeFileSync(
+      bad,
+      [
+        "name: reads refused",
+        "steps:",
+        "  - file: all",
+        "  - start: { flow: account, from: later }",
+        "  - accounts: read",
+        "    session: sync",
+        "    save: later",
+        "  - session: start",
+        "    save: sync",
+        "  - file: read",
+        "    name: 0",
+        "",
+      ].join("\n"),
+    );
+    const problems = (error: () => unknown) => {
+      try {
+        error();
+        return [];
+      } catch (thrown) {
+        return (thrown as ScenarioFileError).problems;
+      }
+    };
+    expect(problems(() => loadScenario(bad))).toEqual([
+      "steps.0: no earlier step starts a session (session: start)",
+      "steps.0.file: file: all needs an earlier files: list step (the files it lists)",
+      'steps.1.start.from: no earlier step saves a start body as "later" (save: later on an accounts: read or files: list step)',
+      'steps.2.session: no earlier step saves a session as "sync" (session: start with save: sync)',
+      "steps.4.name: a file by position needs an earlier files: list step (the files it lists)",
+    ]);
+    writeFileSync(bad, "name: kinds\nsteps:\n  - start: { flow: authorize, account: 1 }\n  - start: { flow: account, account: 0, from: x }\n  - files: lst\n  - mockFile: { account: 0 }\n");
+    expect(problems(() => loadScenario(bad))).toEqual([
+      "steps.0.start.flow: account and from are for account flows only",
+      "steps.1.start.from: account and from exclude each other (from names the account already)",
+      'steps.2.files: Invalid input: expected "list"',
+      "steps.3.mockFile.content: missing: the file's content, any JSON (e.g. content: { note: hello })",
+    ]);
   });
 
   it("removes its .wrangler/stack-<port> folder when a stack closes", async () => {
