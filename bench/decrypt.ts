@@ -39,6 +39,13 @@ export interface NodeDecryptFigure {
 export interface NodeDecryptRun {
   node: string;
   figures: NodeDecryptFigure[];
+  /**
+   * WebCrypto's AES-256-CBC decryption of the same number of bytes without the stream around
+   * it: in one call, and in 64 KiB calls one after the other (each with the one-block
+   * encryption `decryptFileStream` adds per chunk for the padding), median ms: how much of the
+   * stream's time is the cipher and how much the per-chunk calls.
+   */
+  aes?: { bytes: number; oneCallMs: number; chunkedMs: number; oneCallMbPerS: number; chunkedMbPerS: number };
 }
 
 function inMemory(bytes: Uint8Array): ReadableStream<Uint8Array> {
@@ -106,7 +113,40 @@ export async function nodeDecryptThroughput(sizeBytes: number, runs: number, com
     const medianMs = sorted[Math.ceil(sorted.length / 2) - 1]!;
     figures.push({ compression, plaintextBytes: sizeBytes, encryptedBytes: encrypted.length, runs, runsMs, medianMs, mbPerS: Math.round((sizeBytes / 1e6 / (medianMs / 1000)) * 10) / 10, maxBufferedBytes });
   }
-  return { node: process.version, figures };
+  return { node: process.version, figures, aes: await aesAlone(sizeBytes, runs) };
+}
+
+/** AES-256-CBC in Node's WebCrypto over `bytes`: one call, and 64 KiB calls in sequence (see `NodeDecryptRun.aes`). */
+async function aesAlone(bytes: number, runs: number): Promise<NonNullable<NodeDecryptRun["aes"]>> {
+  const chunk = 64 * 1024;
+  const key = await crypto.subtle.generateKey({ name: "AES-CBC", length: 256 }, false, ["encrypt", "decrypt"]);
+  const iv = new Uint8Array(16);
+  const plain = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += 65536) crypto.getRandomValues(plain.subarray(i, Math.min(bytes, i + 65536)));
+  const cipher = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CBC", iv }, key, plain));
+  const timeOf = async (work: () => Promise<unknown>) => {
+    const all: number[] = [];
+    for (let i = 0; i <= runs; i++) {
+      const began = performance.now();
+      await work();
+      if (i > 0) all.push(performance.now() - began);
+    }
+    return all.sort((a, b) => a - b)[Math.ceil(all.length / 2) - 1]!;
+  };
+  const oneCallMs = await timeOf(() => crypto.subtle.decrypt({ name: "AES-CBC", iv }, key, cipher));
+  const chunkedMs = await timeOf(async () => {
+    // As decryptFileStream's decryptBlocks: per chunk one block encrypted (the padding block), a copy, one decryption.
+    for (let at = 0; at + chunk <= bytes; at += chunk) {
+      const data = cipher.subarray(at, at + chunk);
+      const extra = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CBC", iv }, key, data.subarray(chunk - 16))).subarray(0, 16);
+      const joined = new Uint8Array(chunk + 16);
+      joined.set(data);
+      joined.set(extra, chunk);
+      await crypto.subtle.decrypt({ name: "AES-CBC", iv: at === 0 ? iv : cipher.subarray(at - 16, at) }, key, joined).catch(() => undefined);
+    }
+  });
+  const mbPerS = (ms: number) => Math.round((bytes / 1e6 / (ms / 1000)) * 10) / 10;
+  return { bytes, oneCallMs: Math.round(oneCallMs * 100) / 100, chunkedMs: Math.round(chunkedMs * 100) / 100, oneCallMbPerS: mbPerS(oneCallMs), chunkedMbPerS: mbPerS(chunkedMs) };
 }
 
 if (import.meta.main) {
@@ -115,4 +155,5 @@ if (import.meta.main) {
   for (const f of run.figures) {
     console.log(`Node ${run.node} decryptFileStream ${f.compression} ${f.plaintextBytes} bytes (${f.encryptedBytes} encrypted): median ${f.medianMs} ms = ${f.mbPerS} MB/s (runs ${f.runsMs.join(", ")}); at most ${f.maxBufferedBytes} bytes of ciphertext held`);
   }
+  if (run.aes) console.log(`AES-256-CBC alone over ${run.aes.bytes} bytes: one call ${run.aes.oneCallMs} ms (${run.aes.oneCallMbPerS} MB/s); 64 KiB calls ${run.aes.chunkedMs} ms (${run.aes.chunkedMbPerS} MB/s)`);
 }

@@ -10,8 +10,8 @@
  *   for a warm location, digi.me's key set in the Cache API. It runs none of
  *   the service's code, so the service's first request still meets cold state.
  * - `GET /__bench/kv`: the KV contents, to seed the next isolate.
- * - `GET /__bench/bytes?n=N`: N zero bytes in 64 KiB chunks, no service code and no
- *   upstream: the harness's floor for carrying a large answer (a file read's).
+ * - `GET /__bench/bytes?n=N[&whole=1]`: N zero bytes in 64 KiB chunks (or one buffer), no
+ *   service code and no upstream: the harness's floor for carrying a large answer (a file read's).
  * - `POST /__bench/upstream?mode=buffer|stream`: how outbound fetches are timed (below).
  *   `buffer` (the default): the wrapper reads each body whole, so its transfer counts as
  *   upstream time and whatever the Worker does with it (a file's decryption) as its own.
@@ -154,9 +154,14 @@ globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
 
 const CHUNK = new Uint8Array(64 * 1024);
 
-/** `n` zero bytes as a stream of 64 KiB chunks (a decrypted file's chunk size), made of one shared chunk. */
-function bytes(n: number): Response {
+/**
+ * `n` zero bytes as a stream of 64 KiB chunks (a decrypted file's chunk size, each a new
+ * copy, as decryption makes), or with `whole` as one buffer (no JavaScript stream).
+ */
+function bytes(n: number, whole = false): Response {
   let left = Math.max(0, Math.floor(n));
+  const headers = { "Content-Type": "application/octet-stream", "X-Bench-Upstream-Ms": "0", "X-Bench-Object-Calls": "0", "X-Bench-Objects-Woken": "0" };
+  if (whole) return new Response(new Uint8Array(left), { headers });
   const body = new ReadableStream<Uint8Array>(
     {
       pull(controller) {
@@ -168,7 +173,7 @@ function bytes(n: number): Response {
     },
     { highWaterMark: 0 },
   );
-  return new Response(body, { headers: { "Content-Type": "application/octet-stream", "X-Bench-Upstream-Ms": "0", "X-Bench-Object-Calls": "0", "X-Bench-Objects-Woken": "0" } });
+  return new Response(body, { headers });
 }
 
 function covered(intervals: Array<[number, number]>): number {
@@ -186,7 +191,10 @@ export default {
   async fetch(request: Request, original: Env, ctx: ExecutionContext): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === "/__bench/seed") return seed(request);
-    if (path === "/__bench/bytes") return bytes(Number(new URL(request.url).searchParams.get("n") ?? 0));
+    if (path === "/__bench/bytes") {
+      const query = new URL(request.url).searchParams;
+      return bytes(Number(query.get("n") ?? 0), query.get("whole") === "1");
+    }
     if (path === "/__bench/upstream" && request.method === "POST") {
       upstreamMode = new URL(request.url).searchParams.get("mode") === "stream" ? "stream" : "buffer";
       return new Response(null, { status: 204 });

@@ -680,7 +680,8 @@ Raw numbers: [\`bench/token-reads.json\`](bench/token-reads.json).
 
 /** Reads of one 20 MiB file in one upstream mode (bench/lean-worker.ts's `/__bench/upstream`). */
 export interface LargeRead {
-  compression: "none" | "gzip";
+  /** The file's compression, or `answer`: 20 MiB from the benchmark entry, no service code, no upstream (the harness's floor). */
+  kind: "none" | "gzip" | "answer";
   /** `buffer`: the body read whole before the Worker sees it (its transfer is upstream time); `stream`: as production, headers only are upstream. */
   mode: "buffer" | "stream";
   plaintextBytes: number;
@@ -720,7 +721,8 @@ export interface FileReadsRun {
   steps: Partial<Record<MeasuredStep, TokenReadsStep>>;
   expectations: Record<FileStepName, { held: boolean; breaches: string[] }>;
   large: LargeRead[];
-  memory: { bootKiB?: number; warmKiB?: number; peakReset: boolean; workerLimitMiB: number };
+  /** Each memory runtime's RSS after boot and once set up and warm (KiB); whether VmHWM could be reset before each read. */
+  memory: { runtimes: Array<{ compression: string; bootKiB?: number; warmKiB?: number }>; peakReset: boolean; workerLimitMiB: number };
   node: NodeDecryptRun;
   bundle: { rawBytes: number; gzipBytes: number };
   notes?: string;
@@ -758,14 +760,14 @@ export function fileReadsSection(run: FileReadsRun): string {
     return `| ${name} | ${s?.objectCallsPerRequest ?? "?"} | ${own} | ${verdict(own)} | ${floorName} ${floor} | ${net} | ${verdict(net)} | ${s?.cpuMsPerRequest ?? "—"} |`;
   };
   const largeRows = run.large
-    .map((l) => `| ${l.compression} | ${l.mode}${l.memorySampled ? " (memory sampled)" : ""} | ${l.runs.length} | ${l.latencyMs} | ${l.upstreamMs} | ${l.nonUpstreamMs} | ${l.endToEndMbPerS} | ${l.afterUpstreamMbPerS} | ${l.runs.map((r) => r.latencyMs).join(", ")} |`)
+    .map((l) => `| ${l.kind === "answer" ? "20 MiB answer, no service code (floor)" : l.kind} | ${l.mode}${l.memorySampled ? " (memory sampled)" : ""} | ${l.runs.length} | ${l.latencyMs} | ${l.upstreamMs} | ${l.nonUpstreamMs} | ${l.endToEndMbPerS} | ${l.afterUpstreamMbPerS} | ${l.runs.map((r) => r.latencyMs).join(", ")} |`)
     .join("\n");
   const memoryRuns = run.large.filter((l) => l.memorySampled);
   const memoryRows = memoryRuns
     .flatMap((l) =>
       l.runs.map((r, i) => {
         const peak = r.peakKiB ?? r.sampledPeakKiB;
-        return `| ${l.compression} | ${i + 1} | ${r.rssBeforeKiB !== undefined ? mib(r.rssBeforeKiB) : "?"} | ${peak !== undefined ? mib(peak) : "?"} | ${r.sampledPeakKiB !== undefined ? mib(r.sampledPeakKiB) : "?"} | ${peak !== undefined && r.rssBeforeKiB !== undefined ? `+${mib(peak - r.rssBeforeKiB)}` : "?"} | ${r.rssAfterKiB !== undefined ? mib(r.rssAfterKiB) : "?"} |`;
+        return `| ${l.kind} | ${i + 1} | ${r.rssBeforeKiB !== undefined ? mib(r.rssBeforeKiB) : "?"} | ${peak !== undefined ? mib(peak) : "?"} | ${r.sampledPeakKiB !== undefined ? mib(r.sampledPeakKiB) : "?"} | ${peak !== undefined && r.rssBeforeKiB !== undefined ? `+${mib(peak - r.rssBeforeKiB)}` : "?"} | ${r.rssAfterKiB !== undefined ? mib(r.rssAfterKiB) : "?"} |`;
       }),
     )
     .join("\n");
@@ -824,14 +826,18 @@ ${claimRow("file read (1 MiB)", "1 MiB answer", answerFloor)}
 
 ### 20 MiB files: throughput and workerd's memory
 
-A new lean runtime; one user with a 20 MiB file (${LARGE_MIB_NOTE}) uncompressed and one
-gzip-compressed (the mock compresses, then encrypts, as it serves each read); each read
-once warm first with small reads. **stream**: as production, the body handed to the Worker as it
-arrives, decrypted and answered as it streams (upstream = the wait for digi.me's headers, the
-${run.delayMs} ms included; the mock generates and encrypts the file in Node as it sends it, so it
-can be the slower end). **buffer**: the benchmark entry reads the body whole first (upstream =
-the mock's whole delivery), so non-upstream is the edge alone: decryption (and gunzip), and
-the answer to the load generator. MB = 10^6 bytes of plaintext.
+One user with a 20 MiB file (${LARGE_MIB_NOTE}, put with \`POST /__mock/users/:userId/files/large\`)
+uncompressed and one gzip-compressed (the mock generates, compresses and encrypts each read as
+it sends it, in Node); the read path warmed with small reads first. **stream**: as production,
+the body handed to the Worker as it arrives, decrypted and answered as it streams (upstream =
+the wait for digi.me's headers, the ${run.delayMs} ms included; the rest is the transfer, the
+mock's generation and the edge's work overlapped, so the slower end sets the pace).
+**buffer**: the benchmark entry reads the body whole first (upstream = the mock's whole
+delivery), so non-upstream is the edge alone: decryption (and gunzip) and the 20 MiB answer
+to the load generator. **20 MiB answer (floor)**: \`/__bench/bytes\`, the same bytes in 64 KiB
+chunks from the benchmark entry with no service code and no upstream: what carrying 20 MiB to
+the load generator costs here, part of every row. The kinds take turns, one read each per
+round, ${run.large.find((l) => !l.memorySampled)?.runs.length ?? "?"} rounds, on their own runtime. MB = 10^6 bytes of plaintext.
 
 | compression | mode | reads | latency p50 ms | upstream ms | non-upstream ms | MB/s end to end | MB/s of the non-upstream part | each read's latency ms |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
@@ -840,7 +846,7 @@ ${largeRows}
 **workerd's resident memory** (the whole process: the Worker's isolate, Miniflare's entry Worker,
 the objects, workerd itself) while it serves one 20 MiB read in stream mode, read from
 \`/proc/<pid>/status\`: VmRSS just before the read, then the peak during it (${run.memory.peakReset ? "VmHWM, reset to the current RSS just before the read (\\`clear_refs\\` 5), and VmRSS sampled every 2 ms" : "VmRSS sampled every 2 ms: VmHWM could not be reset here"}), MiB.
-The runtime's RSS after boot ${run.memory.bootKiB !== undefined ? mib(run.memory.bootKiB) : "?"} MiB, after setting up and warming ${run.memory.warmKiB !== undefined ? mib(run.memory.warmKiB) : "?"} MiB.
+A new runtime per compression; its RSS after boot / once set up and warm: ${run.memory.runtimes.map((m) => `${m.compression} ${m.bootKiB !== undefined ? mib(m.bootKiB) : "?"} / ${m.warmKiB !== undefined ? mib(m.warmKiB) : "?"} MiB`).join("; ")}.
 
 | compression | read | RSS before | peak | highest 2 ms sample | peak − before | RSS after |
 | --- | --- | --- | --- | --- | --- | --- |
@@ -857,7 +863,16 @@ this CPU, not the Worker's.
 | compression | plaintext bytes | encrypted bytes | median ms | MB/s | runs ms | most ciphertext held at once (bytes) |
 | --- | --- | --- | --- | --- | --- | --- |
 ${nodeRows}
-
+${
+  run.node.aes
+    ? `
+The cipher alone (Node's WebCrypto, AES-256-CBC over ${run.node.aes.bytes} bytes, no stream): in 64 KiB calls as
+\`decryptFileStream\` makes them (with its one-block encryption per chunk) ${run.node.aes.chunkedMs} ms (${run.node.aes.chunkedMbPerS} MB/s); in one
+call ${run.node.aes.oneCallMs} ms (${run.node.aes.oneCallMbPerS} MB/s). So of the stream's time for the uncompressed file the
+cipher calls are the smaller part; the rest is the stream around them (reads, copies, promises).
+`
+    : ""
+}
 Production bundle (\`wrangler deploy --dry-run\`, this run): ${kib(run.bundle.rawBytes)} KiB raw, ${kib(run.bundle.gzipBytes)} KiB gzip.
 ${run.notes ? `\n${run.notes.trim()}\n` : ""}
 Raw numbers: [\`bench/file-reads.json\`](bench/file-reads.json).
@@ -865,6 +880,7 @@ Raw numbers: [\`bench/file-reads.json\`](bench/file-reads.json).
 }
 
 const LARGE_MIB_NOTE = "20,971,520 bytes of JSON records";
+
 
 // ---------------------------------------------------------------- --compare (bench/baseline.json)
 

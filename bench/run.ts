@@ -49,7 +49,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEV_CONTRACT } from "../mock-server/standalone.ts";
 import { DEV_API_KEY, freePort, ROOT, startMockProcess, startStack, waitForHealth, WRANGLER, type MockHandle } from "../harness/stack.ts";
-import { bootLean, buildBundle, objectState, type Bundle, type ObjectState } from "./lean.ts";
+import { bootLean, buildBundle, objectState, type Bundle, type LeanRuntime, type ObjectState } from "./lean.ts";
 import {
   client,
   EXPECTED_STATUS,
@@ -731,8 +731,10 @@ async function runTokenReads(options: { delay: number; rounds: number; perRound:
 
 /** The large files' plaintext size: 20 MiB. */
 const LARGE_FILE_BYTES = 20 * 1024 * 1024;
-/** Reads of each large file per mode. */
-const LARGE_READS = 3;
+/** Rounds of 20 MiB reads for throughput (each kind once a round). */
+const LARGE_READS = 5;
+/** 20 MiB reads per compression with workerd's memory sampled. */
+const MEMORY_READS = 5;
 
 /** A field of /proc/<pid>/status in KiB (VmRSS, VmHWM), if readable. */
 function procStatusKiB(pid: number, field: "VmRSS" | "VmHWM"): number | undefined {
@@ -764,7 +766,7 @@ async function setUpstreamMode(url: string, mode: "buffer" | "stream"): Promise<
  * with `pid`, workerd's resident memory sampled every 2 ms and its peak (VmHWM, reset just
  * before) read after.
  */
-async function largeReadOnce(c: Client, user: BenchUser, name: string, pid?: number): Promise<LargeRead["runs"][number]> {
+async function largeReadOnce(c: Client, user: BenchUser, name: string | undefined, pid?: number): Promise<LargeRead["runs"][number]> {
   let sampled = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
   let rssBeforeKiB: number | undefined;
@@ -778,11 +780,12 @@ async function largeReadOnce(c: Client, user: BenchUser, name: string, pid?: num
   }
   try {
     const began = performance.now();
-    const response = await c.api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files/${name}`);
+    // No name: the floor, 20 MiB of answer from the benchmark entry (no service code, no upstream).
+    const response = name ? await c.api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files/${name}`) : await fetch(`${c.edgeUrl}/__bench/bytes?n=${LARGE_FILE_BYTES}`);
     let bytes = 0;
     for await (const part of response.body as unknown as AsyncIterable<Uint8Array>) bytes += part.length;
     const latencyMs = performance.now() - began;
-    if (response.status !== 200 || bytes !== LARGE_FILE_BYTES) throw new Error(`reading ${name} answered ${response.status} with ${bytes} bytes`);
+    if (response.status !== 200 || bytes !== LARGE_FILE_BYTES) throw new Error(`reading ${name ?? "/__bench/bytes"} answered ${response.status} with ${bytes} bytes`);
     const upstreamMs = Number(response.headers.get("X-Bench-Upstream-Ms"));
     const run: LargeRead["runs"][number] = { latencyMs: round(latencyMs), upstreamMs: round(upstreamMs), objectCalls: Number(response.headers.get("X-Bench-Object-Calls")) };
     if (pid) {
@@ -796,20 +799,17 @@ async function largeReadOnce(c: Client, user: BenchUser, name: string, pid?: num
   }
 }
 
-/** Reads of one large file in one upstream mode, with their medians. */
-async function largeReads(c: Client, user: BenchUser, name: string, compression: "none" | "gzip", mode: "buffer" | "stream", pid?: number): Promise<LargeRead> {
-  await setUpstreamMode(c.edgeUrl, mode);
-  const runs: LargeRead["runs"] = [];
-  for (let i = 0; i < LARGE_READS; i++) runs.push(await largeReadOnce(c, user, name, pid));
+/** Medians of one kind of 20 MiB read. */
+function largeFigure(kind: LargeRead["kind"], mode: LargeRead["mode"], runs: LargeRead["runs"], memorySampled: boolean): LargeRead {
   const latency = median(runs.map((r) => r.latencyMs));
   const upstream = median(runs.map((r) => r.upstreamMs));
   const edge = median(runs.map((r) => r.latencyMs - r.upstreamMs));
   const mb = LARGE_FILE_BYTES / 1e6;
   const figure: LargeRead = {
-    compression,
+    kind,
     mode,
     plaintextBytes: LARGE_FILE_BYTES,
-    memorySampled: pid !== undefined,
+    memorySampled,
     runs,
     latencyMs: latency,
     upstreamMs: upstream,
@@ -818,9 +818,32 @@ async function largeReads(c: Client, user: BenchUser, name: string, compression:
     // buffer: the edge's own part (decrypt, decompress, answer) once the body is in; stream: everything after the headers.
     afterUpstreamMbPerS: round(mb / (edge / 1000), 1),
   };
-  console.log(`bench --file-reads: 20 MiB ${compression} (${mode}${pid ? ", memory sampled" : ""}): latency ${latency} ms, upstream ${upstream} ms, non-upstream ${edge} ms, ${figure.endToEndMbPerS} MB/s end to end, ${figure.afterUpstreamMbPerS} MB/s after the upstream part${pid ? `; RSS ${runs.map((r) => `${r.rssBeforeKiB} → peak ${r.peakKiB ?? r.sampledPeakKiB} KiB`).join(", ")}` : ""}`);
+  const memory = memorySampled ? `; RSS ${runs.map((r) => `${r.rssBeforeKiB} → peak ${r.peakKiB ?? r.sampledPeakKiB} KiB`).join(", ")}` : "";
+  console.log(`bench --file-reads: 20 MiB ${kind} (${mode}): latency ${latency} ms, upstream ${upstream} ms, non-upstream ${edge} ms, ${figure.endToEndMbPerS} MB/s end to end, ${figure.afterUpstreamMbPerS} MB/s after the upstream part${memory}`);
   return figure;
 }
+
+/** A new lean runtime with one user holding a 20 MiB file of each compression, its read path warm. */
+async function largeRuntime(lean: Bundle, mock: MockHandle, objects: ObjectState, delay: number): Promise<{ runtime: LeanRuntime; c: Client; user: BenchUser; bootKiB?: number; warmKiB?: number }> {
+  const runtime = await bootLean({ script: { path: lean.path }, port: await freePort(), mock, userObjects: true, persistDir: objects.fresh() });
+  try {
+    const c = client(runtime.url, DEV_API_KEY, mock.origin);
+    const bootKiB = runtime.pid ? procStatusKiB(runtime.pid, "VmRSS") : undefined;
+    const [user] = await setUpFileUsers(c, delay, `large-${Date.now()}`, 1);
+    for (const [name, compression] of LARGE_FILES) await putLargeFile(c, user!, name, LARGE_FILE_BYTES, compression);
+    for (const step of FILE_STEPS) await measure(c, step, 1, 3, delay, [user!]); // the read's code warm
+    const warmKiB = runtime.pid ? procStatusKiB(runtime.pid, "VmRSS") : undefined;
+    return { runtime, c, user: user!, ...(bootKiB !== undefined ? { bootKiB } : {}), ...(warmKiB !== undefined ? { warmKiB } : {}) };
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+}
+
+const LARGE_FILES = [
+  ["bench-20mib.json", "none"],
+  ["bench-20mib-gzip.json", "gzip"],
+] as const;
 
 /**
  * The reads of issue 24 on the lean runtime: warm, c=1, `rounds` rounds of `perRound` requests
@@ -841,7 +864,7 @@ async function runFileReads(options: { delay: number; rounds: number; perRound: 
     const steps: MeasuredStep[] = ["baseline (/healthz)", "baseline (1 MiB answer)", "token read (fresh)", ...FILE_STEPS];
     const pooled = new Map<MeasuredStep, Samples>();
     const levels = new Map<MeasuredStep, LevelResult[]>();
-    let runtime = await bootLean({ script: { path: lean.path }, port: await freePort(), mock, userObjects: true, persistDir: objects.fresh() });
+    const runtime = await bootLean({ script: { path: lean.path }, port: await freePort(), mock, userObjects: true, persistDir: objects.fresh() });
     try {
       const c = client(runtime.url, DEV_API_KEY, mock.origin);
       const prefix = `file-reads-${Date.now()}`;
@@ -873,29 +896,44 @@ async function runFileReads(options: { delay: number; rounds: number; perRound: 
       }),
     ) as FileReadsRun["expectations"];
 
-    // 20 MiB files on a new runtime: its memory is the runtime's own plus what these reads add.
-    console.log("bench --file-reads: 20 MiB files on a new runtime…");
-    runtime = await bootLean({ script: { path: lean.path }, port: await freePort(), mock, userObjects: true, persistDir: objects.fresh() });
+    // workerd's memory: per compression a new runtime (its own RSS plus what these reads add), stream mode as production.
     const large: LargeRead[] = [];
-    let memory: FileReadsRun["memory"];
-    try {
-      const c = client(runtime.url, DEV_API_KEY, mock.origin);
-      const pid = runtime.pid;
-      const bootKiB = pid ? procStatusKiB(pid, "VmRSS") : undefined;
-      const [user] = await setUpFileUsers(c, delay, `large-${Date.now()}`, 1);
-      await putLargeFile(c, user!, "bench-20mib.json", LARGE_FILE_BYTES, "none");
-      await putLargeFile(c, user!, "bench-20mib-gzip.json", LARGE_FILE_BYTES, "gzip");
-      for (const step of FILE_STEPS) await measure(c, step, 1, 3, delay, [user!]); // the read's code warm
-      const warmKiB = pid ? procStatusKiB(pid, "VmRSS") : undefined;
-      // Stream mode first (as production: nothing held whole), memory sampled; then timed alone; then buffered.
-      for (const [name, compression] of [["bench-20mib.json", "none"], ["bench-20mib-gzip.json", "gzip"]] as const) {
-        large.push(await largeReads(c, user!, name, compression, "stream", pid));
-        large.push(await largeReads(c, user!, name, compression, "stream"));
-        large.push(await largeReads(c, user!, name, compression, "buffer"));
+    const memory: FileReadsRun["memory"] = { runtimes: [], peakReset: false, workerLimitMiB: 128 };
+    for (const [name, compression] of LARGE_FILES) {
+      console.log(`bench --file-reads: workerd's memory over ${MEMORY_READS} reads of the 20 MiB ${compression} file, on a new runtime…`);
+      const { runtime, c, user, bootKiB, warmKiB } = await largeRuntime(lean, mock, objects, delay);
+      try {
+        await setUpstreamMode(c.edgeUrl, "stream");
+        const runs: LargeRead["runs"] = [];
+        for (let i = 0; i < MEMORY_READS; i++) runs.push(await largeReadOnce(c, user, name, runtime.pid));
+        large.push(largeFigure(compression, "stream", runs, true));
+        memory.runtimes.push({ compression, ...(bootKiB !== undefined ? { bootKiB } : {}), ...(warmKiB !== undefined ? { warmKiB } : {}) });
+        memory.peakReset ||= runs.some((r) => r.peakKiB !== undefined);
+      } finally {
+        await runtime.close();
       }
-      memory = { ...(bootKiB !== undefined ? { bootKiB } : {}), ...(warmKiB !== undefined ? { warmKiB } : {}), peakReset: large.some((l) => l.runs.some((r) => r.peakKiB !== undefined)), workerLimitMiB: 128 };
-    } finally {
-      await runtime.close();
+    }
+    // Throughput: a third runtime, the kinds of read taking turns round by round (the machine's load drifts).
+    console.log(`bench --file-reads: 20 MiB throughput, ${LARGE_READS} rounds…`);
+    {
+      const { runtime, c, user } = await largeRuntime(lean, mock, objects, delay);
+      try {
+        const kinds: Array<{ kind: LargeRead["kind"]; mode: LargeRead["mode"]; name?: string }> = [
+          { kind: "answer", mode: "stream" },
+          ...LARGE_FILES.map(([name, compression]) => ({ kind: compression, mode: "stream" as const, name })),
+          ...LARGE_FILES.map(([name, compression]) => ({ kind: compression, mode: "buffer" as const, name })),
+        ];
+        const runs = kinds.map(() => [] as LargeRead["runs"]);
+        for (let r = 0; r < LARGE_READS; r++) {
+          for (const [i, k] of kinds.entries()) {
+            await setUpstreamMode(c.edgeUrl, k.mode);
+            runs[i]!.push(await largeReadOnce(c, user, k.name));
+          }
+        }
+        kinds.forEach((k, i) => large.push(largeFigure(k.kind, k.mode, runs[i]!, false)));
+      } finally {
+        await runtime.close();
+      }
     }
     console.log("bench --file-reads: the decryption alone in Node…");
     const node = await nodeDecryptThroughput(LARGE_FILE_BYTES, 5);
