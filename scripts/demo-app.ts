@@ -10,9 +10,16 @@
  * token as a backend must: create only, else over the version stored. One scenario instead opens digi.me in a new tab and watches the
  * flow from the page through a long poll (`GET /v1/flows/{flowId}?wait=25`,
  * made by the demo's backend), as a backend without webhooks would.
+ * "Read data" reads through the edge with the API key alone: the user's
+ * accounts, each with the reauthorization it needs and a button that starts it
+ * from the read's `start` body; a sync as it runs (the page polls the file list
+ * with `wait`, through the demo's backend); and the first file's content,
+ * escaped and truncated. "Connect a new user" runs `POST /v1/authorize` for a
+ * fresh user id, and the confirmation the demo already offers for
+ * `awaiting_confirmation` stores the token. Token values never reach a page.
  * Development only: it never ships with the Worker.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { escapeHtml } from "../src/pages.ts";
 import { mockAdmin } from "../harness/mock-admin.ts";
 import { checkSignedReturn } from "../harness/signed-return.ts";
@@ -36,12 +43,48 @@ export interface DemoOptions {
 /** The cookie that remembers which flow this browser's demo session started. */
 const FLOW_COOKIE = "demo_flow";
 
+/** The cookie that remembers the new user this browser's demo session connects ("Connect a new user"). */
+const USER_COOKIE = "demo_user";
+
 /** The long poll the demo's backend makes (the edge's longest). */
 export const DEMO_WAIT_SECONDS = 25;
+
+/** The file list's long poll while "Read data" shows a sync (short, so the page shows the accounts finishing one by one). */
+export const DEMO_SYNC_WAIT_SECONDS = 2;
+
+/** How much of the first file "Read data" shows (characters). */
+export const DEMO_PREVIEW_CHARS = 600;
+
+/** How long the mock's syncs take for the "Read data" buttons (its `syncMs`). */
+export const DEMO_SYNC_MS = 4000;
+
+/** The ids "Connect a new user" makes: `demo-new-` and 8 hex digits. */
+export const NEW_USER_ID = /^demo-new-[0-9a-f]{8}$/;
 
 /** The flow this browser's demo session started (its cookie), or "". */
 function sessionFlow(cookie: string | undefined): string {
   return new RegExp(`(?:^|;\\s*)${FLOW_COOKIE}=([A-Za-z0-9_-]+)`).exec(cookie ?? "")?.[1] ?? "";
+}
+
+/** The new user this browser's demo session connects (its cookie), or "". */
+function sessionUser(cookie: string | undefined): string {
+  const id = new RegExp(`(?:^|;\\s*)${USER_COOKIE}=([A-Za-z0-9_-]+)`).exec(cookie ?? "")?.[1] ?? "";
+  return NEW_USER_ID.test(id) ? id : "";
+}
+
+/** The user this browser's session acts for: the new user it connects, else the demo user. */
+function signedInUser(cookie: string | undefined): string {
+  return sessionUser(cookie) || DEMO_USER;
+}
+
+/** Whether this browser's session may read `userId`'s data: the demo user, or the new user it connected. */
+function mayRead(userId: string, cookie: string | undefined): boolean {
+  return userId === DEMO_USER || (userId !== "" && userId === sessionUser(cookie));
+}
+
+/** A JSON value inside a script element: no "<" may close it early. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, "\\u003c");
 }
 
 /** The webhooks received (for a flow: flowWebhooks), as a table. */
@@ -182,7 +225,7 @@ function isoTime(value: unknown): string {
 }
 
 /** What a user reauthorization left: the digi.me session its flow opened, and the stored token's version and expiries (never its values). */
-export function sessionAndTokenSection(flow: Record<string, unknown>, tokenStatus: number, token: Record<string, unknown>): string {
+export function sessionAndTokenSection(flow: Record<string, unknown>, tokenStatus: number, token: Record<string, unknown>, userId = DEMO_USER): string {
   const session = flow.session as { key?: string; expiry?: number } | undefined;
   const pair = token.token as { accessToken?: { expiry?: number }; refreshToken?: { expiry?: number } } | undefined;
   const sessionRow = session?.key
@@ -198,7 +241,17 @@ export function sessionAndTokenSection(flow: Record<string, unknown>, tokenStatu
   return `<h2>Session and token</h2>
 <table id="session-token"><tr><th>digi.me session</th><td>${sessionRow}</td></tr>
 ${tokenRows}</table>
-<p><small>From <code>GET /v1/flows/{flowId}</code> (<code>session</code>) and <code>GET /v1/users/${DEMO_USER}/token</code> (<code>version</code>, the ETag a write-back sends as If-Match, and the expiries; the token values stay off this page).</small></p>`;
+<p><small>From <code>GET /v1/flows/{flowId}</code> (<code>session</code>) and <code>GET /v1/users/${escapeHtml(userId)}/token</code> (<code>version</code>, the ETag a write-back sends as If-Match, and the expiries; the token values stay off this page).</small></p>`;
+}
+
+/** A request's body as text (at most 16 KiB: the demo's forms and JSON are small). */
+async function readBody(req: IncomingMessage): Promise<string> {
+  let text = "";
+  for await (const chunk of req) {
+    text += (chunk as Buffer).toString("utf8");
+    if (text.length > 16 * 1024) throw new Error("body too large");
+  }
+  return text;
 }
 
 /** Starts the demo app and seeds the demo user. */
@@ -232,13 +285,124 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
    * full authorization that is a new digi.me user (a new library, a new
    * session), so the demo user's first session key no longer applies.
    */
-  async function currentSessionKey(): Promise<string> {
-    const stored = (await (await edge(`/v1/users/${DEMO_USER}/token`)).json()) as { token?: { accessToken: { value: string } } };
+  async function currentSessionKey(userId = DEMO_USER): Promise<string> {
+    const stored = (await (await edge(`/v1/users/${encodeURIComponent(userId)}/token`)).json()) as { token?: { accessToken: { value: string } } };
     const owner = stored.token
       ? ((await (await mock.checkToken(stored.token.accessToken.value)).json()) as { userId?: string }).userId
       : undefined;
-    const user = (await (await mock.user(owner ?? DEMO_USER)).json()) as { sessionKey: string };
-    return user.sessionKey;
+    if (!owner && userId !== DEMO_USER) return ""; // a new user before its confirmation: no token, no session
+    const user = (await (await mock.user(owner ?? DEMO_USER)).json()) as { sessionKey?: string };
+    return user.sessionKey ?? "";
+  }
+  /** GET /v1/users/{userId}/reauth-status, with the user's own digi.me session when there is one. */
+  async function reauthStatus(userId: string): Promise<unknown> {
+    const key = await currentSessionKey(userId);
+    return (await edge(`/v1/users/${encodeURIComponent(userId)}/reauth-status${key ? `?sessionKey=${key}` : ""}`)).json();
+  }
+
+  /**
+   * "Read data" for a user: the accounts read through the edge (each with the
+   * reauthorization it needs and, when it does, a button that starts it from the
+   * read's `start` body), a button that starts a sync the page watches, and where
+   * the first file's content will show.
+   */
+  async function readDataSection(userId: string): Promise<string> {
+    const key = await currentSessionKey(userId);
+    const read = await edge(`/v1/users/${encodeURIComponent(userId)}/accounts${key ? `?sessionKey=${key}` : ""}`);
+    const body = (await read.json()) as { accounts?: Array<{ id: string; serviceTypeName?: string; reauth?: { needed: boolean; reason?: string; start?: { userId: string; accountId: string } } }>; syncState?: string; error?: { code?: string } };
+    let accounts: string;
+    if (read.status !== 200) {
+      const code = body.error?.code ?? "";
+      accounts = `<p id="accounts-error" class="bad">GET /v1/users/${escapeHtml(userId)}/accounts answered ${read.status} ${escapeHtml(code)}${code === "token_not_found" ? " — the edge keeps no token for this user yet (confirm the connection first)" : ""}.</p>`;
+    } else {
+      const rows = (body.accounts ?? []).map((account) => {
+        const reauth = account.reauth;
+        const cell = reauth?.needed
+          ? `<td class="bad">needs reauthorization: <strong>${escapeHtml(reauth.reason ?? "?")}</strong>${
+              reauth.start
+                ? `<br><small>start: <code>${escapeHtml(JSON.stringify(reauth.start))}</code></small><form method="post" action="/data/reconnect"><input type="hidden" name="userId" value="${escapeHtml(userId)}"><input type="hidden" name="accountId" value="${escapeHtml(account.id)}"><button id="reconnect-${escapeHtml(account.id)}" class="reconnect">Reconnect ${escapeHtml(account.serviceTypeName ?? account.id)} (POST /v1/reauth/account with this start)</button></form>`
+                : ""
+            }</td>`
+          : `<td class="ok">ok</td>`;
+        return `<tr data-account="${escapeHtml(account.id)}"><td><code>${escapeHtml(account.id)}</code></td><td>${escapeHtml(account.serviceTypeName ?? "")}</td>${cell}</tr>`;
+      });
+      accounts = `<table id="accounts"><tr><th>account</th><th>service</th><th>reauthorization</th></tr>${rows.join("")}</table>
+<p><small><code>GET /v1/users/${escapeHtml(userId)}/accounts${key ? "?sessionKey=…" : ""}</code>${body.syncState ? ` (the user's own session: <code>${escapeHtml(body.syncState)}</code>)` : ""}: the edge reads digi.me with the token it keeps; each account's <code>reauth.start</code> is the body of <code>POST /v1/reauth/account</code>, less <code>returnTo</code>.</small></p>`;
+    }
+    const script = `const userId = ${scriptJson(userId)};
+const button = document.getElementById("start-sync");
+const state = document.getElementById("sync-state");
+const polls = document.getElementById("sync-polls");
+const parts = document.getElementById("sync-accounts");
+const files = document.getElementById("sync-files");
+const first = document.getElementById("first-file");
+const item = (text) => { const li = document.createElement("li"); li.textContent = text; return li; };
+button.addEventListener("click", async () => {
+  button.disabled = true;
+  polls.replaceChildren(); parts.replaceChildren(); files.replaceChildren(); first.replaceChildren();
+  try {
+    const started = await (await fetch("/data/sessions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ userId }) })).json();
+    if (!started.sessionKey) { state.textContent = started.httpStatus + " " + (started.error || "error"); state.className = "bad"; return; }
+    state.textContent = "pending"; state.className = "";
+    const query = "?userId=" + encodeURIComponent(userId);
+    for (;;) {
+      const request = "GET …/sessions/{sessionKey}/files?wait=${DEMO_SYNC_WAIT_SECONDS}";
+      const poll = item(request + " … held by the edge");
+      polls.append(poll);
+      const list = await (await fetch("/data/sessions/" + started.sessionKey + "/files" + query)).json();
+      const shown = list.state || list.error || "error";
+      poll.textContent = request + " → " + list.httpStatus + " " + shown + " after " + (list.heldMs / 1000).toFixed(1) + " s, " + (list.fileList || []).length + " files";
+      state.textContent = shown;
+      state.className = shown === "completed" ? "ok" : shown === "pending" || shown === "running" ? "" : "bad";
+      parts.replaceChildren(...(list.accounts || []).map((a) => item(a.accountId + ": " + a.state + (a.reauth && a.reauth.needed ? " — needs reauthorization (" + a.reauth.reason + ")" : ""))));
+      files.replaceChildren(...(list.fileList || []).map((f) => item(f.name)));
+      if (list.httpStatus !== 200 || (list.state !== "pending" && list.state !== "running")) break;
+    }
+    const file = await (await fetch("/data/sessions/" + started.sessionKey + "/first-file" + query)).json();
+    first.innerHTML = file.html; // escaped and truncated by the demo's backend
+  } catch (error) {
+    state.textContent = "failed: " + error; state.className = "bad";
+  } finally {
+    button.disabled = false;
+  }
+});`;
+    return `<section id="read-data"><h2>Read data</h2>
+<p><small>Through the edge, with the API key alone: no token, no digi.me secret on this side. User <code id="read-user">${escapeHtml(userId)}</code>.</small></p>
+${accounts}
+<h3>A sync</h3>
+<p><button id="start-sync" type="button">Start a sync and read the first file</button> state: <strong id="sync-state">—</strong></p>
+<p><small>The demo's backend starts a session (<code>POST /v1/users/{userId}/sessions</code>), then the page polls the file list through it (<code>GET …/sessions/{sessionKey}/files?wait=${DEMO_SYNC_WAIT_SECONDS}</code>: each poll is held while the sync is <code>pending</code> or <code>running</code>, so the accounts show finishing one by one), and reads the first file, decrypted and decompressed at the edge (shown escaped, the first ${DEMO_PREVIEW_CHARS} characters).</small></p>
+<ol id="sync-polls"></ol><ul id="sync-accounts"></ul><ul id="sync-files"></ul><div id="first-file"></div>
+<script>${script}</script></section>`;
+  }
+
+  /** The first file of a session's list, read through the edge: what the page shows of it, escaped and truncated. */
+  async function firstFile(userId: string, sessionKey: string): Promise<{ httpStatus: number; name?: string; contentType?: string; compression?: string; characters?: number; truncated?: boolean; error?: string; html: string }> {
+    const path = `/v1/users/${encodeURIComponent(userId)}/sessions/${encodeURIComponent(sessionKey)}/files`;
+    const listed = await edge(path);
+    const list = (await listed.json()) as { fileList?: Array<{ name: string }>; error?: { code?: string } };
+    if (listed.status !== 200) return { httpStatus: listed.status, error: list.error?.code, html: `<p class="bad">The file list answered ${listed.status} ${escapeHtml(list.error?.code ?? "")}.</p>` };
+    const name = list.fileList?.[0]?.name;
+    if (!name) return { httpStatus: 200, html: `<p id="first-file-none">No file listed.</p>` };
+    const read = await edge(`${path}/${encodeURIComponent(name)}`);
+    const text = await read.text();
+    if (read.status !== 200) {
+      const code = ((): string => {
+        try {
+          return (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? "";
+        } catch {
+          return "";
+        }
+      })();
+      return { httpStatus: read.status, name, error: code, html: `<p class="bad">${escapeHtml(name)}: ${read.status} ${escapeHtml(code)}</p>` };
+    }
+    const contentType = read.headers.get("Content-Type") ?? "";
+    const compression = read.headers.get("X-Digime-Compression") ?? "";
+    const truncated = text.length > DEMO_PREVIEW_CHARS;
+    const html = `<h3>The first file: <code id="first-file-name">${escapeHtml(name)}</code></h3>
+<p><small><code>${escapeHtml(contentType)}</code>, compressed <code>${escapeHtml(compression)}</code> at digi.me, ${text.length} characters${truncated ? ` <span id="first-file-truncated">(the first ${DEMO_PREVIEW_CHARS} shown)</span>` : ""}.</small></p>
+<pre id="first-file-content">${escapeHtml(text.slice(0, DEMO_PREVIEW_CHARS))}${truncated ? "\n…" : ""}</pre>`;
+    return { httpStatus: 200, name, contentType, compression, characters: text.length, truncated, html };
   }
   const noReceiver = options.webhooksElsewhere ? `<p>Sent to <code>${escapeHtml(options.webhooksElsewhere)}</code> (npm start --webhook-url): see them there.</p>` : "<p>No receiver.</p>";
   const seeded = await seed();
@@ -246,10 +410,16 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", origin);
-    const send = (status: number, html: string, headers: Record<string, string> = {}) => {
+    const send = (status: number, html: string, headers: Record<string, string | string[]> = {}) => {
       res.writeHead(status, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", ...headers });
       res.end(html);
     };
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+      res.end(JSON.stringify(body));
+    };
+    /** The cookies of a flow this session starts for the demo user (and no longer for a new user it connected). */
+    const demoUserFlow = (flowId: string | undefined) => [`${FLOW_COOKIE}=${flowId}; Path=/; HttpOnly; SameSite=Lax`, `${USER_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`];
     try {
       if (url.pathname === "/") {
         const items = SCENARIOS.map(
@@ -258,6 +428,10 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
         send(200, page("digi.me reauthorization demo", `<h1>digi.me reauthorization at the edge: demo</h1>
 <p>User <code>${DEMO_USER}</code> exists in the mock digi.me with accounts ${seeded.accounts.map((a) => `<code>${escapeHtml(a.id)}</code>`).join(", ")}; the edge holds its token.
 Each button sets the mock's scenario for this user and starts a flow through the edge.</p><ol>${items}</ol>
+<h2>Read data</h2>
+<ol><li><form method="post" action="/data/seed/sync" style="display:inline"><button id="read-sync">Read data: a sync</button></form><br><small>The accounts, a sync of ${DEMO_SYNC_MS / 1000} s watched as it runs, and the first file's content, all read through the edge with the API key alone.</small></li>
+<li><form method="post" action="/data/seed/account-511" style="display:inline"><button id="read-511">Read data: an account with 511</button></form><br><small>The first account reports ServiceAuthorizationError 511: the read hands out the body that starts its reauthorization (a button), and after it the same read completes.</small></li>
+<li><form method="post" action="/connect" style="display:inline"><button id="connect-new-user">Connect a new user</button></form><br><small>POST /v1/authorize for a fresh user id the edge keeps no token for: digi.me approves, the browser comes back awaiting_confirmation (identity new), you confirm, and the user's data reads.</small></li></ol>
 <h2>Webhooks received</h2>${options.webhooks ? webhookTable(options.webhooks.received.slice(-10).reverse()) : noReceiver}
 <p><a href="/status">Reauthorization status of ${DEMO_USER}</a> · <a href="${escapeHtml(options.edgeUrl)}/openapi.json">OpenAPI</a> · <a href="${escapeHtml(options.mockUrl)}/__mock/journal?userId=${DEMO_USER}">Mock journal</a></p>`));
         return;
@@ -292,16 +466,96 @@ Each button sets the mock's scenario for this user and starts a flow through the
           return;
         }
         if (scenario.watch) {
-          send(200, watchPage(scenario.title, answer.flowId ?? "", answer.launchUrl), { "Set-Cookie": `${FLOW_COOKIE}=${answer.flowId}; Path=/; HttpOnly; SameSite=Lax` });
+          send(200, watchPage(scenario.title, answer.flowId ?? "", answer.launchUrl), { "Set-Cookie": demoUserFlow(answer.flowId) });
           return;
         }
         if (before) {
           send(200, page("Before", `<h1>${escapeHtml(scenario.title)}</h1><p>reauth-status before the flow:</p><pre>${escapeHtml(before)}</pre>
-<p><a id="continue" href="${escapeHtml(answer.launchUrl)}">Continue to digi.me</a></p>`), { "Set-Cookie": `${FLOW_COOKIE}=${answer.flowId}; Path=/; HttpOnly; SameSite=Lax` });
+<p><a id="continue" href="${escapeHtml(answer.launchUrl)}">Continue to digi.me</a></p>`), { "Set-Cookie": demoUserFlow(answer.flowId) });
           return;
         }
-        res.writeHead(303, { Location: answer.launchUrl, "Cache-Control": "no-store", "Set-Cookie": `${FLOW_COOKIE}=${answer.flowId}; Path=/; HttpOnly; SameSite=Lax` });
+        res.writeHead(303, { Location: answer.launchUrl, "Cache-Control": "no-store", "Set-Cookie": demoUserFlow(answer.flowId) });
         res.end();
+        return;
+      }
+      if (url.pathname === "/connect" && req.method === "POST") {
+        // A first connection: a fresh user id the edge keeps no token for; this browser's session remembers it (as a signed-in user).
+        const userId = `demo-new-${crypto.randomUUID().slice(0, 8)}`;
+        const started = await edge("/v1/authorize", { body: { userId, returnTo: `${origin}/return?scenario=connect`, locale: "en" } });
+        const answer = (await started.json()) as { launchUrl?: string; flowId?: string };
+        if (started.status !== 201 || !answer.launchUrl) {
+          send(200, page("Refused at start", `<h1>Connect a new user</h1><p class="bad">POST /v1/authorize answered <strong>${started.status}</strong>; there is no browser step.</p>
+<pre>${escapeHtml(JSON.stringify(answer, null, 2))}</pre><p><a href="/">Back</a></p>`));
+          return;
+        }
+        res.writeHead(303, {
+          Location: answer.launchUrl,
+          "Cache-Control": "no-store",
+          "Set-Cookie": [`${FLOW_COOKIE}=${answer.flowId}; Path=/; HttpOnly; SameSite=Lax`, `${USER_COOKIE}=${userId}; Path=/; HttpOnly; SameSite=Lax`],
+        });
+        res.end();
+        return;
+      }
+      const seedData = /^\/data\/seed\/(sync|account-511)$/.exec(url.pathname);
+      if (seedData && req.method === "POST") {
+        await seed();
+        const scenario = seedData[1] === "account-511" ? { name: "account-511", accounts: [firstAccount], syncMs: DEMO_SYNC_MS } : { name: "success", syncMs: DEMO_SYNC_MS };
+        await mock.setScenario(scenario, DEMO_USER);
+        res.writeHead(303, { Location: "/data", "Cache-Control": "no-store", "Set-Cookie": `${USER_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0` });
+        res.end();
+        return;
+      }
+      if (url.pathname === "/data" && req.method === "GET") {
+        const userId = signedInUser(req.headers.cookie);
+        send(200, page("Read data", `<h1>Read data of ${escapeHtml(userId)}</h1>${await readDataSection(userId)}<p><a href="/">Back to the scenarios</a></p>`));
+        return;
+      }
+      if (url.pathname === "/data/reconnect" && req.method === "POST") {
+        // The account's reauthorization, started from the start body the edge's accounts read hands out (read again here, not taken from the form).
+        const form = new URLSearchParams(await readBody(req));
+        const userId = form.get("userId") ?? "";
+        const accountId = form.get("accountId") ?? "";
+        if (!mayRead(userId, req.headers.cookie)) return send(403, page("Not yours", `<p class="bad">Not a user this browser's session may act for.</p><p><a href="/">Back</a></p>`));
+        const key = await currentSessionKey(userId);
+        const read = (await (await edge(`/v1/users/${encodeURIComponent(userId)}/accounts${key ? `?sessionKey=${key}` : ""}`)).json()) as { accounts?: Array<{ id: string; reauth?: { start?: Record<string, string> } }> };
+        const start = read.accounts?.find((account) => account.id === accountId)?.reauth?.start;
+        if (!start) return send(409, page("Nothing to reconnect", `<p class="bad">The accounts read no longer says <code>${escapeHtml(accountId)}</code> needs reauthorization.</p><p><a href="/data">Read again</a></p>`));
+        const started = await edge("/v1/reauth/account", { body: { ...start, returnTo: `${origin}/return?scenario=reconnect` } });
+        const answer = (await started.json()) as { launchUrl?: string; flowId?: string };
+        if (started.status !== 201 || !answer.launchUrl) {
+          send(200, page("Refused at start", `<h1>Reconnect ${escapeHtml(accountId)}</h1><p class="bad">POST /v1/reauth/account answered <strong>${started.status}</strong>.</p><pre>${escapeHtml(JSON.stringify(answer, null, 2))}</pre><p><a href="/">Back</a></p>`));
+          return;
+        }
+        const cookies = [`${FLOW_COOKIE}=${answer.flowId}; Path=/; HttpOnly; SameSite=Lax`];
+        res.writeHead(303, { Location: answer.launchUrl, "Cache-Control": "no-store", "Set-Cookie": cookies });
+        res.end();
+        return;
+      }
+      if (url.pathname === "/data/sessions" && req.method === "POST") {
+        // The backend's side of "Start a sync": POST /v1/users/{userId}/sessions.
+        let userId = "";
+        try {
+          userId = String((JSON.parse(await readBody(req)) as { userId?: unknown }).userId ?? "");
+        } catch {
+          return json(400, { error: "a JSON body { userId }" });
+        }
+        if (!mayRead(userId, req.headers.cookie)) return json(403, { error: "not a user this session may read" });
+        const started = await edge(`/v1/users/${encodeURIComponent(userId)}/sessions`, { body: {} });
+        const answer = (await started.json()) as { sessionKey?: string; expiry?: number; error?: { code?: string } };
+        json(200, { httpStatus: started.status, sessionKey: answer.sessionKey, expiry: answer.expiry, error: answer.error?.code });
+        return;
+      }
+      const sessionRead = /^\/data\/sessions\/([A-Za-z0-9_-]{1,128})\/(files|first-file)$/.exec(url.pathname);
+      if (sessionRead && req.method === "GET") {
+        const userId = url.searchParams.get("userId") ?? "";
+        if (!mayRead(userId, req.headers.cookie)) return json(403, { error: "not a user this session may read" });
+        const sessionKey = sessionRead[1]!;
+        if (sessionRead[2] === "first-file") return json(200, await firstFile(userId, sessionKey));
+        // One poll of the file list, held by the edge while the sync runs.
+        const began = performance.now();
+        const listed = await edge(`/v1/users/${encodeURIComponent(userId)}/sessions/${sessionKey}/files?wait=${DEMO_SYNC_WAIT_SECONDS}`);
+        const list = (await listed.json()) as { state?: string; accounts?: unknown[]; fileList?: unknown[]; error?: { code?: string } };
+        json(200, { httpStatus: listed.status, state: list.state, accounts: list.accounts, fileList: list.fileList, error: list.error?.code, heldMs: Math.round(performance.now() - began) });
         return;
       }
       const confirm = /^\/flows\/([A-Za-z0-9_-]+)\/confirm$/.exec(url.pathname);
@@ -312,28 +566,28 @@ Each button sets the mock's scenario for this user and starts a flow through the
           send(403, page("Not yours", `<p class="bad">This is not the flow this browser's session started; nothing was confirmed.</p><p><a href="/">Back</a></p>`));
           return;
         }
+        const user = signedInUser(req.headers.cookie);
         const confirmed = await edge(`/v1/flows/${encodeURIComponent(flowId)}/confirm`, { method: "POST" });
         const flow = (await confirmed.json()) as Record<string, unknown>;
         let sessionAndToken = "";
+        let readData = "";
         if (flow.status === "succeeded") {
-          const token = await edge(`/v1/users/${DEMO_USER}/token`);
-          sessionAndToken = sessionAndTokenSection(flow, token.status, (await token.json()) as Record<string, unknown>);
+          const token = await edge(`/v1/users/${encodeURIComponent(user)}/token`);
+          sessionAndToken = sessionAndTokenSection(flow, token.status, (await token.json()) as Record<string, unknown>, user);
+          readData = await readDataSection(user);
         }
         send(confirmed.status === 200 ? 200 : 409, page("Confirmed", `<h1>Confirmed</h1>
-<p id="outcome" class="${flow.status === "succeeded" ? "ok" : "bad"}">status=<strong id="status">${escapeHtml(String(flow.status ?? confirmed.status))}</strong>: the token of digi.me identity ${escapeHtml(String(flow.digimeUserId ?? "?"))} is now ${DEMO_USER}'s.</p>
+<p id="outcome" class="${flow.status === "succeeded" ? "ok" : "bad"}">status=<strong id="status">${escapeHtml(String(flow.status ?? confirmed.status))}</strong>: the token of digi.me identity ${escapeHtml(String(flow.digimeUserId ?? "?"))} is now <code id="user">${escapeHtml(user)}</code>'s.</p>
 ${sessionAndToken}
+${readData}
 <h2>POST /v1/flows/${escapeHtml(flowId)}/confirm</h2><pre id="flow">${escapeHtml(JSON.stringify(flow, null, 2))}</pre>
-<h2>GET /v1/users/${DEMO_USER}/reauth-status</h2><pre>${escapeHtml(JSON.stringify(await (await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${await currentSessionKey()}`)).json(), null, 2))}</pre>
+<h2>GET /v1/users/${escapeHtml(user)}/reauth-status</h2><pre>${escapeHtml(JSON.stringify(await reauthStatus(user), null, 2))}</pre>
 <p><a href="/">Back to the scenarios</a></p>`));
         return;
       }
       const poll = /^\/flows\/([A-Za-z0-9_-]+)\/wait$/.exec(url.pathname);
       if (poll && req.method === "GET") {
         // The backend's side of the watch page: one long poll at the edge, for the flow this session started.
-        const json = (status: number, body: unknown) => {
-          res.writeHead(status, { "Content-Type": "application/json", "Cache-Control": "no-store" });
-          res.end(JSON.stringify(body));
-        };
         if (sessionFlow(req.headers.cookie) !== poll[1]) return json(403, { error: "not the flow this session started" });
         const began = performance.now();
         const answer = await edge(`/v1/flows/${poll[1]}?wait=${DEMO_WAIT_SECONDS}`);
@@ -347,25 +601,32 @@ ${sessionAndToken}
         const errorCode = url.searchParams.get("errorCode");
         // What an application must do before trusting the outcome: the flow this session started, its user, a valid recent signature.
         const started = sessionFlow(req.headers.cookie);
-        const check = checkSignedReturn(url, { flowId: started, userId: DEMO_USER }, options.returnSigningSecret);
+        // The signed-in user: the demo user, or the new user this session connects.
+        const user = signedInUser(req.headers.cookie);
+        const check = checkSignedReturn(url, { flowId: started, userId: user }, options.returnSigningSecret);
         const verdict = check.ok
-          ? `<p id="signature" class="ok">Signed return verified: flow ${escapeHtml(flowId)} of ${DEMO_USER}, status ${escapeHtml(status)} — trusted without an API read.</p>`
+          ? `<p id="signature" class="ok">Signed return verified: flow ${escapeHtml(flowId)} of ${escapeHtml(user)}, status ${escapeHtml(status)} — trusted without an API read.</p>`
           : `<p id="signature" class="bad">Signed return NOT trusted (${escapeHtml(check.reason)}): ${check.reason === "wrong_flow" ? "this is not the flow this browser's session started" : "the outcome may have been tampered with or is stale"}.</p>`;
         const flow = await edge(`/v1/flows/${encodeURIComponent(flowId)}`);
         const flowBody = (await flow.json()) as Record<string, unknown>;
         // A user reauthorization that stored a token: its session and the token's version and expiry.
         let sessionAndToken = "";
-        if (status === "succeeded" && flowBody.kind !== "account" && flowBody.userId === DEMO_USER) {
-          const token = await edge(`/v1/users/${DEMO_USER}/token`);
-          sessionAndToken = sessionAndTokenSection(flowBody, token.status, (await token.json()) as Record<string, unknown>);
+        if (status === "succeeded" && flowBody.kind !== "account" && flowBody.userId === user) {
+          const token = await edge(`/v1/users/${encodeURIComponent(user)}/token`);
+          sessionAndToken = sessionAndTokenSection(flowBody, token.status, (await token.json()) as Record<string, unknown>, user);
         }
-        const after = await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${await currentSessionKey()}`);
+        const after = await reauthStatus(user);
+        // Nothing is stored before a confirmation: reading then would only say so.
+        const readData =
+          status === "awaiting_confirmation"
+            ? `<section id="read-data"><h2>Read data</h2><p id="read-data-later"><small>Nothing is stored for ${escapeHtml(user)} until you confirm: the data reads after that.</small></p></section>`
+            : await readDataSection(user);
         const received = flowWebhooks(options.webhooks?.received ?? [], { ...(flowBody as Omit<FlowTimes, "flowId">), flowId });
         const identity = check.ok ? check.identity : undefined;
         // Another digi.me account came back (a forwarded link, or a person signing in as someone else): something to look at, not a success.
         const awaiting =
           status === "awaiting_confirmation" && check.ok
-            ? `<div id="confirmation" class="warn"><p><strong>Look before you confirm.</strong> digi.me came back with a digi.me account that is ${identity === "new" ? "not known for" : "not the one on file for"} ${DEMO_USER} (identity <strong id="identity">${escapeHtml(identity ?? "?")}</strong>). Nothing is stored yet.
+            ? `<div id="confirmation" class="warn"><p><strong>Look before you confirm.</strong> digi.me came back with a digi.me account that is ${identity === "new" ? "not known for" : "not the one on file for"} <code id="user">${escapeHtml(user)}</code> (identity <strong id="identity">${escapeHtml(identity ?? "?")}</strong>). Nothing is stored yet.
 Confirm only if this browser is your signed-in user; a launch link opened by someone else lands here too.</p>
 <form method="post" action="/flows/${escapeHtml(flowId)}/confirm"><button id="confirm" type="submit">Yes, this is me: confirm</button></form></div>`
             : "";
@@ -375,10 +636,11 @@ ${awaiting}
 <p id="outcome" class="${status === "succeeded" ? "ok" : status === "awaiting_confirmation" ? "warn" : "bad"}">status=<strong id="status">${escapeHtml(status)}</strong>${errorCode ? ` errorCode=<strong id="errorCode">${escapeHtml(errorCode)}</strong>` : ""} flowId=<code>${escapeHtml(flowId)}</code></p>
 ${verdict}
 ${sessionAndToken}
+${readData}
 <h2>Webhooks for this flow</h2><div id="webhooks">${options.webhooks ? webhookTable(received) : noReceiver}</div>
 ${options.webhooks ? `<p id="webhook-rule"><small>Listed: ${FLOW_WEBHOOKS_RULE}.</small></p>` : ""}
 <h2>GET /v1/flows/${escapeHtml(flowId)}</h2><pre id="flow">${escapeHtml(JSON.stringify(flowBody, null, 2))}</pre>
-<h2>GET /v1/users/${DEMO_USER}/reauth-status</h2><pre>${escapeHtml(JSON.stringify(await after.json(), null, 2))}</pre>
+<h2>GET /v1/users/${escapeHtml(user)}/reauth-status</h2><pre>${escapeHtml(JSON.stringify(after, null, 2))}</pre>
 <p><a href="/">Back to the scenarios</a></p>`));
         return;
       }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, closeChromium, hasChromium, NO_CHROMIUM } from "../../harness/chromium.ts";
 import { HttpBrowser } from "../../harness/http-browser.ts";
-import { DEMO_USER, DEMO_WAIT_SECONDS, flowWebhooks, startDemoApp } from "../../scripts/demo-app.ts";
+import { DEMO_PREVIEW_CHARS, DEMO_SYNC_WAIT_SECONDS, DEMO_USER, DEMO_WAIT_SECONDS, flowWebhooks, NEW_USER_ID, startDemoApp } from "../../scripts/demo-app.ts";
 import { mockAdmin } from "../../harness/mock-admin.ts";
 import type { ReceivedWebhook } from "../../harness/webhook-receiver.ts";
 import { DEV_RETURN_SIGNING_SECRET, freePort, SCALAR_SCRIPT, startStack, type Stack } from "../../harness/stack.ts";
@@ -33,8 +33,12 @@ afterAll(async () => {
 
 /** Presses a demo button and follows the redirects like a browser with a cookie jar (the demo remembers the flow its session started). */
 async function press(button: string): Promise<{ url: string; html: string }> {
-  const browser = new HttpBrowser();
-  const url = `${demo.url}start/${button}`;
+  return pressAt(`start/${button}`);
+}
+
+/** Posts a demo form at `path` and follows the redirects with a cookie jar (`browser`, to keep it). */
+async function pressAt(path: string, browser = new HttpBrowser()): Promise<{ url: string; html: string }> {
+  const url = `${demo.url}${path}`;
   const response = await browser.request(url, "POST");
   const location = response.headers.get("Location");
   if (!(response.status >= 300 && response.status < 400 && location)) return { url, html: await response.text() };
@@ -142,6 +146,172 @@ describe("the demo application", () => {
     const tampered = new URL(url);
     tampered.searchParams.set("status", "failed");
     expect(await (await fetch(tampered, { headers: { Cookie: `demo_flow=${flowId}` } })).text()).toContain("Signed return NOT trusted (bad_signature)");
+  }, 60_000);
+});
+
+describe("the demo's Read data (reads through the edge)", () => {
+  /** The demo backend's JSON answer at `path` (with `cookie`). */
+  async function backend(path: string, init: { method?: string; body?: unknown; cookie?: string } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+    const response = await fetch(`${demo.url}${path}`, {
+      method: init.method ?? "GET",
+      headers: { ...(init.body === undefined ? {} : { "Content-Type": "application/json" }), ...(init.cookie ? { Cookie: init.cookie } : {}) },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  /** "Start a sync" as the page's script does it: start a session, poll the file list until the sync ends, then read the first file. */
+  async function sync(userId: string, cookie?: string) {
+    const started = await backend("data/sessions", { method: "POST", body: { userId }, cookie });
+    expect(started).toMatchObject({ status: 200, body: { httpStatus: 201, sessionKey: expect.any(String) } });
+    const key = started.body.sessionKey as string;
+    const polls: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < 15; i++) {
+      const poll = await backend(`data/sessions/${key}/files?userId=${userId}`, { cookie });
+      expect(poll.status).toBe(200);
+      polls.push(poll.body);
+      if (poll.body.state !== "pending" && poll.body.state !== "running") break;
+    }
+    const first = await backend(`data/sessions/${key}/first-file?userId=${userId}`, { cookie });
+    return { polls, last: polls.at(-1)!, first: first.body };
+  }
+
+  const tokenValues = async (userId: string) => {
+    const stored = (await (await fetch(`${stack.edgeUrl}/v1/users/${userId}/token?minValidity=0`, { headers: { Authorization: `Bearer ${stack.apiKey}` } })).json()) as { token: { accessToken: { value: string }; refreshToken: { value: string } } };
+    return [stored.token.accessToken.value, stored.token.refreshToken.value];
+  };
+
+  it("shows on the outcome page the accounts read through the edge, a sync the page polls with wait, and the first file's content, escaped; never a token value", async () => {
+    const { url, html } = await press("user-success");
+    expect(new URL(url).searchParams.get("status")).toBe("succeeded");
+    const section = /<section id="read-data">([\s\S]*?)<\/section>/.exec(html)![1]!;
+    expect(section).toContain('<code id="read-user">demo-user</code>');
+    expect(section.match(/<tr data-account="/g)).toHaveLength(3);
+    expect(section.match(/<td class="ok">ok<\/td>/g)).toHaveLength(3);
+    expect(section).not.toContain('class="reconnect"');
+    expect(section).toContain('<button id="start-sync" type="button">');
+    expect(section).toContain('fetch("/data/sessions"');
+    expect(section).toContain(`files?wait=${DEMO_SYNC_WAIT_SECONDS}`);
+    expect(section).toContain("first.innerHTML = file.html");
+
+    const { last, first } = await sync(DEMO_USER);
+    expect(last).toMatchObject({ httpStatus: 200, state: "completed" });
+    expect((last.fileList as unknown[]).length).toBe(4);
+    expect(first).toMatchObject({ httpStatus: 200, name: expect.stringMatching(/^18_1_demo-user_1\.json$/), contentType: "application/json", compression: "none", truncated: false });
+    // The JSON content, escaped for the page.
+    expect(first.html).toMatch(/<pre id="first-file-content">\[\{&#34;id&#34;:&#34;1_demo-user-1-1&#34;,&#34;text&#34;:&#34;Facebook post 1 of file 1&#34;\}/);
+    for (const value of await tokenValues(DEMO_USER)) {
+      expect(html).not.toContain(value);
+      expect(JSON.stringify(last)).not.toContain(value);
+    }
+    // Another user's data is not this session's to read.
+    expect((await backend("data/sessions", { method: "POST", body: { userId: "someone-else" } })).status).toBe(403);
+    expect((await backend(`data/sessions/abc/files?userId=demo-new-00000000`)).status).toBe(403);
+  }, 60_000);
+
+  it("shows the first file escaped and truncated, whatever it holds", async () => {
+    const admin = mockAdmin(stack.mock.origin);
+    const name = "18_1_demo-user_1.json";
+    const defaults = (n: number) => [1, 2].map((k) => ({ id: `1_demo-user-${n}-${k}`, text: `Facebook post ${k} of file ${n}` }));
+    /** Puts the account's two files, the first one's content and compression given (a file put again goes last in the list: both, so the first stays first). */
+    const put = async (first: unknown, compression: string) => {
+      expect((await admin.call("users/demo-user/files", { accountId: "1_demo-user", name, content: first, compression }, "POST")).status).toBe(201);
+      expect((await admin.call("users/demo-user/files", { accountId: "1_demo-user", name: "18_1_demo-user_2.json", content: defaults(2), compression: "gzip" }, "POST")).status).toBe(201);
+    };
+    const hostile = { text: `</pre><script>alert("x")</script>${"y".repeat(2 * DEMO_PREVIEW_CHARS)}` };
+    await put(hostile, "gzip");
+    try {
+      const { first } = await sync(DEMO_USER);
+      expect(first).toMatchObject({ name, compression: "gzip", truncated: true, characters: JSON.stringify(hostile).length });
+      const html = first.html as string;
+      expect(html).not.toContain("<script>");
+      expect(html).toContain("&#60;/pre&#62;&#60;script&#62;alert(\\&#34;x\\&#34;)&#60;/script&#62;"); // the JSON's \" escaped for the page
+      expect(html).toContain(`<span id="first-file-truncated">(the first ${DEMO_PREVIEW_CHARS} shown)</span>`);
+      const shown = /<pre id="first-file-content">([\s\S]*)<\/pre>/.exec(html)![1]!;
+      expect(shown.endsWith("\n…")).toBe(true);
+      expect(shown).not.toContain("y".repeat(2 * DEMO_PREVIEW_CHARS));
+    } finally {
+      await put(defaults(1), "none");
+    }
+  }, 60_000);
+
+  it("shows an account's 511 with a button that starts its reauthorization from the read's start, and after it the same read completes", async () => {
+    const browser = new HttpBrowser();
+    const seeded = await browser.request(`${demo.url}data/seed/account-511`, "POST");
+    expect([seeded.status, seeded.headers.get("Location")]).toEqual([303, "/data"]);
+    const page = await (await browser.request(`${demo.url}data`)).text();
+    const row = /<tr data-account="1_demo-user">([\s\S]*?)<\/tr>/.exec(page)![1]!;
+    expect(row).toContain("needs reauthorization: <strong>ServiceAuthorizationError</strong>");
+    expect(row).toContain("start: <code>{&#34;userId&#34;:&#34;demo-user&#34;,&#34;accountId&#34;:&#34;1_demo-user&#34;}</code>");
+    expect(row).toContain('<button id="reconnect-1_demo-user" class="reconnect">Reconnect Facebook');
+    expect(page.match(/class="reconnect"/g)).toHaveLength(1);
+
+    // The sync as it runs: the page's polls show it running, then partial with the account's reauthorization.
+    const before = await sync(DEMO_USER);
+    expect(before.polls.map((poll) => poll.state)).toContain("running");
+    expect(before.last).toMatchObject({ state: "partial" });
+    expect((before.last.accounts as Array<{ accountId: string; state: string; reauth: { needed: boolean; reason?: string } }>)[0]).toMatchObject({
+      accountId: "1_demo-user",
+      state: "partial",
+      reauth: { needed: true, reason: "ServiceAuthorizationError" },
+    });
+    expect((before.last.fileList as unknown[]).length).toBe(2);
+
+    // The button: the demo's backend reads the accounts again and posts that start body, with returnTo, to POST /v1/reauth/account.
+    const form = (accountId: string, userId = DEMO_USER) => fetch(`${demo.url}data/reconnect`, { method: "POST", redirect: "manual", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ userId, accountId }) });
+    expect((await form("1_demo-user", "someone-else")).status).toBe(403);
+    expect((await form("2_demo-user")).status).toBe(409); // nothing to reconnect there
+    const started = await form("1_demo-user");
+    expect(started.status).toBe(303);
+    const flowCookie = started.headers.getSetCookie()[0]!.split(";")[0]!;
+    const landed = await new HttpBrowser(demo.url).navigate(started.headers.get("Location")!, "follow");
+    expect(landed.landed).toBe(true);
+    const html = await (await fetch(landed.url, { headers: { Cookie: flowCookie } })).text();
+    const back = landed.url;
+    expect([back.searchParams.get("status"), back.searchParams.get("kind")]).toEqual(["succeeded", "account"]);
+    expect(html).toContain("Signed return verified");
+    const after = /<section id="read-data">([\s\S]*?)<\/section>/.exec(html)![1]!;
+    expect(after.match(/<td class="ok">ok<\/td>/g)).toHaveLength(3);
+    expect(after).not.toContain('class="reconnect"');
+    const again = await sync(DEMO_USER);
+    expect(again.last).toMatchObject({ state: "completed" });
+    expect((again.last.fileList as unknown[]).length).toBe(4);
+  }, 90_000);
+
+  it("connects a new user: POST /v1/authorize, awaiting_confirmation with identity new, the confirmation, then the user's data reads", async () => {
+    const browser = new HttpBrowser();
+    const { url, html } = await pressAt("connect", browser);
+    const back = new URL(url);
+    expect([back.searchParams.get("status"), back.searchParams.get("kind"), back.searchParams.get("identity")]).toEqual(["awaiting_confirmation", "authorize", "new"]);
+    const userId = /<code id="user">([^<]+)<\/code>/.exec(html)![1]!;
+    expect(userId).toMatch(NEW_USER_ID);
+    expect(html).toContain(`Signed return verified: flow ${back.searchParams.get("flowId")} of ${userId}`);
+    expect(html).toContain('id="confirmation" class="warn"');
+    expect(html).toMatch(/id="identity">new</);
+    expect(html).toContain('<p id="read-data-later">');
+    expect(html).not.toContain('<table id="accounts">');
+    // Nothing stored yet: the edge keeps no token for the user.
+    expect((await fetch(`${stack.edgeUrl}/v1/users/${userId}/token`, { headers: { Authorization: `Bearer ${stack.apiKey}` } })).status).toBe(404);
+
+    const flowId = back.searchParams.get("flowId")!;
+    const cookie = `demo_flow=${flowId}; demo_user=${userId}`;
+    const confirmed = await fetch(`${demo.url}flows/${flowId}/confirm`, { method: "POST", headers: { Cookie: cookie } });
+    expect(confirmed.status).toBe(200);
+    const page = await confirmed.text();
+    expect(page).toMatch(/id="status">succeeded</);
+    expect(page).toContain(`is now <code id="user">${userId}</code>'s`);
+    expect(page).toMatch(/<strong id="token-version">\d+<\/strong>/);
+    const section = /<section id="read-data">([\s\S]*?)<\/section>/.exec(page)![1]!;
+    expect(section).toContain(`<code id="read-user">${userId}</code>`);
+    expect(section.match(/<tr data-account="/g)!.length).toBeGreaterThanOrEqual(1);
+    expect(section).not.toContain('class="reconnect"');
+    for (const value of await tokenValues(userId)) expect(page).not.toContain(value);
+
+    // The new user's data is this session's to read (its cookie), and no one else's.
+    expect((await backend("data/sessions", { method: "POST", body: { userId } })).status).toBe(403);
+    const { last, first } = await sync(userId, `demo_user=${userId}`);
+    expect(last).toMatchObject({ httpStatus: 200, state: "completed" });
+    expect(first).toMatchObject({ httpStatus: 200, contentType: "application/json" });
   }, 60_000);
 });
 
