@@ -34,7 +34,8 @@ function group(url: string, name: string): string {
   return "bundle (service, hono, zod/mini)";
 }
 
-async function cdp(url: string) {
+/** A Chrome DevTools Protocol session on a workerd inspector target (`send` resolves with the result). */
+export async function cdp(url: string) {
   const socket = new WebSocket(url);
   await new Promise((resolve, reject) => {
     socket.onopen = resolve;

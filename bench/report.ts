@@ -695,6 +695,8 @@ export interface LargeRead {
     peakKiB?: number;
     sampledPeakKiB?: number;
     rssAfterKiB?: number;
+    /** The Worker's isolate's V8 heap in use just after the read (inspector), KiB. */
+    heapUsedAfterKiB?: number;
   }>;
   /** Medians over the runs. */
   latencyMs: number;
@@ -722,7 +724,11 @@ export interface FileReadsRun {
   expectations: Record<FileStepName, { held: boolean; breaches: string[] }>;
   large: LargeRead[];
   /** Each memory runtime's RSS after boot and once set up and warm (KiB); whether VmHWM could be reset before each read. */
-  memory: { runtimes: Array<{ compression: string; bootKiB?: number; warmKiB?: number }>; peakReset: boolean; workerLimitMiB: number };
+  memory: {
+    runtimes: Array<{ compression: string; bootKiB?: number; warmKiB?: number; heapUsedBeforeKiB?: number; afterGcHeapUsedKiB?: number; afterGcRssKiB?: number }>;
+    peakReset: boolean;
+    workerLimitMiB: number;
+  };
   node: NodeDecryptRun;
   bundle: { rawBytes: number; gzipBytes: number };
   notes?: string;
@@ -767,7 +773,7 @@ export function fileReadsSection(run: FileReadsRun): string {
     .flatMap((l) =>
       l.runs.map((r, i) => {
         const peak = r.peakKiB ?? r.sampledPeakKiB;
-        return `| ${l.kind} | ${i + 1} | ${r.rssBeforeKiB !== undefined ? mib(r.rssBeforeKiB) : "?"} | ${peak !== undefined ? mib(peak) : "?"} | ${r.sampledPeakKiB !== undefined ? mib(r.sampledPeakKiB) : "?"} | ${peak !== undefined && r.rssBeforeKiB !== undefined ? `+${mib(peak - r.rssBeforeKiB)}` : "?"} | ${r.rssAfterKiB !== undefined ? mib(r.rssAfterKiB) : "?"} |`;
+        return `| ${l.kind} | ${i + 1} | ${r.rssBeforeKiB !== undefined ? mib(r.rssBeforeKiB) : "?"} | ${peak !== undefined ? mib(peak) : "?"} | ${r.sampledPeakKiB !== undefined ? mib(r.sampledPeakKiB) : "?"} | ${peak !== undefined && r.rssBeforeKiB !== undefined ? `+${mib(peak - r.rssBeforeKiB)}` : "?"} | ${r.rssAfterKiB !== undefined ? mib(r.rssAfterKiB) : "?"} | ${r.heapUsedAfterKiB !== undefined ? mib(r.heapUsedAfterKiB) : "?"} |`;
       }),
     )
     .join("\n");
@@ -845,11 +851,14 @@ ${largeRows}
 
 **workerd's resident memory** (the whole process: the Worker's isolate, Miniflare's entry Worker,
 the objects, workerd itself) while it serves one 20 MiB read in stream mode, read from
-\`/proc/<pid>/status\`: VmRSS just before the read, then the peak during it (${run.memory.peakReset ? "VmHWM, reset to the current RSS just before the read (\\`clear_refs\\` 5), and VmRSS sampled every 2 ms" : "VmRSS sampled every 2 ms: VmHWM could not be reset here"}), MiB.
+\`/proc/<pid>/status\`: VmRSS just before the read, then the peak during it (${run.memory.peakReset ? "VmHWM, reset to the current RSS just before the read (`clear_refs` 5), and VmRSS sampled every 2 ms" : "VmRSS sampled every 2 ms: VmHWM could not be reset here"}), MiB.
 A new runtime per compression; its RSS after boot / once set up and warm: ${run.memory.runtimes.map((m) => `${m.compression} ${m.bootKiB !== undefined ? mib(m.bootKiB) : "?"} / ${m.warmKiB !== undefined ? mib(m.warmKiB) : "?"} MiB`).join("; ")}.
+The Worker's isolate's V8 heap in use (workerd's inspector, \`Runtime.getHeapUsage\`; ArrayBuffer contents live outside it) before the reads, and after the reads once V8 collected its garbage (\`HeapProfiler.collectGarbage\`), with the process's RSS then: ${run.memory.runtimes
+  .map((m) => `${m.compression} heap ${m.heapUsedBeforeKiB !== undefined ? mib(m.heapUsedBeforeKiB) : "?"} MiB before, ${m.afterGcHeapUsedKiB !== undefined ? mib(m.afterGcHeapUsedKiB) : "?"} MiB after collection (RSS then ${m.afterGcRssKiB !== undefined ? mib(m.afterGcRssKiB) : "?"} MiB)`)
+  .join("; ")}.
 
-| compression | read | RSS before | peak | highest 2 ms sample | peak − before | RSS after |
-| --- | --- | --- | --- | --- | --- | --- |
+| compression | read | RSS before | peak | highest 2 ms sample | peak − before | RSS after | isolate's V8 heap in use after |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 ${memoryRows}
 
 Highest peak ${maxPeak} MiB, largest rise over the RSS before a read **+${maxDelta} MiB** for a 20 MiB file (the Worker's limit is ${run.memory.workerLimitMiB} MB per isolate; this is the whole process).

@@ -84,7 +84,7 @@ import {
   type StepName,
   type TokenStepName,
 } from "./lib.ts";
-import { profileSteps, type StepProfile } from "./profile.ts";
+import { cdp, profileSteps, type StepProfile } from "./profile.ts";
 import { nodeDecryptThroughput } from "./decrypt.ts";
 import {
   COMPARE_MARGINS,
@@ -452,23 +452,24 @@ async function runLean(levels: number[], requestsFor: (c: number) => number, del
 
 // ---------------------------------------------------------------- side by side (--baseline)
 
-/** A tree's commit, and whether its src/ differs from it (uncommitted work). */
+/** A tree's commit, and whether its code (src/, bench/'s code, wrangler.toml) differs from it (uncommitted work). */
 function treeLabel(dir: string): { commit: string; dirty: boolean } {
-  const git = (...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
   try {
-    return { commit: git("rev-parse", "--short", "HEAD"), dirty: git("status", "--porcelain", "--", "src", "bench", "wrangler.toml") !== "" };
+    return { commit: execFileSync("git", ["-C", dir, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim(), dirty: dirtyPaths(dir).length > 0 };
   } catch {
     return { commit: "?", dirty: false };
   }
 }
 
-/** The paths under src/, bench/ and wrangler.toml that differ from the tree's commit. */
+/** The paths under src/, bench/ and wrangler.toml that differ from the tree's commit (bench/'s JSON figures aside). */
 function dirtyPaths(dir: string): string[] {
   try {
     return execFileSync("git", ["-C", dir, "status", "--porcelain", "--", "src", "bench", "wrangler.toml"], { encoding: "utf8" })
       .split("\n")
       .filter(Boolean)
-      .map((line) => line.slice(3));
+      .map((line) => line.slice(3))
+      // bench/'s figures (results.json, file-reads.json, …) are what runs write, not code.
+      .filter((path) => !/^bench\/[^/]+\.json$/.test(path));
   } catch {
     return [];
   }
@@ -799,6 +800,32 @@ async function largeReadOnce(c: Client, user: BenchUser, name: string | undefine
   }
 }
 
+/** The Worker's isolate (Miniflare's `core:user`) through workerd's inspector: its V8 heap in use, and a forced collection. */
+async function inspectIsolate(inspectorPort: number): Promise<{ heapKiB: () => Promise<number | undefined>; collectGarbage: () => Promise<{ heapKiB?: number }>; close: () => void } | undefined> {
+  try {
+    const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ id: string; webSocketDebuggerUrl: string }>;
+    const target = targets.find((t) => t.id.startsWith("core:user"));
+    if (!target) return undefined;
+    const session = await cdp(target.webSocketDebuggerUrl);
+    const heapKiB = async () => {
+      const usage = (await session.send("Runtime.getHeapUsage")) as { usedSize?: number } | undefined;
+      return usage?.usedSize === undefined ? undefined : Math.round(usage.usedSize / 1024);
+    };
+    return {
+      heapKiB,
+      collectGarbage: async () => {
+        await session.send("HeapProfiler.collectGarbage");
+        await sleep(200);
+        const heap = await heapKiB();
+        return heap === undefined ? {} : { heapKiB: heap };
+      },
+      close: () => session.close(),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Medians of one kind of 20 MiB read. */
 function largeFigure(kind: LargeRead["kind"], mode: LargeRead["mode"], runs: LargeRead["runs"], memorySampled: boolean): LargeRead {
   const latency = median(runs.map((r) => r.latencyMs));
@@ -824,8 +851,8 @@ function largeFigure(kind: LargeRead["kind"], mode: LargeRead["mode"], runs: Lar
 }
 
 /** A new lean runtime with one user holding a 20 MiB file of each compression, its read path warm. */
-async function largeRuntime(lean: Bundle, mock: MockHandle, objects: ObjectState, delay: number): Promise<{ runtime: LeanRuntime; c: Client; user: BenchUser; bootKiB?: number; warmKiB?: number }> {
-  const runtime = await bootLean({ script: { path: lean.path }, port: await freePort(), mock, userObjects: true, persistDir: objects.fresh() });
+async function largeRuntime(lean: Bundle, mock: MockHandle, objects: ObjectState, delay: number, inspectorPort?: number): Promise<{ runtime: LeanRuntime; c: Client; user: BenchUser; bootKiB?: number; warmKiB?: number }> {
+  const runtime = await bootLean({ script: { path: lean.path }, port: await freePort(), mock, userObjects: true, persistDir: objects.fresh(), ...(inspectorPort ? { inspectorPort } : {}) });
   try {
     const c = client(runtime.url, DEV_API_KEY, mock.origin);
     const bootKiB = runtime.pid ? procStatusKiB(runtime.pid, "VmRSS") : undefined;
@@ -901,13 +928,31 @@ async function runFileReads(options: { delay: number; rounds: number; perRound: 
     const memory: FileReadsRun["memory"] = { runtimes: [], peakReset: false, workerLimitMiB: 128 };
     for (const [name, compression] of LARGE_FILES) {
       console.log(`bench --file-reads: workerd's memory over ${MEMORY_READS} reads of the 20 MiB ${compression} file, on a new runtime…`);
-      const { runtime, c, user, bootKiB, warmKiB } = await largeRuntime(lean, mock, objects, delay);
+      // The Worker's isolate through workerd's inspector: its V8 heap after each read, and a garbage collection at the end.
+      const inspectorPort = await freePort();
+      const { runtime, c, user, bootKiB, warmKiB } = await largeRuntime(lean, mock, objects, delay, inspectorPort);
+      const isolate = await inspectIsolate(inspectorPort);
       try {
         await setUpstreamMode(c.edgeUrl, "stream");
         const runs: LargeRead["runs"] = [];
-        for (let i = 0; i < MEMORY_READS; i++) runs.push(await largeReadOnce(c, user, name, runtime.pid));
+        const heapBefore = await isolate?.heapKiB();
+        for (let i = 0; i < MEMORY_READS; i++) {
+          const run = await largeReadOnce(c, user, name, runtime.pid);
+          const heap = await isolate?.heapKiB();
+          if (heap !== undefined) run.heapUsedAfterKiB = heap;
+          runs.push(run);
+        }
         large.push(largeFigure(compression, "stream", runs, true));
-        memory.runtimes.push({ compression, ...(bootKiB !== undefined ? { bootKiB } : {}), ...(warmKiB !== undefined ? { warmKiB } : {}) });
+        // What is garbage: V8 collects everything it can, then the process's RSS and the heap again.
+        const collected = isolate ? await isolate.collectGarbage() : undefined;
+        memory.runtimes.push({
+          compression,
+          ...(bootKiB !== undefined ? { bootKiB } : {}),
+          ...(warmKiB !== undefined ? { warmKiB } : {}),
+          ...(heapBefore !== undefined ? { heapUsedBeforeKiB: heapBefore } : {}),
+          ...(collected ? { afterGcHeapUsedKiB: collected.heapKiB, ...(runtime.pid && procStatusKiB(runtime.pid, "VmRSS") !== undefined ? { afterGcRssKiB: procStatusKiB(runtime.pid, "VmRSS")! } : {}) } : {}),
+        });
+        isolate?.close();
         memory.peakReset ||= runs.some((r) => r.peakKiB !== undefined);
       } finally {
         await runtime.close();
