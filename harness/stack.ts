@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { fileURLToPath } from "node:url";
-import { DEV_CONTRACT, startStandaloneMock } from "../mock-server/standalone.ts";
+import { DEV_CONTRACT, DEV_CONTRACT_2, startStandaloneMock } from "../mock-server/standalone.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "./webhook-receiver.ts";
 
 /** The development API key (local only; printed, documented in the README). */
@@ -202,6 +202,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     DIGIME_APPLICATION_ID: DEV_CONTRACT.applicationId,
     DIGIME_CONTRACT_ID: DEV_CONTRACT.contractId,
     DIGIME_PRIVATE_KEY: readFileSync(DEV_CONTRACT.privateKeyPath, "utf8"),
+    // The second development contract: the local stack serves two, as a deployment may (docs/configuration.md).
+    DIGIME_CONTRACTS: JSON.stringify({ [DEV_CONTRACT_2.contractId]: "DIGIME_PRIVATE_KEY_2" }),
+    DIGIME_PRIVATE_KEY_2: readFileSync(DEV_CONTRACT_2.privateKeyPath, "utf8"),
     DIGIME_API_BASE_URL: mock.apiBaseUrl,
     DIGIME_ONBOARD_BASE_URL: mock.onboardBaseUrl,
     DIGIME_TIMEOUT_MS: String(options.timeoutMs ?? 5000),

@@ -25,6 +25,14 @@ export const DEV_CONTRACT = {
   privateKeyPath: fileURLToPath(new URL("./keys/dev-contract.private.pem", import.meta.url)),
 } as const;
 
+/** The second development contract (same application, a key pair of its own): a two-contract setup locally. */
+export const DEV_CONTRACT_2 = {
+  applicationId: "dev-app",
+  contractId: "dev-contract-2",
+  publicKeyPath: fileURLToPath(new URL("./keys/dev-contract-2.public.pem", import.meta.url)),
+  privateKeyPath: fileURLToPath(new URL("./keys/dev-contract-2.private.pem", import.meta.url)),
+} as const;
+
 /** Options of `startStandaloneMock`. */
 export interface StandaloneOptions {
   port?: number;
@@ -126,7 +134,7 @@ export async function startStandaloneMock(options: StandaloneOptions = {}): Prom
     contracts:
       options.devContract === false
         ? []
-        : [{ applicationId: DEV_CONTRACT.applicationId, contractId: DEV_CONTRACT.contractId, publicKey: readFileSync(DEV_CONTRACT.publicKeyPath, "utf8") }],
+        : [DEV_CONTRACT, DEV_CONTRACT_2].map((c) => ({ applicationId: c.applicationId, contractId: c.contractId, publicKey: readFileSync(c.publicKeyPath, "utf8") })),
   });
   ready({ mock, handlers });
 

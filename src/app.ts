@@ -41,7 +41,7 @@ export function createApp(options: WithServicesOptions = {}): Hono<AppEnv> {
   // The backend API authenticates before it reads a body: an unauthenticated client gets its
   // 401 without the Worker buffering (or draining, up to 64 MiB) what it sends.
   app.use("/v1/*", withServices(options));
-  app.use("/v1/*", apiKeyAuth({ keys: (c) => c.var.config.apiKeys }));
+  app.use("/v1/*", apiKeyAuth({ keys: (c) => c.var.config.apiKeys, contracts: (c, index) => c.var.config.apiKeyScopes[index]?.contracts }));
   app.use("/v1/*", limit);
   app.use("/v1/*", requireJsonBody());
   app.use("/reauth/*", limit);

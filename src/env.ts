@@ -16,7 +16,12 @@ export interface Env {
   /** Keep-alive: seconds before a refresh token expires that the user's object refreshes the token (unset: off). */
   TOKEN_KEEPALIVE_SECONDS?: string;
   DIGIME_APPLICATION_ID?: string;
+  /** The default contract (with DIGIME_PRIVATE_KEY), or one of DIGIME_CONTRACTS. */
   DIGIME_CONTRACT_ID?: string;
+  /** More contracts: JSON `{ "<contractId>": "<binding name of its private key secret>" }` (src/config/contracts.ts). */
+  DIGIME_CONTRACTS?: string;
+  /** The contract a request without `contractId` uses, when several are configured. */
+  DIGIME_DEFAULT_CONTRACT?: string;
   /** Secret: the contract private key, PKCS#1 or PKCS#8 PEM. */
   DIGIME_PRIVATE_KEY?: string;
   DIGIME_API_BASE_URL?: string;

@@ -23,11 +23,14 @@ export const ERROR_STATUS = {
   wrong_callback: 400,
   unauthorized: 401,
   browser_not_bound: 403,
+  /** The API key may not use this contract (API_KEYS `key=contractA|…`). */
+  contract_forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
   // What the edge keeps
+  contract_not_found: 404,
   token_not_found: 404,
   flow_not_found: 404,
   flow_completed: 409,

@@ -22,6 +22,12 @@ export function describe<T extends z.ZodMiniType>(schema: T, doc: SchemaDoc): T 
 
 const ID = /^[A-Za-z0-9._:@-]+$/;
 
+/** A contract id (config/contracts.ts `CONTRACT_ID`); absent: the deployment's default contract. */
+export const ContractIdSchema = describe(z.string().check(z.regex(/^[A-Za-z0-9._-]{1,128}$/, "letters, digits and . _ - only")), {
+  description: "The digi.me contract (one of the deployment's; absent: its default)",
+  example: "health",
+});
+
 export const UserIdSchema = describe(z.string().check(z.minLength(1), z.maxLength(128), z.regex(ID, "letters, digits and . _ : @ - only")), { example: "user-42" });
 export const AccountIdSchema = describe(z.string().check(z.minLength(1), z.maxLength(128), z.regex(ID, "letters, digits and . _ : @ - only")), { example: "1_1xxxxxxxxx" });
 export const FlowIdSchema = describe(z.string().check(z.regex(/^[A-Za-z0-9_-]{22}$/, "not a flow id")), { example: "q0Vx0t6wz7N3b1k2R9yH1Q" });
@@ -36,6 +42,7 @@ const SessionOptionsSchema = describe(
 export const StartUserFlowSchema = describe(
   z.strictObject({
     userId: UserIdSchema,
+    contractId: z.optional(ContractIdSchema),
     returnTo: ReturnToSchema,
     locale: z.optional(LocaleSchema),
     triggerQuery: z.optional(z.boolean()),
@@ -51,6 +58,7 @@ export const StartUserFlowSchema = describe(
 export const StartAuthorizeFlowSchema = describe(
   z.strictObject({
     userId: UserIdSchema,
+    contractId: z.optional(ContractIdSchema),
     returnTo: ReturnToSchema,
     locale: z.optional(LocaleSchema),
     sessionOptions: z.optional(SessionOptionsSchema),
@@ -61,6 +69,7 @@ export const StartAuthorizeFlowSchema = describe(
 export const StartAccountFlowSchema = describe(
   z.strictObject({
     userId: UserIdSchema,
+    contractId: z.optional(ContractIdSchema),
     accountId: AccountIdSchema,
     returnTo: ReturnToSchema,
     locale: z.optional(LocaleSchema),
@@ -75,6 +84,7 @@ export const StartedFlowSchema = describe(
   z.object({
     flowId: FlowIdSchema,
     kind: FlowKindSchema,
+    contractId: z.string(),
     launchUrl: describe(z.string(), { description: "Send the user's browser here", example: "https://reauth.example.com/reauth/launch/q0Vx0t6wz7N3b1k2R9yH1Q" }),
     expiresAt: describe(z.string(), { example: "2026-11-21T10:10:00.000Z" }),
   }),
@@ -85,6 +95,7 @@ export const FlowSchema = describe(
   z.object({
     flowId: FlowIdSchema,
     kind: FlowKindSchema,
+    contractId: z.string(),
     userId: z.string(),
     accountId: z.optional(z.string()),
     status: describe(z.enum(["pending", "awaiting_confirmation", "succeeded", "failed", "expired"]), {
@@ -154,6 +165,7 @@ export const StoredTokenSchema = describe(
 
 /** `GET /v1/users/{userId}/token?minValidity=N`: seconds, 0 to `TOKEN_MIN_VALIDITY_MAX_SECONDS`. */
 export const TokenReadQuerySchema = z.object({
+  contractId: z.optional(ContractIdSchema),
   minValidity: z.optional(
     describe(
       z.pipe(
@@ -246,6 +258,7 @@ export const FlowWaitQuerySchema = z.object({
 });
 
 export const ReauthStatusQuerySchema = z.object({
+  contractId: z.optional(ContractIdSchema),
   sessionKey: z.optional(
     describe(z.string().check(z.minLength(1), z.maxLength(256), z.regex(/^[A-Za-z0-9._-]+$/)), { description: "A digi.me session key, to read its sync status for 511s" }),
   ),
@@ -267,18 +280,23 @@ export const FileParamSchema = z.object({ userId: UserIdSchema, sessionKey: Sess
 
 /** `GET /v1/users/{userId}/accounts`: an optional session whose 511s to merge, and how fresh the token must be. */
 export const AccountsQuerySchema = z.object({
+  contractId: z.optional(ContractIdSchema),
   sessionKey: z.optional(describe(SessionKeySchema, { description: "A session whose sync status to read beside the accounts, for its 511s" })),
   minValidity: TokenReadQuerySchema.shape.minValidity,
 });
 
 /** `GET …/files`: the long poll and the token's freshness. */
 export const FileListQuerySchema = z.object({
+  contractId: z.optional(ContractIdSchema),
   wait: FlowWaitQuerySchema.shape.wait,
   minValidity: TokenReadQuerySchema.shape.minValidity,
 });
 
 /** A read's token freshness alone. */
-export const ReadQuerySchema = z.object({ minValidity: TokenReadQuerySchema.shape.minValidity });
+export const ReadQuerySchema = z.object({ contractId: z.optional(ContractIdSchema), minValidity: TokenReadQuerySchema.shape.minValidity });
+
+/** A user route's contract alone. */
+export const ContractQuerySchema = z.object({ contractId: z.optional(ContractIdSchema) });
 
 const AccountReauthSchema = describe(
   z.object({

@@ -5,6 +5,7 @@
  */
 import type { Config } from "./config.ts";
 import { cacheApiKeySetStore, DigimeClient } from "./digime/index.ts";
+import { AppError } from "./errors.ts";
 import { Sealer } from "./storage/crypto.ts";
 import { kvStores, type KvStores } from "./storage/kv-stores.ts";
 import { UserObjects } from "./users/client.ts";
@@ -17,13 +18,24 @@ export interface ServiceBindings {
   USERS?: DurableObjectNamespace;
 }
 
+/** One contract's services: its digi.me client (signing with its key) and its user objects. */
+export interface ContractServices {
+  id: string;
+  digime: DigimeClient;
+  /** The user objects of this contract (a user has one per contract). */
+  users: UserObjects;
+}
+
 /** The per-isolate services; the KV-backed stores (flow start entries, legacy token records) come from storage/kv-stores.ts. */
 export interface Services extends KvStores {
   config: Config;
+  /** The default contract's digi.me client. */
   digime: DigimeClient;
   sealer: Sealer;
-  /** The user objects: tokens and flow states. */
+  /** The default contract's user objects: tokens and flow states. */
   users: UserObjects;
+  /** A contract's services: `undefined` is the default; an id not configured is a 404 `contract_not_found`. */
+  forContract(contractId: string | undefined): ContractServices;
   /** Webhook events (a no-op when WEBHOOK_URL is not set). */
   webhooks: WebhookOutbox;
   now: () => number;
@@ -66,29 +78,48 @@ export function getServices(config: Config, bindings: ServiceBindings, options: 
   const keySetCache = options.keySetCache === undefined ? (typeof caches === "undefined" ? null : caches.default) : options.keySetCache;
   const sealer = new Sealer(config.encryptionKeys);
   const webhooks = new WebhookOutbox({ settings: config.webhooks, queue: options.webhookQueue, sealer, now });
+  const contracts = new Map<string, ContractServices>();
+  for (const contract of config.contracts) {
+    contracts.set(contract.id, {
+      id: contract.id,
+      digime: new DigimeClient({
+        applicationId: config.applicationId,
+        contractId: contract.id,
+        privateKey: contract.privateKey,
+        apiBaseUrl: config.apiBaseUrl,
+        onboardBaseUrl: config.onboardBaseUrl,
+        timeoutMs: config.timeoutMs,
+        now,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(keySetCache ? { keySetStore: cacheApiKeySetStore(keySetCache) } : {}),
+      }),
+      users: new UserObjects({
+        namespace: bindings.USERS ?? missingBinding(),
+        contractId: contract.id,
+        ...(config.userObjectLocationHint ? { locationHint: config.userObjectLocationHint } : {}),
+        webhooks,
+        now,
+      }),
+    });
+  }
+  const forContract = (contractId: string | undefined): ContractServices => {
+    const found = contracts.get(contractId ?? config.contractId);
+    if (!found) {
+      throw new AppError("contract_not_found", `no contract ${JSON.stringify(contractId)} is configured here`, {
+        hint: `use one of: ${[...contracts.keys()].join(", ")} (or leave contractId out for ${config.contractId})`,
+      });
+    }
+    return found;
+  };
+  const fallback = forContract(undefined);
   const services: Services = {
     config,
     now,
     sealer,
-    digime: new DigimeClient({
-      applicationId: config.applicationId,
-      contractId: config.contractId,
-      privateKey: config.privateKey,
-      apiBaseUrl: config.apiBaseUrl,
-      onboardBaseUrl: config.onboardBaseUrl,
-      timeoutMs: config.timeoutMs,
-      now,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      ...(keySetCache ? { keySetStore: cacheApiKeySetStore(keySetCache) } : {}),
-    }),
+    digime: fallback.digime,
     ...kvStores(namespace, sealer),
-    users: new UserObjects({
-      namespace: bindings.USERS ?? missingBinding(),
-      contractId: config.contractId,
-      ...(config.userObjectLocationHint ? { locationHint: config.userObjectLocationHint } : {}),
-      webhooks,
-      now,
-    }),
+    users: fallback.users,
+    forContract,
     webhooks,
   };
   byNamespace.set(namespace, services);

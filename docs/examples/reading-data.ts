@@ -237,7 +237,7 @@ export async function isGenuineReturn(url: URL, expected: { flowId: string; user
   const q = url.searchParams;
   const [sig, ts] = [q.get("sig"), q.get("ts")];
   if (q.get("flowId") !== expected.flowId || !sig || !ts || !(Math.abs(Date.now() / 1000 - Number(ts)) <= maxAgeSeconds)) return false;
-  const text = ["v2", expected.flowId, q.get("status"), q.get("errorCode") ?? "", q.get("errorSource") ?? "", q.get("kind"), q.get("identity") ?? "", expected.userId, ts].join("\n");
+  const text = ["v3", expected.flowId, q.get("status"), q.get("errorCode") ?? "", q.get("errorSource") ?? "", q.get("kind"), q.get("identity") ?? "", q.get("contractId"), expected.userId, ts].join("\n");
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
   let signature: Uint8Array<ArrayBuffer>;
   try {

@@ -6,8 +6,8 @@
  */
 import { DEFAULT_API_BASE_URL, DEFAULT_ONBOARD_BASE_URL, DEFAULT_TIMEOUT_MS } from "../digime/index.ts";
 import { fromBase64 } from "../digime/encoding.ts";
-import { decodePem } from "../digime/pem.ts";
 import type { Env } from "../env.ts";
+import { readApiKeyScopes, readContracts, type ApiKeyScope, type ContractConfig } from "./contracts.ts";
 import {
   FLOW_TTL_DEFAULT_SECONDS,
   FLOW_TTL_MAX_SECONDS,
@@ -31,8 +31,14 @@ export interface EncryptionKeyConfig {
 /** The validated configuration. */
 export interface Config {
   applicationId: string;
+  /** The default contract's id (a request without `contractId` uses it). */
   contractId: string;
+  /** The default contract's private key. */
   privateKey: string;
+  /** Every contract the deployment serves, the default among them. */
+  contracts: ContractConfig[];
+  /** Each API key and the contracts it may use (none listed: all). */
+  apiKeyScopes: ApiKeyScope[];
   apiBaseUrl: string;
   onboardBaseUrl: string;
   timeoutMs: number;
@@ -111,18 +117,11 @@ export function readConfig(env: Env, problems: string[]): Config {
   };
 
   const applicationId = required("DIGIME_APPLICATION_ID");
-  const contractId = required("DIGIME_CONTRACT_ID");
-  const privateKey = required("DIGIME_PRIVATE_KEY");
-  if (privateKey) {
-    try {
-      const { label } = decodePem(privateKey);
-      if (label !== "RSA PRIVATE KEY" && label !== "PRIVATE KEY") problems.push("DIGIME_PRIVATE_KEY is not a private key PEM");
-    } catch (error) {
-      problems.push(`DIGIME_PRIVATE_KEY is malformed (${(error as Error).message})`);
-    }
-  }
+  const { contracts, defaultContractId } = readContracts(env, problems);
+  const defaultContract = contracts.find((c) => c.id === defaultContractId);
 
-  const apiKeys = commaList(required("API_KEYS"));
+  const apiKeyScopes = readApiKeyScopes(commaList(required("API_KEYS")), contracts, problems);
+  const apiKeys = apiKeyScopes.map((scope) => scope.key);
   if (env.API_KEYS?.trim() && apiKeys.length === 0) problems.push("API_KEYS holds no key (only commas and spaces)");
   if (env.API_KEYS && apiKeys.some((k) => k.length < MIN_API_KEY_LENGTH)) {
     problems.push(`API_KEYS: every key must be at least ${MIN_API_KEY_LENGTH} characters`);
@@ -215,8 +214,10 @@ export function readConfig(env: Env, problems: string[]): Config {
 
   return {
     applicationId,
-    contractId,
-    privateKey,
+    contractId: defaultContract?.id ?? "",
+    privateKey: defaultContract?.privateKey ?? "",
+    contracts,
+    apiKeyScopes,
     apiBaseUrl: baseUrl(env.DIGIME_API_BASE_URL, DEFAULT_API_BASE_URL, "DIGIME_API_BASE_URL", problems),
     onboardBaseUrl: baseUrl(env.DIGIME_ONBOARD_BASE_URL, DEFAULT_ONBOARD_BASE_URL, "DIGIME_ONBOARD_BASE_URL", problems),
     timeoutMs,

@@ -30,6 +30,9 @@ export const DEV_API_KEY_BASE64 = "ZGV2LWFwaS1rZXktMDAwMDAwMDAwMDAwMDAwMDAwMDAwM
  */
 export const DEV_CONTRACT_KEY_FINGERPRINT = "MIIEpAIBAAKCAQEArIXO4KtnUaKMNAirUb+F/rydA5fjt7sPVhjN8RqiSHTzTqN8";
 
+/** The second committed development contract key (mock-server/keys/dev-contract-2.private.pem), recognised the same way. */
+export const DEV_CONTRACT_2_KEY_FINGERPRINT = "MIIEpQIBAAKCAQEA7xKNOoIydxFBpjSKRKxHK4NU6eooJfCXKMrOM/2HJDaSdzal";
+
 /**
  * What the configuration's mode refuses: outside development mode,
  * `productionProblems`; in it, a PUBLIC_BASE_URL that is not on this machine
@@ -93,7 +96,8 @@ function isDevContractKey(pem: string): boolean {
   try {
     const { label, der } = decodePem(pem);
     const pkcs1 = label === "PRIVATE KEY" ? pkcs8ToPkcs1Private(der) : der;
-    return toBase64(pkcs1.subarray(0, 48)) === DEV_CONTRACT_KEY_FINGERPRINT;
+    const fingerprint = toBase64(pkcs1.subarray(0, 48));
+    return fingerprint === DEV_CONTRACT_KEY_FINGERPRINT || fingerprint === DEV_CONTRACT_2_KEY_FINGERPRINT;
   } catch {
     return false; // a malformed key is reported on its own
   }
@@ -124,7 +128,15 @@ export function productionProblems(config: Config): string[] {
       if (reason) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${key.id}" is not random (${reason})`);
     }
   }
-  if (config.privateKey && isDevContractKey(config.privateKey)) problems.push("DIGIME_PRIVATE_KEY is the committed development contract key");
+  for (const contract of config.contracts) {
+    if (!isDevContractKey(contract.privateKey)) continue;
+    // Named as before for the one-contract setup; by contract when there are several.
+    problems.push(
+      config.contracts.length === 1 && contract.keyBinding === "DIGIME_PRIVATE_KEY"
+        ? "DIGIME_PRIVATE_KEY is the committed development contract key"
+        : `contract "${contract.id}": its key ${contract.keyBinding} is a committed development contract key`,
+    );
+  }
   // Signed return and webhooks (issue 12): the local stack's secrets.
   if (config.returnSigningSecret && toBase64(utf8(config.returnSigningSecret)) === DEV_RETURN_SIGNING_SECRET_BASE64) problems.push("RETURN_SIGNING_SECRET is the development secret");
   else if (PLACEHOLDER_RUN.test(config.returnSigningSecret)) {

@@ -41,7 +41,7 @@ export async function loadEntry(services: Services, flowId: string): Promise<Flo
 }
 
 function userOf(request: BrowserRequest, entry: FlowEntry): UserHandle {
-  return request.services.users.of(entry.userId, request.scope);
+  return request.services.forContract(entry.contractId).users.of(entry.userId, request.scope);
 }
 
 function alreadyCompleted(flowId: string, status: string): AppError {
@@ -75,7 +75,8 @@ async function outcomeRedirect(request: BrowserRequest, entry: FlowEntry, answer
   // Signed as of the flow's end, not of this request: a reload an hour later cannot mint a fresh signature.
   const signedAt = state.completedAt ?? request.services.now();
   const detail = { errorCode: state.errorCode, errorSource: state.errorSource, identity: state.identity };
-  return { location: await signedOutcomeUrl(request.services.config.returnSigningSecret, entry, state.status, detail, signedAt), setCookie: keptBindingCookie(request, entry.id) };
+  const flow = { ...entry, contractId: entry.contractId ?? request.services.config.contractId };
+  return { location: await signedOutcomeUrl(request.services.config.returnSigningSecret, flow, state.status, detail, signedAt), setCookie: keptBindingCookie(request, entry.id) };
 }
 
 /**

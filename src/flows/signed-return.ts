@@ -2,7 +2,7 @@
  * The signed return: the redirect to `returnTo` carries `ts` and `sig`, an
  * HMAC-SHA256 (RETURN_SIGNING_SECRET) over the flow id, status, errorCode
  * and who reported it, the flow's kind, the digi.me identity it brought, the
- * flow's userId and `ts`, so the application can trust the outcome, and
+ * contract, the flow's userId and `ts`, so the application can trust the outcome, and
  * check that the returning browser's user is the one the flow was for,
  * without an API read. The userId is signed but not sent: the application
  * supplies the user it expects, and a flow of another user does not verify.
@@ -20,13 +20,15 @@ export interface ReturnOutcome {
   kind: string;
   /** User and authorize flows that brought a token: `confirmed`, `new` or `replaced`. */
   identity?: string;
+  /** The flow's contract: a return for one contract never verifies as another's. */
+  contractId: string;
   userId: string;
   /** Unix seconds when the edge signed it. */
   ts: number;
 }
 
 /** The version of the signed text; the first line of it. */
-export const RETURN_SIGNATURE_VERSION = "v2";
+export const RETURN_SIGNATURE_VERSION = "v3";
 
 /**
  * The signed text: a version, then the fields one per line (none can hold a
@@ -41,6 +43,7 @@ export function returnSignatureInput(outcome: ReturnOutcome): string {
     outcome.errorSource ?? "",
     outcome.kind,
     outcome.identity ?? "",
+    outcome.contractId,
     outcome.userId,
     String(outcome.ts),
   ].join("\n");
@@ -72,12 +75,12 @@ export interface ReturnDetail {
 
 /**
  * The URL the browser goes back to:
- * `returnTo?flowId&status&kind[&identity][&errorCode&errorSource]&ts&sig`.
+ * `returnTo?flowId&status&kind&contractId[&identity][&errorCode&errorSource]&ts&sig`.
  * Parameters of these names already in `returnTo` are replaced or removed.
  */
 export async function signedOutcomeUrl(
   secret: string,
-  flow: { returnTo: string; id: string; userId: string; kind?: string },
+  flow: { returnTo: string; id: string; userId: string; kind?: string; contractId: string },
   status: string,
   detail: ReturnDetail | string | undefined,
   nowMs: number,
@@ -90,10 +93,11 @@ export async function signedOutcomeUrl(
   set("flowId", flow.id);
   set("status", status);
   set("kind", kind);
+  set("contractId", flow.contractId);
   set("identity", identity);
   set("errorCode", errorCode);
   set("errorSource", errorSource);
   set("ts", String(ts));
-  set("sig", await signReturn(secret, { flowId: flow.id, status, errorCode, errorSource, kind, identity, userId: flow.userId, ts }));
+  set("sig", await signReturn(secret, { flowId: flow.id, status, errorCode, errorSource, kind, identity, contractId: flow.contractId, userId: flow.userId, ts }));
   return url.toString();
 }

@@ -17,6 +17,7 @@ import { checkReturnTo } from "./return-to.ts";
 export interface StartedFlow {
   flowId: string;
   kind: FlowKind;
+  contractId: string;
   launchUrl: string;
   expiresAt: string;
 }
@@ -51,7 +52,7 @@ function times(services: Services): { createdAt: number; expiresAt: number } {
 /** Writes the start entry; if KV fails, the object forgets the flow so it never announces it. */
 async function save(services: Services, user: UserHandle, entry: FlowEntry): Promise<StartedFlow> {
   try {
-    await services.flowEntries.create(entry, flowEntryTtlSeconds(services.config.flowTtlSeconds));
+    await services.flowEntries.create({ ...entry, contractId: user.contractId }, flowEntryTtlSeconds(services.config.flowTtlSeconds));
   } catch (error) {
     await user.abandonFlow(entry.id).catch(() => undefined);
     throw error;
@@ -59,6 +60,7 @@ async function save(services: Services, user: UserHandle, entry: FlowEntry): Pro
   return {
     flowId: entry.id,
     kind: entry.kind,
+    contractId: user.contractId,
     launchUrl: `${services.config.publicBaseUrl}/reauth/launch/${entry.id}`,
     expiresAt: new Date(entry.expiresAt).toISOString(),
   };

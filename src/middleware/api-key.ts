@@ -7,10 +7,19 @@ import type { AppEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { utf8 } from "../digime/encoding.ts";
 
+declare module "hono" {
+  interface ContextVariableMap {
+    /** The contracts the request's API key may use (`undefined`: every one). */
+    apiKeyContracts: readonly string[] | undefined;
+  }
+}
+
 /** Options of `apiKeyAuth`. */
 export interface ApiKeyAuthOptions {
   /** The accepted keys for this request (read from configuration). */
   keys: (c: Parameters<MiddlewareHandler<AppEnv>>[0]) => readonly string[];
+  /** The contracts each key (by its place in `keys`) may use; none listed: all. */
+  contracts?: (c: Parameters<MiddlewareHandler<AppEnv>>[0], index: number) => readonly string[] | undefined;
 }
 
 const digests = new WeakMap<readonly string[], Promise<ArrayBuffer[]>>();
@@ -25,13 +34,18 @@ function digest(text: string): Promise<ArrayBuffer> {
  * so timing does not tell which one matched.
  */
 export async function presentsApiKey(header: string | undefined, keys: readonly string[]): Promise<boolean> {
+  return (await matchedApiKey(header, keys)) >= 0;
+}
+
+/** Which of `keys` the header presents (its index), or -1; every key is compared, whichever matched. */
+export async function matchedApiKey(header: string | undefined, keys: readonly string[]): Promise<number> {
   const presented = bearer(header);
-  if (!presented) return false;
+  if (!presented) return -1;
   let known = digests.get(keys);
   if (!known) digests.set(keys, (known = Promise.all(keys.map(digest))));
   const candidate = await digest(presented);
-  let match = false;
-  for (const key of await known) match = crypto.subtle.timingSafeEqual(key, candidate) || match;
+  let match = -1;
+  for (const [index, key] of (await known).entries()) if (crypto.subtle.timingSafeEqual(key, candidate)) match = index;
   return match;
 }
 
@@ -46,7 +60,9 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv
     if (!bearer(header)) {
       throw new AppError("unauthorized", "an API key is required: Authorization: Bearer <key>");
     }
-    if (!(await presentsApiKey(header, options.keys(c)))) throw new AppError("unauthorized", "the API key is not valid");
+    const index = await matchedApiKey(header, options.keys(c));
+    if (index < 0) throw new AppError("unauthorized", "the API key is not valid");
+    c.set("apiKeyContracts", options.contracts?.(c, index));
     await next();
   };
 }

@@ -24,7 +24,7 @@ import {
 import { TOKEN_MIN_VALIDITY_DEFAULT_SECONDS } from "../storage/keys.ts";
 import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
 import * as z from "zod/mini";
-import { requestScope } from "./scope.ts";
+import { contractFor, requestScope } from "./scope.ts";
 
 const auth = [{ ApiKey: [] }];
 
@@ -113,11 +113,13 @@ const metadata = defineRoute({
 /** The routes of this module, for the OpenAPI document. */
 export const dataRouteSpecs: RouteSpec[] = [accounts, sessions, files, file, metadata];
 
-function deps(c: Context<AppEnv>, userId: string, minValidity: number | undefined): ReadDeps {
+function deps(c: Context<AppEnv>, userId: string, query: { minValidity?: number; contractId?: string }): ReadDeps {
   const { services } = c.var;
+  const contract = contractFor(c, query.contractId);
+  const minValidity = query.minValidity;
   return {
-    user: services.users.of(userId, requestScope(c)),
-    digime: services.digime,
+    user: contract.users.of(userId, requestScope(c)),
+    digime: contract.digime,
     minValiditySeconds: minValidity ?? TOKEN_MIN_VALIDITY_DEFAULT_SECONDS,
     now: services.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -135,22 +137,22 @@ function base64url(text: string): string {
 export function dataRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   mount(app, accounts, async (c) => {
-    const { sessionKey, minValidity } = c.req.valid("query");
-    return c.json(await readAccounts(deps(c, c.req.valid("param").userId, minValidity), sessionKey), 200);
+    const query = c.req.valid("query");
+    return c.json(await readAccounts(deps(c, c.req.valid("param").userId, query), query.sessionKey), 200);
   });
   mount(app, sessions, async (c) => {
     const { scope, sessionOptions } = c.req.valid("json");
     const options = scope || sessionOptions ? { ...sessionOptions, ...(scope ? { scope } : {}) } : undefined;
-    return c.json(await startSession(deps(c, c.req.valid("param").userId, c.req.valid("query").minValidity), options), 201);
+    return c.json(await startSession(deps(c, c.req.valid("param").userId, c.req.valid("query")), options), 201);
   });
   mount(app, files, async (c) => {
     const { userId, sessionKey } = c.req.valid("param");
-    const { wait, minValidity } = c.req.valid("query");
-    return c.json(await readFileList(deps(c, userId, minValidity), sessionKey, (wait ?? 0) * 1000), 200);
+    const query = c.req.valid("query");
+    return c.json(await readFileList(deps(c, userId, query), sessionKey, (query.wait ?? 0) * 1000), 200);
   });
   mount(app, file, async (c) => {
     const { userId, sessionKey, fileName } = c.req.valid("param");
-    const opened = await readFile(deps(c, userId, c.req.valid("query").minValidity), sessionKey, fileName);
+    const opened = await readFile(deps(c, userId, c.req.valid("query")), sessionKey, fileName);
     return c.body(opened.content, 200, {
       "Content-Type": opened.header.mimeType ?? "application/octet-stream",
       // The content is the user's data, not the edge's page: never rendered on the edge's origin.
@@ -162,7 +164,7 @@ export function dataRoutes(): Hono<AppEnv> {
   });
   mount(app, metadata, async (c) => {
     const { userId, sessionKey, fileName } = c.req.valid("param");
-    const header = await readFileHeader(deps(c, userId, c.req.valid("query").minValidity), sessionKey, fileName);
+    const header = await readFileHeader(deps(c, userId, c.req.valid("query")), sessionKey, fileName);
     return c.json({ sessionKey, fileName, compression: header.compression, ...(header.mimeType ? { mimeType: header.mimeType } : {}), metadata: header.metadata }, 200);
   });
   return app;

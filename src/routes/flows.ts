@@ -8,7 +8,7 @@ import type { AppEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { FlowIdSchema, FlowSchema, FlowWaitQuerySchema } from "../schemas.ts";
 import type { FlowRead } from "../users/api.ts";
-import { requestScope } from "./scope.ts";
+import { contractFor, requestScope } from "./scope.ts";
 import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
 
 const getFlow = defineRoute({
@@ -56,10 +56,11 @@ const confirmFlow = defineRoute({
 export const flowRouteSpecs: RouteSpec[] = [getFlow, confirmFlow];
 
 /** The flow as the backend sees it: no verifier, state, binding or URL; a succeeded flow's session opened. */
-export function flowView(flow: FlowRead): z.infer<typeof FlowSchema> {
+export function flowView(flow: FlowRead, contractId: string): z.infer<typeof FlowSchema> {
   return {
     flowId: flow.id,
     kind: flow.kind,
+    contractId,
     userId: flow.userId,
     ...(flow.accountId ? { accountId: flow.accountId } : {}),
     status: flow.status,
@@ -84,16 +85,19 @@ export function flowRoutes(): Hono<AppEnv> {
     const services = c.var.services;
     // The start entry names the flow's user, whose object holds the flow's state.
     const entry = await services.flowEntries.get(flowId);
-    const flow = entry ? await services.users.of(entry.userId, requestScope(c)).flow(flowId, (wait ?? 0) * 1000) : null;
-    if (!flow) throw new AppError("flow_not_found", "unknown flow, or its outcome is no longer kept");
-    return c.json(flowView(flow), 200);
+    // The flow's own contract, never the default by accident; a key limited to other contracts gets 403.
+    const contract = entry ? contractFor(c, entry.contractId) : undefined;
+    const flow = entry && contract ? await contract.users.of(entry.userId, requestScope(c)).flow(flowId, (wait ?? 0) * 1000) : null;
+    if (!flow || !contract) throw new AppError("flow_not_found", "unknown flow, or its outcome is no longer kept");
+    return c.json(flowView(flow, contract.id), 200);
   });
   mount(app, confirmFlow, async (c) => {
     const { flowId } = c.req.valid("param");
     const services = c.var.services;
     const entry = await services.flowEntries.get(flowId);
     if (!entry) throw new AppError("flow_not_found", "unknown flow, or its outcome is no longer kept");
-    return c.json(flowView(await services.users.of(entry.userId, requestScope(c)).confirm(flowId)), 200);
+    const contract = contractFor(c, entry.contractId);
+    return c.json(flowView(await contract.users.of(entry.userId, requestScope(c)).confirm(flowId), contract.id), 200);
   });
   return app;
 }

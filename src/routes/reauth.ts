@@ -7,7 +7,7 @@ import type { AppEnv } from "../env.ts";
 import { startAccountFlow, startAuthorizeFlow, startUserFlow } from "../flows/start.ts";
 import { StartAccountFlowSchema, StartAuthorizeFlowSchema, StartedFlowSchema, StartUserFlowSchema } from "../schemas.ts";
 import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
-import { requestScope } from "./scope.ts";
+import { contractFor, requestScope } from "./scope.ts";
 
 const startUser = defineRoute({
   method: "post",
@@ -87,15 +87,15 @@ export function reauthRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   mount(app, startUser, async (c) => {
     const input = c.req.valid("json");
-    return c.json(await startUserFlow(c.var.services, c.var.services.users.of(input.userId, requestScope(c)), input), 201);
+    return c.json(await startUserFlow(c.var.services, contractFor(c, input.contractId).users.of(input.userId, requestScope(c)), input), 201);
   });
   mount(app, startAccount, async (c) => {
     const input = c.req.valid("json");
-    return c.json(await startAccountFlow(c.var.services, c.var.services.users.of(input.userId, requestScope(c)), input), 201);
+    return c.json(await startAccountFlow(c.var.services, contractFor(c, input.contractId).users.of(input.userId, requestScope(c)), input), 201);
   });
   mount(app, startAuthorize, async (c) => {
     const input = c.req.valid("json");
-    return c.json(await startAuthorizeFlow(c.var.services, c.var.services.users.of(input.userId, requestScope(c)), input), 201);
+    return c.json(await startAuthorizeFlow(c.var.services, contractFor(c, input.contractId).users.of(input.userId, requestScope(c)), input), 201);
   });
   return app;
 }

@@ -10,6 +10,7 @@ import * as z from "zod/mini";
 import type { AppEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import {
+  ContractQuerySchema,
   parseIfMatch,
   ReauthStatusQuerySchema,
   ReauthStatusSchema,
@@ -22,7 +23,7 @@ import {
 import { TOKEN_MIN_VALIDITY_DEFAULT_SECONDS } from "../storage/keys.ts";
 import type { TokenCondition } from "../storage/user-store.ts";
 import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
-import { requestScope } from "./scope.ts";
+import { contractFor, requestScope } from "./scope.ts";
 
 const param = z.object({ userId: UserIdSchema });
 const auth = [{ ApiKey: [] }];
@@ -58,7 +59,7 @@ const putToken = defineRoute({
     "answered as the `ETag`. Over a stored token, send `If-Match` with the ETag of your last read (a stale one answers 412 token_changed: read again); " +
     "`If-None-Match: *` stores only when none is stored. With neither, a write over a stored token answers 428: no blind overwrite.",
   security: auth,
-  request: { param, header: TokenPreconditionSchema, json: UserTokenSchema },
+  request: { param, query: ContractQuerySchema, header: TokenPreconditionSchema, json: UserTokenSchema },
   responses: {
     204: { description: "Stored; `ETag` is the new version" },
     ...jsonError(400, "Invalid token shape, an expiry in milliseconds or outside 2001–2100 (expiries are Unix seconds), a malformed If-Match / If-None-Match, or both"),
@@ -100,7 +101,7 @@ const deleteToken = defineRoute({
   summary: "Forget the user's token",
   description: "With `If-Match`, only if the stored token is still that version. A refresh still out at digi.me when this lands does not bring the token back.",
   security: auth,
-  request: { param, header: TokenPreconditionSchema },
+  request: { param, query: ContractQuerySchema, header: TokenPreconditionSchema },
   responses: {
     204: { description: "Forgotten (or was not there)" },
     ...jsonError(400, "Invalid userId, or a malformed If-Match"),
@@ -119,7 +120,7 @@ const eraseUser = defineRoute({
     "`failed` / `USER_ERASED` first (flow.failed is sent; its browser then gets the not-found page, and no code is ever exchanged for it). " +
     "KV start entries of past flows stay until their TTL (at most 2 × FLOW_TTL_SECONDS + 1 hour after the start); they hold no token. 204 even for a user the edge never knew.",
   security: auth,
-  request: { param },
+  request: { param, query: ContractQuerySchema },
   responses: { 204: { description: "Erased (or there was nothing)" }, ...jsonError(400, "Invalid userId"), ...jsonError(401, "Missing or unknown API key"), ...jsonError(503, "Storage unavailable (retryable)") },
 });
 
@@ -149,19 +150,20 @@ export function userRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   mount(app, status, async (c) => {
     const { userId } = c.req.valid("param");
-    return c.json(await c.var.services.users.of(userId, requestScope(c)).reauthStatus(c.req.valid("query").sessionKey), 200);
+    const { sessionKey, contractId } = c.req.valid("query");
+    return c.json(await contractFor(c, contractId).users.of(userId, requestScope(c)).reauthStatus(sessionKey), 200);
   });
   mount(app, putToken, async (c) => {
     const { userId } = c.req.valid("param");
     const token = c.req.valid("json");
     const condition = conditionOf(c.req.valid("header"));
-    const version = await c.var.services.users.of(userId, requestScope(c)).importToken({ ...token, user: token.user ?? { id: userId } }, condition);
+    const version = await contractFor(c, c.req.valid("query").contractId).users.of(userId, requestScope(c)).importToken({ ...token, user: token.user ?? { id: userId } }, condition);
     return c.body(null, 204, { ETag: etag(version) });
   });
   mount(app, getToken, async (c) => {
     const { userId } = c.req.valid("param");
     const minValidity = c.req.valid("query").minValidity ?? TOKEN_MIN_VALIDITY_DEFAULT_SECONDS;
-    const stored = await c.var.services.users.of(userId, requestScope(c)).token(minValidity);
+    const stored = await contractFor(c, c.req.valid("query").contractId).users.of(userId, requestScope(c)).token(minValidity);
     if (!stored) throw new AppError("token_not_found", `no digi.me token is stored for user ${userId}`, { hint: "store one with PUT /v1/users/{userId}/token" });
     const accessTokenExpiresIn = Math.max(0, Math.floor(stored.token.accessToken.expiry - c.var.services.now() / 1000));
     return c.json(
@@ -171,11 +173,11 @@ export function userRoutes(): Hono<AppEnv> {
     );
   });
   mount(app, deleteToken, async (c) => {
-    await c.var.services.users.of(c.req.valid("param").userId, requestScope(c)).forgetToken(conditionOf(c.req.valid("header")));
+    await contractFor(c, c.req.valid("query").contractId).users.of(c.req.valid("param").userId, requestScope(c)).forgetToken(conditionOf(c.req.valid("header")));
     return c.body(null, 204);
   });
   mount(app, eraseUser, async (c) => {
-    await c.var.services.users.of(c.req.valid("param").userId, requestScope(c)).erase();
+    await contractFor(c, c.req.valid("query").contractId).users.of(c.req.valid("param").userId, requestScope(c)).erase();
     return c.body(null, 204);
   });
   return app;

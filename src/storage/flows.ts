@@ -19,6 +19,8 @@ export interface FlowEntry {
   v: 2;
   id: string;
   kind: FlowKind;
+  /** The contract the flow is for (absent in entries written before several contracts: the default). */
+  contractId?: string;
   userId: string;
   accountId?: string;
   returnTo: string;

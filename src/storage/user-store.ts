@@ -82,6 +82,8 @@ export interface UserMeta {
   v: 1;
   /** The user this object is for (the alarm has no request to learn it from). */
   userId?: string;
+  /** The contract this object is for: the alarm's keep-alive signs with its key, and its events name it. */
+  contractId?: string;
   /** A KV token record from before the objects was looked for (and taken over if found). */
   kvChecked?: boolean;
   /** A KV record taken over is still to be deleted from KV (a delete failed): tried again at the next call. */

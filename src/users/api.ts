@@ -14,6 +14,8 @@ import type { OutboundEvent } from "../webhooks/outbox.ts";
 /** Who asks, and when: every call carries the user and the request's time. */
 export interface ObjectCall {
   userId: string;
+  /** The contract the object is for (its name's first part): the one whose key signs its digi.me calls. */
+  contractId?: string;
   /** The request's clock (ms); tests set it. */
   now: number;
   requestId?: string;

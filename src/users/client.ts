@@ -14,8 +14,9 @@ import type { WebhookOutbox } from "../webhooks/outbox.ts";
 import type { CallbackAnswer, FlowRead, FreshToken, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
 
 /**
- * The object's name: contract and user, versioned, so a second contract per
- * deployment gets objects of its own.
+ * The object's name: contract and user, versioned, so each contract of a
+ * deployment gets objects of its own. A contract id holds no `:` (the
+ * configuration refuses one), so no two (contract, user) pairs share a name.
  */
 export function userObjectName(contractId: string, userId: string): string {
   return `user:v1:${contractId}:${userId}`;
@@ -66,16 +67,19 @@ function unavailable(cause: unknown): AppError {
 /** One user's object, as one request uses it. */
 export class UserHandle {
   readonly userId: string;
+  /** The contract whose object this is. */
+  readonly contractId: string;
   readonly #stub: DurableObjectStub;
   readonly #options: UserObjectsOptions;
   readonly #scope: RequestScope;
   constructor(userId: string, stub: DurableObjectStub, options: UserObjectsOptions, scope: RequestScope) {
     [this.userId, this.#stub, this.#options, this.#scope] = [userId, stub, options, scope];
+    this.contractId = options.contractId;
   }
 
   #call(): ObjectCall {
     const { requestId, logLevel } = this.#scope;
-    return { userId: this.userId, now: this.#options.now(), ...(requestId ? { requestId } : {}), ...(logLevel ? { logLevel } : {}) };
+    return { userId: this.userId, contractId: this.#options.contractId, now: this.#options.now(), ...(requestId ? { requestId } : {}), ...(logLevel ? { logLevel } : {}) };
   }
 
   async #invoke<T>(send: (stub: UserObjectApi, call: ObjectCall) => Promise<Wire<T>>): Promise<T> {

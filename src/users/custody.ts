@@ -170,7 +170,7 @@ export class TokenKeeper {
     const { services, store } = this.#options.deps();
     let rotated: UserAccessToken;
     try {
-      rotated = await services.digime.refreshToken(base.token);
+      rotated = await services.forContract(call.contractId).digime.refreshToken(base.token);
     } catch (error) {
       if (error instanceof DigimeError && error.isInvalidToken("refresh_token")) {
         // Remembered, so the next caller meets refusedAgain() without asking digi.me: announced once per refresh token.

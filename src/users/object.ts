@@ -115,17 +115,24 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     const events: OutboundEvent[] = [];
     try {
       const { services } = this.#deps();
-      await this.#adopt(call.userId, !remember);
-      const step: StepDeps = { config: services.config, digime: services.digime, custody: this.#keeper.custody(call, events), now: call.now, log: this.#scope(call), events };
+      await this.#adopt(call.userId, !remember, call.contractId);
+      const step: StepDeps = {
+        config: services.config,
+        digime: services.forContract(call.contractId).digime,
+        custody: this.#keeper.custody(call, events),
+        now: call.now,
+        log: this.#scope(call),
+        events,
+      };
       const value = await body(step);
-      return { ok: true, value, events };
+      return { ok: true, value, events: withContract(events, call.contractId) };
     } catch (error) {
       const failure = asAppError(error);
       if (failure.status >= 500) {
         const cause = failure.init.cause instanceof Error ? `${failure.init.cause.name}: ${failure.init.cause.message}` : undefined;
         log(this.#scope(call), "error", "user_object_failed", { ...failure.init.detail, errorCode: failure.code, cause });
       }
-      return { ok: false, error: toWireError(failure), events };
+      return { ok: false, error: toWireError(failure), events: withContract(events, call.contractId) };
     }
   }
 
@@ -135,20 +142,20 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    * objects existed (then delete it there). Once per object. A `readOnly`
    * call for a user the edge does not know writes nothing: no ghost objects.
    */
-  async #adopt(userId: string, readOnly: boolean): Promise<void> {
+  async #adopt(userId: string, readOnly: boolean, contractId?: string): Promise<void> {
     if (this.#adoptedFor === userId) {
       if (this.#legacyLeft) await this.#deleteLegacy(userId);
       return;
     }
     // Concurrent first calls share one takeover: a second KV read could otherwise bring back a token deleted meanwhile.
-    this.#adopting ??= this.#takeOver(userId, readOnly).finally(() => (this.#adopting = undefined));
+    this.#adopting ??= this.#takeOver(userId, readOnly, contractId).finally(() => (this.#adopting = undefined));
     await this.#adopting;
     // A call for another user than the one being adopted meets the corrupt-name check on its own; so does
     // a writing call that shared a read's takeover, which remembered nothing.
-    if (this.#adoptedFor !== userId) await this.#takeOver(userId, readOnly);
+    if (this.#adoptedFor !== userId) await this.#takeOver(userId, readOnly, contractId);
   }
 
-  async #takeOver(userId: string, readOnly: boolean): Promise<void> {
+  async #takeOver(userId: string, readOnly: boolean, contractId?: string): Promise<void> {
     const { services, store } = this.#deps();
     const meta = await store.meta();
     if (meta.userId === userId && meta.kvChecked) {
@@ -169,7 +176,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     if (readOnly && meta.userId === undefined && !(legacy && opens)) return;
     // Only while none is stored, under a new version: never over a token written since.
     if (legacy && opens && (await store.putTokenRecord(legacy)).written) log(this.#scope(), "info", "token_taken_over", { source: "kv" });
-    await store.putMeta({ ...(await store.meta()), userId, kvChecked: true, ...(legacy && opens ? { kvDeletePending: true } : {}) });
+    await store.putMeta({ ...(await store.meta()), userId, ...(contractId ? { contractId } : {}), kvChecked: true, ...(legacy && opens ? { kvDeletePending: true } : {}) });
     this.#adoptedFor = userId;
     if (legacy && opens) {
       this.#legacyLeft = true;
@@ -651,7 +658,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    * it for that token (and is announced as any refused refresh is); digi.me
    * not answering makes it try again later.
    */
-  async #keepAlive(userId: string, now: number, events: OutboundEvent[]): Promise<void> {
+  async #keepAlive(userId: string, contractId: string | undefined, now: number, events: OutboundEvent[]): Promise<void> {
     const { services, store } = this.#deps();
     const record = await store.tokenRecord();
     const due = record ? keepAliveDueAt(record, await store.meta(), services.config.tokenKeepAliveSeconds) : undefined;
@@ -659,7 +666,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     const stored = await store.token(userId);
     if (!stored) return;
     try {
-      await this.#keeper.refresh({ userId, now }, stored.token, events);
+      await this.#keeper.refresh({ userId, now, ...(contractId ? { contractId } : {}) }, stored.token, events);
       log(this.#scope(), "info", "token_kept_alive", { version: stored.version });
     } catch (error) {
       const refused = error instanceof DigimeError && error.isInvalidToken("refresh_token");
@@ -674,7 +681,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     const { services, store } = this.#deps();
     const now = Date.now();
     this.#alarmAt = null; // the runtime cleared it to run this
-    const userId = (await store.meta()).userId;
+    const { userId, contractId } = await store.meta();
     const events: OutboundEvent[] = [];
     try {
       for (const flow of await store.flows()) {
@@ -687,7 +694,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
           await store.deleteFlow(flow.id);
         }
       }
-      if (userId !== undefined) await this.#keepAlive(userId, now, events);
+      if (userId !== undefined) await this.#keepAlive(userId, contractId, now, events);
       // Read after the keep-alive: a refresh it made replaced the token, and what is due of notices with it.
       const record = await store.tokenRecord();
       const meta = await store.meta();
@@ -701,10 +708,16 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
       }
     } finally {
       // What was written is announced even when a later step failed: the retried alarm finds those flows ended and announces them no more.
-      if (events.length) await this.publishAlarmEvents(events);
+      if (events.length) await this.publishAlarmEvents(withContract(events, contractId));
     }
     await this.#schedule(now);
   }
+}
+
+/** Events as the backend gets them: each names its contract (`data.contractId`). */
+function withContract(events: OutboundEvent[], contractId: string | undefined): OutboundEvent[] {
+  if (!contractId) return events;
+  return events.map((outbound) => ({ ...outbound, event: { ...outbound.event, data: { ...outbound.event.data, contractId } } as typeof outbound.event }));
 }
 
 /** The additional data of a token kept for confirmation. */

@@ -23,7 +23,11 @@ const FlowKindSchema = z.enum(["user", "account", "authorize"]);
 const VersionSchema = z.number();
 /** The session digi.me opened for the flow: its key reads what the flow's `triggerQuery` asked digi.me to sync. */
 const SessionSchema = z.object({ key: z.string(), expiry: z.number() });
+/** Which contract the event is about (every event names it: a user has one token per contract). */
+const contractField = { contractId: z.optional(z.string()) };
+
 const flowFields = {
+  ...contractField,
   flowId: z.string(),
   kind: FlowKindSchema,
   userId: z.string(),
@@ -98,7 +102,7 @@ export const FlowExpiredEventSchema = z.object({
 export const TokenRotatedEventSchema = z.object({
   type: z.literal("token.rotated"),
   timestamp: z.string(),
-  data: z.object({ userId: z.string(), token: EventTokenSchema, version: z.optional(VersionSchema), rotatedAt: z.string() }),
+  data: z.object({ ...contractField, userId: z.string(), token: EventTokenSchema, version: z.optional(VersionSchema), rotatedAt: z.string() }),
 });
 
 /**
@@ -110,6 +114,7 @@ export const TokenRefreshFailedEventSchema = z.object({
   type: z.literal("token.refresh_failed"),
   timestamp: z.string(),
   data: z.object({
+    ...contractField,
     userId: z.string(),
     reason: z.enum(["expired", "invalid"]),
     /** The version of the token whose refresh was refused. */
@@ -131,14 +136,14 @@ export const TokenRefreshFailedEventSchema = z.object({
 export const TokenExpiringEventSchema = z.object({
   type: z.literal("token.expiring"),
   timestamp: z.string(),
-  data: z.object({ userId: z.string(), refreshTokenExpiresAt: z.string(), accessTokenExpiresAt: z.string() }),
+  data: z.object({ ...contractField, userId: z.string(), refreshTokenExpiresAt: z.string(), accessTokenExpiresAt: z.string() }),
 });
 
 /** The user's refresh token has expired: only user reauthorization (or a new token) brings the user back. */
 export const TokenExpiredEventSchema = z.object({
   type: z.literal("token.expired"),
   timestamp: z.string(),
-  data: z.object({ userId: z.string(), refreshTokenExpiresAt: z.string() }),
+  data: z.object({ ...contractField, userId: z.string(), refreshTokenExpiresAt: z.string() }),
 });
 
 /** Any event. */

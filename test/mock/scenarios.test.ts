@@ -221,7 +221,7 @@ describe("admin API", () => {
     await createUser();
     expect((await admin("reset", "POST")).status).toBe(200);
     const summary = (await (await admin("")).json()) as { users: number; contracts: string[]; journalEntries: number };
-    expect(summary).toMatchObject({ users: 0, contracts: ["dev-app_dev-contract"], journalEntries: 0 });
+    expect(summary).toMatchObject({ users: 0, contracts: ["dev-app_dev-contract", "dev-app_dev-contract-2"], journalEntries: 0 });
   });
 
   it("registers another contract and accepts requests signed with its key", async () => {

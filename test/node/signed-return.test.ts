@@ -9,7 +9,7 @@ import { signedOutcomeUrl } from "../../src/flows/signed-return.ts";
 
 const SECRET = "a-return-signing-secret-of-32-chars!";
 const NOW = Date.UTC(2026, 10, 22, 3, 0, 0);
-const FLOW = { returnTo: "https://app.example.com/back?tab=1", id: "q0Vx0t6wz7N3b1k2R9yH1Q", userId: "user-42", kind: "user" };
+const FLOW = { returnTo: "https://app.example.com/back?tab=1", id: "q0Vx0t6wz7N3b1k2R9yH1Q", userId: "user-42", kind: "user", contractId: "dev-contract" };
 const expected = { flowId: FLOW.id, userId: "user-42" };
 
 async function returned(status = "succeeded", errorCode?: string): Promise<URL> {
@@ -18,8 +18,8 @@ async function returned(status = "succeeded", errorCode?: string): Promise<URL> 
 
 describe("checking the signed return in Node", () => {
   it("accepts the edge's return for the flow and user the application expects", async () => {
-    expect(checkSignedReturn(await returned(), expected, SECRET, NOW + 2000)).toEqual({ ok: true, flowId: FLOW.id, status: "succeeded", kind: "user" });
-    expect(checkSignedReturn(await returned("failed", "USER_CANCEL"), expected, SECRET, NOW)).toEqual({ ok: true, flowId: FLOW.id, status: "failed", kind: "user", errorCode: "USER_CANCEL" });
+    expect(checkSignedReturn(await returned(), expected, SECRET, NOW + 2000)).toEqual({ ok: true, flowId: FLOW.id, status: "succeeded", kind: "user", contractId: "dev-contract" });
+    expect(checkSignedReturn(await returned("failed", "USER_CANCEL"), expected, SECRET, NOW)).toEqual({ ok: true, flowId: FLOW.id, status: "failed", kind: "user", contractId: "dev-contract", errorCode: "USER_CANCEL" });
   });
 
   it("refuses a return without a signature", async () => {
@@ -37,14 +37,19 @@ describe("checking the signed return in Node", () => {
     expect(checkSignedReturn(dropped, expected, SECRET, NOW)).toMatchObject({ ok: false, reason: "bad_signature" });
   });
 
-  it("refuses a tampered kind, identity or errorSource", async () => {
+  it("refuses a tampered kind, identity, errorSource or contract", async () => {
     const url = new URL(await signedOutcomeUrl(SECRET, { ...FLOW, kind: "authorize" }, "awaiting_confirmation", { identity: "replaced" }, NOW));
-    expect(checkSignedReturn(url, expected, SECRET, NOW)).toEqual({ ok: true, flowId: FLOW.id, status: "awaiting_confirmation", kind: "authorize", identity: "replaced" });
-    for (const [name, value] of [["identity", "confirmed"], ["kind", "user"], ["errorSource", "edge"]] as const) {
+    expect(checkSignedReturn(url, expected, SECRET, NOW)).toEqual({ ok: true, flowId: FLOW.id, status: "awaiting_confirmation", kind: "authorize", contractId: "dev-contract", identity: "replaced" });
+    for (const [name, value] of [["identity", "confirmed"], ["kind", "user"], ["errorSource", "edge"], ["contractId", "another-contract"]] as const) {
       const tampered = new URL(url);
       tampered.searchParams.set(name, value);
       expect(checkSignedReturn(tampered, expected, SECRET, NOW), name).toMatchObject({ ok: false, reason: "bad_signature" });
     }
+  });
+
+  it("refuses a return for another contract than the application started the flow for", async () => {
+    expect(checkSignedReturn(await returned(), { ...expected, contractId: "another-contract" }, SECRET, NOW)).toMatchObject({ ok: false, reason: "wrong_flow" });
+    expect(checkSignedReturn(await returned(), { ...expected, contractId: "dev-contract" }, SECRET, NOW)).toMatchObject({ ok: true });
   });
 
   it("refuses a return for another user, or another flow than the session started", async () => {

@@ -263,7 +263,12 @@ describe("notices before and when a user's refresh token runs out", () => {
         id: expect.any(String),
         event: expect.objectContaining({
           type: "token.expiring",
-          data: { userId: user.id, refreshTokenExpiresAt: new Date(stored.refreshToken.expiry * 1000).toISOString(), accessTokenExpiresAt: new Date(stored.accessToken.expiry * 1000).toISOString() },
+          data: {
+            contractId: "dev-contract",
+            userId: user.id,
+            refreshTokenExpiresAt: new Date(stored.refreshToken.expiry * 1000).toISOString(),
+            accessTokenExpiresAt: new Date(stored.accessToken.expiry * 1000).toISOString(),
+          },
         }),
       },
     ]);
@@ -280,7 +285,10 @@ describe("notices before and when a user's refresh token runs out", () => {
     await runDurableObjectAlarm(userObject(user.id));
     await runDurableObjectAlarm(userObject(user.id));
     expect(recorded).toEqual([
-      { id: expect.any(String), event: expect.objectContaining({ type: "token.expired", data: { userId: user.id, refreshTokenExpiresAt: new Date(stored.refreshToken.expiry * 1000).toISOString() } }) },
+      {
+        id: expect.any(String),
+        event: expect.objectContaining({ type: "token.expired", data: { contractId: "dev-contract", userId: user.id, refreshTokenExpiresAt: new Date(stored.refreshToken.expiry * 1000).toISOString() } }),
+      },
     ]);
   });
 

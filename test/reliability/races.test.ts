@@ -58,7 +58,7 @@ describe("races", () => {
     // Complete them in another order, each in its own browser: none disturbs another.
     for (const [i, flow] of [...flows.entries()].reverse()) {
       const { final } = await new TestBrowser(request).navigate(flow.launchUrl);
-      expect(Object.fromEntries(final.searchParams)).toEqual({ n: String(i), flowId: flow.flowId, status: "succeeded", kind: "user", identity: "confirmed", ts: expect.any(String), sig: expect.any(String) });
+      expect(Object.fromEntries(final.searchParams)).toEqual({ n: String(i), flowId: flow.flowId, status: "succeeded", kind: "user", contractId: "dev-contract", identity: "confirmed", ts: expect.any(String), sig: expect.any(String) });
     }
   });
 

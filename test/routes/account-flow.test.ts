@@ -33,7 +33,7 @@ describe("account reauthorization, end to end", () => {
     expect(response.status).toBe(201);
     const { final, hops } = await new TestBrowser(request).navigate(body.launchUrl);
     expect(hops.map((h) => h.status)).toEqual([302, 302, 303]);
-    expect(Object.fromEntries(final.searchParams)).toEqual({ flowId: body.flowId, status: "succeeded", kind: "account", ts: expect.any(String), sig: expect.any(String) });
+    expect(Object.fromEntries(final.searchParams)).toEqual({ flowId: body.flowId, status: "succeeded", kind: "account", contractId: "dev-contract", ts: expect.any(String), sig: expect.any(String) });
     expect(await (await api(`/v1/flows/${body.flowId}`)).json()).toMatchObject({ kind: "account", accountId: broken, status: "succeeded" });
     const after = await (await api(`/v1/users/${user.id}/reauth-status?sessionKey=${user.sessionKey}`)).json();
     expect(after).toMatchObject({ syncState: "completed", accounts: [] });
@@ -50,7 +50,7 @@ describe("account reauthorization, end to end", () => {
     const { user } = await enrolledUser({ name: "failure", errorCode: "ONBOARD_ERROR" });
     const { body } = await startAccount(user.id, user.accounts[0]!.id);
     const { final } = await new TestBrowser(request).navigate(body.launchUrl);
-    expect(Object.fromEntries(final.searchParams)).toEqual({ flowId: body.flowId, status: "failed", kind: "account", errorCode: "ONBOARD_ERROR", errorSource: "browser", ts: expect.any(String), sig: expect.any(String) });
+    expect(Object.fromEntries(final.searchParams)).toEqual({ flowId: body.flowId, status: "failed", kind: "account", contractId: "dev-contract", errorCode: "ONBOARD_ERROR", errorSource: "browser", ts: expect.any(String), sig: expect.any(String) });
   });
 
   it("refreshes on InvalidToken, stores the rotated token and retries once", async () => {

@@ -102,7 +102,7 @@ describe("edge error pages link to the application and back", () => {
     expect((await browser.get(callback)).status).toBe(303);
     const again = await browser.get(launchUrl);
     expect(again.status).toBe(302);
-    expect(again.headers.get("Location")).toMatch(new RegExp(`^${APP}/settings\\?tab=digime&flowId=.+&status=succeeded&kind=user&identity=confirmed&ts=\\d+&sig=[\\w-]+$`)); // signed like the first return
+    expect(again.headers.get("Location")).toMatch(new RegExp(`^${APP}/settings\\?tab=digime&flowId=.+&status=succeeded&kind=user&contractId=dev-contract&identity=confirmed&ts=\\d+&sig=[\\w-]+$`)); // signed like the first return
     expect((await new TestBrowser(request).get(launchUrl)).status).toBe(409);
   });
 });

@@ -18,6 +18,7 @@ describe("GET /openapi.json (generated at build time)", () => {
     const status = doc.paths["/v1/users/{userId}/reauth-status"]!.get!;
     expect(status.parameters).toEqual([
       expect.objectContaining({ name: "userId", in: "path", required: true }),
+      expect.objectContaining({ name: "contractId", in: "query", required: false }),
       expect.objectContaining({ name: "sessionKey", in: "query", required: false }),
     ]);
     expect(status.security).toEqual([{ ApiKey: [] }]);

@@ -15,11 +15,21 @@ const NOW = Math.floor(Date.now() / 1000) * 1000 - 7_000; // a fixed clock, a li
 const { api, request } = testApp({ now: () => NOW });
 const SECRET = testEnv.RETURN_SIGNING_SECRET!;
 
-/** What an application computes: base64url(HMAC-SHA256(secret, "v2\nflowId\nstatus\nerrorCode\nerrorSource\nkind\nidentity\nuserId\nts")). */
-async function expectedSig(fields: { flowId: string; status: string; errorCode?: string; errorSource?: string; kind?: string; identity?: string; userId: string; ts: string }): Promise<string> {
+/** What an application computes: base64url(HMAC-SHA256(secret, "v3\nflowId\nstatus\nerrorCode\nerrorSource\nkind\nidentity\ncontractId\nuserId\nts")). */
+async function expectedSig(fields: {
+  flowId: string;
+  status: string;
+  errorCode?: string;
+  errorSource?: string;
+  kind?: string;
+  identity?: string;
+  contractId?: string;
+  userId: string;
+  ts: string;
+}): Promise<string> {
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const { kind = "user", identity = kind === "user" && fields.status === "succeeded" ? "confirmed" : "" } = fields;
-  const text = ["v2", fields.flowId, fields.status, fields.errorCode ?? "", fields.errorSource ?? "", kind, identity, fields.userId, fields.ts].join("\n");
+  const { kind = "user", identity = kind === "user" && fields.status === "succeeded" ? "confirmed" : "", contractId = "dev-contract" } = fields;
+  const text = ["v3", fields.flowId, fields.status, fields.errorCode ?? "", fields.errorSource ?? "", kind, identity, contractId, fields.userId, fields.ts].join("\n");
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text)));
   return btoa(String.fromCharCode(...mac)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
@@ -35,7 +45,7 @@ async function runFlow(kind: "user" | "account", scenario?: Record<string, unkno
 describe("the signed return to returnTo", () => {
   it("signs a user flow's success over flowId, status, kind, identity, userId and the time of the redirect", async () => {
     const { user, flowId, params } = await runFlow("user");
-    expect(params).toEqual({ x: "1", flowId, status: "succeeded", kind: "user", identity: "confirmed", ts: String(NOW / 1000), sig: expect.any(String) });
+    expect(params).toEqual({ x: "1", flowId, status: "succeeded", kind: "user", contractId: "dev-contract", identity: "confirmed", ts: String(NOW / 1000), sig: expect.any(String) });
     expect(params.sig).toBe(await expectedSig({ flowId, status: "succeeded", userId: user.id, ts: params.ts! }));
   });
 
@@ -54,12 +64,13 @@ describe("the signed return to returnTo", () => {
     expect(params.sig).not.toBe(await expectedSig({ flowId, status: "succeeded", kind: "user", userId: user.id, ts: params.ts! }));
   });
 
-  it("does not verify for another user, another status, another identity or another time", async () => {
+  it("does not verify for another user, another status, another identity, another contract or another time", async () => {
     const { user, flowId, params } = await runFlow("user");
     const genuine = { flowId, status: "succeeded", userId: user.id, ts: params.ts! };
     expect(params.sig).not.toBe(await expectedSig({ ...genuine, userId: "someone-else" }));
     expect(params.sig).not.toBe(await expectedSig({ ...genuine, status: "failed" }));
     expect(params.sig).not.toBe(await expectedSig({ ...genuine, identity: "replaced" }));
+    expect(params.sig).not.toBe(await expectedSig({ ...genuine, contractId: "another-contract" }));
     expect(params.sig).not.toBe(await expectedSig({ ...genuine, ts: String(Number(genuine.ts) + 1) }));
   });
 
@@ -73,12 +84,12 @@ describe("the signed return to returnTo", () => {
 });
 
 describe("signedOutcomeUrl", () => {
-  const flow = { returnTo: `${APP}/back?x=1&errorCode=USER_CANCEL&errorCode=FORGED&errorSource=edge&identity=confirmed`, id: "AAAAAAAAAAAAAAAAAAAAAA", userId: "u1", kind: "account" };
+  const flow = { returnTo: `${APP}/back?x=1&errorCode=USER_CANCEL&errorCode=FORGED&errorSource=edge&identity=confirmed`, id: "AAAAAAAAAAAAAAAAAAAAAA", userId: "u1", kind: "account", contractId: "dev-contract" };
 
   it("drops an errorCode (and errorSource, identity) that was already in returnTo from a successful return", async () => {
     const url = new URL(await signedOutcomeUrl(SECRET, flow, "succeeded", undefined, NOW));
     expect(url.searchParams.getAll("errorCode")).toEqual([]);
-    expect(Object.fromEntries(url.searchParams)).toEqual({ x: "1", flowId: flow.id, status: "succeeded", kind: "account", ts: String(NOW / 1000), sig: expect.any(String) });
+    expect(Object.fromEntries(url.searchParams)).toEqual({ x: "1", flowId: flow.id, status: "succeeded", kind: "account", contractId: "dev-contract", ts: String(NOW / 1000), sig: expect.any(String) });
     // The signature covers no errorCode, so an application reading one from the URL could not verify it either.
     expect(url.searchParams.get("sig")).toBe(await expectedSig({ flowId: flow.id, status: "succeeded", kind: "account", userId: "u1", ts: String(NOW / 1000) }));
   });

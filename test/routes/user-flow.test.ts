@@ -25,7 +25,7 @@ describe("user reauthorization, end to end", () => {
     const { final, hops } = await browser.navigate(body.launchUrl);
     expect(hops.map((h) => h.status)).toEqual([302, 302, 303]);
     expect(final.origin + final.pathname).toBe(`${APP}/done`);
-    expect(Object.fromEntries(final.searchParams)).toEqual({ tab: "digime", flowId: body.flowId, status: "succeeded", kind: "user", identity: "confirmed", ts: expect.stringMatching(/^\d+$/), sig: expect.any(String) });
+    expect(Object.fromEntries(final.searchParams)).toEqual({ tab: "digime", flowId: body.flowId, status: "succeeded", kind: "user", contractId: "dev-contract", identity: "confirmed", ts: expect.stringMatching(/^\d+$/), sig: expect.any(String) });
 
     const flow = await (await api(`/v1/flows/${body.flowId}`)).json();
     expect(flow).toMatchObject({ flowId: body.flowId, kind: "user", userId: user.id, status: "succeeded" });

@@ -9,13 +9,17 @@ import { defineNetwork, InterceptorSource } from "msw/experimental";
 import { createMockDigime, type MockDigime } from "../../mock-server/index.ts";
 import devPrivateKey from "../../mock-server/keys/dev-contract.private.pem?raw";
 import devPublicKey from "../../mock-server/keys/dev-contract.public.pem?raw";
+import devPrivateKey2 from "../../mock-server/keys/dev-contract-2.private.pem?raw";
+import devPublicKey2 from "../../mock-server/keys/dev-contract-2.public.pem?raw";
 
 /** Where the tests' digi.me lives: the production defaults, never reached (nothing escapes the interceptor). */
 export const TEST_API_BASE = "https://api.digi.me/v1.7/";
 export const TEST_ONBOARD_BASE = "https://api.digi.me/apps/saas/";
 export const TEST_APPLICATION_ID = "dev-app";
 export const TEST_CONTRACT_ID = "dev-contract";
-export { devPrivateKey, devPublicKey };
+/** The second development contract: two-contract tests. */
+export const TEST_CONTRACT_2_ID = "dev-contract-2";
+export { devPrivateKey, devPrivateKey2, devPublicKey, devPublicKey2 };
 
 /** A running mock and the switch that stops intercepting. */
 export interface TestMock {
@@ -28,7 +32,10 @@ export async function startMock(options: { now?: () => number } = {}): Promise<T
   const { mock, handlers } = await createMockDigime({
     apiBaseUrl: TEST_API_BASE,
     onboardBaseUrl: TEST_ONBOARD_BASE,
-    contracts: [{ applicationId: TEST_APPLICATION_ID, contractId: TEST_CONTRACT_ID, publicKey: devPublicKey }],
+    contracts: [
+      { applicationId: TEST_APPLICATION_ID, contractId: TEST_CONTRACT_ID, publicKey: devPublicKey },
+      { applicationId: TEST_APPLICATION_ID, contractId: TEST_CONTRACT_2_ID, publicKey: devPublicKey2 },
+    ],
     now: options.now,
   });
   const network = defineNetwork({

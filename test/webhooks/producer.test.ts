@@ -112,7 +112,7 @@ describe("webhook producer", () => {
     const [message] = deliveries(queue);
     expect(message).toMatchObject({ id: `msg_${started.flowId}_failed`, type: "flow.failed" });
     const event = await open(env, message!);
-    expect(event.data).toEqual({ flowId: started.flowId, kind: "user", userId: user.id, status: "failed", errorCode: "USER_CANCEL", errorSource: "browser", completedAt: expect.any(String) });
+    expect(event.data).toEqual({ contractId: "dev-contract", flowId: started.flowId, kind: "user", userId: user.id, status: "failed", errorCode: "USER_CANCEL", errorSource: "browser", completedAt: expect.any(String) });
   });
 
   it("enqueues flow.succeeded without a token for an account flow", async () => {
