@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,3 +51,25 @@ describe("the production bundle (wrangler deploy --dry-run)", () => {
     expect(bundle).toMatch(/openapi"?: ?"3\.1\.0"/);
   });
 });
+
+describe("a two-contract configuration (docs/configuration.md)", () => {
+  it("passes wrangler deploy --dry-run with DIGIME_CONTRACTS beside the default contract", () => {
+    const dir = mkdtempSync(join(tmpdir(), "edge-two-contracts-"));
+    try {
+      const two = readFileSync("wrangler.toml", "utf8")
+        .replace(/^main = .*$/m, `main = "${join(process.cwd(), "src", "index.ts")}"`)
+        .replace(/^DIGIME_CONTRACT_ID = .*$/m, `DIGIME_CONTRACT_ID = "health"\nDIGIME_CONTRACTS = '{"social":"DIGIME_PRIVATE_KEY_SOCIAL"}'`);
+      expect(two).toContain("DIGIME_CONTRACTS");
+      writeFileSync(join(dir, "wrangler.toml"), two);
+      const output = execFileSync(WRANGLER[0], [WRANGLER[1], "deploy", "--dry-run", "--config", join(dir, "wrangler.toml"), "--outdir", join(dir, "out")], {
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+        stdio: "pipe",
+      }).toString();
+      expect(output).toContain("DIGIME_CONTRACTS");
+      expect(readFileSync(join(dir, "out", "index.js"), "utf8")).toContain("DIGIME_CONTRACTS");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
