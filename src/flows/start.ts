@@ -9,7 +9,7 @@ import { sha256 } from "../storage/crypto.ts";
 import type { FlowEntry, FlowKind } from "../storage/flows.ts";
 import { flowEntryTtlSeconds } from "../storage/keys.ts";
 import type { UserHandle } from "../users/client.ts";
-import type { AccountFlowOptions, AuthorizeFlowOptions, UserFlowOptions } from "./begin.ts";
+import type { AccountFlowOptions, AuthorizeFlowOptions, BeginFlow, Begun, UserFlowOptions } from "./begin.ts";
 import { newFlowId, newSecret } from "./ids.ts";
 import { checkReturnTo } from "./return-to.ts";
 
@@ -66,29 +66,37 @@ async function save(services: Services, user: UserHandle, entry: FlowEntry): Pro
   };
 }
 
-/** Starts user reauthorization (POST /v1/reauth/user). */
-export async function startUserFlow(services: Services, user: UserHandle, input: StartUserFlowInput): Promise<StartedFlow> {
+/**
+ * A flow with PKCE and `state` that comes back to the user callback (user
+ * reauthorization, a first connection): the ids, the object's round trip
+ * (`begin`, told what the Worker made), the start entry with the state hashed.
+ */
+async function startPkceFlow<I extends { userId: string; returnTo: string }>(
+  services: Services,
+  user: UserHandle,
+  input: I,
+  begin: (input: Omit<I, "userId" | "returnTo"> & BeginFlow & { state: string }) => Promise<Begun>,
+): Promise<StartedFlow> {
   const returnTo = checkReturnTo(services.config, input.returnTo);
   const flowId = newFlowId();
   const state = newSecret();
   const { userId: _userId, returnTo: _returnTo, ...rest } = input;
   const when = times(services);
-  const begun = await user.beginUserFlow({ ...rest, ...when, flowId, state, callbackUrl: callbackUrl(services, "user", flowId) });
+  const begun = await begin({ ...rest, ...when, flowId, state, callbackUrl: callbackUrl(services, "user", flowId) });
   return save(services, user, { v: 2, id: flowId, userId: input.userId, returnTo, ...begun, stateHash: await sha256(state), ...when });
+}
+
+/** Starts user reauthorization (POST /v1/reauth/user). */
+export function startUserFlow(services: Services, user: UserHandle, input: StartUserFlowInput): Promise<StartedFlow> {
+  return startPkceFlow(services, user, input, (begin) => user.beginUserFlow(begin));
 }
 
 /**
  * Starts a first connection (POST /v1/authorize): digi.me's authorization for
  * a user whose token the edge does not keep; its callback is the user flow's.
  */
-export async function startAuthorizeFlow(services: Services, user: UserHandle, input: StartAuthorizeFlowInput): Promise<StartedFlow> {
-  const returnTo = checkReturnTo(services.config, input.returnTo);
-  const flowId = newFlowId();
-  const state = newSecret();
-  const { userId: _userId, returnTo: _returnTo, ...rest } = input;
-  const when = times(services);
-  const begun = await user.beginAuthorizeFlow({ ...rest, ...when, flowId, state, callbackUrl: callbackUrl(services, "user", flowId) });
-  return save(services, user, { v: 2, id: flowId, userId: input.userId, returnTo, ...begun, stateHash: await sha256(state), ...when });
+export function startAuthorizeFlow(services: Services, user: UserHandle, input: StartAuthorizeFlowInput): Promise<StartedFlow> {
+  return startPkceFlow(services, user, input, (begin) => user.beginAuthorizeFlow(begin));
 }
 
 /** Starts account reauthorization (POST /v1/reauth/account). */
