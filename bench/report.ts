@@ -695,8 +695,9 @@ export interface LargeRead {
     peakKiB?: number;
     sampledPeakKiB?: number;
     rssAfterKiB?: number;
-    /** The Worker's isolate's V8 heap in use just after the read (inspector), KiB. */
+    /** The Worker's isolate just after the read (inspector): V8 heap in use, and ArrayBuffers' backing stores, KiB. */
     heapUsedAfterKiB?: number;
+    backingAfterKiB?: number;
   }>;
   /** Medians over the runs. */
   latencyMs: number;
@@ -725,7 +726,17 @@ export interface FileReadsRun {
   large: LargeRead[];
   /** Each memory runtime's RSS after boot and once set up and warm (KiB); whether VmHWM could be reset before each read. */
   memory: {
-    runtimes: Array<{ compression: string; bootKiB?: number; warmKiB?: number; heapUsedBeforeKiB?: number; afterGcHeapUsedKiB?: number; afterGcRssKiB?: number }>;
+    /** Per runtime: RSS after boot and once warm; the isolate's heap and backing stores before the reads and after 5 s idle past them, with the RSS then. */
+    runtimes: Array<{
+      compression: string;
+      bootKiB?: number;
+      warmKiB?: number;
+      heapUsedBeforeKiB?: number;
+      backingBeforeKiB?: number;
+      idleHeapUsedKiB?: number;
+      idleBackingKiB?: number;
+      idleRssKiB?: number;
+    }>;
     peakReset: boolean;
     workerLimitMiB: number;
   };
@@ -773,7 +784,7 @@ export function fileReadsSection(run: FileReadsRun): string {
     .flatMap((l) =>
       l.runs.map((r, i) => {
         const peak = r.peakKiB ?? r.sampledPeakKiB;
-        return `| ${l.kind} | ${i + 1} | ${r.rssBeforeKiB !== undefined ? mib(r.rssBeforeKiB) : "?"} | ${peak !== undefined ? mib(peak) : "?"} | ${r.sampledPeakKiB !== undefined ? mib(r.sampledPeakKiB) : "?"} | ${peak !== undefined && r.rssBeforeKiB !== undefined ? `+${mib(peak - r.rssBeforeKiB)}` : "?"} | ${r.rssAfterKiB !== undefined ? mib(r.rssAfterKiB) : "?"} | ${r.heapUsedAfterKiB !== undefined ? mib(r.heapUsedAfterKiB) : "?"} |`;
+        return `| ${l.kind} | ${i + 1} | ${r.rssBeforeKiB !== undefined ? mib(r.rssBeforeKiB) : "?"} | ${peak !== undefined ? mib(peak) : "?"} | ${r.sampledPeakKiB !== undefined ? mib(r.sampledPeakKiB) : "?"} | ${peak !== undefined && r.rssBeforeKiB !== undefined ? `+${mib(peak - r.rssBeforeKiB)}` : "?"} | ${r.rssAfterKiB !== undefined ? mib(r.rssAfterKiB) : "?"} | ${r.heapUsedAfterKiB !== undefined ? mib(r.heapUsedAfterKiB) : "?"} / ${r.backingAfterKiB !== undefined ? mib(r.backingAfterKiB) : "?"} |`;
       }),
     )
     .join("\n");
@@ -853,11 +864,11 @@ ${largeRows}
 the objects, workerd itself) while it serves one 20 MiB read in stream mode, read from
 \`/proc/<pid>/status\`: VmRSS just before the read, then the peak during it (${run.memory.peakReset ? "VmHWM, reset to the current RSS just before the read (`clear_refs` 5), and VmRSS sampled every 2 ms" : "VmRSS sampled every 2 ms: VmHWM could not be reset here"}), MiB.
 A new runtime per compression; its RSS after boot / once set up and warm: ${run.memory.runtimes.map((m) => `${m.compression} ${m.bootKiB !== undefined ? mib(m.bootKiB) : "?"} / ${m.warmKiB !== undefined ? mib(m.warmKiB) : "?"} MiB`).join("; ")}.
-The Worker's isolate's V8 heap in use (workerd's inspector, \`Runtime.getHeapUsage\`; ArrayBuffer contents live outside it) before the reads, and after the reads once V8 collected its garbage (\`HeapProfiler.collectGarbage\`), with the process's RSS then: ${run.memory.runtimes
-  .map((m) => `${m.compression} heap ${m.heapUsedBeforeKiB !== undefined ? mib(m.heapUsedBeforeKiB) : "?"} MiB before, ${m.afterGcHeapUsedKiB !== undefined ? mib(m.afterGcHeapUsedKiB) : "?"} MiB after collection (RSS then ${m.afterGcRssKiB !== undefined ? mib(m.afterGcRssKiB) : "?"} MiB)`)
+The Worker's isolate (workerd's inspector, \`Runtime.getHeapUsage\`: the V8 heap in use, and the backing stores of its ArrayBuffers, where file bytes live), before the reads and after 5 s idle past them (workerd does not answer \`HeapProfiler.collectGarbage\`, so no collection was forced), with the process's RSS then: ${run.memory.runtimes
+  .map((m) => `${m.compression}: heap ${m.heapUsedBeforeKiB !== undefined ? mib(m.heapUsedBeforeKiB) : "?"} → ${m.idleHeapUsedKiB !== undefined ? mib(m.idleHeapUsedKiB) : "?"} MiB, backing stores ${m.backingBeforeKiB !== undefined ? mib(m.backingBeforeKiB) : "?"} → ${m.idleBackingKiB !== undefined ? mib(m.idleBackingKiB) : "?"} MiB, RSS then ${m.idleRssKiB !== undefined ? mib(m.idleRssKiB) : "?"} MiB`)
   .join("; ")}.
 
-| compression | read | RSS before | peak | highest 2 ms sample | peak − before | RSS after | isolate's V8 heap in use after |
+| compression | read | RSS before | peak | highest 2 ms sample | peak − before | RSS after | isolate after: V8 heap in use / ArrayBuffer backing stores |
 | --- | --- | --- | --- | --- | --- | --- | --- |
 ${memoryRows}
 

@@ -800,24 +800,22 @@ async function largeReadOnce(c: Client, user: BenchUser, name: string | undefine
   }
 }
 
-/** The Worker's isolate (Miniflare's `core:user`) through workerd's inspector: its V8 heap in use, and a forced collection. */
-async function inspectIsolate(inspectorPort: number): Promise<{ heapKiB: () => Promise<number | undefined>; collectGarbage: () => Promise<{ heapKiB?: number }>; close: () => void } | undefined> {
+/**
+ * The Worker's isolate (Miniflare's `core:user`) through workerd's inspector: its V8 heap in use
+ * and its ArrayBuffers' backing stores (`Runtime.getHeapUsage`), KiB. (workerd does not answer
+ * `HeapProfiler.collectGarbage`: no forced collection.) Every call gives up after 3 s.
+ */
+async function inspectIsolate(inspectorPort: number): Promise<{ heap: () => Promise<{ usedKiB: number; backingKiB?: number } | undefined>; close: () => void } | undefined> {
   try {
     const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ id: string; webSocketDebuggerUrl: string }>;
     const target = targets.find((t) => t.id.startsWith("core:user"));
     if (!target) return undefined;
     const session = await cdp(target.webSocketDebuggerUrl);
-    const heapKiB = async () => {
-      const usage = (await session.send("Runtime.getHeapUsage")) as { usedSize?: number } | undefined;
-      return usage?.usedSize === undefined ? undefined : Math.round(usage.usedSize / 1024);
-    };
     return {
-      heapKiB,
-      collectGarbage: async () => {
-        await session.send("HeapProfiler.collectGarbage");
-        await sleep(200);
-        const heap = await heapKiB();
-        return heap === undefined ? {} : { heapKiB: heap };
+      heap: async () => {
+        const usage = (await Promise.race([session.send("Runtime.getHeapUsage"), sleep(3000).then(() => undefined)])) as { usedSize?: number; backingStorageSize?: number } | undefined;
+        if (usage?.usedSize === undefined) return undefined;
+        return { usedKiB: Math.round(usage.usedSize / 1024), ...(usage.backingStorageSize === undefined ? {} : { backingKiB: Math.round(usage.backingStorageSize / 1024) }) };
       },
       close: () => session.close(),
     };
@@ -935,22 +933,25 @@ async function runFileReads(options: { delay: number; rounds: number; perRound: 
       try {
         await setUpstreamMode(c.edgeUrl, "stream");
         const runs: LargeRead["runs"] = [];
-        const heapBefore = await isolate?.heapKiB();
+        const heapBefore = await isolate?.heap();
         for (let i = 0; i < MEMORY_READS; i++) {
           const run = await largeReadOnce(c, user, name, runtime.pid);
-          const heap = await isolate?.heapKiB();
-          if (heap !== undefined) run.heapUsedAfterKiB = heap;
+          const heap = await isolate?.heap();
+          if (heap) Object.assign(run, { heapUsedAfterKiB: heap.usedKiB, ...(heap.backingKiB === undefined ? {} : { backingAfterKiB: heap.backingKiB }) });
           runs.push(run);
         }
         large.push(largeFigure(compression, "stream", runs, true));
-        // What is garbage: V8 collects everything it can, then the process's RSS and the heap again.
-        const collected = isolate ? await isolate.collectGarbage() : undefined;
+        // Idle for 5 s (V8 collects garbage when idle), then the heap and the process's RSS again.
+        await sleep(5000);
+        const idleHeap = await isolate?.heap();
+        const idleRss = runtime.pid ? procStatusKiB(runtime.pid, "VmRSS") : undefined;
         memory.runtimes.push({
           compression,
           ...(bootKiB !== undefined ? { bootKiB } : {}),
           ...(warmKiB !== undefined ? { warmKiB } : {}),
-          ...(heapBefore !== undefined ? { heapUsedBeforeKiB: heapBefore } : {}),
-          ...(collected ? { afterGcHeapUsedKiB: collected.heapKiB, ...(runtime.pid && procStatusKiB(runtime.pid, "VmRSS") !== undefined ? { afterGcRssKiB: procStatusKiB(runtime.pid, "VmRSS")! } : {}) } : {}),
+          ...(heapBefore ? { heapUsedBeforeKiB: heapBefore.usedKiB, ...(heapBefore.backingKiB === undefined ? {} : { backingBeforeKiB: heapBefore.backingKiB }) } : {}),
+          ...(idleHeap ? { idleHeapUsedKiB: idleHeap.usedKiB, ...(idleHeap.backingKiB === undefined ? {} : { idleBackingKiB: idleHeap.backingKiB }) } : {}),
+          ...(idleRss !== undefined ? { idleRssKiB: idleRss } : {}),
         });
         isolate?.close();
         memory.peakReset ||= runs.some((r) => r.peakKiB !== undefined);
