@@ -180,6 +180,8 @@ export async function startMockProcess(host: string, port: number): Promise<Mock
 }
 
 function envFileLine(name: string, value: string): string {
+  // dotenv takes a single-quoted value literally (JSON's double quotes included); a PEM needs double quotes for \n.
+  if (!value.includes("\n") && !value.includes("'")) return `${name}='${value}'`;
   return `${name}="${value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`;
 }
 
