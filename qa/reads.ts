@@ -44,6 +44,8 @@ export function newReadState(): ReadState {
 /** What read steps need from the runner. */
 export interface ReadStepContext {
   userId: string;
+  /** The user at the mock under the step's contract (left out: `userId`). */
+  mockUserId?: string;
   failures: Array<{ where: string; expected: unknown; actual: unknown }>;
   /** A call of the edge's API with the runner's API key. */
   edge: (path: string, method?: string, body?: unknown) => Promise<Response>;
@@ -296,7 +298,7 @@ export async function runFileStep(ctx: ReadStepContext, step: FileStep, at: At):
 /** `mockFile`: a file on one of the user's accounts at the mock. */
 export async function runMockFileStep(ctx: ReadStepContext, step: MockFileStep): Promise<ReadOutcome> {
   const { account, ...file } = step.mockFile;
-  const response = await ctx.mockCall(`users/${encodeURIComponent(ctx.userId)}/files`, { accountId: ctx.accountId(account), ...file });
+  const response = await ctx.mockCall(`users/${encodeURIComponent(ctx.mockUserId ?? ctx.userId)}/files`, { accountId: ctx.accountId(account), ...file });
   const answer = (await response.json()) as { name?: string };
   return { label: "mock file", summary: `${answer.name ?? "?"} on ${ctx.accountId(account)}${file.compression ? ` (${file.compression})` : ""}` };
 }

@@ -108,6 +108,68 @@ interface Context {
   knownStored?: { token: TokenPair; version?: number };
   /** Sessions, file lists and `start` bodies the read steps saved. */
   reads: ReadState;
+  /** The active contract's `contractId` as the runner sends it (undefined: none, the target's default). */
+  contractId?: string;
+  /** The active contract's mock user (the file's user id under its main contract, `<userId>.<contractId>` under another). */
+  mockUserId: string;
+  /** The active contract's key: its id, or "" for the target's default when its id is unknown. */
+  active: string;
+  /** The other contracts' users, by key (the active one's fields live in the context itself). */
+  contracts: Map<string, ContractUser>;
+  /** The target's default contract (`/healthz`), looked up only when the file names a contract. */
+  defaultContract?: string;
+  /** Whether the file names a contract anywhere: then starts, flow reads and signed returns are checked for it. */
+  namesContracts: boolean;
+  /** The contract the last started flow was started under (its id, when known). */
+  flowContract?: string;
+}
+
+/** What the file's user has under one contract: its own mock user, accounts, imported token and the pairs token steps saw. */
+const PER_CONTRACT = [
+  "contractId",
+  "mockUserId",
+  "sessionKey",
+  "accounts",
+  "accountLabels",
+  "initialAccessToken",
+  "refreshTokenExpiresAt",
+  "imported",
+  "lastRead",
+  "lastWritten",
+  "knownStored",
+] as const;
+type ContractUser = Pick<Context, (typeof PER_CONTRACT)[number]>;
+
+function contractUserOf(ctx: Context): ContractUser {
+  return Object.fromEntries(PER_CONTRACT.map((key) => [key, ctx[key]])) as unknown as ContractUser;
+}
+
+/** Makes the contract `key` the active one: its user's fields move into the context, the previous one's are kept. */
+function useContract(ctx: Context, key: string): void {
+  if (key === ctx.active) return;
+  const next = ctx.contracts.get(key);
+  if (!next) throw new Error(`contract "${key}": not set up for this file`);
+  ctx.contracts.set(ctx.active, contractUserOf(ctx));
+  ctx.contracts.delete(key);
+  Object.assign(ctx, next);
+  ctx.active = key;
+}
+
+/** The key of a contract a step or the file names (left out: the file's, else the target's default). */
+function contractKey(ctx: Pick<Context, "scenario" | "defaultContract">, named: string | undefined): string {
+  return named ?? ctx.scenario.contract ?? ctx.defaultContract ?? "";
+}
+
+/** Every contract a file names: the file's, its steps' and its journal expectations'. */
+export function contractsNamed(scenario: ScenarioFile): Set<string> {
+  const names = new Set<string>();
+  if (scenario.contract) names.add(scenario.contract);
+  for (const step of scenario.steps) {
+    const named = (step as { contract?: string }).contract;
+    if (named) names.add(named);
+  }
+  for (const expectation of scenario.expect.journal) if (expectation.contract) names.add(expectation.contract);
+  return names;
 }
 
 function slug(text: string): string {
@@ -141,6 +203,8 @@ function admin(ctx: Pick<Context, "options">): MockAdmin {
 }
 
 async function edge(ctx: Context, path: string, method = "GET", body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  // The user routes and the reads name their contract in the query; starts name it in the body.
+  if (ctx.contractId !== undefined && path.startsWith("/v1/users/")) path += `${path.includes("?") ? "&" : "?"}contractId=${encodeURIComponent(ctx.contractId)}`;
   return fetch(`${ctx.options.target}${path}`, {
     method,
     headers: { Authorization: `Bearer ${ctx.options.apiKey}`, "Content-Type": "application/json", ...headers },
@@ -185,6 +249,7 @@ async function runFlowStep(ctx: Context, step: FlowStep, at: (field: string) => 
     const { response, body, at: answeredAt } = await answer;
     check(ctx, at("flow: HTTP status"), step.expect.httpStatus ?? 200, response.status);
     check(ctx, at("flow: status"), step.expect.status, body.status);
+    if (ctx.flowContract !== undefined && response.status === 200) check(ctx, at("flow: contractId (the contract it was started under)"), ctx.flowContract, body.contractId);
     if (step.expect.errorCode !== undefined) check(ctx, at("flow: errorCode"), step.expect.errorCode, body.errorCode ?? null);
     const held = answeredAt - sent;
     const late = answeredAt - since;
@@ -292,7 +357,7 @@ async function runTokenRead(ctx: Context, step: TokenReadStep, at: (field: strin
 async function runTokenWrite(ctx: Context, step: TokenWriteStep, at: (field: string) => string): Promise<StepOutcome> {
   let pair: TokenPair | undefined;
   if (step.pair === "fresh") {
-    pair = ((await (await admin(ctx).newToken(ctx.userId)).json()) as { token: TokenPair }).token;
+    pair = ((await (await admin(ctx).newToken(ctx.mockUserId)).json()) as { token: TokenPair }).token;
   } else {
     pair = ctx.lastRead;
     if (!pair) throw new Error("token write: no token was read before (pair: read writes back what a read answered; pair: fresh writes a new one)");
@@ -345,8 +410,14 @@ async function storedToken(ctx: Context): Promise<{ token?: TokenPair; version?:
 
 async function runStep(ctx: Context, step: Step, index: number): Promise<StepOutcome> {
   const at = (field: string) => `steps[${index}] ${field}`;
+  // The step's contract, else the file's: its calls pass that contractId and act on the user's token there.
+  useContract(ctx, contractKey(ctx, (step as { contract?: string }).contract));
   // A flow, a confirmation, a status read or a read through the edge may store another token (a refresh).
-  if ("start" in step || "browser" in step || "confirm" in step || "reauthStatus" in step || "accounts" in step || "session" in step || "files" in step || "file" in step) ctx.knownStored = undefined;
+  if ("start" in step || "browser" in step || "confirm" in step || "reauthStatus" in step || "accounts" in step || "session" in step || "files" in step || "file" in step) {
+    ctx.knownStored = undefined;
+    // A flow's callback or confirmation stores under the flow's contract, which may be another.
+    if (!("reauthStatus" in step)) for (const other of ctx.contracts.values()) other.knownStored = undefined;
+  }
   // Read steps first: `session` is also a field of the accounts, files and file steps.
   if ("accounts" in step) return runAccountsStep(readContext(ctx), step, at);
   if ("files" in step) return runFilesStep(readContext(ctx), step, at);
@@ -369,18 +440,22 @@ async function runStep(ctx: Context, step: Step, index: number): Promise<StepOut
       if (!saved) throw new Error(`start: no start body was saved as "${from}" (the read that saves it found no account needing reauthorization?)`);
       body = { ...saved, returnTo: ctx.options.returnTo, ...(rest.locale ? { locale: rest.locale } : {}) };
     } else body = { userId: ctx.userId, accountId: accountId(ctx, account), returnTo: ctx.options.returnTo, locale: rest.locale };
+    if (ctx.contractId !== undefined) body.contractId = ctx.contractId;
     const response = await edge(ctx, flow === "authorize" ? "/v1/authorize" : `/v1/reauth/${flow}`, "POST", body);
     const answer = await json(response);
     check(ctx, at("start: HTTP status"), step.expect.status, response.status);
     if (step.expect.error !== undefined) check(ctx, at("start: error code"), step.expect.error, (answer.error as { code?: string } | undefined)?.code);
     if (step.expect.kind !== undefined) check(ctx, at("start: kind"), step.expect.kind, answer.kind);
     if (response.status === 201) {
+      // A file that names contracts checks each start answers the one it was made for.
+      ctx.flowContract = ctx.namesContracts && ctx.active !== "" ? ctx.active : undefined;
+      if (ctx.flowContract !== undefined) check(ctx, at("start: contractId"), ctx.flowContract, answer.contractId);
       ctx.flowId = answer.flowId as string;
       ctx.launchUrl = answer.launchUrl as string;
       ctx.expiresAt = Date.parse(answer.expiresAt as string);
     }
     const code = (answer.error as { code?: string } | undefined)?.code;
-    return { label: `start ${flow}${from !== undefined ? ` from ${from}` : ""}`, summary: `${response.status}${code ? ` ${code}` : ""}` };
+    return { label: `start ${flow}${from !== undefined ? ` from ${from}` : ""}${ctx.contractId !== undefined ? ` (${ctx.contractId})` : ""}`, summary: `${response.status}${code ? ` ${code}` : ""}` };
   }
   if ("browser" in step) {
     const spec = typeof step.browser === "string" ? { action: step.browser } : step.browser;
@@ -404,7 +479,7 @@ async function runStep(ctx: Context, step: Step, index: number): Promise<StepOut
       check(ctx, at("browser: flowId in returnTo"), ctx.flowId, nav.url.searchParams.get("flowId"));
       if (expect.signedReturn !== undefined) {
         if (!ctx.options.returnSigningSecret) throw new Error("signedReturn: the runner has no return-signing secret (--return-secret)");
-        const verdict = checkSignedReturn(nav.url, { flowId: ctx.flowId ?? "", userId: ctx.userId }, ctx.options.returnSigningSecret);
+        const verdict = checkSignedReturn(nav.url, { flowId: ctx.flowId ?? "", userId: ctx.userId, ...(ctx.flowContract !== undefined ? { contractId: ctx.flowContract } : {}) }, ctx.options.returnSigningSecret);
         check(ctx, at("browser: signed return verifies for this flow and user"), expect.signedReturn, verdict.ok ? true : verdict.reason);
       }
     } else {
@@ -440,7 +515,7 @@ async function runStep(ctx: Context, step: Step, index: number): Promise<StepOut
   }
   if ("webhook" in step) return runWebhookStep(webhookContext(ctx), step, at);
   if ("webhookOutage" in step) return runWebhookOutageStep(webhookContext(ctx), step);
-  await admin(ctx).setScenario(withDefaultAccounts(ctx, step.setScenario), ctx.userId);
+  await admin(ctx).setScenario(withDefaultAccounts(ctx, step.setScenario), ctx.mockUserId);
   return { label: "set scenario", summary: step.setScenario.name };
 }
 
@@ -456,6 +531,7 @@ function webhookContext(ctx: Context): WebhookStepContext {
     storedToken: async () => (await storedToken(ctx)).token,
     storedVersion: async () => (await storedToken(ctx)).version,
     versions: ctx.versions,
+    ...(ctx.namesContracts && ctx.active !== "" ? { contractId: ctx.active } : {}),
   };
 }
 
@@ -463,6 +539,7 @@ function webhookContext(ctx: Context): WebhookStepContext {
 function readContext(ctx: Context): ReadStepContext {
   return {
     userId: ctx.userId,
+    mockUserId: ctx.mockUserId,
     failures: ctx.failures,
     edge: (path, method, body) => edge(ctx, path, method, body),
     accountId: (ref) => accountId(ctx, ref),
@@ -494,6 +571,13 @@ function countHolds(expected: number | string | undefined, actual: number): bool
 async function checkJournal(ctx: Context, expectations: JournalExpectation[]): Promise<void> {
   if (expectations.length === 0) return;
   const response = await admin(ctx).journal({ since: ctx.journalSince, limit: 5000 });
+  /** The file's mock users: every contract's, or one contract's. */
+  const mockUsers = (contract: string | undefined): string[] => {
+    const all = [contractUserOf(ctx), ...ctx.contracts.values()];
+    if (contract === undefined) return all.map((user) => user.mockUserId);
+    const key = contractKey(ctx, contract);
+    return key === ctx.active ? [ctx.mockUserId] : [ctx.contracts.get(key)?.mockUserId ?? `(no user under ${contract})`];
+  };
   const { entries } = (await response.json()) as { entries: Array<{ endpoint: string; userId?: string; status: number; claims?: Record<string, unknown>; signatureVerified?: boolean }> };
   expectations.forEach((expectation, i) => {
     const where = `journal[${i}]${expectation.says ? ` (${expectation.says})` : ""}`;
@@ -501,7 +585,7 @@ async function checkJournal(ctx: Context, expectations: JournalExpectation[]): P
       (e) =>
         e.endpoint === expectation.endpoint &&
         // The key set is fetched without a user; everything else is scoped to this scenario's user.
-        (expectation.endpoint === "jwks/oauth" || e.userId === ctx.userId) &&
+        (expectation.endpoint === "jwks/oauth" || (e.userId !== undefined && mockUsers(expectation.contract).includes(e.userId))) &&
         (expectation.status === undefined || e.status === expectation.status) &&
         Object.entries(expectation.where ?? {}).every(([name, value]) => matchesClaim(value, e.claims?.[name])),
     );
@@ -519,6 +603,19 @@ async function checkJournal(ctx: Context, expectations: JournalExpectation[]): P
   });
 }
 
+/** The target's default contract, as its `/healthz` shows it to a caller with the API key (undefined when it does not). */
+async function targetDefaultContract(options: RunnerOptions): Promise<string | undefined> {
+  const response = await fetch(`${options.target}/healthz`, { headers: { Authorization: `Bearer ${options.apiKey}` }, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+  const health = ((await response?.json().catch(() => undefined)) ?? {}) as { config?: { contractId?: unknown } };
+  return typeof health.config?.contractId === "string" ? health.config.contractId : undefined;
+}
+
+/** The client ids (`<applicationId>_<contractId>`) the mock has registered. */
+async function mockClientIds(options: RunnerOptions): Promise<string[]> {
+  const state = (await (await admin({ options }).call("", undefined, "GET")).json()) as { contracts?: string[] };
+  return state.contracts ?? [];
+}
+
 /** Runs one scenario file. */
 export async function runScenario(loaded: LoadedScenario, options: RunnerOptions): Promise<ScenarioResult> {
   const began = performance.now();
@@ -531,44 +628,86 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
   if (webhookSkip) return { ...result, status: "skipped", reason: webhookSkip, durationMs: 0 };
   const userId = `qa-${slug(scenario.name)}-${crypto.randomUUID().slice(0, 8)}`;
   const last = (await (await admin({ options }).journal({ limit: 1 })).json()) as { entries: Array<{ seq: number }> };
-  const created = (await (await admin({ options }).createUser({ userId, accounts: scenario.user.accounts })).json()) as {
-    sessionKey: string;
-    accounts: Array<{ id: string; serviceTypeName?: string }>;
-    token: TokenPair;
+  // The contracts the file uses, by key: the main one (the file's, else the target's default) and every one a step names.
+  const named = contractsNamed(scenario);
+  const defaultContract = named.size > 0 ? await targetDefaultContract(options) : undefined;
+  const mainKey = contractKey({ scenario, defaultContract }, undefined);
+  const contracts = new Map<string, string | undefined>([[mainKey, scenario.contract]]);
+  for (const name of named) contracts.set(name, name);
+  const clientIds = named.size > 0 ? await mockClientIds(options) : [];
+  /** One mock user per contract (a digi.me user belongs to one contract): the file's user id under the main one. */
+  const createUser = async (key: string, contractId: string | undefined): Promise<ContractUser> => {
+    const mockUserId = key === mainKey ? userId : `${userId}.${contractId ?? key}`;
+    let clientId: string | undefined;
+    if (contractId !== undefined) {
+      clientId = clientIds.find((id) => id.endsWith(`_${contractId}`));
+      if (!clientId) throw new Error(`contract "${contractId}": the mock has no such contract (its client ids: ${clientIds.join(", ") || "none"})`);
+    }
+    const created = (await (await admin({ options }).createUser({ userId: mockUserId, accounts: scenario.user.accounts, ...(clientId ? { clientId } : {}) })).json()) as {
+      sessionKey: string;
+      accounts: Array<{ id: string; serviceTypeName?: string }>;
+      token: TokenPair;
+    };
+    return {
+      contractId,
+      mockUserId,
+      sessionKey: created.sessionKey,
+      accounts: created.accounts.map((a) => a.id),
+      accountLabels: created.accounts.map((a) => a.serviceTypeName ?? ""),
+      imported: created.token, // replaced below by what the runner stores (or dropped when it stores none)
+    };
   };
+  let main: ContractUser;
+  try {
+    main = await createUser(mainKey, contracts.get(mainKey));
+  } catch (error) {
+    // A contract the mock does not have: the file's setup failed, as any later setup failure does.
+    if (!(error as Error).message.startsWith("contract ")) throw error;
+    result.failures.push({ where: "setup", expected: "the scenario to run", actual: `error: ${(error as Error).message}` });
+    return { ...result, status: "failed", durationMs: performance.now() - began };
+  }
   const ctx: Context = {
     options,
     scenario,
     userId,
-    sessionKey: created.sessionKey,
-    accounts: created.accounts.map((a) => a.id),
-    accountLabels: created.accounts.map((a) => a.serviceTypeName ?? ""),
+    ...main,
     browser: new HttpBrowser(options.returnTo),
     failures: result.failures,
     journalSince: last.entries.at(-1)?.seq ?? 0,
     versions: new Map(),
     reads: newReadState(),
+    active: mainKey,
+    contracts: new Map(),
+    defaultContract,
+    namesContracts: named.size > 0,
   };
   try {
-    if (scenario.user.importToken) {
-      let token = created.token as TokenPair;
-      const { refreshTokenLifetime, accessTokenLifetime } = scenario.user;
-      if (refreshTokenLifetime !== undefined || accessTokenLifetime !== undefined) {
-        // A pair whose refresh token expires soon on the mock's clock (the edge's alarm announces it), or whose access token does (a read refreshes it).
-        const issued = await admin(ctx).newToken(userId, {
-          ...(refreshTokenLifetime !== undefined ? { refreshTokenLifetimeMs: refreshTokenLifetime * 1000 } : {}),
-          ...(accessTokenLifetime !== undefined ? { accessTokenLifetimeMs: accessTokenLifetime * 1000 } : {}),
-        });
-        token = ((await issued.json()) as { token: TokenPair }).token;
+    for (const [key, contractId] of contracts) if (key !== mainKey) ctx.contracts.set(key, await createUser(key, contractId));
+    for (const key of contracts.keys()) {
+      useContract(ctx, key);
+      const created = ctx.imported!;
+      ctx.imported = undefined;
+      if (scenario.user.importToken) {
+        let token = created;
+        const { refreshTokenLifetime, accessTokenLifetime } = scenario.user;
+        if (refreshTokenLifetime !== undefined || accessTokenLifetime !== undefined) {
+          // A pair whose refresh token expires soon on the mock's clock (the edge's alarm announces it), or whose access token does (a read refreshes it).
+          const issued = await admin(ctx).newToken(ctx.mockUserId, {
+            ...(refreshTokenLifetime !== undefined ? { refreshTokenLifetimeMs: refreshTokenLifetime * 1000 } : {}),
+            ...(accessTokenLifetime !== undefined ? { accessTokenLifetimeMs: accessTokenLifetime * 1000 } : {}),
+          });
+          token = ((await issued.json()) as { token: TokenPair }).token;
+        }
+        const stored = await edge(ctx, `/v1/users/${userId}/token`, "PUT", token);
+        if (stored.status !== 204) throw new Error(`the target refused the user's token${ctx.contractId !== undefined ? ` on contract ${ctx.contractId}` : ""}: ${stored.status} ${await stored.text()}`);
+        ctx.initialAccessToken = token.accessToken.value;
+        ctx.refreshTokenExpiresAt = token.refreshToken.expiry * 1000;
+        ctx.imported = token;
+        ctx.knownStored = { token };
       }
-      const stored = await edge(ctx, `/v1/users/${userId}/token`, "PUT", token);
-      if (stored.status !== 204) throw new Error(`the target refused the user's token: ${stored.status} ${await stored.text()}`);
-      ctx.initialAccessToken = token.accessToken.value;
-      ctx.refreshTokenExpiresAt = token.refreshToken.expiry * 1000;
-      ctx.imported = token;
-      ctx.knownStored = { token };
+      if (scenario.mock) await admin(ctx).setScenario(withDefaultAccounts(ctx, scenario.mock), ctx.mockUserId);
     }
-    if (scenario.mock) await admin(ctx).setScenario(withDefaultAccounts(ctx, scenario.mock), userId);
+    useContract(ctx, mainKey);
     if (scenario.global) await admin(ctx).setScenario(scenario.global);
 
     const report = (stepResult: StepResult) => {
@@ -620,6 +759,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunnerOptions
     if (held) await settle(held, performance.now());
     result.steps.sort((a, b) => a.index - b.index);
 
+    useContract(ctx, mainKey); // the file's expectations are its main contract's
     if (scenario.expect.tokenRotated !== undefined || scenario.expect.tokenWorks !== undefined) {
       const value = (await storedToken(ctx)).token?.accessToken?.value;
       if (scenario.expect.tokenRotated !== undefined) check(ctx, "expect: token rotated", scenario.expect.tokenRotated, value !== undefined && value !== ctx.initialAccessToken);

@@ -37,6 +37,16 @@ const secondsExpectationSchema = z.string().regex(/^(>=|<=|>|<)\d+$/, 'a compari
 /** "present", "absent", or an exact value. */
 const claimExpectation = z.union([z.literal("present"), z.literal("absent"), z.string(), z.number(), z.boolean()]);
 
+/** A digi.me contract id the target serves (`dev-contract-2`): letters, digits and `. _ -`, as the edge takes them. */
+export const contractIdSchema = z.string().regex(/^[A-Za-z0-9._-]+$/, "a contract id: letters, digits, '.', '_' and '-'");
+
+/**
+ * A step's contract (`contract: dev-contract-2`): its calls pass that `contractId`, and
+ * it acts on the file's user under that contract (its own mock user and token); left
+ * out, the file's `contract`, else the target's default.
+ */
+const contractField = { contract: contractIdSchema.optional() };
+
 /** An assertion on the mock's journal. */
 export const journalExpectationSchema = z
   .object({
@@ -51,6 +61,8 @@ export const journalExpectationSchema = z
     signatureVerified: z.boolean().optional(),
     /** Shown in reports, e.g. "the exchange sent a code_verifier". */
     says: z.string().optional(),
+    /** Only the requests for this contract's mock user (left out: every contract's the file uses). */
+    contract: contractIdSchema.optional(),
   })
   .strict();
 
@@ -83,6 +95,7 @@ const startStep = z
       })
       .strict()
       .default({ status: 201 }),
+    ...contractField,
   })
   .strict();
 
@@ -172,10 +185,11 @@ const statusStep = z
         httpStatus: z.number().int().default(200),
       }, expectRequired("reauthStatus", "what the status must show (token, accounts, httpStatus)", "{ token: valid }"))
       .strict(),
+    ...contractField,
   })
   .strict();
 
-const setScenarioStep = z.object({ setScenario: qaMockScenarioSchema }).strict();
+const setScenarioStep = z.object({ setScenario: qaMockScenarioSchema, ...contractField }).strict();
 
 /** Expect a webhook event at the stack's recording receiver (qa/webhooks.ts). */
 const webhookStep = z
@@ -219,9 +233,13 @@ const webhookStep = z
          * `{ userId }` (user_reauth) or `{ userId, allowFullAuthorization: true }` (full_authorization).
          */
         next: z.enum(["user_reauth", "full_authorization"]).optional(),
+        /** The event's `data.contractId`. */
+        contractId: contractIdSchema.optional(),
       })
       .strict()
       .default({ signatureValid: true }),
+    /** Token events: only this contract's (the user has a token per contract); flow events are the last flow's, whatever its contract. */
+    ...contractField,
   })
   .strict();
 
@@ -243,6 +261,7 @@ const pairSchema = z.enum(["imported", "lastRead", "written", "new"]);
 const tokenReadStep = z
   .object({
     token: z.literal("read"),
+    ...contractField,
     /** Seconds the answered access token must still be valid (0–1800; the edge's default, 300, when left out). */
     minValidity: z.number().int().min(0).max(MAX_MIN_VALIDITY_SECONDS).optional(),
     /** Saves the answered version (200) under this name. */
@@ -268,6 +287,7 @@ const tokenReadStep = z
 const tokenWriteStep = z
   .object({
     token: z.literal("write"),
+    ...contractField,
     /** What to write: the pair the last token read answered (`read`, default: a write-back), or a fresh pair from the mock (`fresh`). */
     pair: z.enum(["read", "fresh"]).default("read"),
     /** `If-Match: "<version>"`: a saved name or a number. */
@@ -326,6 +346,7 @@ const reauthExpectation = {
 const accountsStep = z
   .object({
     accounts: z.literal("read"),
+    ...contractField,
     /** `?sessionKey=` the key a `session: start` step saved under this name (its sync's 511s and `syncState`); left out: none. */
     session: savedNameSchema.optional(),
     /** Saves the `start` body of the first account flagged for reauthorization (in `expect.reauth`'s order when given), for `start: { flow: account, from: name }`. */
@@ -349,6 +370,7 @@ const accountsStep = z
 const sessionStep = z
   .object({
     session: z.literal("start"),
+    ...contractField,
     /** Saves the session's key under this name (later steps name it with `session: name`; left out, they use the last session started). */
     save: savedNameSchema.optional(),
     scope: z.record(z.string(), z.unknown()).optional(),
@@ -364,6 +386,7 @@ const sessionStep = z
 const filesStep = z
   .object({
     files: z.literal("list"),
+    ...contractField,
     /** The session saved under this name; left out: the last session started. */
     session: savedNameSchema.optional(),
     /** A long poll: answered once the sync is no longer pending or running, or after N seconds (0–25). */
@@ -398,6 +421,7 @@ const compressionSchema = z.enum(["none", "gzip", "brotli"]);
 const fileReadStep = z
   .object({
     file: z.literal("read"),
+    ...contractField,
     /** A file name, or a position in the session's last file list (0 = first; the default). */
     name: z.union([z.number().int().min(0), z.string().min(1)]).default(0),
     /** The session saved under this name; left out: the last session started. */
@@ -424,6 +448,7 @@ const fileReadStep = z
 const fileAllStep = z
   .object({
     file: z.literal("all"),
+    ...contractField,
     session: savedNameSchema.optional(),
     expect: z
       .object({
@@ -453,6 +478,7 @@ const mockFileStep = z
         mimetype: z.string().optional(),
       })
       .strict(),
+    ...contractField,
   })
   .strict();
 
@@ -503,6 +529,12 @@ export const scenarioFileSchema = z
   .object({
     name: z.string().min(1),
     description: z.string().optional(),
+    /**
+     * The contract the file's steps use (`contractId` on every call; the mock user
+     * under its client id); left out, the target's default. A step's own `contract`
+     * overrides it: the file's user then has a mock user and a token on each contract.
+     */
+    contract: contractIdSchema.optional(),
     /**
      * The mock user: how many accounts (default 2), and whether the edge gets
      * its token first (`importToken`, default true; false for "no stored token" cases).

@@ -26,6 +26,8 @@ export interface WebhookStepContext {
   storedVersion?: () => Promise<number | undefined>;
   /** Versions saved by earlier steps (`version: first`). */
   versions?: SavedVersions;
+  /** The step's contract, when the file names contracts: token events are that contract's (a user has a token per contract). */
+  contractId?: string;
 }
 
 /** The longest flow TTL the expiry scenarios wait for: 2 minutes (the runner's own stack uses 60 s). */
@@ -84,7 +86,7 @@ async function received(ctx: WebhookStepContext, type: string): Promise<Received
   const query = new URLSearchParams({ userId: ctx.userId, type });
   const answer = (await (await fetch(`${ctx.receiver}/__webhooks/received?${query}`)).json()) as { received: ReceivedWebhook[] };
   // Flow events belong to this scenario's flow; token events (no flowId) to its user, which the query named.
-  return answer.received.filter((e) => isTokenEvent(type) || e.flowId === ctx.flowId);
+  return answer.received.filter((e) => (isTokenEvent(type) ? ctx.contractId === undefined || e.event?.data.contractId === ctx.contractId : e.flowId === ctx.flowId));
 }
 
 function countHolds(expected: number | string, actual: number): boolean {
@@ -168,6 +170,7 @@ export async function runWebhookStep(ctx: WebhookStepContext, step: WebhookStep,
     const present = typeof session?.key === "string" && session.key !== "";
     if (present !== (expect.session === "present")) ctx.failures.push({ where: at("webhook: session ({ key, expiry })"), expected: expect.session, actual: session === undefined ? "absent" : JSON.stringify(session) });
   }
+  if (expect.contractId !== undefined && data.contractId !== expect.contractId) ctx.failures.push({ where: at("webhook: data.contractId"), expected: expect.contractId, actual: data.contractId ?? "(none)" });
   if (expect.reason !== undefined && data.reason !== expect.reason) ctx.failures.push({ where: at("webhook: reason"), expected: expect.reason, actual: data.reason ?? "(none)" });
   if (expect.next !== undefined) {
     const body = expect.next === "user_reauth" ? { userId: ctx.userId } : { userId: ctx.userId, allowFullAuthorization: true };

@@ -297,6 +297,42 @@ describe("the QA runner", () => {
     ]);
   }, 60_000);
 
+  it("passes the contracts scenario: one user reauthorized on each contract, each token kept apart", async () => {
+    const results = await runAll(suite("contracts"), options, 2);
+    expect(results.map((r) => [r.name, r.status, r.failures])).toEqual(results.map((r) => [r.name, "passed", []]));
+    const [file] = results;
+    expect(file!.steps.filter((step) => step.label.startsWith("start")).map((step) => step.label)).toEqual(["start user (dev-contract-2)", "start user (dev-contract)"]);
+  }, 60_000);
+
+  it("runs a whole file under the contract it names: the mock user under that contract's client id, contractId on every call", async () => {
+    const copy = join(scratch, "success-contract-2.yaml");
+    writeFileSync(
+      copy,
+      readFileSync(join(ROOT, "qa", "scenarios", "user", "success.yaml"), "utf8")
+        .replace("mock: { name: success }", "contract: dev-contract-2\nmock: { name: success }")
+        .replace("expect: { outcome: succeeded, errorCode: null }", "expect: { outcome: succeeded, errorCode: null, signedReturn: true }")
+        .replace("  journal:\n", "  journal:\n    - { endpoint: oauth/token, count: 1, claims: { client_id: dev-app_dev-contract-2 } }\n"),
+    );
+    const result = await runScenario(loadScenario(copy), options);
+    expect(result.failures).toEqual([]);
+    expect(result.steps[0]!.label).toBe("start user (dev-contract-2)");
+  }, 60_000);
+
+  it("fails contract expectations that do not hold: an event's contractId, a request's client id, a contract the mock does not have (the checks can fail)", async () => {
+    const copy = join(scratch, "contracts-broken.yaml");
+    const text = readFileSync(join(ROOT, "qa", "scenarios", "contracts", "same-user-both-contracts.yaml"), "utf8");
+    writeFileSync(copy, text.replace("expect: { contractId: dev-contract-2 }", "expect: { contractId: dev-contract }").replace("claims: { client_id: dev-app_dev-contract-2 }", "claims: { client_id: dev-app_dev-contract }"));
+    const result = await runScenario(loadScenario(copy), options);
+    expect(result.failures).toEqual([
+      { where: "steps[5] webhook: data.contractId", expected: "dev-contract", actual: "dev-contract-2" },
+      { where: "journal[0] (dev-contract-2's start signed with its own client id): claim client_id", expected: "dev-app_dev-contract", actual: "dev-app_dev-contract-2" },
+    ]);
+    const unknown = join(scratch, "contract-unknown.yaml");
+    writeFileSync(unknown, "name: unknown contract\ncontract: no-such-contract\nsteps:\n  - token: read\n");
+    const refused = await runScenario(loadScenario(unknown), options);
+    expect(refused.failures.map((f) => f.actual)).toEqual([expect.stringContaining('contract "no-such-contract": the mock has no such contract')]);
+  }, 60_000);
+
   it("goes on past bad files in a multi-file run, reports each, and exits 2 at the end", async () => {
     const badA = join(scratch, "bad-a.yaml");
     const badB = join(scratch, "bad-b.yaml");
