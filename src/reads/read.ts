@@ -27,7 +27,7 @@ export interface ReadDeps {
  * the object's 409 (`refresh_token_expired`, with its hint).
  */
 export async function withUserToken<T>(deps: Pick<ReadDeps, "user" | "minValiditySeconds">, call: (accessToken: string) => Promise<T>): Promise<T> {
-  const stored = await deps.user.token(deps.minValiditySeconds);
+  const stored = await withoutToken(deps.user.token(deps.minValiditySeconds));
   if (!stored) {
     throw new AppError("token_not_found", `no digi.me token is stored for user ${deps.user.userId}`, {
       hint: "connect the user first (POST /v1/authorize), or store a token with PUT /v1/users/{userId}/token",
@@ -38,6 +38,25 @@ export async function withUserToken<T>(deps: Pick<ReadDeps, "user" | "minValidit
   } catch (error) {
     if (!needsRefresh(error)) throw error;
   }
-  const refreshed = await deps.user.refreshToken(stored.version);
+  const refreshed = await withoutToken(deps.user.refreshToken(stored.version));
   return call(refreshed.token.accessToken.value);
+}
+
+/**
+ * A read's answer never carries the token, not even the 503 of a refresh the
+ * object could not store (whose `error.token` the token routes hand to the
+ * backend): the new pair went out with `token.rotated` all the same.
+ */
+async function withoutToken<T>(pending: Promise<T>): Promise<T> {
+  try {
+    return await pending;
+  } catch (error) {
+    if (!(error instanceof AppError && error.code === "token_not_stored")) throw error;
+    const { token: _token, ...extra } = error.init.extra ?? {};
+    throw AppError.withStatus(error.status, "token_not_stored", "digi.me issued a new token but storage failed; the read was not made", {
+      ...error.init,
+      extra,
+      hint: "the new token was sent with the token.rotated webhook; retry the read once storage is back",
+    });
+  }
 }

@@ -9,9 +9,12 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { scenarioSchema, type MockDigime } from "../../mock-server/index.ts";
 import { APP, enrollUser, testApp, TestBrowser } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
+import { faultyStorage, restoreObjectWiringAfterEach, wireObjects, type StorageFault } from "../support/objects.ts";
+import { USER_KEYS } from "../../src/storage/user-store.ts";
 
 const testMock = useTestMock();
 afterEach(() => vi.restoreAllMocks());
+restoreObjectWiringAfterEach();
 
 function refreshes(mock: MockDigime) {
   return mock.journal.filter((e) => e.endpoint === "oauth/token" && e.claims?.grant_type === "refresh_token");
@@ -74,6 +77,21 @@ describe("GET /v1/users/{userId}/accounts", () => {
     const answer = await api(`/v1/users/${user.id}/accounts?minValidity=900`);
     expect(answer.status).toBe(409);
     expect(await answer.json()).toMatchObject({ error: { code: "refresh_token_expired", hint: expect.stringContaining("/v1/reauth/user") } });
+  });
+
+  it("answers 503 token_not_stored without the token when a refresh could not be stored (the token went out with token.rotated)", async () => {
+    const faults: StorageFault[] = [];
+    wireObjects(faultyStorage(faults));
+    const { api } = testApp();
+    const { user } = testMock.mock.createUser({ accounts: 1 });
+    await api(`/v1/users/${user.id}/token`, { method: "PUT", body: testMock.mock.issueToken(user, { accessTokenMs: 60_000 }) });
+    faults.push({ op: "put", prefix: USER_KEYS.token });
+    const answer = await api(`/v1/users/${user.id}/accounts?minValidity=900`);
+    expect(answer.status).toBe(503);
+    const body = (await answer.json()) as { error: Record<string, unknown> };
+    expect(body.error.code).toBe("token_not_stored");
+    expect(body.error).not.toHaveProperty("token");
+    expect(JSON.stringify(body)).not.toMatch(/mat_|mrt_/);
   });
 
   it("answers 404 token_not_found for a user the edge keeps no token for, pointing at the first connection", async () => {
