@@ -16,12 +16,17 @@
  * with `wait`, through the demo's backend); and the first file's content,
  * escaped and truncated. "Connect a new user" runs `POST /v1/authorize` for a
  * fresh user id, and the confirmation the demo already offers for
- * `awaiting_confirmation` stores the token. Token values never reach a page.
+ * `awaiting_confirmation` stores the token. A selector on the index page
+ * switches the session between the stack's two contracts (a cookie): every
+ * edge call passes that `contractId`, the demo user has a mock user under each,
+ * and every page names the active one. Token values never reach a page.
  * Development only: it never ships with the Worker.
  */
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { escapeHtml } from "../src/pages.ts";
 import { mockAdmin } from "../harness/mock-admin.ts";
+import { DEV_CONTRACT, DEV_CONTRACT_2 } from "../mock-server/standalone.ts";
 import { checkSignedReturn } from "../harness/signed-return.ts";
 import type { ReceivedWebhook, WebhookReceiver } from "../harness/webhook-receiver.ts";
 
@@ -38,6 +43,31 @@ export interface DemoOptions {
   webhooks?: WebhookReceiver;
   /** Where the webhooks go instead (`npm start -- --webhook-url`): the demo sees none of them, and says so. */
   webhooksElsewhere?: string;
+}
+
+/** The contracts the demo switches between (the local stack's two; the first is the edge's default). */
+export const DEMO_CONTRACTS = [DEV_CONTRACT, DEV_CONTRACT_2].map((c) => ({ contractId: c.contractId, clientId: `${c.applicationId}_${c.contractId}` }));
+
+/** The cookie that remembers which contract this browser's demo session uses. */
+const CONTRACT_COOKIE = "demo_contract";
+
+/** The contract the request being answered uses (its cookie): every edge call the demo makes passes it. */
+const activeContract = new AsyncLocalStorage<string>();
+
+/** The active contract's id (outside a request: the default). */
+function currentContract(): string {
+  return activeContract.getStore() ?? DEMO_CONTRACTS[0]!.contractId;
+}
+
+/** The contract this browser's session chose (its cookie), else the default. */
+function sessionContract(cookie: string | undefined): string {
+  const id = new RegExp(`(?:^|;\\s*)${CONTRACT_COOKIE}=([A-Za-z0-9._-]+)`).exec(cookie ?? "")?.[1] ?? "";
+  return DEMO_CONTRACTS.some((c) => c.contractId === id) ? id : DEMO_CONTRACTS[0]!.contractId;
+}
+
+/** The demo user at the mock under a contract (a digi.me user belongs to one): `demo-user` under the default, `demo-user.<contractId>` under another. */
+export function demoMockUser(contractId = currentContract()): string {
+  return contractId === DEMO_CONTRACTS[0]!.contractId ? DEMO_USER : `${DEMO_USER}.${contractId}`;
 }
 
 /** The cookie that remembers which flow this browser's demo session started. */
@@ -172,7 +202,7 @@ li{margin:.6rem 0}button{font-size:.95rem;padding:.35rem .8rem;cursor:pointer}sm
 table{border-collapse:collapse;font-size:.85rem}td,th{border-bottom:1px solid #dde;padding:.25rem .5rem;text-align:left}
 pre{background:#f4f5f7;padding:.8rem;overflow:auto;border-radius:6px;font-size:.8rem}
 .ok{color:#0a7d32}.bad{color:#b3261e}.warn{color:#8a5300;background:#fff3cd;padding:.5rem .75rem;border-radius:6px}.tag{background:#fff3cd;padding:.2rem .5rem;border-radius:4px;font-size:.8rem}</style></head>
-<body><p class="tag">Demo application · development only · talks to the edge at its backend API with the dev API key</p>${body}</body></html>`;
+<body><p class="tag">Demo application · development only · talks to the edge at its backend API with the dev API key · contract <code id="active-contract">${escapeHtml(currentContract())}</code></p>${body}</body></html>`;
 }
 
 /**
@@ -257,18 +287,25 @@ async function readBody(req: IncomingMessage): Promise<string> {
 /** Starts the demo app and seeds the demo user. */
 export async function startDemoApp(options: DemoOptions): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
   const origin = `http://${options.host}:${options.port}`;
-  const edge = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
-    fetch(`${options.edgeUrl}${path}`, {
-      method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+  /** A call of the edge's backend API under the active contract: `?contractId=` on the user routes, `contractId` in a start's body. */
+  const edge = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) => {
+    const contractId = currentContract();
+    if (path.startsWith("/v1/users/")) path += `${path.includes("?") ? "&" : "?"}contractId=${encodeURIComponent(contractId)}`;
+    const body = init.body !== undefined && (path.startsWith("/v1/reauth/") || path === "/v1/authorize") ? { ...(init.body as Record<string, unknown>), contractId } : init.body;
+    return fetch(`${options.edgeUrl}${path}`, {
+      method: init.method ?? (body === undefined ? "GET" : "POST"),
       headers: { Authorization: `Bearer ${options.apiKey}`, "Content-Type": "application/json", ...init.headers },
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
+  };
   const mock = mockAdmin(options.mockUrl);
 
   /** (Re)creates the demo user in the mock and gives its token to the edge. */
   async function seed(): Promise<{ accounts: Array<{ id: string }> }> {
-    let created = await mock.createUser({ userId: DEMO_USER, accounts: 3 });
-    if (created.status === 409) created = await mock.call(`users/${DEMO_USER}/token`, undefined, "POST");
+    const mockUser = demoMockUser();
+    const clientId = DEMO_CONTRACTS.find((c) => c.contractId === currentContract())!.clientId;
+    let created = await mock.createUser({ userId: mockUser, clientId, accounts: 3 });
+    if (created.status === 409) created = await mock.call(`users/${mockUser}/token`, undefined, "POST");
     const body = (await created.json()) as { token: unknown };
     // As a backend replaces a token: create only (If-None-Match: *), else over the version stored now (If-Match), which the refusal names.
     let stored = await edge(`/v1/users/${DEMO_USER}/token`, { method: "PUT", body: body.token, headers: { "If-None-Match": "*" } });
@@ -278,7 +315,9 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
       stored = await edge(`/v1/users/${DEMO_USER}/token`, { method: "PUT", body: body.token, headers: precondition });
     }
     if (stored.status !== 204) throw new Error(`the edge refused the demo token: ${stored.status} ${await stored.text()}`);
-    return (await (await mock.user(DEMO_USER)).json()) as { accounts: Array<{ id: string }> };
+    const user = (await (await mock.user(mockUser)).json()) as { accounts: Array<{ id: string }> };
+    seededAccounts.set(currentContract(), user.accounts);
+    return user;
   }
   /**
    * The session key of the digi.me user whose token the edge now holds. After
@@ -291,7 +330,7 @@ export async function startDemoApp(options: DemoOptions): Promise<{ url: string;
       ? ((await (await mock.checkToken(stored.token.accessToken.value)).json()) as { userId?: string }).userId
       : undefined;
     if (!owner && userId !== DEMO_USER) return ""; // a new user before its confirmation: no token, no session
-    const user = (await (await mock.user(owner ?? DEMO_USER)).json()) as { sessionKey?: string };
+    const user = (await (await mock.user(owner ?? demoMockUser())).json()) as { sessionKey?: string };
     return user.sessionKey ?? "";
   }
   /** GET /v1/users/{userId}/reauth-status, with the user's own digi.me session when there is one. */
@@ -405,10 +444,13 @@ ${accounts}
     return { httpStatus: 200, name, contentType, compression, characters: text.length, truncated, html };
   }
   const noReceiver = options.webhooksElsewhere ? `<p>Sent to <code>${escapeHtml(options.webhooksElsewhere)}</code> (npm start --webhook-url): see them there.</p>` : "<p>No receiver.</p>";
-  const seeded = await seed();
-  const firstAccount = seeded.accounts[0]!.id;
+  /** The demo user's accounts at the mock, by contract (seeded when the demo starts, and when a session switches to another contract). */
+  const seededAccounts = new Map<string, Array<{ id: string }>>();
+  await seed();
+  /** The active contract's demo user's accounts. */
+  const accountsOf = async () => seededAccounts.get(currentContract()) ?? (await seed()).accounts;
 
-  const server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", origin);
     const send = (status: number, html: string, headers: Record<string, string | string[]> = {}) => {
       res.writeHead(status, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", ...headers });
@@ -421,11 +463,25 @@ ${accounts}
     /** The cookies of a flow this session starts for the demo user (and no longer for a new user it connected). */
     const demoUserFlow = (flowId: string | undefined) => [`${FLOW_COOKIE}=${flowId}; Path=/; HttpOnly; SameSite=Lax`, `${USER_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`];
     try {
+      if (url.pathname === "/contract" && req.method === "POST") {
+        // Switch this session's contract: remembered by a cookie; the demo user is seeded under it.
+        const contractId = url.searchParams.get("contractId") ?? new URLSearchParams(await readBody(req)).get("contractId") ?? "";
+        if (!DEMO_CONTRACTS.some((c) => c.contractId === contractId)) return send(400, page("Unknown contract", `<p class="bad">No such contract.</p><p><a href="/">Back</a></p>`));
+        await activeContract.run(contractId, () => seed());
+        res.writeHead(303, { Location: "/", "Cache-Control": "no-store", "Set-Cookie": [`${CONTRACT_COOKIE}=${contractId}; Path=/; HttpOnly; SameSite=Lax`, `${USER_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`] });
+        res.end();
+        return;
+      }
       if (url.pathname === "/") {
+        const seeded = { accounts: await accountsOf() };
+        const options_ = DEMO_CONTRACTS.map((c) => `<option value="${escapeHtml(c.contractId)}"${c.contractId === currentContract() ? " selected" : ""}>${escapeHtml(c.contractId)}${c === DEMO_CONTRACTS[0] ? " (default)" : ""}</option>`).join("");
+        const selector = `<form id="contract-form" method="post" action="/contract"><label>Contract <select id="contract" name="contractId">${options_}</select></label> <button id="switch-contract" type="submit">Switch</button>
+<br><small>The edge serves both of the local stack's contracts; every call this demo makes passes <code>contractId</code>. The demo user has a digi.me user and a token under each (mock user <code>${escapeHtml(demoMockUser())}</code>, client id <code>${escapeHtml(DEMO_CONTRACTS.find((c) => c.contractId === currentContract())!.clientId)}</code>).</small></form>`;
         const items = SCENARIOS.map(
           (s) => `<li><form method="post" action="/start/${s.id}" style="display:inline"><button id="${s.id}">${escapeHtml(s.title)}</button></form><br><small>${escapeHtml(s.note)}</small></li>`,
         ).join("");
         send(200, page("digi.me reauthorization demo", `<h1>digi.me reauthorization at the edge: demo</h1>
+${selector}
 <p>User <code>${DEMO_USER}</code> exists in the mock digi.me with accounts ${seeded.accounts.map((a) => `<code>${escapeHtml(a.id)}</code>`).join(", ")}; the edge holds its token.
 Each button sets the mock's scenario for this user and starts a flow through the edge.</p><ol>${items}</ol>
 <h2>Read data</h2>
@@ -433,7 +489,7 @@ Each button sets the mock's scenario for this user and starts a flow through the
 <li><form method="post" action="/data/seed/account-511" style="display:inline"><button id="read-511">Read data: an account with 511</button></form><br><small>The first account reports ServiceAuthorizationError 511: the read hands out the body that starts its reauthorization (a button), and after it the same read completes.</small></li>
 <li><form method="post" action="/connect" style="display:inline"><button id="connect-new-user">Connect a new user</button></form><br><small>POST /v1/authorize for a fresh user id the edge keeps no token for: digi.me approves, the browser comes back awaiting_confirmation (identity new), you confirm, and the user's data reads.</small></li></ol>
 <h2>Webhooks received</h2>${options.webhooks ? webhookTable(options.webhooks.received.slice(-10).reverse()) : noReceiver}
-<p><a href="/status">Reauthorization status of ${DEMO_USER}</a> · <a href="${escapeHtml(options.edgeUrl)}/openapi.json">OpenAPI</a> · <a href="${escapeHtml(options.mockUrl)}/__mock/journal?userId=${DEMO_USER}">Mock journal</a></p>`));
+<p><a href="/status">Reauthorization status of ${DEMO_USER}</a> · <a href="${escapeHtml(options.edgeUrl)}/openapi.json">OpenAPI</a> · <a href="${escapeHtml(options.mockUrl)}/__mock/journal?userId=${encodeURIComponent(demoMockUser())}">Mock journal</a></p>`));
         return;
       }
       if (url.pathname === "/status") {
@@ -446,18 +502,18 @@ Each button sets the mock's scenario for this user and starts a flow through the
         const scenario = SCENARIOS.find((s) => s.id === start[1]);
         if (!scenario) return send(404, page("Unknown", "<p>No such demo scenario.</p>"));
         await seed(); // a fresh token each run, so earlier scenarios leave nothing behind
-        const config = scenario.scenario.name === "account-511" ? { ...scenario.scenario, accounts: [firstAccount] } : scenario.scenario;
-        await mock.setScenario(config, DEMO_USER);
+        const config = scenario.scenario.name === "account-511" ? { ...scenario.scenario, accounts: [(await accountsOf())[0]!.id] } : scenario.scenario;
+        await mock.setScenario(config, demoMockUser());
         let before = "";
         if (scenario.id === "user-refresh-expired" || scenario.flow === "account") {
-          const user = (await (await mock.user(DEMO_USER)).json()) as { sessionKey: string };
+          const user = (await (await mock.user(demoMockUser())).json()) as { sessionKey: string };
           before = JSON.stringify(await (await edge(`/v1/users/${DEMO_USER}/reauth-status?sessionKey=${user.sessionKey}`)).json(), null, 2);
         }
         const returnTo = `${origin}/return?scenario=${scenario.id}`;
         const body =
           scenario.flow === "user"
             ? { userId: DEMO_USER, returnTo, locale: "en", ...(scenario.allowFullAuthorization ? { allowFullAuthorization: true } : {}) }
-            : { userId: DEMO_USER, accountId: firstAccount, returnTo };
+            : { userId: DEMO_USER, accountId: (await accountsOf())[0]!.id, returnTo };
         const started = await edge(`/v1/reauth/${scenario.flow}`, { body });
         const answer = (await started.json()) as { launchUrl?: string; flowId?: string };
         if (started.status !== 201 || !answer.launchUrl) {
@@ -499,8 +555,8 @@ Each button sets the mock's scenario for this user and starts a flow through the
       const seedData = /^\/data\/seed\/(sync|account-511)$/.exec(url.pathname);
       if (seedData && req.method === "POST") {
         await seed();
-        const scenario = seedData[1] === "account-511" ? { name: "account-511", accounts: [firstAccount], syncMs: DEMO_SYNC_MS } : { name: "success", syncMs: DEMO_SYNC_MS };
-        await mock.setScenario(scenario, DEMO_USER);
+        const scenario = seedData[1] === "account-511" ? { name: "account-511", accounts: [(await accountsOf())[0]!.id], syncMs: DEMO_SYNC_MS } : { name: "success", syncMs: DEMO_SYNC_MS };
+        await mock.setScenario(scenario, demoMockUser());
         res.writeHead(303, { Location: "/data", "Cache-Control": "no-store", "Set-Cookie": `${USER_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0` });
         res.end();
         return;
@@ -603,7 +659,7 @@ ${readData}
         const started = sessionFlow(req.headers.cookie);
         // The signed-in user: the demo user, or the new user this session connects.
         const user = signedInUser(req.headers.cookie);
-        const check = checkSignedReturn(url, { flowId: started, userId: user }, options.returnSigningSecret);
+        const check = checkSignedReturn(url, { flowId: started, userId: user, contractId: currentContract() }, options.returnSigningSecret);
         const verdict = check.ok
           ? `<p id="signature" class="ok">Signed return verified: flow ${escapeHtml(flowId)} of ${escapeHtml(user)}, status ${escapeHtml(status)} — trusted without an API read.</p>`
           : `<p id="signature" class="bad">Signed return NOT trusted (${escapeHtml(check.reason)}): ${check.reason === "wrong_flow" ? "this is not the flow this browser's session started" : "the outcome may have been tampered with or is stale"}.</p>`;
@@ -649,7 +705,9 @@ ${options.webhooks ? `<p id="webhook-rule"><small>Listed: ${FLOW_WEBHOOKS_RULE}.
       console.error("[demo] failed:", error);
       send(500, page("Demo error", `<p class="bad">${escapeHtml((error as Error).message)}</p>`));
     }
-  });
+  };
+  // Each request runs under the contract its session chose.
+  const server = createServer((req, res) => void activeContract.run(sessionContract(req.headers.cookie), () => handle(req, res)));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());

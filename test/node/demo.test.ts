@@ -130,6 +130,31 @@ describe("the demo application", () => {
     expect(html).not.toContain(stored.token.refreshToken.value);
   }, 60_000);
 
+  it("switches to dev-contract-2 and completes a user reauthorization there, the default contract's token untouched", async () => {
+    const browser = new HttpBrowser();
+    const read = (path: string) => fetch(`${stack.edgeUrl}${path}`, { headers: { Authorization: `Bearer ${stack.apiKey}` } }).then((r) => r.json());
+    const before = (await read("/v1/users/demo-user/token?minValidity=0&contractId=dev-contract")) as { version: number };
+    const index = await pressAt("contract?contractId=dev-contract-2", browser);
+    expect(index.html).toContain('<code id="active-contract">dev-contract-2</code>');
+    expect(index.html).toContain('<option value="dev-contract-2" selected>');
+    expect(index.html).toContain("<code>demo-user.dev-contract-2</code>");
+    const { url, html } = await pressAt("start/user-success", browser);
+    expect(new URL(url).searchParams.get("status")).toBe("succeeded");
+    expect(new URL(url).searchParams.get("contractId")).toBe("dev-contract-2");
+    expect(html).toContain('<p id="signature" class="ok">');
+    expect(html).toContain('<code id="active-contract">dev-contract-2</code>');
+    const flow = (await read(`/v1/flows/${new URL(url).searchParams.get("flowId")}`)) as { contractId?: string; status?: string; tokenVersion?: number };
+    expect(flow).toMatchObject({ contractId: "dev-contract-2", status: "succeeded" });
+    const stored = (await read("/v1/users/demo-user/token?minValidity=0&contractId=dev-contract-2")) as { version: number };
+    expect(stored.version).toBe(flow.tokenVersion);
+    // The exchange was signed with contract 2's client id, for its own mock user; the default contract's token was left alone.
+    const journal = (await (await mockAdmin(stack.mock.origin).journal({ userId: "demo-user.dev-contract-2" })).json()) as { entries: Array<{ endpoint: string; claims?: { client_id?: string } }> };
+    expect(journal.entries.filter((e) => e.endpoint === "oauth/token").at(-1)?.claims?.client_id).toBe("dev-app_dev-contract-2");
+    expect(((await read("/v1/users/demo-user/token?minValidity=0&contractId=dev-contract")) as { version: number }).version).toBe(before.version);
+    // Back to the default: the page says so.
+    expect((await pressAt("contract?contractId=dev-contract", browser)).html).toContain('<code id="active-contract">dev-contract</code>');
+  }, 60_000);
+
   it("trusts the signed return only for the flow its session started, and shows the flow's verified webhook", async () => {
     const { url } = await press("user-success");
     const flowId = new URL(url).searchParams.get("flowId")!;
