@@ -18,7 +18,7 @@ import { parseConfig } from "../../src/config.ts";
 import type { Env } from "../../src/env.ts";
 import type { DeliverMessage } from "../../src/webhooks/messages.ts";
 import type { OutboundEvent } from "../../src/webhooks/outbox.ts";
-import { API_KEY, APP, TestBrowser, testEnv } from "../support/app.ts";
+import { API_KEY, APP, TestBrowser, testEnv, upToCallback } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
 import { keptFlowIds, objectServicesFrom, restoreObjectWiringAfterEach, userObject, wireObjects } from "../support/objects.ts";
 import { appWithWaitUntil, webhookEnv, type RecordingQueue } from "../support/webhooks.ts";
@@ -75,15 +75,6 @@ async function statusOf(api: Api, flowId: string): Promise<string> {
   const response = await api(`/v1/flows/${flowId}`);
   expect(response.status).toBe(200);
   return ((await response.json()) as { status: string }).status;
-}
-
-/** Launches a flow and follows digi.me's consent up to (not into) the edge's callback; returns the callback URL. */
-async function upToCallback(browser: TestBrowser, launchUrl: string): Promise<string> {
-  const launch = await browser.get(launchUrl);
-  expect(launch.status).toBe(302);
-  const consent = await browser.get(launch.headers.get("Location")!);
-  expect(consent.status).toBe(302);
-  return new URL(consent.headers.get("Location")!, launchUrl).toString();
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));

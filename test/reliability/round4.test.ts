@@ -16,7 +16,7 @@ import type { DeliverMessage } from "../../src/webhooks/messages.ts";
 import type { OutboundEvent } from "../../src/webhooks/outbox.ts";
 import { WebhookEventSchema, type WebhookEvent } from "../../src/webhooks/events.ts";
 import { getServices } from "../../src/services.ts";
-import { APP, apiCaller, TestBrowser, testEnv } from "../support/app.ts";
+import { APP, apiCaller, TestBrowser, testEnv, upToCallback } from "../support/app.ts";
 import { faultyKv } from "../support/faulty-kv.ts";
 import { useTestMock } from "../support/mock.ts";
 import { faultyStorage, objectServicesFrom, restoreObjectWiringAfterEach, userObject, wireObjects, type StorageFault } from "../support/objects.ts";
@@ -48,14 +48,6 @@ function edge(options: { now?: () => number; env?: Partial<Env> } = {}) {
 }
 
 type Edge = ReturnType<typeof edge>;
-
-/** Launches a flow and follows digi.me's consent up to (not into) the edge's callback. */
-async function upToCallback(browser: TestBrowser, launchUrl: string): Promise<string> {
-  const launch = await browser.get(launchUrl);
-  expect(launch.status).toBe(302);
-  const consent = await browser.get(launch.headers.get("Location")!);
-  return new URL(consent.headers.get("Location")!, launchUrl).toString();
-}
 
 /** The sealed token a recovery page carries. */
 function sealedOf(html: string): string {

@@ -19,7 +19,7 @@ import { userObjectName } from "../../src/users/client.ts";
 import type { UserObject } from "../../src/users/object.ts";
 import type { DeliverMessage } from "../../src/webhooks/messages.ts";
 import type { OutboundEvent } from "../../src/webhooks/outbox.ts";
-import { API_KEY, APP, EDGE, TestBrowser, testApp, testEnv } from "../support/app.ts";
+import { API_KEY, APP, EDGE, TestBrowser, testApp, testEnv, upToCallback } from "../support/app.ts";
 import { useTestMock } from "../support/mock.ts";
 import { objectServicesFrom, restoreObjectWiringAfterEach, userObject, wireObjects } from "../support/objects.ts";
 import { appWithWaitUntil, webhookEnv, type RecordingQueue } from "../support/webhooks.ts";
@@ -77,15 +77,6 @@ async function flowOf(api: Api, flowId: string): Promise<{ status: string }> {
   const response = await api(`/v1/flows/${flowId}`);
   expect(response.status).toBe(200);
   return (await response.json()) as { status: string };
-}
-
-/** Launches a flow and follows digi.me's consent up to (not into) the edge's callback; returns the callback URL. */
-async function upToCallback(browser: TestBrowser, launchUrl: string): Promise<string> {
-  const launch = await browser.get(launchUrl);
-  expect(launch.status).toBe(302);
-  const consent = await browser.get(launch.headers.get("Location")!);
-  expect(consent.status).toBe(302);
-  return new URL(consent.headers.get("Location")!, launchUrl).toString();
 }
 
 const exchanges = () => testMock.mock.journal.filter((e) => e.endpoint === "oauth/token");

@@ -96,6 +96,15 @@ export class TestBrowser {
   }
 }
 
+/** Launches a flow in `browser` and follows digi.me's consent up to (not into) the edge's callback; returns the callback URL. */
+export async function upToCallback(browser: TestBrowser, launchUrl: string): Promise<string> {
+  const launch = await browser.get(launchUrl);
+  expect(launch.status).toBe(302);
+  const consent = await browser.get(launch.headers.get("Location")!);
+  expect(consent.status).toBe(302);
+  return new URL(consent.headers.get("Location")!, launchUrl).toString();
+}
+
 /** The backend-API caller `testApp` returns. */
 export type ApiCall = ReturnType<typeof testApp>["api"];
 
