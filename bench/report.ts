@@ -246,8 +246,7 @@ Measured from outside (workerd's clock does not advance during computation):
 | **one user callback's crypto** (open + sign + verify + seal + 2 × SHA-256) | **${crypto.callback}** |
 `
     : ""
-}
-${results.notes ? `\n## Reading the numbers\n\n${results.notes.trim()}\n` : ""}
+}${results.notes ? `\n## Reading the numbers\n\n${results.notes.trim()}\n` : ""}
 Raw numbers: [\`bench/results.json\`](bench/results.json).
 `;
 }
@@ -851,10 +850,11 @@ the wait for digi.me's headers, the ${run.delayMs} ms included; the rest is the 
 mock's generation and the edge's work overlapped, so the slower end sets the pace).
 **buffer**: the benchmark entry reads the body whole first (upstream = the mock's whole
 delivery), so non-upstream is the edge alone: decryption (and gunzip) and the 20 MiB answer
-to the load generator. **20 MiB answer (floor)**: \`/__bench/bytes\`, the same bytes in 64 KiB
+to the load generator. **20 MiB answer (floor)**: \`/__bench/bytes\`, as many bytes (zeros) in 64 KiB
 chunks from the benchmark entry with no service code and no upstream: what carrying 20 MiB to
-the load generator costs here, part of every row. The kinds take turns, one read each per
-round, ${run.large.find((l) => !l.memorySampled)?.runs.length ?? "?"} rounds, on their own runtime. MB = 10^6 bytes of plaintext.
+the load generator costs here, part of every row. The rows marked "memory sampled" ran
+first, each compression on a new runtime of its own (below); the others take turns, one read each
+per round, ${run.large.find((l) => !l.memorySampled)?.runs.length ?? "?"} rounds, on a third runtime. MB = 10^6 bytes of plaintext.
 
 | compression | mode | reads | latency p50 ms | upstream ms | non-upstream ms | MB/s end to end | MB/s of the non-upstream part | each read's latency ms |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
@@ -933,6 +933,8 @@ export interface CompareBaseline {
   bundle: { rawBytes: number; gzipBytes: number };
   startup: Results["startup"];
   lean: Pick<Results["lean"], "levels" | "counts" | "objectCounts" | "cold">;
+  /** What to know about the baseline or the comparisons made against it (`--notes` with `--record-baseline`, or edited in). */
+  notes?: string;
 }
 
 /** BENCHMARKS.md's `--compare` section: how the check works and the baseline it uses. */
@@ -961,12 +963,14 @@ worse than **\`bench/baseline.json\`** beyond these margins: warm non-upstream p
 + ${Math.round((m.bundleFactor - 1) * 100)}%; any added upstream call or object call, at any concurrency; and, whatever the
 baseline says, a token read or a read of issue 24 making other than its one object call and its
 digi.me calls. It writes nothing (but docs/speed.md's bundle figure) and prints which baseline it
-used (its commit and date) and both load averages.
+used (its commit and date) and both load averages, with a warning when the machine is busier now
+than then (the 1-minute load more than 1 higher): timing regressions may then be the machine's, the
+counts never are.
 
 **The baseline is of the current design, not \`bench/results.json\`.** \`bench/results.json\` is the
 full run's record, measured before the user objects (tokens and flows in KV, no object calls):
-comparing today's code against it reported a regression that was the objects' design (about
-+1.5 ms per step, one RPC and one durable commit each; "User objects" above), not a slip. So
+comparing today's code against it reported as regressions what the design changed on purpose
+(each step's object call and durable commit, about +1.5 ms; "User objects" above), not slips. So
 \`npm run bench -- --record-baseline\` measures exactly what \`--compare\` measures and writes
 \`bench/baseline.json\` (commit, date, load, design); record it again whenever the design changes
 on purpose. \`--compare\` exits 2 without comparing when there is no baseline or the baseline is
@@ -981,7 +985,7 @@ ${
 | step (c=1) | baseline non-upstream p50 ms | regression above ms | digi.me calls / request | object calls / request |
 | --- | --- | --- | --- | --- |
 ${rows}
-`
+${baseline.notes ? `\n${baseline.notes.trim()}\n` : ""}`
     : "No baseline is recorded: `--compare` refuses to run until `npm run bench -- --record-baseline` writes one.\n"
 }
 The margins are wide, and c=16 latency is not compared, because this machine is small and

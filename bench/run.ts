@@ -1281,6 +1281,8 @@ async function main(): Promise<void> {
     };
     writeBundleFigure(now.bundle, now.date);
     if (values["record-baseline"]) {
+      const notesFile = values["notes-file"];
+      if (notesFile || values.notes) now.notes = notesFile ? readFileSync(notesFile, "utf8") : values.notes;
       writeFileSync(BASELINE_PATH, JSON.stringify(now, null, 2) + "\n");
       writeReport();
       const held = now.lean.levels.flatMap((l) => [...tokenReadBreaches(l), ...fileReadBreaches(l)]);
@@ -1300,6 +1302,10 @@ async function main(): Promise<void> {
       console.error(`bench --compare: the baseline is of another design (user objects ${before.design.userObjects ? "bound" : "not bound"} then, ${now.design.userObjects ? "bound" : "not bound"} now): nothing compared; record a new baseline (npm run bench -- --record-baseline)`);
       process.exitCode = 2;
       return;
+    }
+    const loadNow = loadavg().map((n) => round(n));
+    if ((loadNow[0] ?? 0) > (before.machine.loadAverageBefore[0] ?? 0) + 1) {
+      console.log(`  warning: the machine is busier than when the baseline was recorded (1-minute load ${loadNow[0]} against ${before.machine.loadAverageBefore[0]}): a timing regression may be the machine's (run again when it is quieter); the counts are not`);
     }
     const { found, notCompared } = regressions(before, now);
     for (const line of notCompared) console.log(`  not compared: ${line}`);
