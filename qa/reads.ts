@@ -81,7 +81,8 @@ function checkCount(ctx: ReadStepContext, where: string, expected: number | stri
   if (expected !== undefined && !countHolds(expected, actual)) ctx.failures.push({ where, expected, actual });
 }
 
-async function json(response: Response): Promise<Record<string, unknown>> {
+/** An answer's JSON body, or its first 300 characters when it is not JSON (for a readable failure). */
+export async function json(response: Response): Promise<Record<string, unknown>> {
   const text = await response.text();
   try {
     return JSON.parse(text) as Record<string, unknown>;

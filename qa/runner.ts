@@ -12,7 +12,7 @@ import type { LoadedScenario } from "./load.ts";
 import type { FlowStep, JournalExpectation, ScenarioFile, Step, TokenReadStep, TokenWriteStep } from "./schema.ts";
 import { mockAdmin, type MockAdmin } from "../harness/mock-admin.ts";
 import { checkSignedReturn } from "../harness/signed-return.ts";
-import { newReadState, runAccountsStep, runFilesStep, runFileStep, runMockFileStep, runSessionStep, type ReadState, type ReadStepContext } from "./reads.ts";
+import { json, newReadState, runAccountsStep, runFilesStep, runFileStep, runMockFileStep, runSessionStep, type ReadState, type ReadStepContext } from "./reads.ts";
 import { describeVersion, versionHolds } from "./versions.ts";
 import { runWebhookOutageStep, runWebhookStep, webhookSkipReason, type WebhookStepContext } from "./webhooks.ts";
 
@@ -181,14 +181,6 @@ export function needsChromium(scenario: ScenarioFile): boolean {
   return scenario.steps.some((s) => "browser" in s && typeof s.browser === "object" && s.browser.engine === "chromium");
 }
 
-async function json(response: Response): Promise<Record<string, unknown>> {
-  const text = await response.text();
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    return { _body: text.slice(0, 300) };
-  }
-}
 
 function check(ctx: Context, where: string, expected: unknown, actual: unknown): boolean {
   if (expected === undefined) return true;
