@@ -104,10 +104,7 @@ export class TokenKeeper {
     const stored = await this.#store.token(call.userId);
     if (!stored) return null;
     if (stored.token.accessToken.expiry * 1000 - call.now > minValiditySeconds * 1000) return { ...stored, refreshed: false };
-    await this.refresh(call, stored.token, events);
-    const latest = await this.#store.token(call.userId);
-    if (!latest) throw tokenGone(call.userId);
-    return { ...latest, refreshed: true };
+    return this.#refreshed(call, stored, events);
   }
 
   /**
@@ -119,6 +116,11 @@ export class TokenKeeper {
     const stored = await this.#store.token(call.userId);
     if (!stored) throw tokenGone(call.userId);
     if (stored.version !== seenVersion) return { ...stored, refreshed: false };
+    return this.#refreshed(call, stored, events);
+  }
+
+  /** Refreshes `stored` (once, shared) and answers what is stored after it, with its version. */
+  async #refreshed(call: ObjectCall, stored: StoredToken, events: OutboundEvent[]): Promise<FreshToken> {
     await this.refresh(call, stored.token, events);
     const latest = await this.#store.token(call.userId);
     if (!latest) throw tokenGone(call.userId);
