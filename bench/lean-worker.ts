@@ -18,6 +18,12 @@
  *   `stream`: the body is passed on unread, as production streams it (a file decrypted as
  *   it arrives, never held whole), and only the wait for the answer's headers counts as
  *   upstream; for a large file's end-to-end throughput and workerd's memory.
+ * - `GET /__bench/direct/{sessionKey}[/{fileName}]` with `X-Bench-Access-Token`: "the
+ *   digi.me call itself", as a backend on digi.me's SDK makes it: the service's own digi.me
+ *   client signs the request with the contract key, reads the file list (answered as JSON)
+ *   or the file (decrypted and decompressed as it streams, answered with its MIME type),
+ *   with the token given; no API key, no route, no user object. A file read through the
+ *   edge is measured against it, in the same runtime (issue 24's side by side).
  * - Every answer carries `X-Bench-Upstream-Ms`: how long this request had an
  *   outbound fetch in progress (overlapping fetches counted once), so the load
  *   generator can tell the Worker's own time from digi.me's. The digi.me calls
@@ -44,6 +50,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import worker from "../src/index.ts";
 import { KEY_SET_CACHE_PREFIX } from "../src/digime/key-set.ts";
 import type { Env } from "../src/env.ts";
+import { parseConfig } from "../src/config.ts";
+import { getServices } from "../src/services.ts";
 import { objectWiring, UserObject as ServiceUserObject } from "../src/users/object.ts";
 import type { ObjectCall } from "../src/users/api.ts";
 
@@ -187,6 +195,18 @@ function covered(intervals: Array<[number, number]>): number {
   return total;
 }
 
+/** The digi.me call itself (`/__bench/direct/…`): what the edge's read does, minus the edge. */
+async function direct(path: string, request: Request, isolateEnv: Env): Promise<Response> {
+  const [sessionKey, fileName] = path.slice("/__bench/direct/".length).split("/").map(decodeURIComponent);
+  const userAccessToken = request.headers.get("X-Bench-Access-Token");
+  if (!sessionKey || !userAccessToken) return new Response("sessionKey and X-Bench-Access-Token, please", { status: 400 });
+  // The Worker's own services (one per isolate): the same client, key imports and key-set cache.
+  const { digime } = getServices(parseConfig(isolateEnv), isolateEnv, { webhookQueue: isolateEnv.WEBHOOK_QUEUE });
+  if (!fileName) return Response.json(await digime.readFileList({ sessionKey, userAccessToken }));
+  const file = await digime.readFile({ sessionKey, fileName, userAccessToken });
+  return new Response(await digime.openFile(file), { headers: { "Content-Type": file.header.mimeType ?? "application/octet-stream" } });
+}
+
 export default {
   async fetch(request: Request, original: Env, ctx: ExecutionContext): Promise<Response> {
     const path = new URL(request.url).pathname;
@@ -206,6 +226,14 @@ export default {
     // One env object per isolate: the service caches its configuration and services by it.
     const isolateEnv = (env ??= { ...original, REAUTH_KV: memoryKv });
     const intervals: Array<[number, number]> = [];
+    if (path.startsWith("/__bench/direct/")) {
+      const answer = await upstream.run(intervals, () => direct(path, request, isolateEnv));
+      const response = new Response(answer.body, answer);
+      response.headers.set("X-Bench-Upstream-Ms", covered(intervals).toFixed(3));
+      response.headers.set("X-Bench-Object-Calls", "0");
+      response.headers.set("X-Bench-Objects-Woken", "0");
+      return response;
+    }
     const answer = await upstream.run(intervals, () => worker.fetch(request, isolateEnv, ctx));
     const id = answer.headers.get("X-Request-Id");
     const record = id ? objectRecords.get(id) : undefined;

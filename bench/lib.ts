@@ -36,8 +36,32 @@ export const TOKEN_STEPS: TokenStepName[] = ["token read (fresh)", "token read (
  */
 export type FileStepName = "file list read" | "file read (small)" | "file read (1 MiB)";
 export const FILE_STEPS: FileStepName[] = ["file list read", "file read (small)", "file read (1 MiB)"];
+/**
+ * "The digi.me call itself" (issue 24's side by side), one beside each read: the same
+ * digi.me call made the way a backend on digi.me's SDK makes it (the request signed with
+ * the contract key; a file decrypted and decompressed as it streams), by the service's own
+ * digi.me client in the same runtime, with the user's access token in hand: no API key, no
+ * route, no user object (`/__bench/direct/…` of the benchmark entry). A read through the
+ * edge costs what its twin does plus the edge's part, which the claim bounds.
+ */
+export type DirectStepName = "digi.me call (file list)" | "digi.me call (small file)" | "digi.me call (1 MiB file)";
+export const DIRECT_STEPS: DirectStepName[] = ["digi.me call (file list)", "digi.me call (small file)", "digi.me call (1 MiB file)"];
+/** Each read through the edge and the digi.me call it is measured against. */
+export const DIRECT_TWIN: Record<FileStepName, DirectStepName> = {
+  "file list read": "digi.me call (file list)",
+  "file read (small)": "digi.me call (small file)",
+  "file read (1 MiB)": "digi.me call (1 MiB file)",
+};
 /** The 1 MiB file's plaintext size (exactly), and its name on every file-reading user's account. */
 export const FILE_READ_BYTES = 1024 * 1024;
+/**
+ * What the load generator asks of every answer: no content coding. Miniflare's entry
+ * Worker gzips an answer for a client that accepts gzip (Node's fetch does), as
+ * Cloudflare's front line does in production, outside the Worker and its CPU; here it
+ * would run in workerd's process and count as the Worker's time (a 1 MiB JSON file:
+ * about 25 ms of CPU, more than its decryption).
+ */
+export const UNCOMPRESSED = { "Accept-Encoding": "identity" } as const;
 export const FILE_READ_NAME = "bench-1mib.json";
 /** What a read must do, every time (issue 24): one object call (the token), one digi.me call, and no error. */
 export const FILE_READ_EXPECTED: Record<FileStepName, { objectCalls: number; upstreamCalls: number }> = {
@@ -52,7 +76,7 @@ export const FILE_READ_EXPECTED: Record<FileStepName, { objectCalls: number; ups
  */
 export type FloorStepName = "baseline (1 MiB answer)";
 /** Any step the load generator sends. */
-export type MeasuredStep = StepName | TokenStepName | FileStepName | FloorStepName;
+export type MeasuredStep = StepName | TokenStepName | FileStepName | FloorStepName | DirectStepName;
 /** What a token read must do, every time: a regression in any of these fails `--compare` and `--token-reads`. */
 export const TOKEN_READ_EXPECTED: Record<TokenStepName, { objectCalls: number; upstreamCalls: number; refreshed: boolean }> = {
   "token read (fresh)": { objectCalls: 1, upstreamCalls: 0, refreshed: false },
@@ -71,6 +95,7 @@ export const REFRESH_BATCH = 25;
 
 export const isTokenStep = (step: MeasuredStep): step is TokenStepName => (TOKEN_STEPS as MeasuredStep[]).includes(step);
 export const isFileStep = (step: MeasuredStep): step is FileStepName => (FILE_STEPS as MeasuredStep[]).includes(step);
+export const isDirectStep = (step: MeasuredStep): step is DirectStepName => (DIRECT_STEPS as MeasuredStep[]).includes(step);
 
 export const ROUND_TRIPS: Record<MeasuredStep, number> = {
   "baseline (/healthz)": 0,
@@ -84,6 +109,9 @@ export const ROUND_TRIPS: Record<MeasuredStep, number> = {
   "file list read": 1,
   "file read (small)": 1,
   "file read (1 MiB)": 1,
+  "digi.me call (file list)": 1,
+  "digi.me call (small file)": 1,
+  "digi.me call (1 MiB file)": 1,
 };
 
 export interface Stats {
@@ -164,7 +192,7 @@ export interface Client {
 
 export function client(edgeUrl: string, apiKey: string, mockOrigin: string): Client {
   const api = (path: string, body?: unknown, method = body === undefined ? "GET" : "POST") =>
-    fetch(`${edgeUrl}${path}`, { method, headers: { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    fetch(`${edgeUrl}${path}`, { method, headers: { ...UNCOMPRESSED, Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
   return { edgeUrl, api, admin: mockAdmin(mockOrigin) };
 }
 
@@ -183,16 +211,19 @@ export interface BenchUser {
   account: string;
   /** The user's own session key at the mock (always finished: its file list answers at once). */
   sessionKey?: string;
+  /** The access token stored for the user at the edge: what a backend holding the token would use (the direct digi.me calls). */
+  accessToken?: string;
 }
 
 /** Creates users at the mock, stores their tokens at the edge, and delays every upstream call. */
 export async function setUp(c: Client, count: number, delayMs: number, prefix = "bench"): Promise<BenchUser[]> {
   const users: BenchUser[] = [];
   for (let i = 0; i < count; i++) {
-    const created = (await (await c.admin.createUser({ userId: `${prefix}-${i}`, accounts: 1 })).json()) as { userId: string; sessionKey?: string; accounts: Array<{ id: string }>; token: unknown };
+    const created = (await (await c.admin.createUser({ userId: `${prefix}-${i}`, accounts: 1 })).json()) as { userId: string; sessionKey?: string; accounts: Array<{ id: string }>; token: { accessToken?: { value?: string } } };
     const stored = await c.api(`/v1/users/${created.userId}/token`, created.token, "PUT");
     if (stored.status !== 204) throw new Error(`storing a token answered ${stored.status}: ${await stored.text()}`);
-    users.push({ id: created.userId, account: created.accounts[0]!.id, ...(created.sessionKey ? { sessionKey: created.sessionKey } : {}) });
+    const accessToken = created.token.accessToken?.value;
+    users.push({ id: created.userId, account: created.accounts[0]!.id, ...(created.sessionKey ? { sessionKey: created.sessionKey } : {}), ...(accessToken ? { accessToken } : {}) });
   }
   await c.admin.setScenario({ faults: [{ type: "delay", ms: delayMs, endpoints: API_ENDPOINTS }] });
   return users;
@@ -278,14 +309,17 @@ export async function prepareRefreshUsers(c: Client, count: number): Promise<Ben
 /** Sends one request of `step`; resolves once the body is read. */
 export async function sendStep(c: Client, step: MeasuredStep, user: BenchUser, callback?: PreparedCallback): Promise<StepAnswer> {
   let response: Response;
-  if (step === "baseline (/healthz)") response = await fetch(`${c.edgeUrl}/healthz`);
+  if (step === "baseline (/healthz)") response = await fetch(`${c.edgeUrl}/healthz`, { headers: UNCOMPRESSED });
   else if (step === "token read (fresh)") response = await c.api(`/v1/users/${user.id}/token`);
   else if (step === "token read (refresh)") response = await c.api(`/v1/users/${user.id}/token?minValidity=${REFRESH_MIN_VALIDITY_S}`);
-  else if (step === "baseline (1 MiB answer)") response = await fetch(`${c.edgeUrl}/__bench/bytes?n=${FILE_READ_BYTES}`);
+  else if (step === "baseline (1 MiB answer)") response = await fetch(`${c.edgeUrl}/__bench/bytes?n=${FILE_READ_BYTES}`, { headers: UNCOMPRESSED });
   else if (step === "file list read") response = await c.api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files`);
   else if (step === "file read (small)") response = await c.api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files/${smallFileName(user)}`);
   else if (step === "file read (1 MiB)") response = await c.api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files/${FILE_READ_NAME}`);
-  else if (step === "user start") response = await c.api("/v1/reauth/user", { userId: user.id, returnTo: RETURN_TO });
+  else if (isDirectStep(step)) {
+    const name = step === "digi.me call (file list)" ? "" : `/${encodeURIComponent(step === "digi.me call (small file)" ? smallFileName(user) : FILE_READ_NAME)}`;
+    response = await fetch(`${c.edgeUrl}/__bench/direct/${encodeURIComponent(user.sessionKey!)}${name}`, { headers: { ...UNCOMPRESSED, "X-Bench-Access-Token": user.accessToken! } });
+  } else if (step === "user start") response = await c.api("/v1/reauth/user", { userId: user.id, returnTo: RETURN_TO });
   else if (step === "account start") response = await c.api("/v1/reauth/account", { userId: user.id, accountId: user.account, returnTo: RETURN_TO });
   else response = await fetch(callback!.url, { redirect: "manual", headers: { Cookie: callback!.cookie } });
   const body = await response.arrayBuffer();
@@ -318,12 +352,15 @@ export const EXPECTED_STATUS: Record<MeasuredStep, number> = {
   "file list read": 200,
   "file read (small)": 200,
   "file read (1 MiB)": 200,
+  "digi.me call (file list)": 200,
+  "digi.me call (small file)": 200,
+  "digi.me call (1 MiB file)": 200,
 };
 
 /** Whether an answer is what its step must answer: the status and, for a token read, whether it refreshed; a 1 MiB answer, its length. */
 export function answeredAsExpected(step: MeasuredStep, answer: StepAnswer): boolean {
   if (answer.status !== EXPECTED_STATUS[step]) return false;
-  if ((step === "file read (1 MiB)" || step === "baseline (1 MiB answer)") && answer.bytes !== FILE_READ_BYTES) return false;
+  if ((step === "file read (1 MiB)" || step === "digi.me call (1 MiB file)" || step === "baseline (1 MiB answer)") && answer.bytes !== FILE_READ_BYTES) return false;
   return !isTokenStep(step) || answer.refreshed === TOKEN_READ_EXPECTED[step].refreshed;
 }
 

@@ -52,6 +52,7 @@ import { DEV_API_KEY, freePort, ROOT, startMockProcess, startStack, waitForHealt
 import { bootLean, buildBundle, objectState, type Bundle, type LeanRuntime, type ObjectState } from "./lean.ts";
 import {
   client,
+  DIRECT_TWIN,
   EXPECTED_STATUS,
   FILE_READ_BYTES,
   FILE_READ_EXPECTED,
@@ -68,6 +69,7 @@ import {
   round,
   sendStep,
   setUp,
+  UNCOMPRESSED,
   SHORT_ACCESS_TOKEN_MS,
   stats,
   STEPS,
@@ -782,7 +784,7 @@ async function largeReadOnce(c: Client, user: BenchUser, name: string | undefine
   try {
     const began = performance.now();
     // No name: the floor, 20 MiB of answer from the benchmark entry (no service code, no upstream).
-    const response = name ? await c.api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files/${name}`) : await fetch(`${c.edgeUrl}/__bench/bytes?n=${LARGE_FILE_BYTES}`);
+    const response = name ? await c.api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files/${name}`) : await fetch(`${c.edgeUrl}/__bench/bytes?n=${LARGE_FILE_BYTES}`, { headers: UNCOMPRESSED });
     let bytes = 0;
     for await (const part of response.body as unknown as AsyncIterable<Uint8Array>) bytes += part.length;
     const latencyMs = performance.now() - began;
@@ -886,7 +888,8 @@ async function runFileReads(options: { delay: number; rounds: number; perRound: 
   const { delay } = options;
   try {
     if (!lean.userObjects) throw new Error("the lean Worker binds no user objects: the reads take their token from them");
-    const steps: MeasuredStep[] = ["baseline (/healthz)", "baseline (1 MiB answer)", "token read (fresh)", ...FILE_STEPS];
+    // Each read beside its digi.me call itself (DIRECT_TWIN), taking turns.
+    const steps: MeasuredStep[] = ["baseline (/healthz)", "baseline (1 MiB answer)", "token read (fresh)", ...FILE_STEPS.flatMap((step) => [DIRECT_TWIN[step], step])];
     const pooled = new Map<MeasuredStep, Samples>();
     const levels = new Map<MeasuredStep, LevelResult[]>();
     const runtime = await bootLean({ script: { path: lean.path }, port: await freePort(), mock, userObjects: true, persistDir: objects.fresh() });
