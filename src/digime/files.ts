@@ -80,38 +80,43 @@ const ZLIB = "node:zlib";
 /**
  * Decrypts whole blocks that are not the file's last: WebCrypto's AES-CBC
  * always strips PKCS#7 padding, so a block that decrypts to a full padding
- * block is appended (E(0x10… XOR last), made with one AES-CBC encryption
- * under a zero IV) and stripped again.
+ * block (E(0x10… XOR last), made with one AES-CBC encryption under a zero IV)
+ * goes into the spare block at the end of `blocks` and is stripped again.
+ * `blocks`: the ciphertext, then one block of room (`Buffered.take`'s `spare`),
+ * so the chunk is not copied again to append it.
  */
-async function decryptBlocks(key: CryptoKey, iv: Uint8Array<ArrayBuffer>, data: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
-  const last = data.subarray(data.length - BLOCK);
+async function decryptBlocks(key: CryptoKey, iv: Uint8Array<ArrayBuffer>, blocks: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  const end = blocks.length - BLOCK;
   const padding = new Uint8Array(BLOCK);
-  for (let i = 0; i < BLOCK; i++) padding[i] = BLOCK ^ last[i]!;
-  const extra = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CBC", iv: ZERO_IV }, key, padding)).subarray(0, BLOCK);
-  const joined = new Uint8Array(data.length + BLOCK);
-  joined.set(data);
-  joined.set(extra, data.length);
-  return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-CBC", iv }, key, joined));
+  for (let i = 0; i < BLOCK; i++) padding[i] = BLOCK ^ blocks[end - BLOCK + i]!;
+  blocks.set(new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CBC", iv: ZERO_IV }, key, padding), 0, BLOCK), end);
+  return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-CBC", iv }, key, blocks));
 }
 
 /** Collects chunks of a byte stream and takes whole prefixes off it, copying only what is taken. */
 class Buffered {
   readonly #chunks: Uint8Array[] = [];
   length = 0;
+  readonly #drained: (chunk: Uint8Array) => void;
+  /** `drained`: told of each pushed chunk once everything in it has been taken (its buffer can be read into again). */
+  constructor(drained: (chunk: Uint8Array) => void = () => undefined) {
+    this.#drained = drained;
+  }
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     this.#chunks.push(chunk);
     this.length += chunk.length;
   }
-  take(bytes: number): Uint8Array<ArrayBuffer> {
-    const out = new Uint8Array(bytes);
+  /** The next `bytes`, in a new array with `spare` bytes of room after them. */
+  take(bytes: number, spare = 0): Uint8Array<ArrayBuffer> {
+    const out = new Uint8Array(bytes + spare);
     let filled = 0;
     while (filled < bytes) {
       const head = this.#chunks[0]!;
       const part = Math.min(head.length, bytes - filled);
       out.set(head.subarray(0, part), filled);
       filled += part;
-      if (part === head.length) this.#chunks.shift();
+      if (part === head.length) this.#drained(this.#chunks.shift()!);
       else this.#chunks[0] = head.subarray(part);
     }
     this.length -= bytes;
@@ -126,6 +131,8 @@ const READ_BYTES = 64 * 1024;
 interface ChunkReader {
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
   cancel(reason?: unknown): Promise<void>;
+  /** Hands back a chunk this reader answered once it has been copied out: the next read fills its buffer again instead of a new one. */
+  recycle(chunk: Uint8Array): void;
 }
 
 /**
@@ -142,11 +149,24 @@ function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
   } catch {
     byob = undefined; // not a byte stream
   }
-  if (!byob) return body.getReader();
+  if (!byob) {
+    const reader = body.getReader();
+    return { read: () => reader.read(), cancel: (reason) => reader.cancel(reason), recycle: () => undefined };
+  }
   const reader = byob;
+  // One 64 KiB buffer goes round (a BYOB read transfers it and answers a view of it), so a
+  // large file does not leave a new buffer per read for the collector.
+  let spare: ArrayBuffer | undefined;
   return {
-    read: () => (reader.readAtLeast ? reader.readAtLeast(READ_BYTES, new Uint8Array(READ_BYTES)) : reader.read(new Uint8Array(READ_BYTES))),
+    read: () => {
+      const view = new Uint8Array(spare ?? new ArrayBuffer(READ_BYTES));
+      spare = undefined;
+      return reader.readAtLeast ? reader.readAtLeast(READ_BYTES, view) : reader.read(view);
+    },
     cancel: (reason) => reader.cancel(reason),
+    recycle: (chunk) => {
+      if (chunk.buffer instanceof ArrayBuffer && chunk.buffer.byteLength === READ_BYTES) spare = chunk.buffer;
+    },
   };
 }
 
@@ -159,7 +179,7 @@ function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
  */
 export async function decryptFileStream(privateKey: CryptoKey, body: ReadableStream<Uint8Array>, stats?: DecryptStats): Promise<ReadableStream<Uint8Array>> {
   const reader = chunkReader(body);
-  const pending = new Buffered();
+  const pending = new Buffered((chunk) => reader.recycle(chunk));
   let done = false;
   let total = 0;
   const fill = async (atLeast: number) => {
@@ -195,9 +215,10 @@ export async function decryptFileStream(privateKey: CryptoKey, body: ReadableStr
           if (!done) {
             // Keep at least the last block back: only the file's very last block carries the padding.
             const bytes = Math.floor((pending.length - BLOCK) / BLOCK) * BLOCK;
-            const data = pending.take(bytes);
-            controller.enqueue(await decryptBlocks(aes, iv, data));
-            iv = data.slice(data.length - BLOCK);
+            const blocks = pending.take(bytes, BLOCK);
+            const nextIv = blocks.slice(bytes - BLOCK, bytes);
+            controller.enqueue(await decryptBlocks(aes, iv, blocks));
+            iv = nextIv;
             return;
           }
           if (pending.length === 0 || pending.length % BLOCK !== 0) {

@@ -67,6 +67,23 @@ describe("GET …/sessions/{sessionKey}/files/{fileName}", () => {
     }
   });
 
+  it("decrypts a body read as a fetched body is (a byte stream, its one read buffer reused), of any length around the chunks", async () => {
+    const { api } = testApp();
+    const { user, token } = await enrollUser(testMock.mock, api, { accounts: 1 });
+    const services = getServices(parseConfig(testEnv), testEnv);
+    const accessToken = token.accessToken.value;
+    for (const length of [FILE_CHUNK_BYTES - 300, FILE_CHUNK_BYTES, 2 * FILE_CHUNK_BYTES + 17, 5 * FILE_CHUNK_BYTES + 1000]) {
+      const content = Array.from({ length }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join("");
+      const { name } = testMock.mock.putFile(user, { accountId: user.accounts[0]!.id, content, compression: "none" });
+      const file = await services.digime.readFile({ sessionKey: user.sessionKey, fileName: name, userAccessToken: accessToken });
+      // The mock's body is a JavaScript stream; a fetched body in workerd is a byte stream, read with BYOB.
+      const body = new Response(await new Response(file.body).arrayBuffer()).body!;
+      const plain = await new Response(await services.digime.openFile({ ...file, body })).text();
+      expect(plain.length, String(length)).toBe(JSON.stringify(content).length);
+      expect(JSON.parse(plain), String(length)).toBe(content);
+    }
+  });
+
   it("answers 502 file_undecryptable, naming the file, for a file encrypted to another key", async () => {
     const { api } = testApp();
     const { user } = await enrollUser(testMock.mock, api, { accounts: 1 });
