@@ -14,12 +14,16 @@
  *
  * Every method answers a `Wire` result (RPC carries data, not error classes,
  * src/users/api.ts); src/users/client.ts is the Worker's side.
+ *
+ * This module coordinates: the RPC methods, first contact (and the KV
+ * takeover), starts and callbacks. Beside it: the token's custody
+ * (custody.ts), the flows' moves (transitions.ts), the alarm (alarm.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import { parseConfig } from "../config.ts";
-import { DigimeError, type DigimeSession, type UserAccessToken } from "../digime/index.ts";
+import type { UserAccessToken } from "../digime/index.ts";
 import type { Env } from "../env.ts";
-import { AppError, asAppError, FLOW_NOT_FOUND_PAGE, toWireError } from "../errors.ts";
+import { AppError, asAppError, toWireError } from "../errors.ts";
 import { confirmAccountCallback, exchangeUserCallback, recoveredOutcome, type CallbackEntry, type CallbackQuery, type Outcome } from "../flows/complete.ts";
 import type { StepDeps } from "../flows/custody.ts";
 import { newSecret, timingSafeEqual } from "../flows/ids.ts";
@@ -41,16 +45,13 @@ import { sha256 } from "../storage/crypto.ts";
 import { isStorageUnavailable, StorageError } from "../storage/errors.ts";
 import type { FlowKind } from "../storage/flows.ts";
 import { openToken } from "../storage/tokens.ts";
-import { UserStore, type FlowState, type TokenCondition, type WriteOptions } from "../storage/user-store.ts";
-import { flowEndedEvent, tokenExpiredEvent, tokenExpiringEvent } from "../webhooks/events.ts";
-import { flowEventId, newEventId, type OutboundEvent } from "../webhooks/outbox.ts";
+import { UserStore, type FlowState, type TokenCondition } from "../storage/user-store.ts";
+import type { OutboundEvent } from "../webhooks/outbox.ts";
 import type { CallbackAnswer, FlowRead, FreshToken, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
+import { EXCHANGE_RECHECK_MS, ObjectAlarm } from "./alarm.ts";
 import { TokenKeeper } from "./custody.ts";
-import { dueTokenNotice, flowDueAt, isOpen, keepAliveDueAt, nextAlarmAt } from "./schedule.ts";
-import { TOKEN_KEEPALIVE_RETRY_SECONDS } from "../storage/keys.ts";
-
-/** How long the alarm waits to look again at a flow whose callback is still exchanging: 5 seconds. */
-export const EXCHANGE_RECHECK_MS = 5_000;
+import { isOpen } from "./schedule.ts";
+import { FlowTransitions, pendingTokenContext } from "./transitions.ts";
 
 /**
  * How user objects get their services and storage. In production: from their
@@ -66,28 +67,32 @@ export const objectWiring = {
 /** The user object (binding `USERS`, SQLite storage). */
 export class UserObject extends DurableObject<Env> implements UserObjectApi {
   #built?: { services: Services; storage: DurableObjectStorage; store: UserStore };
-  /** The token's custody: versions, conditional writes, the one refresh per refresh token. */
+  /** The token's custody: versions, conditional writes, the one refresh per refresh token (custody.ts). */
   readonly #keeper = new TokenKeeper({
     deps: () => this.#deps(),
-    alarmForToken: (refreshTokenExpiry, nowMs) => this.#alarmForToken(refreshTokenExpiry, nowMs),
+    alarmForToken: (refreshTokenExpiry, nowMs) => this.#alarm.forToken(refreshTokenExpiry, nowMs),
     scope: (call) => this.#scope(call),
+  });
+  /** The flows' moves, each made once; one callback at a time per flow (transitions.ts). */
+  readonly #flows: FlowTransitions = new FlowTransitions({ deps: () => this.#deps(), alarmBy: (atMs) => this.#alarm.by(atMs) });
+  /** What the object does unasked (alarm.ts). */
+  readonly #alarm: ObjectAlarm = new ObjectAlarm({
+    deps: () => this.#deps(),
+    stored: () => this.ctx.storage.getAlarm(),
+    busy: this.#flows.busy,
+    expire: (flow, nowMs, publish) => this.#flows.end(flow, { status: "expired" }, nowMs, publish),
+    keeper: () => this.#keeper,
+    scope: () => this.#scope(),
+    publish: (events, contractId) => this.publishAlarmEvents(withContract(events, contractId)),
   });
   /** The first contact's takeover, while it runs: concurrent first calls share it. */
   #adopting?: Promise<void>;
   /** A KV record taken over whose delete failed: tried again at the next call. */
   #legacyLeft = false;
-  /** One callback at a time per flow (a second waits and sees the first's outcome). */
-  readonly #locks = new Map<string, Promise<unknown>>();
   /** Tokens digi.me issued for a flow whose write after the exchange failed: its reload uses this, never the spent code. */
   readonly #issued = new Map<string, UserAccessToken>();
-  /** Flows whose callback is talking to digi.me: the alarm does not expire them meanwhile. */
-  readonly #busy = new Set<string>();
-  /** The alarm as this instance last set or read it (`null`: none; `undefined`: not read yet). */
-  #alarmAt: number | null | undefined;
   /** The user this instance has checked its bookkeeping (and a KV token record) for. */
   #adoptedFor?: string;
-  /** Long polls waiting for a flow to end. */
-  readonly #waiters = new Map<string, Set<() => void>>();
 
   /** Where the alarm's events go: the webhook queue. Tests replace it to watch them. */
   publishAlarmEvents: (events: OutboundEvent[]) => Promise<void> = (events) => this.#deps().services.webhooks.publish(events);
@@ -105,9 +110,9 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     return { logLevel: call?.logLevel ?? this.env.LOG_LEVEL, ...(call?.requestId ? { requestId: call.requestId } : {}) };
   }
 
-  /** Runs a method: learns the user on first contact, takes over a KV token record once, and shapes the answer. */
   /**
-   * Runs a method. `remember`: a method that stores something of the user
+   * Runs a method: learns the user on first contact, takes over a KV token
+   * record once, and shapes the answer. `remember`: a method that stores something of the user
    * (a token, a flow) remembers the user at first contact; any other call
    * for a user this object never saw writes nothing.
    */
@@ -115,7 +120,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     const events: OutboundEvent[] = [];
     try {
       const { services } = this.#deps();
-      await this.#adopt(call.userId, !remember, call.contractId);
+      await this.#adopt(call.userId, remember, call.contractId);
       const step: StepDeps = {
         config: services.config,
         digime: services.forContract(call.contractId).digime,
@@ -139,23 +144,23 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
   /**
    * First contact: remember the user (the alarm has no request to learn it
    * from), and take over the token record the Worker kept in KV before the
-   * objects existed (then delete it there). Once per object. A `readOnly`
-   * call for a user the edge does not know writes nothing: no ghost objects.
+   * objects existed (then delete it there). Once per object. A call that does
+   * not `remember`, for a user the edge does not know, writes nothing: no ghost objects.
    */
-  async #adopt(userId: string, readOnly: boolean, contractId?: string): Promise<void> {
+  async #adopt(userId: string, remember: boolean, contractId?: string): Promise<void> {
     if (this.#adoptedFor === userId) {
       if (this.#legacyLeft) await this.#deleteLegacy(userId);
       return;
     }
     // Concurrent first calls share one takeover: a second KV read could otherwise bring back a token deleted meanwhile.
-    this.#adopting ??= this.#takeOver(userId, readOnly, contractId).finally(() => (this.#adopting = undefined));
+    this.#adopting ??= this.#takeOver(userId, remember, contractId).finally(() => (this.#adopting = undefined));
     await this.#adopting;
     // A call for another user than the one being adopted meets the corrupt-name check on its own; so does
     // a writing call that shared a read's takeover, which remembered nothing.
-    if (this.#adoptedFor !== userId) await this.#takeOver(userId, readOnly, contractId);
+    if (this.#adoptedFor !== userId) await this.#takeOver(userId, remember, contractId);
   }
 
-  async #takeOver(userId: string, readOnly: boolean, contractId?: string): Promise<void> {
+  async #takeOver(userId: string, remember: boolean, contractId?: string): Promise<void> {
     const { services, store } = this.#deps();
     const meta = await store.meta();
     if (meta.userId === userId && meta.kvChecked) {
@@ -173,7 +178,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     const opens = legacy ? await openToken(services.sealer, userId, legacy).then(() => true, () => false) : false;
     if (legacy && !opens) log(this.#scope(), "error", "legacy_token_unreadable", { source: "kv" });
     // A read for a user this object has never seen, with nothing to take over: nothing to remember.
-    if (readOnly && meta.userId === undefined && !(legacy && opens)) return;
+    if (!remember && meta.userId === undefined && !(legacy && opens)) return;
     // Only while none is stored, under a new version: never over a token written since.
     if (legacy && opens && (await store.putTokenRecord(legacy)).written) log(this.#scope(), "info", "token_taken_over", { source: "kv" });
     await store.putMeta({ ...(await store.meta()), userId, ...(contractId ? { contractId } : {}), kvChecked: true, ...(legacy && opens ? { kvDeletePending: true } : {}) });
@@ -181,7 +186,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     if (legacy && opens) {
       this.#legacyLeft = true;
       await this.#deleteLegacy(userId);
-      await this.#alarmForToken(legacy.refreshTokenExpiry, Date.now());
+      await this.#alarm.forToken(legacy.refreshTokenExpiry, Date.now());
     }
   }
 
@@ -236,10 +241,10 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
         const { services, store } = this.#deps();
         for (const flow of await store.flows()) {
           if (!isOpen(flow)) continue;
-          await this.#serial(flow.id, async () => {
+          await this.#flows.serial(flow.id, async () => {
             const current = await store.flow(flow.id);
             if (current && isOpen(current)) {
-              await this.#end(current, { status: "failed", errorCode: "USER_ERASED", errorSource: "edge" }, call.now, (events) => void deps.events.push(...events));
+              await this.#flows.end(current, { status: "failed", errorCode: "USER_ERASED", errorSource: "edge" }, call.now, (events) => void deps.events.push(...events));
             }
           });
         }
@@ -248,7 +253,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
         // Nothing of the user is left in this instance either: the next call starts as for a user never seen.
         this.#adoptedFor = undefined;
         this.#legacyLeft = false;
-        this.#alarmAt = null;
+        this.#alarm.cleared();
         log(deps.log, "info", "user_erased", {});
         return null;
       },
@@ -312,7 +317,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
         // One turn of the event loop: the request leaves the isolate before the commit can block it.
         await new Promise((resolve) => setTimeout(resolve, 0));
         await store.putFlow(state, { unconfirmed: true });
-        await this.#alarmBy(state.expiresAt, { unconfirmed: true });
+        await this.#alarm.by(state.expiresAt, { unconfirmed: true });
       })());
     try {
       // A failure here is awaited below, where it fails the start.
@@ -347,25 +352,11 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    */
   flow(call: ObjectCall, flowId: string, waitMs = 0): Promise<Wire<FlowRead | null>> {
     return this.#run(call, async (deps) => {
-      const state = await this.#current(call, flowId, deps.events);
-      if (!state || state.status !== "pending" || waitMs <= 0) return this.#read(state);
-      await this.#waitForEnd(flowId, Math.min(waitMs, state.expiresAt - call.now + EXCHANGE_RECHECK_MS));
-      return this.#read((await this.#deps().store.flow(flowId)) ?? null);
+      const state = await this.#flows.current(call, flowId, deps.events);
+      if (!state || state.status !== "pending" || waitMs <= 0) return this.#flows.read(state);
+      await this.#flows.waitForEnd(flowId, Math.min(waitMs, state.expiresAt - call.now + EXCHANGE_RECHECK_MS));
+      return this.#flows.read((await this.#deps().store.flow(flowId)) ?? null);
     });
-  }
-
-  /** A flow as the API reads it: its session opened (only a succeeded flow's: an unconfirmed one's is not the user's yet). */
-  async #read(state: FlowState): Promise<FlowRead>;
-  async #read(state: FlowState | null): Promise<FlowRead | null>;
-  async #read(state: FlowState | null): Promise<FlowRead | null> {
-    if (!state) return null;
-    const session = state.status === "succeeded" ? await this.#session(state) : undefined;
-    return session ? { ...state, session } : state;
-  }
-
-  async #session(state: FlowState): Promise<DigimeSession | undefined> {
-    if (!state.sealedSession) return undefined;
-    return JSON.parse(await this.#deps().services.sealer.open(state.sealedSession, sessionContext(state.id))) as DigimeSession;
   }
 
   /**
@@ -375,10 +366,10 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    */
   confirm(call: ObjectCall, flowId: string): Promise<Wire<FlowRead>> {
     return this.#run(call, (deps) =>
-      this.#serial(flowId, async () => {
-        const state = await this.#current(call, flowId, deps.events);
+      this.#flows.serial(flowId, async () => {
+        const state = await this.#flows.current(call, flowId, deps.events);
         if (!state) throw new AppError("flow_not_found", "unknown flow, or its outcome is no longer kept", { detail: { flowId } });
-        if (state.status === "succeeded" && state.identity !== "confirmed" && state.identity !== undefined) return this.#read(state);
+        if (state.status === "succeeded" && state.identity !== "confirmed" && state.identity !== undefined) return this.#flows.read(state);
         if (state.status !== "awaiting_confirmation" || !state.pendingToken) {
           throw new AppError("flow_not_awaiting_confirmation", `this flow is ${state.status}, not awaiting confirmation`, {
             hint: "only a flow whose status is awaiting_confirmation can be confirmed",
@@ -388,7 +379,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
         }
         const token = JSON.parse(await this.#deps().services.sealer.open(state.pendingToken, pendingTokenContext(flowId))) as UserAccessToken;
         // The token and the outcome in one write: both or neither (a confirm that failed can simply be retried).
-        const done = await this.#end(state, { status: "succeeded" }, call.now, (events) => void deps.events.push(...events), {
+        const done = await this.#flows.end(state, { status: "succeeded" }, call.now, (events) => void deps.events.push(...events), {
           token,
           persist: async (next) => {
             let written: FlowState | undefined;
@@ -397,77 +388,9 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
           },
         });
         log(deps.log, "info", "flow_confirmed", { flowId, kind: state.kind, identity: state.identity });
-        return this.#read(done);
+        return this.#flows.read(done);
       }),
     );
-  }
-
-  #waitForEnd(flowId: string, ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let waiters = this.#waiters.get(flowId);
-      if (!waiters) this.#waiters.set(flowId, (waiters = new Set()));
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(done);
-        if (waiters.size === 0) this.#waiters.delete(flowId);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      waiters.add(done);
-    });
-  }
-
-  #wake(flowId: string): void {
-    for (const done of [...(this.#waiters.get(flowId) ?? [])]) done();
-  }
-
-  /** The flow's state; a pending flow past its expiry is expired on the spot (once). */
-  async #current(call: ObjectCall, flowId: string, events: OutboundEvent[]): Promise<FlowState | null> {
-    const state = await this.#deps().store.flow(flowId);
-    if (!state) return null;
-    if (isOpen(state) && flowDueAt(state) <= call.now && !this.#busy.has(flowId)) {
-      return this.#end(state, { status: "expired" }, call.now, (produced) => void events.push(...produced));
-    }
-    return state;
-  }
-
-  /**
-   * The one place a flow ends: records the outcome, wakes long polls, and
-   * hands the event to `publish` (the caller's events, or the queue).
-   */
-  async #end(
-    state: FlowState,
-    outcome: Omit<Outcome, "status" | "token"> & { status: "succeeded" | "failed" | "expired" | "awaiting_confirmation"; tokenVersion?: number },
-    nowMs: number,
-    publish: (events: OutboundEvent[]) => Promise<void> | void,
-    { token, session, persist }: { token?: UserAccessToken; session?: DigimeSession; persist?: (next: FlowState) => Promise<FlowState> } = {},
-  ): Promise<FlowState> {
-    const { pendingToken: _pendingToken, confirmBy: _confirmBy, ...rest } = state;
-    const { sealer, config } = this.#deps().services;
-    // The session of a user or full-authorization flow that digi.me issued a token for: kept sealed with its outcome.
-    const sealedSession = session && token ? { sealedSession: await sealer.seal(JSON.stringify(session), sessionContext(state.id)) } : {};
-    let next: FlowState;
-    if (outcome.status === "awaiting_confirmation") {
-      // Kept sealed for the application's confirmation (POST /v1/flows/{flowId}/confirm), never stored under the user meanwhile.
-      const sealed = await sealer.seal(JSON.stringify(token), pendingTokenContext(state.id));
-      next = { ...rest, ...outcome, ...sealedSession, pendingToken: sealed, confirmBy: nowMs + config.flowTtlSeconds * 1000, completedAt: nowMs };
-    } else {
-      // An unconfirmed flow that expires keeps when its confirmation ran out: flow.expired reports it.
-      const unconfirmed = outcome.status === "expired" && state.confirmBy !== undefined ? { confirmBy: state.confirmBy } : {};
-      next = { ...rest, ...outcome, ...sealedSession, ...unconfirmed, completedAt: nowMs };
-    }
-    if (persist) next = await persist(next);
-    else await this.#deps().store.putFlow(next);
-    this.#wake(state.id);
-    const announced = next.status === "awaiting_confirmation" ? undefined : token;
-    const announcedSession = announced ? (session ?? (await this.#session(next))) : undefined;
-    await publish([{ id: flowEventId(next.id, next.status), event: flowEndedEvent(next, nowMs, announced, announcedSession) }]);
-    await this.#alarmBy(nextAlarmAt([next], undefined, {}, 0, nowMs)!);
-    return next;
-  }
-
-  async #bound(state: FlowState, presented: string | undefined): Promise<boolean> {
-    return presented !== undefined && state.bindingHash !== undefined && timingSafeEqual(await sha256(presented), state.bindingHash);
   }
 
   /**
@@ -477,8 +400,8 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
    */
   launch(call: ObjectCall, flowId: string, presented?: string): Promise<Wire<LaunchAnswer>> {
     return this.#run(call, async (deps) => {
-      const state = await this.#known(call, flowId, deps.events);
-      const bound = await this.#bound(state, presented);
+      const state = await this.#flows.known(call, flowId, deps.events);
+      const bound = await this.#flows.bound(state, presented);
       if (state.status !== "pending") return { state, bound };
       if (state.bindingHash) {
         if (!bound) {
@@ -495,27 +418,6 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
       log(this.#scope(call), "info", "flow_launched", { flowId, kind: state.kind });
       return { state: launched, bound: true, secret };
     });
-  }
-
-  async #known(call: ObjectCall, flowId: string, events: OutboundEvent[]): Promise<FlowState> {
-    const state = await this.#current(call, flowId, events);
-    if (!state || state.status === "expired") {
-      throw new AppError("flow_not_found", "this flow is unknown or has expired", { retryable: true, page: FLOW_NOT_FOUND_PAGE, detail: { flowId } });
-    }
-    return state;
-  }
-
-  /** One callback at a time per flow: a duplicate waits for the first and sees its outcome. */
-  async #serial<T>(flowId: string, body: () => Promise<T>): Promise<T> {
-    const before = this.#locks.get(flowId) ?? Promise.resolve();
-    const mine = before.catch(() => undefined).then(body);
-    const tail = mine.catch(() => undefined);
-    this.#locks.set(flowId, tail);
-    try {
-      return await mine;
-    } finally {
-      if (this.#locks.get(flowId) === tail) this.#locks.delete(flowId);
-    }
   }
 
   /** digi.me's callback for a user or full-authorization flow. */
@@ -537,7 +439,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
         if (bound) return;
         // The flow's own state, from a browser that never launched it: digi.me's page was forwarded and completed
         // elsewhere. The flow ends here, so its code can never be redeemed, not even by the launching browser later.
-        await this.#end(state, { status: "failed", errorCode: "BROWSER_MISMATCH", errorSource: "edge" }, call.now, (events) => void deps.events.push(...events));
+        await this.#flows.end(state, { status: "failed", errorCode: "BROWSER_MISMATCH", errorSource: "edge" }, call.now, (events) => void deps.events.push(...events));
         log(deps.log, "warn", "browser_mismatch", { flowId: state.id, hadCookie: presented !== undefined });
         throw new AppError("browser_not_bound", "digi.me's page for this flow was completed in a browser that did not start it", {
           page: "This reauthorization was completed in another browser than the one that started it, so it was stopped. Please go back to the application and start again.",
@@ -571,9 +473,9 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
     { fromBrowser = false }: { fromBrowser?: boolean } = {},
   ): Promise<Wire<CallbackAnswer>> {
     const result = await this.#run(call, (deps) =>
-      this.#serial(entry.id, async (): Promise<CallbackAnswer> => {
-        const state = await this.#known(call, entry.id, deps.events);
-        const bound = await this.#bound(state, presented);
+      this.#flows.serial(entry.id, async (): Promise<CallbackAnswer> => {
+        const state = await this.#flows.known(call, entry.id, deps.events);
+        const bound = await this.#flows.bound(state, presented);
         if (state.status !== "pending") return { state, bound, ended: false };
         await check?.(deps, state, bound);
         if (!bound) {
@@ -582,7 +484,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
             detail: { flowId: state.id, hadCookie: presented !== undefined },
           });
         }
-        this.#busy.add(state.id);
+        this.#flows.busy.add(state.id);
         try {
           // A token this instance already holds for the flow (a write after its exchange failed): a reload of the
           // callback uses it, never the spent code. The recovery form brings its own, which must open.
@@ -592,7 +494,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
           const recorded: typeof decided & { tokenVersion?: number } = decided;
           try {
             if (token && outcome.status === "succeeded") recorded.tokenVersion = await deps.custody.store(token);
-            const done = await this.#end(state, recorded, call.now, (events) => void deps.events.push(...events), { token, session: entry.session });
+            const done = await this.#flows.end(state, recorded, call.now, (events) => void deps.events.push(...events), { token, session: entry.session });
             this.#issued.delete(state.id);
             log(deps.log, "info", "flow_completed", { flowId: state.id, kind: state.kind, status: done.status, errorCode: done.errorCode });
             return { state: done, bound: true, ended: true };
@@ -605,7 +507,7 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
             return { state, bound: true, ended: false, recovery: await sealForRecovery(this.#deps().services.sealer, state.id, call.userId, token) };
           }
         } finally {
-          this.#busy.delete(state.id);
+          this.#flows.busy.delete(state.id);
         }
       }),
     );
@@ -614,103 +516,9 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
 
   // ---- The alarm ---------------------------------------------------------
 
-  /**
-   * Sets the alarm to the earliest thing this object must do unasked: a
-   * pending flow's expiry, an outcome's end of keeping, a token notice. Run by
-   * the alarm itself, which looks at everything.
-   */
-  async #schedule(nowMs: number): Promise<void> {
-    const { services, store } = this.#deps();
-    const [flows, record, meta] = await Promise.all([store.flows(), store.tokenRecord(), store.meta()]);
-    // A flow whose callback is exchanging is looked at again after the recheck, never at once: its past expiry would make the alarm spin.
-    const busy = flows.some((flow) => this.#busy.has(flow.id) && isOpen(flow));
-    const idle = flows.filter((flow) => !(this.#busy.has(flow.id) && isOpen(flow)));
-    const due = nextAlarmAt(idle, record, meta, services.config.tokenExpiringNoticeSeconds, nowMs, services.config.tokenKeepAliveSeconds);
-    const at = busy ? Math.min(due ?? Infinity, nowMs + EXCHANGE_RECHECK_MS) : due;
-    await store.setAlarm(at);
-    this.#alarmAt = at ?? null;
-  }
-
-  /**
-   * After a write: makes sure the alarm comes no later than `atMs`. An alarm
-   * already set earlier stays (it recomputes everything when it runs, so an
-   * early one costs nothing but a look), which spares most writes a second
-   * commit and the reads a full recompute needs.
-   */
-  async #alarmBy(atMs: number, options?: WriteOptions): Promise<void> {
-    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
-    if (this.#alarmAt !== null && this.#alarmAt <= atMs) return;
-    await this.#deps().store.setAlarm(atMs, options);
-    this.#alarmAt = atMs;
-  }
-
-  /** After a token write: the alarm comes by its `token.expiring` notice (or its lapse, or its keep-alive). */
-  async #alarmForToken(refreshTokenExpiry: number, nowMs: number): Promise<void> {
-    const { services, store } = this.#deps();
-    const { tokenExpiringNoticeSeconds, tokenKeepAliveSeconds } = services.config;
-    const at = nextAlarmAt([], { refreshTokenExpiry, updatedAt: nowMs }, await store.meta(), tokenExpiringNoticeSeconds, nowMs, tokenKeepAliveSeconds);
-    if (at !== undefined) await this.#alarmBy(at);
-  }
-
-  /**
-   * Keep-alive (TOKEN_KEEPALIVE_SECONDS): refreshes the token when its
-   * refresh token is about to expire, through the one refresh. A refusal stops
-   * it for that token (and is announced as any refused refresh is); digi.me
-   * not answering makes it try again later.
-   */
-  async #keepAlive(userId: string, contractId: string | undefined, now: number, events: OutboundEvent[]): Promise<void> {
-    const { services, store } = this.#deps();
-    const record = await store.tokenRecord();
-    const due = record ? keepAliveDueAt(record, await store.meta(), services.config.tokenKeepAliveSeconds) : undefined;
-    if (!record || due === undefined || due > now) return;
-    const stored = await store.token(userId);
-    if (!stored) return;
-    try {
-      await this.#keeper.refresh({ userId, now, ...(contractId ? { contractId } : {}) }, stored.token, events);
-      log(this.#scope(), "info", "token_kept_alive", { version: stored.version });
-    } catch (error) {
-      const refused = error instanceof DigimeError && error.isInvalidToken("refresh_token");
-      const meta = await store.meta();
-      await store.putMeta(refused ? { ...meta, keepAliveGaveUpFor: record.refreshTokenExpiry } : { ...meta, keepAliveNotBefore: now + TOKEN_KEEPALIVE_RETRY_SECONDS * 1000 });
-      log(this.#scope(), refused ? "warn" : "error", "keep_alive_failed", { refused, cause: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
-    }
-  }
-
-  /** Expires due flows, forgets old outcomes, keeps the token alive, sends token notices, then sets the next alarm. */
+  /** Expires due flows, forgets old outcomes, keeps the token alive, sends token notices, then sets the next alarm (alarm.ts). */
   override async alarm(): Promise<void> {
-    const { services, store } = this.#deps();
-    const now = Date.now();
-    this.#alarmAt = null; // the runtime cleared it to run this
-    const { userId, contractId } = await store.meta();
-    const events: OutboundEvent[] = [];
-    try {
-      for (const flow of await store.flows()) {
-        // A flow whose callback is exchanging is left to the callback: its outcome decides (#schedule looks again later).
-        if (flowDueAt(flow) > now || (isOpen(flow) && this.#busy.has(flow.id))) continue;
-        if (isOpen(flow)) {
-          await this.#end(flow, { status: "expired" }, now, (produced) => void events.push(...produced));
-          log(this.#scope(), "info", "flow_expired", { flowId: flow.id, kind: flow.kind });
-        } else {
-          await store.deleteFlow(flow.id);
-        }
-      }
-      if (userId !== undefined) await this.#keepAlive(userId, contractId, now, events);
-      // Read after the keep-alive: a refresh it made replaced the token, and what is due of notices with it.
-      const record = await store.tokenRecord();
-      const meta = await store.meta();
-      const notice = record && userId !== undefined ? dueTokenNotice(record, meta, services.config.tokenExpiringNoticeSeconds, now) : undefined;
-      if (record && userId !== undefined && notice) {
-        const expiry = record.refreshTokenExpiry;
-        const event = notice === "expired" ? tokenExpiredEvent(userId, expiry, now) : tokenExpiringEvent(userId, record, now);
-        events.push({ id: newEventId(), event });
-        // After `expired` it is too late to warn.
-        await store.putMeta({ ...meta, expiringSentFor: expiry, ...(notice === "expired" ? { expiredSentFor: expiry } : {}) });
-      }
-    } finally {
-      // What was written is announced even when a later step failed: the retried alarm finds those flows ended and announces them no more.
-      if (events.length) await this.publishAlarmEvents(withContract(events, contractId));
-    }
-    await this.#schedule(now);
+    await this.#alarm.ring(Date.now());
   }
 }
 
@@ -719,15 +527,3 @@ function withContract(events: OutboundEvent[], contractId: string | undefined): 
   if (!contractId) return events;
   return events.map((outbound) => ({ ...outbound, event: { ...outbound.event, data: { ...outbound.event.data, contractId } } as typeof outbound.event }));
 }
-
-/** The additional data of a token kept for confirmation. */
-function pendingTokenContext(flowId: string): string {
-  return `flow:v1:${flowId}:token`;
-}
-
-/** The additional data of a flow's session. */
-function sessionContext(flowId: string): string {
-  return `flow:v1:${flowId}:session`;
-}
-
-
