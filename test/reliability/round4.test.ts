@@ -11,6 +11,7 @@ import { parseConfig } from "../../src/config.ts";
 import type { Env } from "../../src/env.ts";
 import { Sealer } from "../../src/storage/crypto.ts";
 import { USER_KEYS } from "../../src/storage/user-store.ts";
+import { EXCHANGE_RECHECK_MS } from "../../src/users/alarm.ts";
 import { UserObject } from "../../src/users/object.ts";
 import type { DeliverMessage } from "../../src/webhooks/messages.ts";
 import type { OutboundEvent } from "../../src/webhooks/outbox.ts";
@@ -203,6 +204,27 @@ describe("the alarm", () => {
     expect(answer.status).toBe(303);
     // One run at the expiry (which leaves the busy flow alone), perhaps one recheck: never a loop.
     expect(runs.mock.calls.length).toBeLessThanOrEqual(2);
+    runs.mockRestore();
+  });
+
+  it("looks again at a flow it met exchanging after its recheck, not at the token's next notice", async () => {
+    // The flow expires about 0.3 s from now; its exchange is held 1.5 s.
+    const e = edge({ now: () => Date.now() - FLOW_TTL_MS + 300 });
+    const { user, token } = testMock.mock.createUser({ accounts: 1 });
+    await e.api(`/v1/users/${user.id}/token`, { method: "PUT", body: token });
+    const { launchUrl } = (await (await e.api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/done` } })).json()) as { launchUrl: string };
+    const browser = e.browser();
+    const callback = await upToCallback(browser, launchUrl);
+    testMock.mock.setUserScenario(user, scenarioSchema.parse({ faults: [{ type: "delay", ms: 1_500, endpoints: ["oauth/token"], times: 1 }] }));
+    const runs = vi.spyOn(UserObject.prototype, "alarm");
+    const answered = browser.get(callback);
+    // The alarm rang at the expiry and left the exchanging flow alone…
+    await vi.waitFor(() => expect(runs).toHaveBeenCalled(), { timeout: 1_200, interval: 20 });
+    await vi.waitFor(async () => expect(await runInDurableObject(userObject(user.id), (_instance, state) => state.storage.getAlarm())).not.toBe(null), { timeout: 500, interval: 20 });
+    // …and set itself to look again within the recheck: were the callback to die, the flow would still end.
+    const at = await runInDurableObject(userObject(user.id), (_instance, state) => state.storage.getAlarm());
+    expect(at).toBeLessThanOrEqual(Date.now() + EXCHANGE_RECHECK_MS);
+    expect((await answered).status).toBe(303);
     runs.mockRestore();
   });
 
