@@ -164,6 +164,21 @@ async function recordAlarmEvents(userId: string): Promise<OutboundEvent[]> {
   return recorded;
 }
 
+/**
+ * A user flow started on a clock set so that it expires `expiresInMs` from now, launched up
+ * to digi.me's callback, whose code exchange digi.me will hold `heldMs`.
+ */
+async function exchangeHeldPastExpiry({ expiresInMs, heldMs }: { expiresInMs: number; heldMs: number }) {
+  const e = edge({ now: () => Date.now() - FLOW_TTL_MS + expiresInMs });
+  const { user, token } = testMock.mock.createUser({ accounts: 1 });
+  await e.api(`/v1/users/${user.id}/token`, { method: "PUT", body: token });
+  const { launchUrl } = (await (await e.api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/done` } })).json()) as { launchUrl: string };
+  const browser = e.browser();
+  const callback = await upToCallback(browser, launchUrl);
+  testMock.mock.setUserScenario(user, scenarioSchema.parse({ faults: [{ type: "delay", ms: heldMs, endpoints: ["oauth/token"], times: 1 }] }));
+  return { user, browser, callback };
+}
+
 describe("the alarm", () => {
   it("announces every expired flow exactly once when its second flow's write fails once and the alarm is retried", async () => {
     const e = edge();
@@ -192,13 +207,7 @@ describe("the alarm", () => {
 
   it("does not spin while a callback exchanges past the flow's expiry: it runs again only after its recheck", async () => {
     // The flow expires about 0.8 s from now; its exchange is held 1.8 s (the edge's deadline is 2 s).
-    const e = edge({ now: () => Date.now() - FLOW_TTL_MS + 800 });
-    const { user, token } = testMock.mock.createUser({ accounts: 1 });
-    await e.api(`/v1/users/${user.id}/token`, { method: "PUT", body: token });
-    const { launchUrl } = (await (await e.api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/done` } })).json()) as { launchUrl: string };
-    const browser = e.browser();
-    const callback = await upToCallback(browser, launchUrl);
-    testMock.mock.setUserScenario(user, scenarioSchema.parse({ faults: [{ type: "delay", ms: 1_800, endpoints: ["oauth/token"], times: 1 }] }));
+    const { browser, callback } = await exchangeHeldPastExpiry({ expiresInMs: 800, heldMs: 1_800 });
     const runs = vi.spyOn(UserObject.prototype, "alarm");
     const answer = await browser.get(callback);
     expect(answer.status).toBe(303);
@@ -209,13 +218,7 @@ describe("the alarm", () => {
 
   it("looks again at a flow it met exchanging after its recheck, not at the token's next notice", async () => {
     // The flow expires about 0.3 s from now; its exchange is held 1.5 s.
-    const e = edge({ now: () => Date.now() - FLOW_TTL_MS + 300 });
-    const { user, token } = testMock.mock.createUser({ accounts: 1 });
-    await e.api(`/v1/users/${user.id}/token`, { method: "PUT", body: token });
-    const { launchUrl } = (await (await e.api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/done` } })).json()) as { launchUrl: string };
-    const browser = e.browser();
-    const callback = await upToCallback(browser, launchUrl);
-    testMock.mock.setUserScenario(user, scenarioSchema.parse({ faults: [{ type: "delay", ms: 1_500, endpoints: ["oauth/token"], times: 1 }] }));
+    const { user, browser, callback } = await exchangeHeldPastExpiry({ expiresInMs: 300, heldMs: 1_500 });
     const runs = vi.spyOn(UserObject.prototype, "alarm");
     const answered = browser.get(callback);
     // The alarm rang at the expiry and left the exchanging flow alone…
