@@ -197,7 +197,7 @@ const webhookStep = z
     webhook: z
       .object({
         /** Flow events are this file's flow's; token events are its user's. */
-        type: z.enum(["flow.succeeded", "flow.failed", "flow.expired", "token.rotated", "token.expiring", "token.expired", "token.refresh_failed"]),
+        type: z.enum(["flow.succeeded", "flow.failed", "flow.awaiting_confirmation", "flow.expired", "token.rotated", "token.expiring", "token.expired", "token.refresh_failed"]),
         /**
          * Seconds to wait: from the step's start, or with `afterExpiry` from the
          * flow's expiresAt (flow events) or the imported refresh token's expiry (token events).
@@ -233,6 +233,8 @@ const webhookStep = z
          * `{ userId }` (user_reauth) or `{ userId, allowFullAuthorization: true }` (full_authorization).
          */
         next: z.enum(["user_reauth", "full_authorization"]).optional(),
+        /** flow.awaiting_confirmation / flow.succeeded: the digi.me identity the flow brought (`new`, `replaced`; a confirmed flow's `confirmed`). */
+        identity: z.enum(["new", "replaced", "confirmed"]).optional(),
         /** The event's `data.contractId`. */
         contractId: contractIdSchema.optional(),
       })

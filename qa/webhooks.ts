@@ -170,6 +170,7 @@ export async function runWebhookStep(ctx: WebhookStepContext, step: WebhookStep,
     const present = typeof session?.key === "string" && session.key !== "";
     if (present !== (expect.session === "present")) ctx.failures.push({ where: at("webhook: session ({ key, expiry })"), expected: expect.session, actual: session === undefined ? "absent" : JSON.stringify(session) });
   }
+  if (expect.identity !== undefined && data.identity !== expect.identity) ctx.failures.push({ where: at("webhook: identity"), expected: expect.identity, actual: data.identity ?? "(none)" });
   if (expect.contractId !== undefined && data.contractId !== expect.contractId) ctx.failures.push({ where: at("webhook: data.contractId"), expected: expect.contractId, actual: data.contractId ?? "(none)" });
   if (expect.reason !== undefined && data.reason !== expect.reason) ctx.failures.push({ where: at("webhook: reason"), expected: expect.reason, actual: data.reason ?? "(none)" });
   if (expect.next !== undefined) {

@@ -64,10 +64,10 @@ describe("the shipped QA suite", () => {
     expect(failed.map((r) => ({ name: r.name, failures: r.failures }))).toEqual([]);
   }, 180_000);
 
-  it("passes the webhook scenarios: success, failure, account, rotation, expiry, an endpoint down then up, token expiring and expired", async () => {
+  it("passes the webhook scenarios: success, failure, account, rotation, expiry, an endpoint down then up, token expiring and expired, awaiting confirmation", async () => {
     const results = await runAll(suite("webhooks"), options, 8);
     expect(results.map((r) => [r.name, r.status, r.failures])).toEqual(results.map((r) => [r.name, "passed", []]));
-    expect(results.length).toBeGreaterThanOrEqual(8);
+    expect(results.length).toBeGreaterThanOrEqual(9);
     // The token notices ran (not skipped), each with its own user's events.
     const files = results.map((r) => r.file.replace(/\\/g, "/"));
     expect(files).toEqual(expect.arrayContaining([expect.stringMatching(/webhooks\/token-expiring\.yaml$/), expect.stringMatching(/webhooks\/token-expired\.yaml$/)]));
@@ -700,6 +700,12 @@ describe("the QA runner's webhook step", () => {
       { where: "steps[0] webhook: reason", expected: "expired", actual: "invalid" },
       { where: "steps[0] webhook: next (the call that recovers)", expected: { method: "POST", path: "/v1/reauth/user", body: { userId: "u1" } }, actual: { method: "POST", path: "/v1/reauth/user", body: { userId: "u1", allowFullAuthorization: true } } },
     ]);
+  });
+
+  it("checks a flow event's identity", async () => {
+    const confirmed: ReceivedWebhook = { ...unverified, verified: true, verifyError: undefined, event: { type: "flow.succeeded", timestamp: new Date().toISOString(), data: { flowId: "F1", userId: "u1", identity: "new" } } };
+    expect(await stepAgainst(confirmed, { identity: "new" })).toEqual([]);
+    expect(await stepAgainst(confirmed, { identity: "replaced" })).toEqual([{ where: "steps[0] webhook: identity", expected: "replaced", actual: "new" }]);
   });
 
   it("passes a verified delivery, and an unverified one only when signatureValid: false", async () => {
