@@ -304,7 +304,9 @@ const AccountReauthSchema = describe(
     reason: z.optional(z.enum(["ServiceAuthorizationError", "unauthorized"])),
     message: z.optional(z.string()),
     start: z.optional(
-      describe(z.object({ userId: z.string(), accountId: z.string() }), { description: "The body of POST /v1/reauth/account that starts this account's reauthorization: add `returnTo`" }),
+      describe(z.object({ userId: z.string(), accountId: z.string(), contractId: z.optional(z.string()) }), {
+        description: "The body of POST /v1/reauth/account that starts this account's reauthorization (with `contractId` when the user's contract is not the default): add `returnTo`",
+      }),
     ),
   }),
   { id: "AccountReauth" },

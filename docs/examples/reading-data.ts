@@ -529,7 +529,7 @@ export function reauthorizeLastMonth(edge: EdgeClient, userId: string, returnTo:
 export type TokenEvent =
   | { type: "token.rotated"; data: { userId: string; token: UserAccessToken; version?: number; rotatedAt: string } }
   | { type: "flow.succeeded"; data: { userId: string; flowId: string; token?: UserAccessToken; version?: number; session?: { key: string; expiry: number } } }
-  | { type: "token.refresh_failed"; data: { userId: string; reason: "expired" | "invalid"; version: number; failedAt: string; next: { method: "POST"; path: "/v1/reauth/user"; body: { userId: string; allowFullAuthorization?: true } } } };
+  | { type: "token.refresh_failed"; data: { userId: string; reason: "expired" | "invalid"; version: number; failedAt: string; next: { method: "POST"; path: "/v1/reauth/user"; body: { userId: string; contractId?: string; allowFullAuthorization?: true } } } };
 
 /** A backend's own copy of each user's token (better: keep none, and read before each batch). */
 export interface TokenCopies {

@@ -17,7 +17,7 @@ export interface AccountReauth {
   needed: boolean;
   reason?: ReauthReason;
   message?: string;
-  start?: { userId: string; accountId: string };
+  start?: { userId: string; accountId: string; contractId?: string };
 }
 
 /** The answer of `GET /v1/users/{userId}/accounts`. */
@@ -49,9 +49,10 @@ export interface FileListRead {
 /** How often the long poll of a file list asks digi.me again while the sync runs: every second. */
 export const FILE_LIST_POLL_MS = 1_000;
 
-function reauthFor(userId: string, accountId: string, reason: ReauthReason | undefined, message?: string): AccountReauth {
+function reauthFor(deps: Pick<ReadDeps, "user" | "startContractId">, accountId: string, reason: ReauthReason | undefined, message?: string): AccountReauth {
   if (!reason) return { needed: false };
-  return { needed: true, reason, ...(message ? { message } : {}), start: { userId, accountId } };
+  const contract = deps.startContractId ? { contractId: deps.startContractId } : {};
+  return { needed: true, reason, ...(message ? { message } : {}), start: { userId: deps.user.userId, accountId, ...contract } };
 }
 
 /** 511s a sync reported, by account. */
@@ -74,7 +75,7 @@ export async function readAccounts(deps: ReadDeps, sessionKey?: string): Promise
     userId,
     accounts: accounts.map((account) => {
       const reason: ReauthReason | undefined = lost.has(account.id) ? "ServiceAuthorizationError" : account.accessTokenStatus?.authorized === false ? "unauthorized" : undefined;
-      return { ...account, reauth: reauthFor(userId, account.id, reason, lost.get(account.id)) };
+      return { ...account, reauth: reauthFor(deps, account.id, reason, lost.get(account.id)) };
     }),
     ...(fileList ? { syncState: fileList.status.state } : {}),
   };
@@ -121,7 +122,7 @@ export async function readFileList(deps: ReadDeps, sessionKey: string, waitMs = 
   const accounts: SyncAccount[] = Object.entries(answer.status.details ?? {}).map(([accountId, entry]) => ({
     accountId,
     state: entry.state,
-    reauth: reauthFor(userId, accountId, lost.has(accountId) ? "ServiceAuthorizationError" : undefined, lost.get(accountId)),
+    reauth: reauthFor(deps, accountId, lost.has(accountId) ? "ServiceAuthorizationError" : undefined, lost.get(accountId)),
     ...(entry.error ? { error: entry.error } : {}),
   }));
   return {

@@ -120,6 +120,7 @@ function deps(c: Context<AppEnv>, userId: string, query: { minValidity?: number;
   return {
     user: contract.users.of(userId, requestScope(c)),
     digime: contract.digime,
+    ...(contract.id !== services.config.contractId ? { startContractId: contract.id } : {}),
     minValiditySeconds: minValidity ?? TOKEN_MIN_VALIDITY_DEFAULT_SECONDS,
     now: services.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

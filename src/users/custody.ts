@@ -177,7 +177,9 @@ export class TokenKeeper {
       if (error instanceof DigimeError && error.isInvalidToken("refresh_token")) {
         // Remembered, so the next caller meets refusedAgain() without asking digi.me: announced once per refresh token.
         await store.putMeta({ ...(await store.meta()), refusedRefreshHash: await sha256(base.token.refreshToken.value) });
-        events.push({ id: newEventId(), event: tokenRefreshFailedEvent(call.userId, refusalReason(error), base.version, call.now) });
+        // The start that brings the user back names a contract other than the default, as any start must.
+        const named = call.contractId !== undefined && call.contractId !== services.config.contractId ? call.contractId : undefined;
+        events.push({ id: newEventId(), event: tokenRefreshFailedEvent(call.userId, refusalReason(error), base.version, call.now, named) });
       }
       throw error;
     }

@@ -123,7 +123,7 @@ export const TokenRefreshFailedEventSchema = z.object({
     next: z.object({
       method: z.literal("POST"),
       path: z.literal("/v1/reauth/user"),
-      body: z.object({ userId: z.string(), allowFullAuthorization: z.optional(z.literal(true)) }),
+      body: z.object({ userId: z.string(), contractId: z.optional(z.string()), allowFullAuthorization: z.optional(z.literal(true)) }),
     }),
   }),
 });
@@ -231,10 +231,14 @@ export function tokenRotatedEvent(userId: string, token: UserAccessToken, nowMs:
   return { type: "token.rotated", timestamp: iso(nowMs), data: { userId, token, ...(version !== undefined ? { version } : {}), rotatedAt: iso(nowMs) } };
 }
 
-/** The event for a refresh digi.me refused, with the start that brings the user back. */
-export function tokenRefreshFailedEvent(userId: string, reason: "expired" | "invalid", version: number, nowMs: number): WebhookEvent {
+/**
+ * The event for a refresh digi.me refused, with the start that brings the user back
+ * (naming `contractId`, the user's contract, when it is not the default one).
+ */
+export function tokenRefreshFailedEvent(userId: string, reason: "expired" | "invalid", version: number, nowMs: number, contractId?: string): WebhookEvent {
+  const who = { userId, ...(contractId ? { contractId } : {}) };
   // An invalid refresh token may come with a dead access token too: the start may then fall back to full authorization.
-  const body = reason === "expired" ? { userId } : { userId, allowFullAuthorization: true as const };
+  const body = reason === "expired" ? who : { ...who, allowFullAuthorization: true as const };
   return { type: "token.refresh_failed", timestamp: iso(nowMs), data: { userId, reason, version, failedAt: iso(nowMs), next: { method: "POST", path: "/v1/reauth/user", body } } };
 }
 

@@ -5,6 +5,7 @@
  * carry the contract; an API key may be limited to some contracts.
  */
 import { describe, expect, it } from "vitest";
+import { scenarioSchema } from "../../mock-server/index.ts";
 import { parseConfig } from "../../src/config.ts";
 import type { ConfigError } from "../../src/config/parse.ts";
 import type { Env } from "../../src/env.ts";
@@ -117,6 +118,37 @@ describe("a refresh on contract B", () => {
     const refreshes = testMock.mock.journal.slice(before).filter((j) => j.endpoint === "oauth/token" && j.claims?.grant_type === "refresh_token");
     expect(refreshes.map((j) => [j.claims?.client_id, j.status])).toEqual([[`dev-app_${B}`, 201]]);
     expect((await tokenOf(e, userId)).accessToken.value).toBe(onA.token.accessToken.value);
+  });
+});
+
+describe("reads and refusals on contract B", () => {
+  it("names contract B in a 511 account's ready start, which then starts B's account reauthorization", async () => {
+    const e = edge();
+    const { userId, onB } = await userOnBoth(e);
+    const account = onB.user.accounts[0]!.id;
+    testMock.mock.setUserScenario(onB.user, scenarioSchema.parse({ name: "account-511", accounts: [account] }));
+    const answer = await e.api(`/v1/users/${userId}/accounts?contractId=${B}&sessionKey=${onB.user.sessionKey}`);
+    const { accounts } = (await answer.json()) as { accounts: Array<{ reauth: { start?: Record<string, string> } }> };
+    expect(accounts[0]!.reauth.start).toEqual({ userId, accountId: account, contractId: B });
+    const started = await e.api("/v1/reauth/account", { body: { ...accounts[0]!.reauth.start, returnTo: `${APP}/back` } });
+    expect(started.status).toBe(201);
+    expect(((await started.json()) as { contractId: string }).contractId).toBe(B);
+  });
+
+  it("names contract B in token.refresh_failed's next start, which then starts B's user reauthorization", async () => {
+    const e = edge();
+    const onB = testMock.mock.createUser({ accounts: 1, clientId: `dev-app_${B}` });
+    const userId = `refused-${crypto.randomUUID()}`;
+    await e.api(`/v1/users/${userId}/token?contractId=${B}`, { method: "PUT", body: testMock.mock.issueToken(onB.user, { accessTokenMs: 60_000 }) });
+    testMock.mock.setUserScenario(onB.user, scenarioSchema.parse({ name: "refresh-expired" }));
+    expect((await e.api(`/v1/users/${userId}/token?contractId=${B}&minValidity=900`)).status).toBe(409);
+    const refused = (await e.events()).find((event) => event.type === "token.refresh_failed");
+    const next = (refused?.data as { next?: { body: Record<string, unknown> } } | undefined)?.next;
+    expect(next?.body).toEqual({ userId, contractId: B });
+    testMock.mock.setUserScenario(onB.user, scenarioSchema.parse({ name: "success" }));
+    const started = await e.api("/v1/reauth/user", { body: { ...next!.body, returnTo: `${APP}/back` } });
+    expect(started.status).toBe(201);
+    expect(((await started.json()) as { contractId: string }).contractId).toBe(B);
   });
 });
 
