@@ -209,7 +209,7 @@ function callerMistake(error: DigimeError): AppError | undefined {
   }
   if (error.call === "permission-access/query" || error.call === "permission-access/query/file") {
     return new AppError("session_not_found", "digi.me does not know this sessionKey for this user", {
-      hint: "sessionKey must be the key of a session of this user's current library (a full authorization starts a new one); omit it to read accounts only",
+      hint: "start a new session (POST /v1/users/{userId}/sessions): a sessionKey is one user's, of their current library (a full authorization starts a new one); GET /v1/users/{userId}/accounts also reads without one",
       detail,
       extra: upstreamBody(error),
     });
@@ -241,8 +241,8 @@ export function fromDigimeError(error: DigimeError): AppError {
         });
       }
       if (error.isInvalidToken()) {
-        return new AppError("invalid_token", "digi.me refused the user's access token; the user cannot be reauthorized", {
-          hint: "full authorization is needed: retry POST /v1/reauth/user with allowFullAuthorization: true, or onboard the user again",
+        return new AppError("invalid_token", "digi.me refused the user's access token, so the user cannot be reauthorized with it", {
+          hint: "start a full authorization: POST /v1/reauth/user with allowFullAuthorization: true (or connect the user again: POST /v1/authorize after deleting the token)",
           detail,
           extra: upstreamBody(error),
         });

@@ -152,7 +152,9 @@ export async function readFile(deps: ReadDeps, sessionKey: string, fileName: str
   } catch (error) {
     if (!(error instanceof DigimeError && error.kind === "undecryptable")) throw error;
     throw new AppError("file_undecryptable", `the file ${fileName} does not decrypt under the contract key`, {
-      hint: "digi.me encrypted it to another key than this contract's: check that DIGIME_PRIVATE_KEY is the key of DIGIME_CONTRACT_ID",
+      hint: deps.contract
+        ? `digi.me encrypted it to another key than contract ${deps.contract.id}'s: check that ${deps.contract.keyBinding} holds the private key of contract ${deps.contract.id}`
+        : "digi.me encrypted it to another key than this contract's: check that the contract's secret holds its private key",
       extra: { fileName },
       cause: error,
     });

@@ -14,6 +14,8 @@ import type { UserHandle } from "../users/client.ts";
 export interface ReadDeps {
   user: UserHandle;
   digime: DigimeClient;
+  /** The contract read for, and the secret that holds its key: named when a file does not decrypt. */
+  contract?: { id: string; keyBinding: string };
   /** The contract a start must name (`contractId` in `reauth.start`): the user's, when it is not the default. */
   startContractId?: string;
   /** Seconds the access token must stay valid (`minValidity`). */

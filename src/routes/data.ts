@@ -113,6 +113,12 @@ const metadata = defineRoute({
 /** The routes of this module, for the OpenAPI document. */
 export const dataRouteSpecs: RouteSpec[] = [accounts, sessions, files, file, metadata];
 
+/** The contract's id and the secret that holds its key, for a file that does not decrypt. */
+function keyOf(contracts: ReadonlyArray<{ id: string; keyBinding: string }>, contractId: string): Pick<ReadDeps, "contract"> {
+  const found = contracts.find((contract) => contract.id === contractId);
+  return found ? { contract: { id: found.id, keyBinding: found.keyBinding } } : {};
+}
+
 function deps(c: Context<AppEnv>, userId: string, query: { minValidity?: number; contractId?: string }): ReadDeps {
   const { services } = c.var;
   const contract = contractFor(c, query.contractId);
@@ -120,6 +126,7 @@ function deps(c: Context<AppEnv>, userId: string, query: { minValidity?: number;
   return {
     user: contract.users.of(userId, requestScope(c)),
     digime: contract.digime,
+    ...keyOf(services.config.contracts, contract.id),
     ...(contract.id !== services.config.contractId ? { startContractId: contract.id } : {}),
     minValiditySeconds: minValidity ?? TOKEN_MIN_VALIDITY_DEFAULT_SECONDS,
     now: services.now,

@@ -13,7 +13,7 @@ import { DigimeError, FILE_CHUNK_BYTES, type DecryptStats } from "../../src/digi
 import { readFile } from "../../src/reads/data.ts";
 import { getServices } from "../../src/services.ts";
 import { APP, enrollUser, testApp, testEnv, TestBrowser } from "../support/app.ts";
-import { useTestMock } from "../support/mock.ts";
+import { TEST_CONTRACT_ID, useTestMock } from "../support/mock.ts";
 
 const testMock = useTestMock();
 afterEach(() => vi.restoreAllMocks());
@@ -90,9 +90,11 @@ describe("GET …/sessions/{sessionKey}/files/{fileName}", () => {
     const { name } = testMock.mock.putForeignFile(user, { accountId: user.accounts[0]!.id });
     const answer = await api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files/${name}`);
     expect(answer.status).toBe(502);
-    const body = (await answer.json()) as { error: { code: string; message: string; fileName: string } };
+    const body = (await answer.json()) as { error: { code: string; message: string; fileName: string; hint: string } };
     expect(body.error).toMatchObject({ code: "file_undecryptable", fileName: name });
     expect(body.error.message).toContain(name);
+    // The hint names the contract and the secret that should hold its key.
+    expect(body.error.hint).toContain(`DIGIME_PRIVATE_KEY holds the private key of contract ${TEST_CONTRACT_ID}`);
   });
 
   it("streams a 20 MiB file through a bounded buffer, byte for byte", async () => {

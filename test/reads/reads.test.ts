@@ -151,7 +151,9 @@ describe("sessions and file lists", () => {
     const { user } = await enrollUser(testMock.mock, api);
     const unknown = await api(`/v1/users/${user.id}/sessions/not-a-session/files`);
     expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe("session_not_found");
+    const refused = (await unknown.json()) as { error: { code: string; hint: string } };
+    expect(refused.error.code).toBe("session_not_found");
+    expect(refused.error.hint).toContain("POST /v1/users/{userId}/sessions");
     expect((await api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files?wait=26`)).status).toBe(400);
   });
 });
