@@ -6,7 +6,7 @@
  */
 import * as z from "zod/mini";
 import { browserRouteSpecs } from "./routes/browser.ts";
-import type { RouteSpec } from "./routes/define.ts";
+import { jsonError, type RouteSpec } from "./routes/define.ts";
 import { flowRouteSpecs } from "./routes/flows.ts";
 import { healthRouteSpecs } from "./routes/health.ts";
 import { reauthRouteSpecs } from "./routes/reauth.ts";
@@ -18,6 +18,33 @@ import { withWebhookEvents } from "./webhooks/openapi.ts";
 export const ROUTE_SPECS: RouteSpec[] = [...healthRouteSpecs, ...reauthRouteSpecs, ...flowRouteSpecs, ...userRouteSpecs, ...dataRouteSpecs, ...browserRouteSpecs];
 
 type JsonSchema = Record<string, unknown>;
+
+/** Whether a request part's object schema has a `contractId` field. */
+function namesContract(schema: z.ZodMiniType | undefined): boolean {
+  const shape = (schema as { def?: { shape?: Record<string, unknown> } } | undefined)?.def?.shape;
+  return shape !== undefined && "contractId" in shape;
+}
+
+/**
+ * A backend route that takes `contractId` (query or body) also answers 404
+ * `contract_not_found` (no such contract here) and 403 `contract_forbidden`
+ * (the API key is limited to other contracts): added to its responses here,
+ * so no route's list can forget them.
+ */
+export function withContractErrors(spec: RouteSpec): RouteSpec {
+  // Only the backend's routes (API key): a browser's never choose a contract.
+  if (!spec.security || (!namesContract(spec.request?.query) && !namesContract(spec.request?.json))) return spec;
+  const notFound = "no contract `contractId` names is configured here (contract_not_found, naming the ones that are)";
+  const existing = spec.responses[404];
+  return {
+    ...spec,
+    responses: {
+      ...spec.responses,
+      ...jsonError(403, "The API key is limited to other contracts than `contractId` (contract_forbidden)"),
+      ...(existing ? { 404: { ...existing, description: `${existing.description}; or ${notFound}` } } : jsonError(404, notFound.replace(/^no/, "No"))),
+    },
+  };
+}
 
 /** The document served at `/openapi.json`, with the webhook events (OpenAPI 3.1 `webhooks`). */
 export function buildOpenApiDocument(specs: RouteSpec[] = ROUTE_SPECS): Record<string, unknown> {
@@ -53,7 +80,8 @@ export function buildOpenApiDocument(specs: RouteSpec[] = ROUTE_SPECS): Record<s
   };
 
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const spec of specs) {
+  for (const given of specs) {
+    const spec = withContractErrors(given);
     const request = spec.request ?? {};
     const body = request.json ? { "application/json": request.json } : request.form ? { "application/x-www-form-urlencoded": request.form } : undefined;
     const params = [...parameters(request.param, "path"), ...parameters(request.query, "query"), ...parameters(request.header, "header")];
@@ -71,6 +99,9 @@ export function buildOpenApiDocument(specs: RouteSpec[] = ROUTE_SPECS): Record<s
           status,
           {
             description: response.description,
+            ...(response.headers
+              ? { headers: Object.fromEntries(Object.entries(response.headers).map(([name, header]) => [name, { description: header.description, schema: { type: "string" } }])) }
+              : {}),
             ...(response.content
               ? { content: Object.fromEntries(Object.entries(response.content).map(([media, { schema }]) => [media, { schema: convert(schema, "output") }])) }
               : {}),

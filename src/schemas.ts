@@ -230,6 +230,14 @@ export const ErrorSchema = describe(
       message: z.string(),
       hint: z.optional(z.string()),
       retryable: z.optional(z.boolean()),
+      /** What digi.me said, when the error is digi.me's answer. */
+      upstream: z.optional(
+        describe(z.object({ code: z.optional(z.string()), reference: z.optional(z.string()), call: z.optional(z.string()) }), { description: "digi.me's own code, reference and the call it answered, when the error is digi.me's answer" }),
+      ),
+      fileName: z.optional(describe(z.string(), { description: "file_undecryptable: the file that does not decrypt" })),
+      currentVersion: z.optional(describe(z.nullable(z.number()), { description: "token_changed / precondition_required: the stored token's version now (null: none stored)" })),
+      status: z.optional(describe(z.string(), { description: "flow_not_awaiting_confirmation: the flow's status" })),
+      token: z.optional(describe(z.record(z.string(), z.unknown()), { description: "token_not_stored (token routes only): the token digi.me issued, which storage could not keep: store it again" })),
     }),
   }),
   { id: "Error" },
@@ -328,10 +336,20 @@ export const AccountsSchema = describe(
   { id: "Accounts" },
 );
 
+/** digi.me's PullSessionOptions, for a sync: the trigger's body, at its top level. */
+const PullSessionOptionsSchema = describe(
+  z.record(z.string(), z.unknown()).check(z.refine((value) => JSON.stringify(value).length <= 4096, "sessionOptions must be at most 4096 bytes of JSON")),
+  { description: "digi.me's PullSessionOptions (`limits`, `scope`, `sourceFetch`, …), sent as the trigger's body, at its top level", example: { limits: { duration: { sourceFetch: 60 } } } },
+);
+
 export const StartSessionSchema = describe(
   z.strictObject({
-    scope: z.optional(describe(z.record(z.string(), z.unknown()), { description: "digi.me's scope of the sync (time ranges, service groups, object types), passed through" })),
-    sessionOptions: z.optional(SessionOptionsSchema),
+    scope: z.optional(
+      describe(z.record(z.string(), z.unknown()), {
+        description: "digi.me's scope of the sync (time ranges, service groups, object types), sent as the trigger's `scope`: it wins over a `scope` inside `sessionOptions`",
+      }),
+    ),
+    sessionOptions: z.optional(PullSessionOptionsSchema),
   }),
   { id: "StartSession" },
 );
@@ -350,6 +368,9 @@ export const FileListSchema = describe(
   }),
   { id: "FileList" },
 );
+
+/** A file's content as the file read answers it: the bytes, decrypted and decompressed. */
+export const FileContentSchema = describe(z.string(), { description: "The file's bytes, in the MIME type Content-Type names" });
 
 export const FileMetadataSchema = describe(
   z.object({

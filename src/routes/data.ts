@@ -12,6 +12,7 @@ import {
   AccountsQuerySchema,
   AccountsSchema,
   FileListQuerySchema,
+  FileContentSchema,
   FileListSchema,
   FileMetadataSchema,
   FileParamSchema,
@@ -22,21 +23,40 @@ import {
   UserIdSchema,
 } from "../schemas.ts";
 import { TOKEN_MIN_VALIDITY_DEFAULT_SECONDS } from "../storage/keys.ts";
-import { defineRoute, json, jsonError, mount, type RouteSpec } from "./define.ts";
+import { defineRoute, json, jsonError, mount, withRetryAfter, type RouteSpec } from "./define.ts";
 import * as z from "zod/mini";
 import { contractFor, requestScope } from "./scope.ts";
 
 const auth = [{ ApiKey: [] }];
 
-/** The answers every read may give besides its own. */
-const readErrors = {
-  ...jsonError(400, "Invalid userId, session key, file name or query"),
-  ...jsonError(401, "Missing or unknown API key"),
-  ...jsonError(404, "No token stored for the user (token_not_found), or digi.me does not know the session (session_not_found) or the file (file_not_found)"),
-  ...jsonError(409, "digi.me refused to refresh the user's token (refresh_token_expired: start user reauthorization)"),
-  ...jsonError(502, "digi.me failed (upstream_error, with its Retry-After when it gave one) or answered something untrustworthy"),
-  ...jsonError(503, "A refreshed token could not be stored (token_not_stored), or storage is unavailable"),
-  ...jsonError(504, "digi.me did not answer in time"),
+/**
+ * The answers every read may give besides its own: `notFound` says what else
+ * its 404 may mean, `invalid` what its 400 checks.
+ */
+function readErrors(invalid: string, notFound = "") {
+  return {
+    ...jsonError(400, `Invalid ${invalid}, or minValidity not a whole number of seconds from 0 to 1800 (invalid_request, naming the field)`),
+    ...jsonError(401, "Missing or unknown API key"),
+    ...jsonError(404, `No token stored for the user (token_not_found: connect the user, POST /v1/authorize)${notFound}`),
+    ...jsonError(
+      409,
+      "digi.me refused to refresh the user's token (refresh_token_expired: start user reauthorization, POST /v1/reauth/user), " +
+        "or refused its access token even after the edge refreshed it (invalid_token: POST /v1/reauth/user with allowFullAuthorization: true)",
+    ),
+    ...withRetryAfter(jsonError(502, "digi.me failed (upstream_error, with digi.me's Retry-After when it gave one) or answered something untrustworthy")),
+    ...withRetryAfter(jsonError(503, "A refreshed token could not be stored (token_not_stored: the new token went out with token.rotated), or storage is unavailable")),
+    ...withRetryAfter(jsonError(504, "digi.me did not answer in time (upstream_timeout)")),
+  };
+}
+
+const SESSION_NOT_FOUND = ", or digi.me does not know the session for this user (session_not_found: start a new one, with digi.me's `upstream`)";
+const FILE_NOT_FOUND = `${SESSION_NOT_FOUND}, or the file in it (file_not_found)`;
+
+/** What a file answer carries besides its content. */
+const FILE_HEADERS = {
+  "X-Digime-Metadata": { description: "digi.me's metadata of the file, base64url JSON" },
+  "X-Digime-Compression": { description: "How digi.me compressed the file (none, gzip, brotli); the answer is decompressed" },
+  "Content-Disposition": { description: 'attachment; filename="<fileName>"' },
 };
 
 const accounts = defineRoute({
@@ -49,7 +69,7 @@ const accounts = defineRoute({
     "or `unauthorized` (digi.me's `accessTokenStatus.authorized: false`); `start` is the exact body of POST /v1/reauth/account to send, adding `returnTo`.",
   security: auth,
   request: { param: z.object({ userId: UserIdSchema }), query: AccountsQuerySchema },
-  responses: { 200: json("The accounts", AccountsSchema), ...readErrors },
+  responses: { 200: json("The accounts", AccountsSchema), ...readErrors("userId or sessionKey", SESSION_NOT_FOUND) },
 });
 
 const sessions = defineRoute({
@@ -57,12 +77,14 @@ const sessions = defineRoute({
   path: "/v1/users/{userId}/sessions",
   tags: ["data"],
   summary: "Start a sync session",
-  description: "digi.me's `permission-access/trigger`: starts syncing the user's data (`scope` and `sessionOptions` passed through) and answers the session's key.",
+  description:
+    "digi.me's `permission-access/trigger`: starts syncing the user's data and answers the session's key. `sessionOptions` (digi.me's PullSessionOptions) is sent as the trigger's body; " +
+    "`scope` goes in as its `scope`, over any `scope` inside `sessionOptions`.",
   security: auth,
   request: { param: z.object({ userId: UserIdSchema }), query: ReadQuerySchema, json: StartSessionSchema },
   responses: {
     201: json("The session", SessionSchema),
-    ...readErrors,
+    ...readErrors("userId or body"),
     ...jsonError(413, "Body larger than 16 KiB (payload_too_large)"),
     ...jsonError(415, "Body not sent as Content-Type: application/json (unsupported_media_type)"),
   },
@@ -78,7 +100,7 @@ const files = defineRoute({
     "and the files so far. `wait=N` (0–25 s) long-polls: the answer comes once the sync is no longer pending or running, or after N seconds.",
   security: auth,
   request: { param: SessionParamSchema, query: FileListQuerySchema },
-  responses: { 200: json("The file list", FileListSchema), ...readErrors },
+  responses: { 200: json("The file list", FileListSchema), ...readErrors("userId, sessionKey or wait (0 to 25 seconds)", SESSION_NOT_FOUND) },
 });
 
 const file = defineRoute({
@@ -93,9 +115,13 @@ const file = defineRoute({
   security: auth,
   request: { param: FileParamSchema, query: ReadQuerySchema },
   responses: {
-    200: { description: "The file's content (`Content-Type` from its metadata; `Content-Disposition: attachment`)" },
-    ...readErrors,
-    ...jsonError(502, "digi.me failed, or the file does not decrypt under the contract key (file_undecryptable, naming the file)"),
+    200: {
+      description: "The file's content, decrypted and decompressed (`Content-Type` from its metadata, else application/octet-stream)",
+      content: { "application/octet-stream": { schema: FileContentSchema } },
+      headers: FILE_HEADERS,
+    },
+    ...readErrors("userId, sessionKey or fileName", FILE_NOT_FOUND),
+    ...withRetryAfter(jsonError(502, "digi.me failed (upstream_error, with its Retry-After), or the file does not decrypt under the contract key (file_undecryptable: `fileName` names it; the hint names the contract's key secret)")),
   },
 });
 
@@ -107,7 +133,7 @@ const metadata = defineRoute({
   description: "What digi.me says of the file (compression, MIME type, metadata), without its content.",
   security: auth,
   request: { param: FileParamSchema, query: ReadQuerySchema },
-  responses: { 200: json("The file's metadata", FileMetadataSchema), ...readErrors },
+  responses: { 200: json("The file's metadata", FileMetadataSchema), ...readErrors("userId, sessionKey or fileName", FILE_NOT_FOUND) },
 });
 
 /** The routes of this module, for the OpenAPI document. */

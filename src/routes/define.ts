@@ -18,6 +18,8 @@ export type RequestTarget = "param" | "query" | "header" | "json" | "form";
 export interface ResponseSpec {
   description: string;
   content?: Record<string, { schema: z.ZodMiniType }>;
+  /** Headers the answer carries (string values), by name. */
+  headers?: Record<string, { description: string }>;
 }
 
 /** One route: what it accepts and what it answers, for validation and for the document. */
@@ -104,6 +106,12 @@ export function defaultMessage(issue: $ZodRawIssue): string {
 /** An error response entry for a route's `responses`. */
 export function jsonError<S extends number>(status: S, description: string): Record<S, ResponseSpec> {
   return { [status]: { description, content: { "application/json": { schema: ErrorSchema } } } } as Record<S, ResponseSpec>;
+}
+
+/** The same error entries, each saying it may carry `Retry-After` (seconds: digi.me's, or the edge's own). */
+export function withRetryAfter<S extends number>(entries: Record<S, ResponseSpec>): Record<S, ResponseSpec> {
+  const headers = { "Retry-After": { description: "Seconds to wait before trying again: digi.me's when it gave one" } };
+  return Object.fromEntries(Object.entries(entries).map(([status, entry]) => [status, { ...(entry as ResponseSpec), headers }])) as unknown as Record<S, ResponseSpec>;
 }
 
 /** A JSON response entry. */

@@ -29,6 +29,7 @@ const startUser = defineRoute({
     ...jsonError(413, "Body larger than 16 KiB (payload_too_large)"),
     ...jsonError(415, "Body not sent as Content-Type: application/json (unsupported_media_type)"),
     ...jsonError(502, "digi.me failed or answered something untrustworthy"),
+    ...jsonError(503, "Storage is unavailable (retryable): the flow was not started"),
     ...jsonError(504, "digi.me did not answer in time"),
   },
 });
@@ -75,6 +76,7 @@ const startAuthorize = defineRoute({
     ...jsonError(413, "Body larger than 16 KiB (payload_too_large)"),
     ...jsonError(415, "Body not sent as Content-Type: application/json (unsupported_media_type)"),
     ...jsonError(502, "digi.me failed or answered something untrustworthy"),
+    ...jsonError(503, "Storage is unavailable (retryable): the flow was not started"),
     ...jsonError(504, "digi.me did not answer in time"),
   },
 });

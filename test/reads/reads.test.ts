@@ -115,6 +115,16 @@ describe("GET /v1/users/{userId}/accounts", () => {
 });
 
 describe("sessions and file lists", () => {
+  it("sends sessionOptions as the trigger's body, with a scope sent beside them winning over theirs", async () => {
+    const { api } = testApp();
+    const { user } = await enrollUser(testMock.mock, api);
+    const scope = { timeRanges: [{ last: "7d" }] };
+    const started = await api(`/v1/users/${user.id}/sessions`, { body: { scope, sessionOptions: { scope: { timeRanges: [{ last: "1y" }] }, sourceFetch: true } } });
+    expect(started.status).toBe(201);
+    const trigger = testMock.mock.journal.findLast((e) => e.endpoint === "permission-access/trigger");
+    expect(trigger?.body).toMatchObject({ scope, sourceFetch: true });
+  });
+
   it("starts a sync session and long-polls its file list until the sync is no longer running", async () => {
     const { api } = testApp();
     const { user } = await enrollUser(testMock.mock, api, { scenario: { syncMs: 1500 } });
