@@ -163,6 +163,7 @@ export interface StartedFlow {
   kind: "user" | "account" | "authorize";
   launchUrl: string;
   expiresAt: string;
+  contractId: string;
 }
 
 /**
