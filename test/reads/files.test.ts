@@ -95,6 +95,10 @@ describe("GET …/sessions/{sessionKey}/files/{fileName}", () => {
     expect(body.error.message).toContain(name);
     // The hint names the contract and the secret that should hold its key.
     expect(body.error.hint).toContain(`DIGIME_PRIVATE_KEY holds the private key of contract ${TEST_CONTRACT_ID}`);
+    // Its metadata reads all the same: the content is not decrypted for it.
+    const metadata = await api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files/${name}/metadata`);
+    expect(metadata.status).toBe(200);
+    expect(await metadata.json()).toMatchObject({ fileName: name });
   });
 
   it("streams a 20 MiB file through a bounded buffer, byte for byte", async () => {
