@@ -35,7 +35,7 @@ const ReturnToSchema = describe(z.string().check(z.minLength(1), z.maxLength(204
 const LocaleSchema = describe(z.string().check(z.regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$/, "a language tag such as en or pt-BR")), { example: "en" });
 const AccessTokenValueSchema = describe(z.string().check(z.minLength(1), z.maxLength(4096)), { description: "A user access token value, instead of the stored token" });
 const SessionOptionsSchema = describe(
-  z.record(z.string(), z.unknown()).check(z.refine((value) => JSON.stringify(value).length <= 4096, "sessionOptions must be at most 4096 bytes of JSON")),
+  z.record(z.string(), z.unknown()).check(z.refine((value) => JSON.stringify(value).length <= 4096, "must be at most 4096 bytes of JSON")),
   { description: "digi.me session options (`actions`), passed through", example: { pull: {} } },
 );
 
@@ -171,7 +171,7 @@ export const TokenReadQuerySchema = z.object({
       z.pipe(
         z.string().check(z.regex(/^\d{1,4}$/, "minValidity must be a whole number of seconds")),
         z.transform((value) => Number(value)),
-      ).check(z.maximum(TOKEN_MIN_VALIDITY_MAX_SECONDS, `minValidity is at most ${TOKEN_MIN_VALIDITY_MAX_SECONDS} seconds`)),
+      ).check(z.maximum(TOKEN_MIN_VALIDITY_MAX_SECONDS, `must be at most ${TOKEN_MIN_VALIDITY_MAX_SECONDS} seconds`)),
       {
         description: `Seconds the answered access token must stay valid (0–${TOKEN_MIN_VALIDITY_MAX_SECONDS}, default ${TOKEN_MIN_VALIDITY_DEFAULT_SECONDS}); the edge refreshes it first when it would expire sooner`,
         example: "600",
@@ -259,7 +259,7 @@ export const FlowWaitQuerySchema = z.object({
       z.pipe(
         z.string().check(z.regex(/^\d{1,2}$/, "wait must be a whole number of seconds")),
         z.transform((value) => Number(value)),
-      ).check(z.maximum(FLOW_WAIT_MAX_SECONDS, `wait is at most ${FLOW_WAIT_MAX_SECONDS} seconds`)),
+      ).check(z.maximum(FLOW_WAIT_MAX_SECONDS, `must be at most ${FLOW_WAIT_MAX_SECONDS} seconds`)),
       { description: `Long poll: seconds to wait for a pending flow to end (0–${FLOW_WAIT_MAX_SECONDS})`, example: "20" },
     ),
   ),
@@ -338,7 +338,7 @@ export const AccountsSchema = describe(
 
 /** digi.me's PullSessionOptions, for a sync: the trigger's body, at its top level. */
 const PullSessionOptionsSchema = describe(
-  z.record(z.string(), z.unknown()).check(z.refine((value) => JSON.stringify(value).length <= 4096, "sessionOptions must be at most 4096 bytes of JSON")),
+  z.record(z.string(), z.unknown()).check(z.refine((value) => JSON.stringify(value).length <= 4096, "must be at most 4096 bytes of JSON")),
   { description: "digi.me's PullSessionOptions (`limits`, `scope`, `sourceFetch`, …), sent as the trigger's body, at its top level", example: { limits: { duration: { sourceFetch: 60 } } } },
 );
 

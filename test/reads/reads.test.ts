@@ -164,7 +164,10 @@ describe("sessions and file lists", () => {
     const refused = (await unknown.json()) as { error: { code: string; hint: string } };
     expect(refused.error.code).toBe("session_not_found");
     expect(refused.error.hint).toContain("POST /v1/users/{userId}/sessions");
-    expect((await api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files?wait=26`)).status).toBe(400);
+    const tooLong = await api(`/v1/users/${user.id}/sessions/${user.sessionKey}/files?wait=26`);
+    expect(tooLong.status).toBe(400);
+    // The field named once, then what is wrong with it.
+    expect(((await tooLong.json()) as { error: { message: string } }).error.message).toBe("wait: must be at most 25 seconds");
   });
 });
 
