@@ -217,6 +217,15 @@ function callerMistake(error: DigimeError): AppError | undefined {
   return undefined;
 }
 
+/**
+ * Why digi.me refused a refresh token, from its message ("The token
+ * (refresh_token) is expired" / "… is invalid"): `expired` (its lifetime ran
+ * out), else `invalid` (unknown, spent elsewhere, revoked).
+ */
+export function refreshRefusalReason(error: DigimeError): "expired" | "invalid" {
+  return /expired/i.test(error.message) ? "expired" : "invalid";
+}
+
 /** Maps a digi.me client failure to what the edge answers. */
 export function fromDigimeError(error: DigimeError): AppError {
   const detail = { kind: error.kind, upstreamCode: error.code, upstreamStatus: error.status, call: error.call, upstreamMessage: error.message, upstreamReference: error.reference };
@@ -235,9 +244,10 @@ export function fromDigimeError(error: DigimeError): AppError {
     case "api": {
       if (error.isInvalidToken("refresh_token")) {
         return new AppError("refresh_token_expired", "digi.me refused the user's refresh token", {
-          hint: "start user reauthorization: POST /v1/reauth/user",
+          hint: "start user reauthorization: send `next` (POST /v1/reauth/user with its body), adding returnTo",
           detail,
-          extra: upstreamBody(error),
+          // `reason` as token.refresh_failed says it: `invalid` may need full authorization.
+          extra: { ...upstreamBody(error), reason: refreshRefusalReason(error) },
         });
       }
       if (error.isInvalidToken()) {

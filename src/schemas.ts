@@ -237,6 +237,17 @@ export const ErrorSchema = describe(
       fileName: z.optional(describe(z.string(), { description: "file_undecryptable: the file that does not decrypt" })),
       currentVersion: z.optional(describe(z.nullable(z.number()), { description: "token_changed / precondition_required: the stored token's version now (null: none stored)" })),
       status: z.optional(describe(z.string(), { description: "flow_not_awaiting_confirmation: the flow's status" })),
+      reason: z.optional(describe(z.enum(["expired", "invalid"]), { description: "refresh_token_expired: why digi.me refused the refresh token (invalid: spent elsewhere or revoked)" })),
+      next: z.optional(
+        describe(
+          z.object({
+            method: z.literal("POST"),
+            path: z.literal("/v1/reauth/user"),
+            body: z.object({ userId: z.string(), contractId: z.optional(z.string()), allowFullAuthorization: z.optional(z.literal(true)) }),
+          }),
+          { description: "refresh_token_expired: the user reauthorization to start (add returnTo to the body), as token.refresh_failed carries it" },
+        ),
+      ),
       token: z.optional(describe(z.record(z.string(), z.unknown()), { description: "token_not_stored (token routes only): the token digi.me issued, which storage could not keep: store it again" })),
     }),
   }),

@@ -25,7 +25,19 @@ export interface EdgeClient {
 export class EdgeError extends Error {
   readonly status: number;
   readonly code: string;
-  readonly body: { error?: { code?: string; message?: string; hint?: string; retryable?: boolean; currentVersion?: number | null; fileName?: string } };
+  readonly body: {
+    error?: {
+      code?: string;
+      message?: string;
+      hint?: string;
+      retryable?: boolean;
+      currentVersion?: number | null;
+      fileName?: string;
+      /** refresh_token_expired: why digi.me refused, and the start that brings the user back. */
+      reason?: "expired" | "invalid";
+      next?: { method: "POST"; path: "/v1/reauth/user"; body: { userId: string; contractId?: string; allowFullAuthorization?: true } };
+    };
+  };
   /** `Retry-After` in seconds, when the edge sent one (digi.me's own wait, passed on, or the edge's 5). */
   readonly retryAfterSeconds: number | undefined;
   constructor(status: number, body: EdgeError["body"], retryAfter?: string | null) {
@@ -192,7 +204,7 @@ export async function flowOutcome(edge: EdgeClient, flowId: string): Promise<{ s
 /** What a backend does after a read through the edge failed. */
 export type AfterReadError =
   | { next: "retry"; afterSeconds: number }
-  | { next: "reauthorize-user"; start: { path: "/v1/reauth/user"; body: { userId: string; returnTo: string; allowFullAuthorization?: true } } }
+  | { next: "reauthorize-user"; start: { path: "/v1/reauth/user"; body: { userId: string; returnTo: string; contractId?: string; allowFullAuthorization?: true } } }
   | { next: "connect-user"; start: { path: "/v1/authorize"; body: { userId: string; returnTo: string } } }
   | { next: "start-a-new-session" }
   | { next: "read-the-file-list-again" }
@@ -205,8 +217,8 @@ export type AfterReadError =
 export function afterReadError(error: unknown, userId: string, returnTo: string): AfterReadError | undefined {
   if (!(error instanceof EdgeError)) return undefined; // the network, or a file's stream cut short: read it again
   switch (error.code) {
-    case "refresh_token_expired": // digi.me refused the refresh token: the user goes through digi.me once more
-      return { next: "reauthorize-user", start: { path: "/v1/reauth/user", body: { userId, returnTo } } };
+    case "refresh_token_expired": // digi.me refused the refresh token: the user goes through digi.me once more, as the edge's `next` says
+      return { next: "reauthorize-user", start: { path: "/v1/reauth/user", body: { ...(error.body.error?.next?.body ?? { userId }), returnTo } } };
     case "invalid_token": // digi.me refuses even a fresh access token: reauthorization, falling back to a full one
       return { next: "reauthorize-user", start: { path: "/v1/reauth/user", body: { userId, returnTo, allowFullAuthorization: true } } };
     case "token_not_found": // the edge keeps no token for this user: connect them

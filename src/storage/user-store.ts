@@ -90,6 +90,8 @@ export interface UserMeta {
   kvDeletePending?: boolean;
   /** SHA-256 of a refresh token digi.me refused: never sent again. */
   refusedRefreshHash?: string;
+  /** Why digi.me refused it: told again to every caller that meets it. */
+  refusedReason?: "expired" | "invalid";
   /** The refresh-token expiry a `token.expiring` was sent for. */
   expiringSentFor?: number;
   /** The refresh-token expiry a `token.expired` was sent for. */

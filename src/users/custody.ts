@@ -10,7 +10,7 @@
  * deleted or replaced, and no `token.rotated` carries the lineage it dropped.
  */
 import { DigimeError, type UserAccessToken } from "../digime/index.ts";
-import { AppError } from "../errors.ts";
+import { AppError, refreshRefusalReason } from "../errors.ts";
 import type { Custody } from "../flows/custody.ts";
 import { timingSafeEqual } from "../flows/ids.ts";
 import { log, type LogScope } from "../log.ts";
@@ -31,16 +31,33 @@ export interface TokenKeeperOptions {
   scope: (call?: ObjectCall) => LogScope;
 }
 
-/** The refusal a refresh token digi.me refused once gets, without asking digi.me again. */
-function refusedAgain(): DigimeError {
+/** The refusal a refresh token digi.me refused once gets, without asking digi.me again (saying why digi.me refused it). */
+function refusedAgain(reason: "expired" | "invalid" = "invalid"): DigimeError {
   return new DigimeError({
     kind: "api",
     code: "InvalidToken",
     status: 401,
     tokenSubject: "refresh_token",
     call: "oauth/token",
-    message: "digi.me refused this refresh token before; it is not sent again",
+    message: `digi.me refused this refresh token before (${reason === "expired" ? "it is expired" : "it is not valid"}); it is not sent again`,
   });
+}
+
+/**
+ * A refused refresh as the backend gets it (409 `refresh_token_expired`):
+ * with `next`, the exact start that brings the user back, as
+ * `token.refresh_failed` carries it — naming the contract when it is not the
+ * default, allowing full authorization when the refresh token was invalid.
+ */
+export function withNextStart(failure: AppError, call: Pick<ObjectCall, "userId" | "contractId">, defaultContractId: string): AppError {
+  if (failure.code !== "refresh_token_expired") return failure;
+  const reason = failure.init.extra?.reason;
+  const body = {
+    userId: call.userId,
+    ...(call.contractId !== undefined && call.contractId !== defaultContractId ? { contractId: call.contractId } : {}),
+    ...(reason === "invalid" ? { allowFullAuthorization: true } : {}),
+  };
+  return AppError.withStatus(failure.status, failure.code, failure.message, { ...failure.init, extra: { ...failure.init.extra, next: { method: "POST", path: "/v1/reauth/user", body } } });
 }
 
 /** The token was deleted while something was using it. */
@@ -64,11 +81,6 @@ function preconditionRequired(current: number | null): AppError {
     hint: 'send If-Match: "<version>" with the ETag of your last read of the token, or If-None-Match: * to store only when none is stored',
     extra: { currentVersion: current },
   });
-}
-
-/** Whether digi.me said the refresh token expired (else it is invalid: unknown, spent or revoked). */
-function refusalReason(error: DigimeError): "expired" | "invalid" {
-  return /expired/i.test(error.message) ? "expired" : "invalid";
 }
 
 /** One user object's custody of its user's token. */
@@ -159,7 +171,7 @@ export class TokenKeeper {
     if (!current) throw tokenGone(call.userId);
     if (current.token.refreshToken.value !== key) return current.token;
     const meta = await store.meta();
-    if (meta.refusedRefreshHash !== undefined && timingSafeEqual(meta.refusedRefreshHash, await sha256(key))) throw refusedAgain();
+    if (meta.refusedRefreshHash !== undefined && timingSafeEqual(meta.refusedRefreshHash, await sha256(key))) throw refusedAgain(meta.refusedReason);
     // Checked again: the awaits above let another caller start this refresh meanwhile.
     const started = this.#refreshing.get(key);
     if (started) return started;
@@ -176,10 +188,10 @@ export class TokenKeeper {
     } catch (error) {
       if (error instanceof DigimeError && error.isInvalidToken("refresh_token")) {
         // Remembered, so the next caller meets refusedAgain() without asking digi.me: announced once per refresh token.
-        await store.putMeta({ ...(await store.meta()), refusedRefreshHash: await sha256(base.token.refreshToken.value) });
+        await store.putMeta({ ...(await store.meta()), refusedRefreshHash: await sha256(base.token.refreshToken.value), refusedReason: refreshRefusalReason(error) });
         // The start that brings the user back names a contract other than the default, as any start must.
         const named = call.contractId !== undefined && call.contractId !== services.config.contractId ? call.contractId : undefined;
-        events.push({ id: newEventId(), event: tokenRefreshFailedEvent(call.userId, refusalReason(error), base.version, call.now, named) });
+        events.push({ id: newEventId(), event: tokenRefreshFailedEvent(call.userId, refreshRefusalReason(error), base.version, call.now, named) });
       }
       throw error;
     }

@@ -49,7 +49,7 @@ import { UserStore, type FlowState, type TokenCondition } from "../storage/user-
 import type { OutboundEvent } from "../webhooks/outbox.ts";
 import type { CallbackAnswer, FlowRead, FreshToken, LaunchAnswer, ObjectCall, UserObjectApi, Wire } from "./api.ts";
 import { EXCHANGE_RECHECK_MS, ObjectAlarm } from "./alarm.ts";
-import { TokenKeeper } from "./custody.ts";
+import { TokenKeeper, withNextStart } from "./custody.ts";
 import { isOpen } from "./schedule.ts";
 import { FlowTransitions, pendingTokenContext } from "./transitions.ts";
 
@@ -132,7 +132,9 @@ export class UserObject extends DurableObject<Env> implements UserObjectApi {
       const value = await body(step);
       return { ok: true, value, events: withContract(events, call.contractId) };
     } catch (error) {
-      const failure = asAppError(error);
+      const raised = asAppError(error);
+      // A refused refresh answers the start that brings the user back (only a refresh refuses so: deps were built).
+      const failure = raised.code === "refresh_token_expired" ? withNextStart(raised, call, this.#deps().services.config.contractId) : raised;
       if (failure.status >= 500) {
         const cause = failure.init.cause instanceof Error ? `${failure.init.cause.name}: ${failure.init.cause.message}` : undefined;
         log(this.#scope(call), "error", "user_object_failed", { ...failure.init.detail, errorCode: failure.code, cause });

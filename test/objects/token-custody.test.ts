@@ -74,10 +74,11 @@ type World = ReturnType<typeof world>;
 /** A mock user whose token (access token living `accessMs`) the edge keeps; answers it and its version. */
 async function enroll(w: World, options: { accessMs?: number; refreshMs?: number; scenario?: ScenarioInput } = {}) {
   const { user } = testMock.mock.createUser({ accounts: 2 });
-  if (options.scenario) testMock.mock.setUserScenario(user, scenarioSchema.parse(options.scenario));
   const token = testMock.mock.issueToken(user, { accessTokenMs: options.accessMs, refreshTokenMs: options.refreshMs });
   const put = await w.api(`/v1/users/${user.id}/token`, { method: "PUT", body: token });
   expect(put.status).toBe(204);
+  // After the token: a scenario such as refresh-expired applies to tokens issued before it (whatever the milliseconds).
+  if (options.scenario) testMock.mock.setUserScenario(user, scenarioSchema.parse(options.scenario));
   return { user, token, etag: put.headers.get("ETag")! };
 }
 
@@ -258,13 +259,16 @@ describe("versioned, conditional writes", () => {
 });
 
 describe("a refused refresh", () => {
-  it("is announced once (token.refresh_failed, with the start to send next), however often it is met, and the read answers 409 with the hint", async () => {
+  it("is announced once (token.refresh_failed, with the start to send next), however often it is met, and the read answers 409 with the hint, the reason and the start", async () => {
     const w = world();
     const { user, etag } = await enroll(w, { accessMs: MINUTE, scenario: { name: "refresh-expired" } });
+    // The second read meets the refusal remembered, without asking digi.me: the same reason and start.
     for (let i = 0; i < 2; i++) {
       const read = await w.api(`/v1/users/${user.id}/token`);
       expect(read.status).toBe(409);
-      expect(await read.json()).toMatchObject({ error: { code: "refresh_token_expired", hint: expect.stringContaining("/v1/reauth/user") } });
+      expect(await read.json()).toMatchObject({
+        error: { code: "refresh_token_expired", hint: expect.stringContaining("/v1/reauth/user"), reason: "expired", next: { method: "POST", path: "/v1/reauth/user", body: { userId: user.id } } },
+      });
     }
     expect((await w.api(`/v1/users/${user.id}/reauth-status`)).status).toBe(200);
     expect(refreshes(testMock.mock)).toHaveLength(1);
@@ -283,7 +287,12 @@ describe("a refused refresh", () => {
     const { user, token } = await enroll(w, { accessMs: MINUTE });
     // The backend's SDK spends the refresh token behind the edge's back and keeps the pair to itself.
     await w.digime.refreshToken(token);
-    expect((await w.api(`/v1/users/${user.id}/token`)).status).toBe(409);
+    for (let i = 0; i < 2; i++) {
+      const read = await w.api(`/v1/users/${user.id}/token`);
+      expect(read.status).toBe(409);
+      const { error } = (await read.json()) as { error: Record<string, unknown> };
+      expect(error).toMatchObject({ reason: "invalid", next: { body: { userId: user.id, allowFullAuthorization: true } } });
+    }
     const [failed] = (await w.events()).filter((e) => e.type === "token.refresh_failed");
     expect(failed?.data).toMatchObject({ reason: "invalid", next: { body: { userId: user.id, allowFullAuthorization: true } } });
   });

@@ -78,7 +78,9 @@ describe("GET /v1/users/{userId}/accounts", () => {
     testMock.mock.setUserScenario(user, scenarioSchema.parse({ name: "refresh-expired" }));
     const answer = await api(`/v1/users/${user.id}/accounts?minValidity=900`);
     expect(answer.status).toBe(409);
-    expect(await answer.json()).toMatchObject({ error: { code: "refresh_token_expired", hint: expect.stringContaining("/v1/reauth/user") } });
+    expect(await answer.json()).toMatchObject({
+      error: { code: "refresh_token_expired", hint: expect.stringContaining("/v1/reauth/user"), reason: "expired", next: { method: "POST", path: "/v1/reauth/user", body: { userId: user.id } } },
+    });
   });
 
   it("answers 503 token_not_stored without the token when a refresh could not be stored (the token went out with token.rotated)", async () => {

@@ -135,13 +135,16 @@ describe("reads and refusals on contract B", () => {
     expect(((await started.json()) as { contractId: string }).contractId).toBe(B);
   });
 
-  it("names contract B in token.refresh_failed's next start, which then starts B's user reauthorization", async () => {
+  it("names contract B in the refused read's and token.refresh_failed's next start, which then starts B's user reauthorization", async () => {
     const e = edge();
     const onB = testMock.mock.createUser({ accounts: 1, clientId: `dev-app_${B}` });
     const userId = `refused-${crypto.randomUUID()}`;
     await e.api(`/v1/users/${userId}/token?contractId=${B}`, { method: "PUT", body: testMock.mock.issueToken(onB.user, { accessTokenMs: 60_000 }) });
     testMock.mock.setUserScenario(onB.user, scenarioSchema.parse({ name: "refresh-expired" }));
-    expect((await e.api(`/v1/users/${userId}/token?contractId=${B}&minValidity=900`)).status).toBe(409);
+    const read = await e.api(`/v1/users/${userId}/token?contractId=${B}&minValidity=900`);
+    expect(read.status).toBe(409);
+    // The 409 carries the same start.
+    expect(((await read.json()) as { error: { next?: { body: unknown } } }).error.next?.body).toEqual({ userId, contractId: B });
     const refused = (await e.events()).find((event) => event.type === "token.refresh_failed");
     const next = (refused?.data as { next?: { body: Record<string, unknown> } } | undefined)?.next;
     expect(next?.body).toEqual({ userId, contractId: B });

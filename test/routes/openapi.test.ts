@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { buildOpenApiDocument } from "../../src/openapi-document.ts";
 import { APP, enrollUser, testApp } from "../support/app.ts";
+import { scenarioSchema } from "../../mock-server/index.ts";
 import { useTestMock } from "../support/mock.ts";
 
 const testMock = useTestMock();
@@ -60,8 +61,16 @@ describe("GET /openapi.json (generated at build time)", () => {
   });
 });
 
+/** A token read whose refresh digi.me refuses: 409 refresh_token_expired. */
+async function refusedRefresh(api: ReturnType<typeof testApp>["api"]): Promise<Response> {
+  const { user } = testMock.mock.createUser({ accounts: 1 });
+  await api(`/v1/users/${user.id}/token`, { method: "PUT", body: testMock.mock.issueToken(user, { accessTokenMs: 60_000 }) });
+  testMock.mock.setUserScenario(user, scenarioSchema.parse({ name: "refresh-expired" }));
+  return api(`/v1/users/${user.id}/token?minValidity=900`);
+}
+
 describe("the Error schema", () => {
-  it("declares every field an error answer carries: digi.me's upstream, fileName, currentVersion, status", async () => {
+  it("declares every field an error answer carries: digi.me's upstream, fileName, currentVersion, status, a refused refresh's reason and next", async () => {
     const doc = buildOpenApiDocument() as { components: { schemas: { Error: { properties: { error: { properties: Record<string, unknown>; additionalProperties?: boolean } } } } } };
     const declared = doc.components.schemas.Error.properties.error;
     const { api } = testApp();
@@ -73,13 +82,14 @@ describe("the Error schema", () => {
       await api(`/v1/users/${user.id}/sessions/not-a-session/files`), // 404 session_not_found, with digi.me's upstream
       await api(`/v1/users/${user.id}/token`, { method: "PUT", body: token, headers: { "If-Match": '"999"' } }), // 412 token_changed
       await api(`/v1/flows/${flowId}/confirm`, { method: "POST" }), // 409 flow_not_awaiting_confirmation
+      await refusedRefresh(api), // 409 refresh_token_expired
     ];
     const fields = new Map<string, string>();
     for (const answer of answers) {
       const { error } = (await answer.json()) as { error: Record<string, unknown> };
       for (const field of Object.keys(error)) fields.set(field, String(error.code));
     }
-    expect([...fields.keys()]).toEqual(expect.arrayContaining(["upstream", "fileName", "currentVersion", "status"]));
+    expect([...fields.keys()]).toEqual(expect.arrayContaining(["upstream", "fileName", "currentVersion", "status", "reason", "next"]));
     const undeclared = [...fields].filter(([field]) => !(field in declared.properties)).map(([field, code]) => `${field} (${code})`);
     expect(undeclared).toEqual([]);
   });
