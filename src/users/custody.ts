@@ -19,7 +19,7 @@ import { sha256 } from "../storage/crypto.ts";
 import { isStorageUnavailable } from "../storage/errors.ts";
 import type { StoredToken } from "../storage/tokens.ts";
 import type { FlowState, TokenCondition, UserStore } from "../storage/user-store.ts";
-import { tokenRefreshFailedEvent, tokenRotatedEvent } from "../webhooks/events.ts";
+import { tokenRefreshFailedEvent, tokenRotatedEvent, userReauthStart } from "../webhooks/events.ts";
 import { newEventId, type OutboundEvent } from "../webhooks/outbox.ts";
 import type { FreshToken, ObjectCall } from "./api.ts";
 
@@ -51,13 +51,14 @@ function refusedAgain(reason: "expired" | "invalid" = "invalid"): DigimeError {
  */
 export function withNextStart(failure: AppError, call: Pick<ObjectCall, "userId" | "contractId">, defaultContractId: string): AppError {
   if (failure.code !== "refresh_token_expired") return failure;
-  const reason = failure.init.extra?.reason;
-  const body = {
-    userId: call.userId,
-    ...(call.contractId !== undefined && call.contractId !== defaultContractId ? { contractId: call.contractId } : {}),
-    ...(reason === "invalid" ? { allowFullAuthorization: true } : {}),
-  };
-  return AppError.withStatus(failure.status, failure.code, failure.message, { ...failure.init, extra: { ...failure.init.extra, next: { method: "POST", path: "/v1/reauth/user", body } } });
+  const reason = failure.init.extra?.reason === "expired" ? "expired" : "invalid";
+  const next = userReauthStart(call.userId, reason, namedContract(call.contractId, defaultContractId));
+  return AppError.withStatus(failure.status, failure.code, failure.message, { ...failure.init, extra: { ...failure.init.extra, next } });
+}
+
+/** The contract a start must name: `contractId`, unless it is the default. */
+function namedContract(contractId: string | undefined, defaultContractId: string): string | undefined {
+  return contractId !== undefined && contractId !== defaultContractId ? contractId : undefined;
 }
 
 /** The token was deleted while something was using it. */
@@ -190,8 +191,7 @@ export class TokenKeeper {
         // Remembered, so the next caller meets refusedAgain() without asking digi.me: announced once per refresh token.
         await store.putMeta({ ...(await store.meta()), refusedRefreshHash: await sha256(base.token.refreshToken.value), refusedReason: refreshRefusalReason(error) });
         // The start that brings the user back names a contract other than the default, as any start must.
-        const named = call.contractId !== undefined && call.contractId !== services.config.contractId ? call.contractId : undefined;
-        events.push({ id: newEventId(), event: tokenRefreshFailedEvent(call.userId, refreshRefusalReason(error), base.version, call.now, named) });
+        events.push({ id: newEventId(), event: tokenRefreshFailedEvent(call.userId, refreshRefusalReason(error), base.version, call.now, namedContract(call.contractId, services.config.contractId)) });
       }
       throw error;
     }

@@ -236,10 +236,18 @@ export function tokenRotatedEvent(userId: string, token: UserAccessToken, nowMs:
  * (naming `contractId`, the user's contract, when it is not the default one).
  */
 export function tokenRefreshFailedEvent(userId: string, reason: "expired" | "invalid", version: number, nowMs: number, contractId?: string): WebhookEvent {
+  return { type: "token.refresh_failed", timestamp: iso(nowMs), data: { userId, reason, version, failedAt: iso(nowMs), next: userReauthStart(userId, reason, contractId) } };
+}
+
+/**
+ * The user reauthorization that follows a refused refresh (the event's and the
+ * 409's `next`): naming `contractId` when given (a contract not the default).
+ */
+export function userReauthStart(userId: string, reason: "expired" | "invalid", contractId?: string) {
   const who = { userId, ...(contractId ? { contractId } : {}) };
   // An invalid refresh token may come with a dead access token too: the start may then fall back to full authorization.
   const body = reason === "expired" ? who : { ...who, allowFullAuthorization: true as const };
-  return { type: "token.refresh_failed", timestamp: iso(nowMs), data: { userId, reason, version, failedAt: iso(nowMs), next: { method: "POST", path: "/v1/reauth/user", body } } };
+  return { method: "POST" as const, path: "/v1/reauth/user" as const, body };
 }
 
 /** The event for a refresh token about to expire (expiries in Unix seconds). */
