@@ -276,20 +276,26 @@ export const FlowWaitQuerySchema = z.object({
   ),
 });
 
-export const ReauthStatusQuerySchema = z.object({
-  contractId: z.optional(ContractIdSchema),
-  sessionKey: z.optional(
-    describe(z.string().check(z.minLength(1), z.maxLength(256), z.regex(/^[A-Za-z0-9._-]+$/)), { description: "A digi.me session key, to read its sync status for 511s" }),
-  ),
-});
+/**
+ * A session key or a file name: one segment of digi.me's path. `.` and `..`
+ * are refused, since a URL resolves them: the signed request (and the user's
+ * token) would go to another of digi.me's paths.
+ */
+const PATH_SEGMENT = /^(?!\.{1,2}$)[A-Za-z0-9._-]+$/;
+const pathSegment = () => z.string().check(z.minLength(1), z.maxLength(256), z.regex(PATH_SEGMENT, "letters, digits and . _ - only, and not . or .."));
 
-const SessionKeySchema = describe(z.string().check(z.minLength(1), z.maxLength(256), z.regex(/^[A-Za-z0-9._-]+$/, "letters, digits and . _ - only")), {
+const SessionKeySchema = describe(pathSegment(), {
   description: "A digi.me session key (from POST /v1/users/{userId}/sessions, or a flow's `session`)",
   example: "8f2a…",
 });
-const FileNameSchema = describe(z.string().check(z.minLength(1), z.maxLength(256), z.regex(/^[A-Za-z0-9._-]+$/, "letters, digits and . _ - only")), {
+const FileNameSchema = describe(pathSegment(), {
   description: "A file's name from the session's file list",
   example: "18_1_1xxxxxxxxx_1.json",
+});
+
+export const ReauthStatusQuerySchema = z.object({
+  contractId: z.optional(ContractIdSchema),
+  sessionKey: z.optional(describe(pathSegment(), { description: "A digi.me session key, to read its sync status for 511s" })),
 });
 
 /** The path parameters of the session routes. */

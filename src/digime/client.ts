@@ -128,6 +128,15 @@ export interface AuthorizeUrlOptions extends SentObserver {
 }
 
 /**
+ * One segment of a digi.me path, encoded. `.` and `..` are refused: a URL
+ * resolves them, so the signed request would go to another of digi.me's paths.
+ */
+function pathSegment(value: string): string {
+  if (value === "." || value === "..") throw new TypeError(`${JSON.stringify(value)} is not a path segment`);
+  return encodeURIComponent(value);
+}
+
+/**
  * A digi.me API client for one contract. Keep one per isolate: its verifier
  * holds the key-set cache, and the imported contract key is memoised per isolate.
  */
@@ -274,7 +283,7 @@ export class DigimeClient {
 
   /** Reads a session's sync status and file list (where 511 shows up). */
   async readFileList(options: { sessionKey: string; userAccessToken: string }): Promise<FileListResponse> {
-    const path = `permission-access/query/${encodeURIComponent(options.sessionKey)}`;
+    const path = `permission-access/query/${pathSegment(options.sessionKey)}`;
     const body = await this.#transport.request({ path, method: "GET", claims: { access_token: options.userAccessToken } });
     return decode(fileListSchema, body, "permission-access/query") as FileListResponse;
   }
@@ -296,7 +305,7 @@ export class DigimeClient {
    * its header read, its body left unread for `openFile` to stream.
    */
   async readFile(options: { sessionKey: string; fileName: string; userAccessToken: string }): Promise<DigimeFile> {
-    const path = `permission-access/query/${encodeURIComponent(options.sessionKey)}/${encodeURIComponent(options.fileName)}`;
+    const path = `permission-access/query/${pathSegment(options.sessionKey)}/${pathSegment(options.fileName)}`;
     const response = await this.#transport.requestStream(
       { path, method: "GET", claims: { access_token: options.userAccessToken }, tokenSubject: "access_token", call: "permission-access/query/file" },
       "application/octet-stream",

@@ -51,6 +51,13 @@ function base64UrlDecode(value: string): string {
   return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
 }
 
+/**
+ * A MIME type as a header may carry it: `type/subtype` in token characters,
+ * then parameters of printable ASCII. Anything else (a line break, a NUL) is
+ * not taken from digi.me's metadata: the file is answered as octet-stream.
+ */
+const MIME_TYPE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;[\x20-\x7e]*)?$/;
+
 /** Reads `x-metadata`; a missing or unreadable header is an answer the edge cannot trust. */
 export function parseFileHeader(value: string | null): FileHeader {
   const invalid = (message: string) => new DigimeError({ kind: "invalid_response", message, call: "permission-access/query/file" });
@@ -71,7 +78,7 @@ export function parseFileHeader(value: string | null): FileHeader {
   else if (compression === "gzip" || compression === "brotli") kind = compression;
   else throw invalid(`unknown compression ${JSON.stringify(compression)}`);
   const mimeType = (meta as { mimetype?: unknown }).mimetype;
-  return { compression: kind, metadata: meta as Record<string, unknown>, ...(typeof mimeType === "string" && mimeType ? { mimeType } : {}) };
+  return { compression: kind, metadata: meta as Record<string, unknown>, ...(typeof mimeType === "string" && MIME_TYPE.test(mimeType) ? { mimeType } : {}) };
 }
 
 const ZERO_IV = new Uint8Array(BLOCK);

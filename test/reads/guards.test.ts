@@ -166,6 +166,28 @@ describe("the query and path of a read", () => {
   });
 });
 
+describe("a session key of . or ..", () => {
+  it.each([".", ".."])("answers 400 for sessionKey=%s on the accounts and reauth-status reads, and calls digi.me for nothing (the signed request would resolve to another path)", async (sessionKey) => {
+    const { api } = testApp();
+    const { user } = await enrollUser(testMock.mock, api, { accounts: 1 });
+    const before = testMock.mock.journal.length;
+    for (const path of [`/v1/users/${user.id}/accounts?sessionKey=${sessionKey}`, `/v1/users/${user.id}/reauth-status?sessionKey=${sessionKey}`]) {
+      const answer = await api(path);
+      expect(answer.status, path).toBe(400);
+      expect(((await answer.json()) as ErrorAnswer).error.message, path).toContain("not . or ..");
+    }
+    expect(testMock.mock.journal.length).toBe(before);
+  });
+
+  it.each([".", ".."])("is refused by the digi.me client itself before anything is sent (%s)", async (dots) => {
+    const services = getServices(parseConfig(testEnv), testEnv);
+    const sent = vi.spyOn(globalThis, "fetch");
+    await expect(services.digime.readFileList({ sessionKey: dots, userAccessToken: "t" })).rejects.toThrow("is not a path segment");
+    await expect(services.digime.readFile({ sessionKey: "s", fileName: dots, userAccessToken: "t" })).rejects.toThrow("is not a path segment");
+    expect(sent).not.toHaveBeenCalled();
+  });
+});
+
 describe("the long poll of a file list", () => {
   it("answers within the wait, having asked digi.me about once a second, while the sync keeps running", async () => {
     const { api } = testApp();
@@ -315,6 +337,9 @@ describe("a file's answer", () => {
     ["no MIME type", {}],
     ["an empty MIME type", { mimetype: "" }],
     ["a MIME type that is not a string", { mimetype: 42 }],
+    ["a MIME type with a line break", { mimetype: "text/html\r\nX-Evil: 1" }],
+    ["a MIME type with a NUL", { mimetype: "text/plain\u0000" }],
+    ["something that is not a MIME type", { mimetype: "json" }],
   ])("is application/octet-stream when digi.me's metadata names %s", async (_, metadata) => {
     const { api } = testApp();
     const { user } = await enrollUser(testMock.mock, api, { accounts: 1 });
