@@ -922,8 +922,12 @@ export const COMPARE_MARGINS = {
   /** First request on a fresh isolate (median): ×1.3 and 15 ms more. */
   coldFactor: 1.3,
   coldSlackMs: 15,
-  /** Script start-up (median boot difference): 10 ms more. */
-  startupSlackMs: 10,
+  /**
+   * Script start-up (median boot difference): ×1.3 and 15 ms more, as a first request. Two runs
+   * on one tree, minutes apart on a quiet machine, read 109 and 136 ms: 10 ms was inside the noise.
+   */
+  startupFactor: 1.3,
+  startupSlackMs: 15,
   /** Bundle: 5% more bytes. */
   bundleFactor: 1.05,
   /** Upstream calls and object calls per request: any increase. */
@@ -969,7 +973,7 @@ export function compareSection(baseline?: CompareBaseline): string {
 \`npm run bench -- --compare\` measures the lean figures again (c=1 and 16 with the token reads
 and the reads of issue 24 at c=1, cold boots, start-up, bundle; no profile) and exits 1 when one is
 worse than **\`bench/baseline.json\`** beyond these margins: warm non-upstream p50 at c=1
-× ${m.nonUpstreamFactor} + ${m.nonUpstreamSlackMs} ms; first request on a fresh isolate × ${m.coldFactor} + ${m.coldSlackMs} ms; start-up + ${m.startupSlackMs} ms; bundle
+× ${m.nonUpstreamFactor} + ${m.nonUpstreamSlackMs} ms; first request on a fresh isolate × ${m.coldFactor} + ${m.coldSlackMs} ms; start-up × ${m.startupFactor} + ${m.startupSlackMs} ms; bundle
 + ${Math.round((m.bundleFactor - 1) * 100)}%; any added upstream call or object call, at any concurrency; and, whatever the
 baseline says, a token read or a read of issue 24 making other than its one object call and its
 digi.me calls. It writes nothing (but docs/speed.md's bundle figure) and prints which baseline it

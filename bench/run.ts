@@ -1119,7 +1119,8 @@ export function regressions(before: Pick<CompareBaseline, "lean" | "bundle" | "s
       if (b.upstreamCalls.length > a.upstreamCalls.length) found.push(`cold (${location} location) ${step}: ${b.upstreamCalls.length} upstream calls (was ${a.upstreamCalls.length})`);
     }
   }
-  if (now.startup.startupMs > before.startup.startupMs + m.startupSlackMs) found.push(`start-up ${now.startup.startupMs} ms > ${round(before.startup.startupMs + m.startupSlackMs)} (was ${before.startup.startupMs})`);
+  const startupLimit = before.startup.startupMs * m.startupFactor + m.startupSlackMs;
+  if (now.startup.startupMs > startupLimit) found.push(`start-up ${now.startup.startupMs} ms > ${round(startupLimit)} (was ${before.startup.startupMs})`);
   if (now.bundle.rawBytes > before.bundle.rawBytes * m.bundleFactor) found.push(`bundle ${now.bundle.rawBytes} bytes > ${Math.round(before.bundle.rawBytes * m.bundleFactor)} (was ${before.bundle.rawBytes})`);
   return { found, notCompared };
 }
