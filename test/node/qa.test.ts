@@ -39,6 +39,16 @@ afterAll(async () => {
 
 const suite = (folder: string) => findScenarioFiles([join(ROOT, "qa", "scenarios", folder)]).map((file) => loadScenario(file));
 
+/** Every problem loading `file` names (none: it loads). */
+function problemsOf(file: string): string[] {
+  try {
+    loadScenario(file);
+    return [];
+  } catch (error) {
+    return (error as ScenarioFileError).problems;
+  }
+}
+
 describe("the shipped QA suite", () => {
   it("has at least 20 scenario files covering both flows and a first connection", () => {
     const all = findScenarioFiles([join(ROOT, "qa", "scenarios")]).map((file) => loadScenario(file));
@@ -185,14 +195,7 @@ describe("the QA runner", () => {
   it("reports every problem of a file at once, top level and steps together", () => {
     const bad = join(scratch, "many.yaml");
     writeFileSync(bad, "name: many\nuser: { accounts: 0, importToken: maybe }\nsteps:\n  - start: { flow: usr }\n  - flow: check\n    expect: { status: nope }\n  - click: approve\n");
-    const problems = (() => {
-      try {
-        loadScenario(bad);
-        return [];
-      } catch (error) {
-        return (error as ScenarioFileError).problems;
-      }
-    })();
+    const problems = problemsOf(bad);
     expect(problems.map((p) => p.split(":")[0])).toEqual(["user.accounts", "user.importToken", "steps.0.start.flow", "steps.1.expect.status", "steps.2"]);
   });
 
@@ -422,14 +425,7 @@ describe("the QA runner", () => {
   it("refuses a flow check (and a status read) without expect, saying what is missing", () => {
     const bad = join(scratch, "no-expect.yaml");
     writeFileSync(bad, "name: no expect\nsteps:\n  - start: { flow: user }\n  - flow: check\n  - reauthStatus: {}\n");
-    const problems = (() => {
-      try {
-        loadScenario(bad);
-        return [];
-      } catch (error) {
-        return (error as ScenarioFileError).problems;
-      }
-    })();
+    const problems = problemsOf(bad);
     expect(problems).toEqual([
       'steps.1.expect: missing: a "flow: check" step needs expect, what the flow must show (status, errorCode, httpStatus; with wait also heldAtLeast, answeredWithin), e.g. expect: { status: succeeded }',
       'steps.2.expect: missing: a "reauthStatus" step needs expect, what the status must show (token, accounts, httpStatus), e.g. expect: { token: valid }',
@@ -509,28 +505,14 @@ describe("the QA runner", () => {
         "",
       ].join("\n"),
     );
-    const problems = (() => {
-      try {
-        loadScenario(bad);
-        return [];
-      } catch (error) {
-        return (error as ScenarioFileError).problems;
-      }
-    })();
+    const problems = problemsOf(bad);
     expect(problems).toEqual([
       'steps.0.ifMatch: no earlier step saves a version as "first" (save: first)',
       'steps.1.expect.version: no earlier step saves a version as "first" (save: first)',
       'steps.2.expect.version: no earlier step saves a version as "second" (save: second)',
     ]);
     writeFileSync(bad, "name: kinds\nsteps:\n  - token: reed\n  - token: write\n    ifMatch: 3\n    ifNoneMatch: true\n  - pause: 0\n");
-    const kinds = (() => {
-      try {
-        loadScenario(bad);
-        return [];
-      } catch (error) {
-        return (error as ScenarioFileError).problems;
-      }
-    })();
+    const kinds = problemsOf(bad);
     expect(kinds.map((p) => p.split(":")[0])).toEqual(["steps.0.token", "steps.1.ifNoneMatch", "steps.2.pause"]);
   });
 
@@ -602,15 +584,7 @@ describe("the QA runner", () => {
         "",
       ].join("\n"),
     );
-    const problems = (error: () => unknown) => {
-      try {
-        error();
-        return [];
-      } catch (thrown) {
-        return (thrown as ScenarioFileError).problems;
-      }
-    };
-    expect(problems(() => loadScenario(bad))).toEqual([
+    expect(problemsOf(bad)).toEqual([
       "steps.0: no earlier step starts a session (session: start)",
       "steps.0.file: file: all needs an earlier files: list step (the files it lists)",
       'steps.1.start.from: no earlier step saves a start body as "later" (save: later on an accounts: read or files: list step)',
@@ -618,7 +592,7 @@ describe("the QA runner", () => {
       "steps.4.name: a file by position needs an earlier files: list step (the files it lists)",
     ]);
     writeFileSync(bad, "name: kinds\nsteps:\n  - start: { flow: authorize, account: 1 }\n  - start: { flow: account, account: 0, from: x }\n  - files: lst\n  - mockFile: { account: 0 }\n");
-    expect(problems(() => loadScenario(bad))).toEqual([
+    expect(problemsOf(bad)).toEqual([
       "steps.0.start.flow: account and from are for account flows only",
       "steps.1.start.from: account and from exclude each other (from names the account already)",
       'steps.2.files: Invalid input: expected "list"',
