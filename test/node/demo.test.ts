@@ -36,6 +36,22 @@ async function press(button: string): Promise<{ url: string; html: string }> {
   return pressAt(`start/${button}`);
 }
 
+/**
+ * A user flow that succeeds, and its outcome page once it shows the flow's
+ * webhook: it arrives about when the browser does, so the page reloads until
+ * it is there (5 s at most).
+ */
+async function succeededWithWebhook(): Promise<{ url: string; flowId: string; html: string }> {
+  const { url } = await press("user-success");
+  const flowId = new URL(url).searchParams.get("flowId")!;
+  let html = "";
+  for (let i = 0; i < 50 && !html.includes("flow.succeeded"); i++) {
+    html = await (await fetch(url, { headers: { Cookie: `demo_flow=${flowId}` } })).text();
+    if (!html.includes("flow.succeeded")) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { url, flowId, html };
+}
+
 /** Posts a demo form at `path` and follows the redirects with a cookie jar (`browser`, to keep it). */
 async function pressAt(path: string, browser = new HttpBrowser()): Promise<{ url: string; html: string }> {
   const url = `${demo.url}${path}`;
@@ -156,14 +172,7 @@ describe("the demo application", () => {
   }, 60_000);
 
   it("trusts the signed return only for the flow its session started, and shows the flow's verified webhook", async () => {
-    const { url } = await press("user-success");
-    const flowId = new URL(url).searchParams.get("flowId")!;
-    // The webhook arrives about when the browser does; the page reloads until it is there.
-    let html = "";
-    for (let i = 0; i < 50 && !html.includes("flow.succeeded"); i++) {
-      html = await (await fetch(url, { headers: { Cookie: `demo_flow=${flowId}` } })).text();
-      if (!html.includes("flow.succeeded")) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const { url, flowId, html } = await succeededWithWebhook();
     expect(html).toContain("Signed return verified");
     expect(html).toMatch(/flow\.succeeded<\/code><\/td><td class="ok">signature valid/);
     const other = await (await fetch(url, { headers: { Cookie: "demo_flow=AAAAAAAAAAAAAAAAAAAAAA" } })).text();
@@ -392,13 +401,7 @@ describe("the demo's webhooks for a flow", () => {
     const earlier = rotated()!;
     expect(earlier).toBeDefined();
 
-    const { url } = await press("user-success");
-    const flowId = new URL(url).searchParams.get("flowId")!;
-    let html = "";
-    for (let i = 0; i < 50 && !html.includes("flow.succeeded"); i++) {
-      html = await (await fetch(url, { headers: { Cookie: `demo_flow=${flowId}` } })).text();
-      if (!html.includes("flow.succeeded")) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const { html } = await succeededWithWebhook();
     const table = /<div id="webhooks">([\s\S]*?)<\/div>/.exec(html)![1]!;
     expect(table).toContain("flow.succeeded");
     expect(table).not.toContain(earlier.webhookId);
