@@ -11,7 +11,7 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { scenarioSchema, type MockDigime } from "../../mock-server/index.ts";
+import { scenarioSchema, type MockDigime, type MockUser } from "../../mock-server/index.ts";
 import { parseConfig } from "../../src/config.ts";
 import type { Env } from "../../src/env.ts";
 import { USER_KEYS, type FlowState } from "../../src/storage/user-store.ts";
@@ -259,21 +259,22 @@ describe("one user id under two contracts", () => {
 });
 
 describe("HEAD on digi.me's callbacks (a link scanner)", () => {
-  /** A HEAD with the browser's cookies, as a scanner in the user's browser would send it. */
-  const head = (call: ReturnType<typeof appAt>["call"], browser: TestBrowser, url: string) =>
-    call(url, { method: "HEAD", headers: { Cookie: [...browser.cookies].map(([name, value]) => `${name}=${value}`).join("; ") } });
-
-  it("HEAD /reauth/user/callback exchanges nothing and leaves the flow pending; the browser's GET then completes it", async () => {
+  /**
+   * Starts a flow (`path`, `body` for the user made here), follows it to digi.me's callback, and
+   * sends a link scanner's HEAD there (with the browser's cookies, as a scanner in the user's
+   * browser would): it must read nothing at digi.me, redirect nowhere and leave the flow
+   * pending. Then the browser's GET: it must complete the flow. Answers the callback's URL and
+   * the digi.me calls made from the HEAD on.
+   */
+  async function scannedThenCompleted(path: string, body: (user: MockUser) => Record<string, unknown>) {
     const { api, call, browser, settled } = appAt(Date.now);
     const { user } = await enroll(api, testMock.mock);
-    const { flowId, launchUrl } = await started(await api("/v1/reauth/user", { body: { userId: user.id, returnTo: `${APP}/done` } }));
+    const { flowId, launchUrl } = await started(await api(path, { body: { ...body(user), returnTo: `${APP}/done` } }));
     const b = browser();
     const callback = await upToCallback(b, launchUrl);
-    expect(new URL(callback).pathname).toBe("/reauth/user/callback");
-    expect(callback.startsWith(EDGE)).toBe(true);
 
     const before = testMock.mock.journal.length;
-    const scanned = await head(call, b, callback);
+    const scanned = await call(callback, { method: "HEAD", headers: { Cookie: [...b.cookies].map(([name, value]) => `${name}=${value}`).join("; ") } });
     await settled();
     expect(scanned.headers.get("Location")).toBeNull();
     expect(testMock.mock.journal.slice(before).map((e) => e.endpoint)).toEqual([]);
@@ -283,30 +284,20 @@ describe("HEAD on digi.me's callbacks (a link scanner)", () => {
     await settled();
     expect(answer.status).toBe(303);
     expect(new URL(answer.headers.get("Location")!).searchParams.get("status")).toBe("succeeded");
-    expect(exchanges()).toHaveLength(1);
     expect(await flowOf(api, flowId)).toMatchObject({ status: "succeeded" });
+    return { callback, calls: testMock.mock.journal.slice(before).map((e) => e.endpoint) };
+  }
+
+  it("HEAD /reauth/user/callback exchanges nothing and leaves the flow pending; the browser's GET then completes it", async () => {
+    const { callback } = await scannedThenCompleted("/v1/reauth/user", (user) => ({ userId: user.id }));
+    expect(new URL(callback).pathname).toBe("/reauth/user/callback");
+    expect(callback.startsWith(EDGE)).toBe(true);
+    expect(exchanges()).toHaveLength(1);
   });
 
   it("HEAD /reauth/account/callback reads nothing at digi.me and leaves the flow pending; the browser's GET then completes it", async () => {
-    const { api, call, browser, settled } = appAt(Date.now);
-    const { user } = await enroll(api, testMock.mock);
-    const { flowId, launchUrl } = await started(await api("/v1/reauth/account", { body: { userId: user.id, accountId: user.accounts[0]!.id, returnTo: `${APP}/done` } }));
-    const b = browser();
-    const callback = await upToCallback(b, launchUrl);
+    const { callback, calls } = await scannedThenCompleted("/v1/reauth/account", (user) => ({ userId: user.id, accountId: user.accounts[0]!.id }));
     expect(new URL(callback).pathname).toBe("/reauth/account/callback");
-
-    const before = testMock.mock.journal.length;
-    const scanned = await head(call, b, callback);
-    await settled();
-    expect(scanned.headers.get("Location")).toBeNull();
-    expect(testMock.mock.journal.slice(before).map((e) => e.endpoint)).toEqual([]);
-    expect(await flowOf(api, flowId)).toMatchObject({ status: "pending" });
-
-    const answer = await b.get(callback);
-    await settled();
-    expect(answer.status).toBe(303);
-    expect(new URL(answer.headers.get("Location")!).searchParams.get("status")).toBe("succeeded");
-    expect(testMock.mock.journal.slice(before).map((e) => e.endpoint)).toEqual(["permission-access/accounts"]);
-    expect(await flowOf(api, flowId)).toMatchObject({ status: "succeeded" });
+    expect(calls).toEqual(["permission-access/accounts"]);
   });
 });
