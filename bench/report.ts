@@ -588,16 +588,12 @@ export interface TokenReadsStep {
   mockTimePerCallMs: number;
 }
 
-/** `npm run bench -- --token-reads`: the token reads beside the flow steps, on the lean runtime (bench/token-reads.json). */
-export interface TokenReadsRun {
+/** What a run of the reads' steps (`--token-reads`, `--file-reads`) records of itself and its machine, and its steps' figures. */
+interface ReadsRunRecord {
   date: string;
   delayMs: number;
   rounds: number;
   requestsPerRound: number;
-  /** The refreshing read's `minValidity` (s) and its users' access-token lifetime (ms). */
-  refreshMinValiditySeconds: number;
-  shortAccessTokenMs: number;
-  tokenReadUsers: number;
   command: string;
   commit: string;
   dirty: boolean;
@@ -605,6 +601,14 @@ export interface TokenReadsRun {
   dirtyPaths?: string[];
   machine: { loadAverageBefore: number[]; loadAverageAfter: number[] } & Record<string, string | number | number[]>;
   steps: Partial<Record<MeasuredStep, TokenReadsStep>>;
+}
+
+/** `npm run bench -- --token-reads`: the token reads beside the flow steps, on the lean runtime (bench/token-reads.json). */
+export interface TokenReadsRun extends ReadsRunRecord {
+  /** The refreshing read's `minValidity` (s) and its users' access-token lifetime (ms). */
+  refreshMinValiditySeconds: number;
+  shortAccessTokenMs: number;
+  tokenReadUsers: number;
   /** What the token reads must do (TOKEN_READ_EXPECTED), held or not, and how not. */
   expectations: Record<TokenStepName, { held: boolean; breaches: string[] }>;
   notes?: string;
@@ -708,19 +712,9 @@ export interface LargeRead {
 }
 
 /** `npm run bench -- --file-reads` (bench/file-reads.json). */
-export interface FileReadsRun {
-  date: string;
-  delayMs: number;
-  rounds: number;
-  requestsPerRound: number;
+export interface FileReadsRun extends ReadsRunRecord {
   fileReadUsers: number;
   fileReadBytes: number;
-  command: string;
-  commit: string;
-  dirty: boolean;
-  dirtyPaths?: string[];
-  machine: { loadAverageBefore: number[]; loadAverageAfter: number[] } & Record<string, string | number | number[]>;
-  steps: Partial<Record<MeasuredStep, TokenReadsStep>>;
   expectations: Record<FileStepName, { held: boolean; breaches: string[] }>;
   large: LargeRead[];
   /** Each memory runtime's RSS after boot and once set up and warm (KiB); whether VmHWM could be reset before each read. */
