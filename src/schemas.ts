@@ -163,15 +163,22 @@ export const StoredTokenSchema = describe(
   { id: "StoredToken" },
 );
 
+/** A query parameter of whole seconds, 0 to `max` (as many digits as `max` has, then its value). */
+function secondsParam(name: string, max: number) {
+  return z
+    .pipe(
+      z.string().check(z.regex(new RegExp(`^\\d{1,${String(max).length}}$`), `${name} must be a whole number of seconds`)),
+      z.transform((value) => Number(value)),
+    )
+    .check(z.maximum(max, `must be at most ${max} seconds`));
+}
+
 /** `GET /v1/users/{userId}/token?minValidity=N`: seconds, 0 to `TOKEN_MIN_VALIDITY_MAX_SECONDS`. */
 export const TokenReadQuerySchema = z.object({
   contractId: z.optional(ContractIdSchema),
   minValidity: z.optional(
     describe(
-      z.pipe(
-        z.string().check(z.regex(/^\d{1,4}$/, "minValidity must be a whole number of seconds")),
-        z.transform((value) => Number(value)),
-      ).check(z.maximum(TOKEN_MIN_VALIDITY_MAX_SECONDS, `must be at most ${TOKEN_MIN_VALIDITY_MAX_SECONDS} seconds`)),
+      secondsParam("minValidity", TOKEN_MIN_VALIDITY_MAX_SECONDS),
       {
         description: `Seconds the answered access token must stay valid (0–${TOKEN_MIN_VALIDITY_MAX_SECONDS}, default ${TOKEN_MIN_VALIDITY_DEFAULT_SECONDS}); the edge refreshes it first when it would expire sooner`,
         example: "600",
@@ -267,10 +274,7 @@ export const CallbackQuerySchema = z.object({
 export const FlowWaitQuerySchema = z.object({
   wait: z.optional(
     describe(
-      z.pipe(
-        z.string().check(z.regex(/^\d{1,2}$/, "wait must be a whole number of seconds")),
-        z.transform((value) => Number(value)),
-      ).check(z.maximum(FLOW_WAIT_MAX_SECONDS, `must be at most ${FLOW_WAIT_MAX_SECONDS} seconds`)),
+      secondsParam("wait", FLOW_WAIT_MAX_SECONDS),
       { description: `Long poll: seconds to wait for a pending flow to end (0–${FLOW_WAIT_MAX_SECONDS})`, example: "20" },
     ),
   ),
