@@ -21,6 +21,8 @@ export interface ServiceBindings {
 /** One contract's services: its digi.me client (signing with its key) and its user objects. */
 export interface ContractServices {
   id: string;
+  /** The secret its key came from (`DIGIME_PRIVATE_KEY`, or the one `DIGIME_CONTRACTS` names). */
+  keyBinding: string;
   digime: DigimeClient;
   /** The user objects of this contract (a user has one per contract). */
   users: UserObjects;
@@ -82,6 +84,7 @@ export function getServices(config: Config, bindings: ServiceBindings, options: 
   for (const contract of config.contracts) {
     contracts.set(contract.id, {
       id: contract.id,
+      keyBinding: contract.keyBinding,
       digime: new DigimeClient({
         applicationId: config.applicationId,
         contractId: contract.id,

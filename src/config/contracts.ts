@@ -43,6 +43,14 @@ function keyProblem(pem: string): string | undefined {
 }
 
 /** The contracts the environment configures, and the default; problems pushed by contract. */
+/**
+ * The contract a start must name (`contractId` in a ready start body): the
+ * one given, unless it is the default, which a start need not name.
+ */
+export function namedContract(contractId: string | undefined, defaultContractId: string): string | undefined {
+  return contractId !== undefined && contractId !== defaultContractId ? contractId : undefined;
+}
+
 export function readContracts(env: Env, problems: string[]): { contracts: ContractConfig[]; defaultContractId: string } {
   const contracts: ContractConfig[] = [];
   const add = (id: string, privateKey: string, keyBinding: string, where: string) => {

@@ -5,6 +5,7 @@
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { namedContract } from "../config/contracts.ts";
 import type { AppEnv } from "../env.ts";
 import { readAccounts, readFile, readFileHeader, readFileList, startSession } from "../reads/data.ts";
 import type { ReadDeps } from "../reads/read.ts";
@@ -139,21 +140,16 @@ const metadata = defineRoute({
 /** The routes of this module, for the OpenAPI document. */
 export const dataRouteSpecs: RouteSpec[] = [accounts, sessions, files, file, metadata];
 
-/** The contract's id and the secret that holds its key, for a file that does not decrypt. */
-function keyOf(contracts: ReadonlyArray<{ id: string; keyBinding: string }>, contractId: string): Pick<ReadDeps, "contract"> {
-  const found = contracts.find((contract) => contract.id === contractId);
-  return found ? { contract: { id: found.id, keyBinding: found.keyBinding } } : {};
-}
-
 function deps(c: Context<AppEnv>, userId: string, query: { minValidity?: number; contractId?: string }): ReadDeps {
   const { services } = c.var;
   const contract = contractFor(c, query.contractId);
+  const startContractId = namedContract(contract.id, services.config.contractId);
   const minValidity = query.minValidity;
   return {
     user: contract.users.of(userId, requestScope(c)),
     digime: contract.digime,
-    ...keyOf(services.config.contracts, contract.id),
-    ...(contract.id !== services.config.contractId ? { startContractId: contract.id } : {}),
+    contract: { id: contract.id, keyBinding: contract.keyBinding },
+    ...(startContractId ? { startContractId } : {}),
     minValiditySeconds: minValidity ?? TOKEN_MIN_VALIDITY_DEFAULT_SECONDS,
     now: services.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

@@ -10,6 +10,7 @@
  * deleted or replaced, and no `token.rotated` carries the lineage it dropped.
  */
 import { DigimeError, type UserAccessToken } from "../digime/index.ts";
+import { namedContract } from "../config/contracts.ts";
 import { AppError, refreshRefusalReason } from "../errors.ts";
 import type { Custody } from "../flows/custody.ts";
 import { timingSafeEqual } from "../flows/ids.ts";
@@ -54,11 +55,6 @@ export function withNextStart(failure: AppError, call: Pick<ObjectCall, "userId"
   const reason = failure.init.extra?.reason === "expired" ? "expired" : "invalid";
   const next = userReauthStart(call.userId, reason, namedContract(call.contractId, defaultContractId));
   return AppError.withStatus(failure.status, failure.code, failure.message, { ...failure.init, extra: { ...failure.init.extra, next } });
-}
-
-/** The contract a start must name: `contractId`, unless it is the default. */
-function namedContract(contractId: string | undefined, defaultContractId: string): string | undefined {
-  return contractId !== undefined && contractId !== defaultContractId ? contractId : undefined;
 }
 
 /** The token was deleted while something was using it. */
